@@ -1,0 +1,130 @@
+//! Strict decoding of Socket.IO msgpack event payloads.
+//!
+//! With the msgpack parser an EVENT packet's `data` is a msgpack array `[name, arg...]`.
+//! Tickroom events carry exactly one argument, and that argument must be a msgpack map. The
+//! decoders here check all of that and that no bytes trail the value, so a payload either has
+//! exactly the documented shape or is refused with a [`DecodeError`].
+
+use serde::de::DeserializeOwned;
+
+/// Why a payload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload is not an array starting with a string event name.
+    #[error("payload is not [event, arg]")]
+    NotAnEvent,
+    /// The event carries a number of arguments other than one.
+    #[error("expected exactly one argument, got {0}")]
+    ArgCount(u32),
+    /// The argument is not a msgpack map.
+    #[error("argument is not a map")]
+    NotAMap,
+    /// The argument does not deserialize into the expected type.
+    #[error("argument does not have the expected shape")]
+    Shape,
+    /// Bytes follow the argument.
+    #[error("trailing bytes after the argument")]
+    Trailing,
+}
+
+/// Splits `[name, arg]` into the event name and the raw msgpack bytes of `arg`.
+pub fn split_event(payload: &[u8]) -> Result<(&str, &[u8]), DecodeError> {
+    let mut rd = payload;
+    let len = rmp::decode::read_array_len(&mut rd).map_err(|_| DecodeError::NotAnEvent)?;
+    if len == 0 {
+        return Err(DecodeError::NotAnEvent);
+    }
+    let (name, rest) = rmp::decode::read_str_from_slice(rd).map_err(|_| DecodeError::NotAnEvent)?;
+    if len != 2 {
+        return Err(DecodeError::ArgCount(len - 1));
+    }
+    Ok((name, rest))
+}
+
+/// Decodes one msgpack map from `bytes` into `T`, refusing any other kind of value and
+/// trailing bytes.
+pub fn decode_map<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    match bytes.first() {
+        Some(0x80..=0x8f | 0xde | 0xdf) => {}
+        _ => return Err(DecodeError::NotAMap),
+    }
+    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+    let value = T::deserialize(&mut de).map_err(|_| DecodeError::Shape)?;
+    if de.position() as usize != bytes.len() {
+        return Err(DecodeError::Trailing);
+    }
+    Ok(value)
+}
+
+/// Decodes a whole event payload `[name, arg]` whose argument is a map into `T`.
+pub fn decode_event<T: DeserializeOwned>(payload: &[u8]) -> Result<(&str, T), DecodeError> {
+    let (name, arg) = split_event(payload)?;
+    Ok((name, decode_map(arg)?))
+}
+
+/// Encodes `[name, arg]` as the msgpack parser does (structs as maps).
+pub fn encode_event<T: serde::Serialize>(name: &str, arg: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    // Writing into a Vec cannot fail, and every Tickroom message serializes.
+    let _ = rmp::encode::write_array_len(&mut out, 2);
+    let _ = rmp::encode::write_str(&mut out, name);
+    let _ = arg.serialize(&mut rmp_serde::Serializer::new(&mut out).with_struct_map());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InputMsg;
+    use crate::games::arena::ArenaInput;
+
+    fn input() -> InputMsg<ArenaInput> {
+        InputMsg {
+            seq: 7,
+            input: ArenaInput {
+                dir: [1.0, 0.0],
+                buttons: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = encode_event("input", &input());
+        let (name, msg) = decode_event::<InputMsg<ArenaInput>>(&bytes).unwrap();
+        assert_eq!(name, "input");
+        assert_eq!(msg, input());
+    }
+
+    #[test]
+    fn refuses_wrong_shapes() {
+        let mut trailing = encode_event("input", &input());
+        trailing.push(0xc0);
+        // the array says 2 elements, the extra byte is past the argument
+        assert_eq!(
+            decode_event::<InputMsg<ArenaInput>>(&trailing).unwrap_err(),
+            DecodeError::Trailing
+        );
+        let as_array = rmp_serde::to_vec(&("input", (7u32, ([1.0f32, 0.0f32], 1u8)))).unwrap();
+        assert_eq!(
+            decode_event::<InputMsg<ArenaInput>>(&as_array).unwrap_err(),
+            DecodeError::NotAMap
+        );
+        let two_args = rmp_serde::to_vec(&("input", 1, 2)).unwrap();
+        assert_eq!(
+            split_event(&two_args).unwrap_err(),
+            DecodeError::ArgCount(2)
+        );
+        assert_eq!(split_event(&[0xc0]).unwrap_err(), DecodeError::NotAnEvent);
+        assert_eq!(split_event(&[]).unwrap_err(), DecodeError::NotAnEvent);
+        #[derive(serde::Serialize)]
+        struct Wrong {
+            seq: &'static str,
+        }
+        let wrong = encode_event("input", &Wrong { seq: "x" });
+        assert_eq!(
+            decode_event::<InputMsg<ArenaInput>>(&wrong).unwrap_err(),
+            DecodeError::Shape
+        );
+    }
+}

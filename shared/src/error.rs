@@ -1,0 +1,151 @@
+//! Stable, machine-readable error codes.
+//!
+//! A code is sent as the `message` of a Socket.IO CONNECT_ERROR packet when a handshake is
+//! refused, and as `code` in an `error` event once connected. Codes never change meaning; new
+//! ones may be added, so a client must treat an unknown code as a generic failure.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error a client can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    // ---- handshake (CONNECT_ERROR) ----
+    /// The handshake carried no `auth` payload or no `token` in it.
+    AuthMissing,
+    /// The `auth` payload was not a map of the documented shape.
+    AuthMalformed,
+    /// The client speaks a protocol version this server does not.
+    ProtocolUnsupported,
+    /// The token is not a well-formed HS256 JWT, its signature does not verify, its issuer is
+    /// wrong, or its claims are invalid.
+    TokenInvalid,
+    /// The token's `exp` is in the past.
+    TokenExpired,
+    /// The client asked for a match (`auth.match_id`) other than the one its token names.
+    TokenWrongMatch,
+    /// The match the token names does not exist on this server.
+    MatchNotFound,
+    /// The match has no free player (or spectator) seat.
+    MatchFull,
+    /// The match has ended and accepts no connections.
+    MatchEnded,
+    /// The server is shutting down or over a capacity limit; try again later.
+    ServerBusy,
+
+    // ---- in a match (`error` event) ----
+    /// An event this server does not know.
+    UnknownEvent,
+    /// An event's payload could not be decoded into its documented shape.
+    BadPayload,
+    /// The input decoded but the game rejected its values (out of range, NaN, ...).
+    InvalidInput,
+    /// Spectators cannot send inputs.
+    SpectatorCannotAct,
+    /// Inputs arrive faster than the allowed rate; the excess was dropped.
+    RateLimited,
+    /// The room's input queue was full; the input was dropped.
+    InboxFull,
+    /// Another connection with the same player token took over this seat.
+    SessionReplaced,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthMissing => "auth_missing",
+            Self::AuthMalformed => "auth_malformed",
+            Self::ProtocolUnsupported => "protocol_unsupported",
+            Self::TokenInvalid => "token_invalid",
+            Self::TokenExpired => "token_expired",
+            Self::TokenWrongMatch => "token_wrong_match",
+            Self::MatchNotFound => "match_not_found",
+            Self::MatchFull => "match_full",
+            Self::MatchEnded => "match_ended",
+            Self::ServerBusy => "server_busy",
+            Self::UnknownEvent => "unknown_event",
+            Self::BadPayload => "bad_payload",
+            Self::InvalidInput => "invalid_input",
+            Self::SpectatorCannotAct => "spectator_cannot_act",
+            Self::RateLimited => "rate_limited",
+            Self::InboxFull => "inbox_full",
+            Self::SessionReplaced => "session_replaced",
+        }
+    }
+
+    /// A short human sentence for the code; clients may show it, never parse it.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::AuthMissing => "the handshake auth payload must carry a token",
+            Self::AuthMalformed => {
+                "the handshake auth payload is not a map of the documented shape"
+            }
+            Self::ProtocolUnsupported => {
+                "this server does not speak the requested protocol version"
+            }
+            Self::TokenInvalid => "the match token is not valid",
+            Self::TokenExpired => "the match token has expired",
+            Self::TokenWrongMatch => "the match token is for another match",
+            Self::MatchNotFound => "the match does not exist",
+            Self::MatchFull => "the match has no free seat",
+            Self::MatchEnded => "the match has ended",
+            Self::ServerBusy => "the server is busy, try again later",
+            Self::UnknownEvent => "unknown event",
+            Self::BadPayload => "the event payload does not have the documented shape",
+            Self::InvalidInput => "the input was rejected by the game",
+            Self::SpectatorCannotAct => "spectators cannot send inputs",
+            Self::RateLimited => "too many inputs, the excess was dropped",
+            Self::InboxFull => "the room is overloaded, the input was dropped",
+            Self::SessionReplaced => "another connection took over this seat",
+        }
+    }
+
+    /// Parses a wire code; `None` for a code this version does not know.
+    pub fn parse(code: &str) -> Option<Self> {
+        ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
+/// Every code, for documentation checks and parsing.
+pub const ALL: &[ErrorCode] = &[
+    ErrorCode::AuthMissing,
+    ErrorCode::AuthMalformed,
+    ErrorCode::ProtocolUnsupported,
+    ErrorCode::TokenInvalid,
+    ErrorCode::TokenExpired,
+    ErrorCode::TokenWrongMatch,
+    ErrorCode::MatchNotFound,
+    ErrorCode::MatchFull,
+    ErrorCode::MatchEnded,
+    ErrorCode::ServerBusy,
+    ErrorCode::UnknownEvent,
+    ErrorCode::BadPayload,
+    ErrorCode::InvalidInput,
+    ErrorCode::SpectatorCannotAct,
+    ErrorCode::RateLimited,
+    ErrorCode::InboxFull,
+    ErrorCode::SessionReplaced,
+];
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_matches_as_str() {
+        for code in ALL {
+            let bytes = rmp_serde::to_vec(code).unwrap();
+            let s: String = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(s, code.as_str());
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(*code));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! "arena": players are discs that move in a walled square and push each other apart.
+
+use serde::{Deserialize, Serialize};
+
+/// The game's name, as given when creating a match.
+pub const NAME: &str = "arena";
+
+/// Arena width and height, in world units; the walls are at 0 and `SIZE`.
+pub const SIZE: f32 = 100.0;
+/// Radius of a player's disc.
+pub const PLAYER_RADIUS: f32 = 2.0;
+/// Speed in units per second with no button held.
+pub const SPEED: f32 = 20.0;
+/// Speed multiplier while [`BUTTON_BOOST`] is held.
+pub const BOOST_FACTOR: f32 = 2.0;
+/// Button bit: move faster.
+pub const BUTTON_BOOST: u8 = 1;
+/// Button bit: stand still regardless of `dir` (e.g. to aim).
+pub const BUTTON_BRAKE: u8 = 2;
+/// Every button bit the game knows; others are refused.
+pub const BUTTONS_ALL: u8 = BUTTON_BOOST | BUTTON_BRAKE;
+
+/// A player's held controls. The server keeps applying the last input until the next arrives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArenaInput {
+    /// Desired direction `[x, y]`, each finite and in `-1..=1`; the server normalises a vector
+    /// longer than 1.
+    pub dir: [f32; 2],
+    /// Button bits ([`BUTTON_BOOST`], [`BUTTON_BRAKE`]).
+    #[serde(default)]
+    pub buttons: u8,
+}
+
+/// One player's disc in a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArenaPlayer {
+    /// Player id from the token.
+    pub id: String,
+    /// Centre x.
+    pub x: f32,
+    /// Centre y.
+    pub y: f32,
+}
+
+/// The arena's snapshot state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArenaState {
+    /// Every player with an entity, sorted by id.
+    pub players: Vec<ArenaPlayer>,
+}
+
+impl ArenaState {
+    /// The disc of player `id`, if present.
+    pub fn player(&self, id: &str) -> Option<&ArenaPlayer> {
+        self.players.iter().find(|p| p.id == id)
+    }
+}

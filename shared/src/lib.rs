@@ -1,0 +1,35 @@
+//! The Tickroom wire protocol, shared by the server, the Rust client and the tests.
+//!
+//! Everything a client and the server must agree on lives here: the protocol version, event
+//! names, the messages each event carries, the stable error codes, the match-token claims and
+//! their HS256 signing, and the strict msgpack decoding of event arguments.
+//! `docs/PROTOCOL.md` is the same contract written for client authors in other languages.
+//!
+//! # Layout
+//! - [`protocol`]: version, event names and message types.
+//! - [`error`]: [`ErrorCode`], the machine-readable codes sent in CONNECT_ERROR and `error` events.
+//! - [`token`]: [`MatchClaims`] and the HS256 [`TokenKey`] that signs and verifies them.
+//! - [`codec`]: strict decoding of a Socket.IO msgpack event (`[name, arg]`).
+//! - [`limits`]: protocol-level bounds (identifier lengths, tick-rate range).
+//! - [`games`]: the wire types of the games that ship with Tickroom.
+//!
+//! # Quick start
+//! ```no_run
+//! use tickroom_shared::{MatchClaims, Role, TokenKey};
+//! let key = TokenKey::new(b"a-long-random-secret", "my-backend");
+//! let claims = MatchClaims::new("match-1", "alice", Role::Player, 3600, "my-backend");
+//! let token = key.sign(&claims).unwrap();
+//! assert_eq!(key.verify(&token).unwrap().player_id, "alice");
+//! ```
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod error;
+pub mod games;
+pub mod limits;
+pub mod protocol;
+pub mod token;
+
+pub use error::ErrorCode;
+pub use protocol::*;
+pub use token::{MatchClaims, TokenError, TokenKey};

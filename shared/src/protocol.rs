@@ -1,0 +1,158 @@
+//! Protocol version, event names and the messages each event carries.
+//!
+//! All messages travel as msgpack maps (struct fields by name) inside Socket.IO msgpack
+//! packets. `docs/PROTOCOL.md` lists them with their exact shapes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorCode;
+
+/// The protocol version this crate speaks. A client may send it in the handshake `auth`
+/// payload; the server refuses any other with [`ErrorCode::ProtocolUnsupported`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Socket.IO namespace every Tickroom client connects to.
+pub const NAMESPACE: &str = "/";
+
+/// Event names, in both directions.
+pub mod event {
+    /// client → server: one [`InputMsg`](super::InputMsg).
+    pub const INPUT: &str = "input";
+    /// server → client: [`Welcome`](super::Welcome), once, first after connecting.
+    pub const WELCOME: &str = "welcome";
+    /// server → client: [`Snapshot`](super::Snapshot), after every tick of the room.
+    pub const SNAPSHOT: &str = "snapshot";
+    /// server → client: [`ErrorMsg`](super::ErrorMsg).
+    pub const ERROR: &str = "error";
+    /// server → client: [`MatchEnd`](super::MatchEnd), just before the server disconnects
+    /// every socket of an ended match.
+    pub const MATCH_END: &str = "match_end";
+}
+
+/// What a connection may do in its match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Has a seat and an entity; sends inputs.
+    Player,
+    /// Receives snapshots only; inputs are refused.
+    Spectator,
+}
+
+impl Role {
+    /// The role as it appears on the wire and in tokens.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Player => "player",
+            Role::Spectator => "spectator",
+        }
+    }
+}
+
+/// The handshake `auth` payload (Socket.IO CONNECT data). Must be a msgpack map; unknown keys
+/// are ignored so that newer clients can talk to older servers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthPayload {
+    /// The signed match token (an HS256 JWT with [`MatchClaims`](crate::MatchClaims)).
+    pub token: String,
+    /// If set, the match the client means to join; the token must name the same match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_id: Option<String>,
+    /// If set, the protocol version the client speaks; must equal [`PROTOCOL_VERSION`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u32>,
+}
+
+/// First event on every connection: who you are and how the match runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// [`PROTOCOL_VERSION`] of the server.
+    pub protocol: u32,
+    /// The match this connection is in.
+    pub match_id: String,
+    /// The player id from the token.
+    pub player_id: String,
+    /// The role from the token.
+    pub role: Role,
+    /// The game the match runs (e.g. `"arena"`).
+    pub game: String,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// The room's tick counter when this connection joined; the first snapshot received has a
+    /// tick greater than or equal to it.
+    pub tick: u64,
+}
+
+/// One input from a player. `seq` must grow by one or more per input; the server applies a
+/// player's inputs in `seq` order, at most one per tick, and ignores a `seq` at or below the
+/// last one it processed (a resend is harmless).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputMsg<I> {
+    /// Client-assigned sequence number, starting at 1.
+    pub seq: u32,
+    /// The game-specific input.
+    pub input: I,
+}
+
+/// The room's state after a tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot<S> {
+    /// The tick that produced this state (the first tick is 1).
+    pub tick: u64,
+    /// For each connected player id: the `seq` of the last input the server applied (0 before
+    /// any). A client reconciles its prediction against it.
+    pub acks: BTreeMap<String, u32>,
+    /// The game-specific state.
+    pub state: S,
+}
+
+/// An error reported on an open connection. Whether the connection stays open depends on the
+/// code; see `docs/PROTOCOL.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMsg {
+    /// A stable code from [`ErrorCode`]; clients should tolerate unknown codes.
+    pub code: String,
+    /// Human-readable detail; never parse it.
+    pub message: String,
+}
+
+impl ErrorMsg {
+    /// The message for `code`, with its standard description.
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: code.describe().to_owned(),
+        }
+    }
+
+    /// The code, if this version knows it.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(&self.code)
+    }
+}
+
+/// Why a match ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Ended through the admin API.
+    Admin,
+    /// The game declared the match over.
+    GameOver,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Sent to every socket of a match as it ends; the server then disconnects them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchEnd {
+    /// The match that ended.
+    pub match_id: String,
+    /// Why.
+    pub reason: EndReason,
+    /// The last tick the room ran.
+    pub tick: u64,
+}
