@@ -1,1 +1,171 @@
-//! placeholder
+//! Tickroom: an authoritative game room server over Socket.IO + MessagePack.
+//!
+//! Each match is a room: a `bevy_ecs` World ticked at a fixed rate by its own task. Clients
+//! connect with a signed match token, send inputs, and receive the room's snapshot after every
+//! tick. The simulation ([`room`]) knows nothing of sockets; the transport ([`net`]) knows
+//! nothing of games.
+//!
+//! # Layout
+//! - [`config`]: every limit and default, by flag or env var.
+//! - [`room`]: the room engine and the [`Game`](room::Game) API; [`room::driver`] ticks a room.
+//! - [`games`]: the game catalog and the demo game "arena".
+//! - [`registry`]: the matches on this node and their seats.
+//! - [`auth`]: handshake token checks.
+//! - [`ratelimit`]: per-player input budgets (governor).
+//! - [`net`]: Socket.IO handlers, the snapshot sink, the admin API.
+//! - [`metrics`]: counters rendered at `/metrics`.
+//!
+//! # Quick start
+//! ```no_run
+//! # async fn demo() -> Result<(), tickroom_server::ServeError> {
+//! use tickroom_server::{Config, run};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7350").await?;
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! run(listener, Config::default(), shutdown).await
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod games;
+pub mod metrics;
+pub mod net;
+pub mod ratelimit;
+pub mod registry;
+pub mod room;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tickroom_shared::TokenKey;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use games::Catalog;
+
+use metrics::Metrics;
+use ratelimit::InputLimiter;
+use registry::Registry;
+
+/// How often idle rate-limiter entries are swept.
+const LIMITER_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// State shared by every handler.
+#[derive(Debug)]
+pub struct App {
+    /// The configuration served.
+    pub config: Arc<Config>,
+    /// Verifies (and for the admin API, signs) match tokens.
+    pub key: TokenKey,
+    /// Matches on this node.
+    pub registry: Registry,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Per-player input budgets.
+    pub limiter: InputLimiter,
+    /// Cancelled when the server begins shutting down.
+    pub shutdown: CancellationToken,
+    /// When the server started.
+    pub started: Instant,
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unsafe or invalid for the bound address.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Listening or serving failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the built-in games on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    run_with(listener, config, Catalog::builtin(), shutdown).await
+}
+
+/// Serves the games of `catalog` on `listener` until `shutdown` is cancelled, then ends every
+/// match (clients get `match_end`), closes the connections and returns, all within the
+/// configured shutdown timeout.
+pub async fn run_with(
+    listener: TcpListener,
+    config: Config,
+    catalog: Catalog,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr()?;
+    config.validate(addr)?;
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::default());
+    let tracker = TaskTracker::new();
+    let (layer, io) = net::socketio(&config);
+    let sink = Arc::new(net::sink::SocketIoSink::new(io.clone()));
+    let app = Arc::new(App {
+        key: TokenKey::new(config.token_secret.as_bytes(), config.token_issuer.clone()),
+        registry: Registry::new(
+            catalog,
+            sink,
+            metrics.clone(),
+            config.clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        ),
+        limiter: InputLimiter::new(config.input_rate, config.input_burst),
+        metrics,
+        shutdown: shutdown.clone(),
+        started: Instant::now(),
+        config: config.clone(),
+    });
+    let router = net::router(app.clone(), &io, layer);
+
+    let sweeper = {
+        let app = app.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let mut every = tokio::time::interval(LIMITER_SWEEP_EVERY);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = every.tick() => app.limiter.sweep(),
+                }
+            }
+        })
+    };
+
+    tracing::info!(%addr, games = ?app.registry.catalog(), "tickroom listening");
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let serving = tokio::spawn(async move { server.await });
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    let deadline = config.shutdown_timeout();
+    let drain = async {
+        // Rooms see the cancellation, run their last tick, send `match_end` and disconnect
+        // their sockets; then the sockets that were not in a room are closed.
+        tracker.close();
+        tracker.wait().await;
+        io.close().await;
+    };
+    if tokio::time::timeout(deadline, drain).await.is_err() {
+        tracing::warn!(
+            ?deadline,
+            "shutdown timed out; dropping remaining connections"
+        );
+    }
+    let _ = sweeper;
+    match tokio::time::timeout(deadline, serving).await {
+        Ok(Ok(result)) => result?,
+        Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+        Err(_) => tracing::warn!("HTTP server did not stop in time"),
+    }
+    Ok(())
+}

@@ -1,1 +1,126 @@
-fn main() {}
+//! The `tickroom-server` binary: parses configuration, sets up logging, binds, and serves until
+//! SIGINT or SIGTERM. `mint-token` signs a match token for testing and for game backends.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tickroom_server::Config;
+use tickroom_shared::{MatchClaims, Role, TokenKey};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "tickroom-server",
+    version,
+    about = "Authoritative game room server over Socket.IO + MessagePack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Print a signed match token (uses the same --token-secret / TICKROOM_TOKEN_SECRET).
+    MintToken {
+        /// The match the token admits to.
+        #[arg(long = "match")]
+        match_id: String,
+        /// The player id.
+        #[arg(long)]
+        player: String,
+        /// `player` or `spectator`.
+        #[arg(long, default_value = "player", value_parser = parse_role)]
+        role: Role,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "player" => Ok(Role::Player),
+        "spectator" => Ok(Role::Spectator),
+        _ => Err("expected `player` or `spectator`".into()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::MintToken {
+            match_id,
+            player,
+            role,
+            ttl,
+        } => {
+            let key = TokenKey::new(
+                cli.config.token_secret.as_bytes(),
+                cli.config.token_issuer.clone(),
+            );
+            let token = key
+                .sign(&MatchClaims::new(match_id, player, role, ttl, key.issuer()))
+                .context("cannot sign these claims")?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Serve => serve(cli.config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tickroom_server=info".into()),
+        )
+        .init();
+    if config.admin_key == tickroom_server::config::DEV_ADMIN_KEY {
+        tracing::warn!(
+            "using the development admin key and token secret (loopback only); set TICKROOM_ADMIN_KEY and TICKROOM_TOKEN_SECRET for anything else"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signals(shutdown.clone()));
+    tickroom_server::run(listener, config, shutdown).await?;
+    Ok(())
+}
+
+/// Cancels `shutdown` on the first SIGINT or SIGTERM; a second signal exits at once.
+async fn wait_for_signals(shutdown: CancellationToken) {
+    signal().await;
+    tracing::info!("signal received, shutting down (send again to exit at once)");
+    shutdown.cancel();
+    signal().await;
+    std::process::exit(130);
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

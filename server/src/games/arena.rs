@@ -1,0 +1,277 @@
+//! The demo game "arena": discs that move in a walled square and push each other apart.
+//!
+//! It uses only the public game API ([`Game`], [`GameSystems`], [`Controls`], [`TickInfo`]);
+//! nothing in the server knows about it beyond its entry in the default catalog.
+
+use bevy_ecs::prelude::*;
+use tickroom_shared::games::arena::{
+    ArenaInput, ArenaPlayer, ArenaState, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL,
+    NAME, PLAYER_RADIUS, SIZE, SPEED,
+};
+
+use crate::room::{Controls, Game, GameSystems, InvalidInput, PlayerId, TickInfo};
+
+/// A disc's centre.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// x, in `[PLAYER_RADIUS, SIZE - PLAYER_RADIUS]`.
+    pub x: f32,
+    /// y, likewise.
+    pub y: f32,
+}
+
+/// The arena game.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Arena;
+
+impl Game for Arena {
+    type Input = ArenaInput;
+    type State = ArenaState;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn validate(&self, input: &ArenaInput) -> Result<(), InvalidInput> {
+        let [x, y] = input.dir;
+        if !x.is_finite() || !y.is_finite() {
+            return Err(InvalidInput {
+                reason: "dir must be finite",
+            });
+        }
+        if !(-1.0..=1.0).contains(&x) || !(-1.0..=1.0).contains(&y) {
+            return Err(InvalidInput {
+                reason: "dir components must be within -1..=1",
+            });
+        }
+        if input.buttons & !BUTTONS_ALL != 0 {
+            return Err(InvalidInput {
+                reason: "unknown button bits",
+            });
+        }
+        Ok(())
+    }
+
+    fn build(&self, _world: &mut World, schedule: &mut Schedule) {
+        schedule.add_systems((
+            movement.in_set(GameSystems::Simulate),
+            separate.in_set(GameSystems::Resolve),
+        ));
+    }
+
+    fn on_join(&self, world: &mut World, entity: Entity) {
+        let id = world
+            .get::<PlayerId>(entity)
+            .map(|p| p.0.clone())
+            .unwrap_or_else(|| "".into());
+        world.entity_mut(entity).insert(spawn_point(&id));
+    }
+
+    fn snapshot(&self, world: &mut World) -> ArenaState {
+        let mut query = world.query::<(&PlayerId, &Position)>();
+        let mut players: Vec<ArenaPlayer> = query
+            .iter(world)
+            .map(|(id, pos)| ArenaPlayer {
+                id: id.0.to_string(),
+                x: pos.x,
+                y: pos.y,
+            })
+            .collect();
+        players.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        ArenaState { players }
+    }
+}
+
+/// A spawn point spread over the arena by the player id, so that joiners do not stack.
+fn spawn_point(id: &str) -> Position {
+    // FNV-1a: stable across runs and platforms, unlike std's RandomState.
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let span = SIZE - 4.0 * PLAYER_RADIUS;
+    let fx = (h & 0xffff) as f32 / 65535.0;
+    let fy = ((h >> 16) & 0xffff) as f32 / 65535.0;
+    Position {
+        x: 2.0 * PLAYER_RADIUS + fx * span,
+        y: 2.0 * PLAYER_RADIUS + fy * span,
+    }
+}
+
+fn clamp_to_walls(p: &mut Position) {
+    p.x = p.x.clamp(PLAYER_RADIUS, SIZE - PLAYER_RADIUS);
+    p.y = p.y.clamp(PLAYER_RADIUS, SIZE - PLAYER_RADIUS);
+}
+
+fn movement(tick: Res<'_, TickInfo>, mut q: Query<'_, '_, (&Controls<ArenaInput>, &mut Position)>) {
+    for (controls, mut pos) in &mut q {
+        let input = &controls.input;
+        if input.buttons & BUTTON_BRAKE != 0 {
+            continue;
+        }
+        let [mut dx, mut dy] = input.dir;
+        let len = (dx * dx + dy * dy).sqrt();
+        if len > 1.0 {
+            dx /= len;
+            dy /= len;
+        }
+        let boost = if input.buttons & BUTTON_BOOST != 0 {
+            BOOST_FACTOR
+        } else {
+            1.0
+        };
+        let step = SPEED * boost * tick.dt;
+        pos.x += dx * step;
+        pos.y += dy * step;
+        clamp_to_walls(&mut pos);
+    }
+}
+
+/// Pushes overlapping discs apart, half the overlap each, then keeps them inside the walls.
+fn separate(mut q: Query<'_, '_, &mut Position>) {
+    let min = 2.0 * PLAYER_RADIUS;
+    let mut pairs = q.iter_combinations_mut();
+    while let Some([mut a, mut b]) = pairs.fetch_next() {
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let dist2 = dx * dx + dy * dy;
+        if dist2 >= min * min {
+            continue;
+        }
+        let dist = dist2.sqrt();
+        // Coincident centres: separate along x, deterministically.
+        let (nx, ny) = if dist > f32::EPSILON {
+            (dx / dist, dy / dist)
+        } else {
+            (1.0, 0.0)
+        };
+        let push = (min - dist) / 2.0;
+        a.x -= nx * push;
+        a.y -= ny * push;
+        b.x += nx * push;
+        b.y += ny * push;
+        clamp_to_walls(&mut a);
+        clamp_to_walls(&mut b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tickroom_shared::Snapshot;
+
+    use super::*;
+    use crate::room::{PushOutcome, Room, RoomConfig};
+
+    fn room() -> Room<Arena> {
+        Room::new(
+            Arc::new(Arena),
+            RoomConfig {
+                tick_rate: 30,
+                input_buffer: 8,
+            },
+        )
+    }
+
+    fn decode(bytes: &[u8]) -> Snapshot<ArenaState> {
+        rmp_serde::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn input_moves_and_is_acked() {
+        let mut r = room();
+        r.join("alice".into());
+        let start = decode(r.tick()).state.player("alice").unwrap().clone();
+        let right = ArenaInput {
+            dir: [1.0, 0.0],
+            buttons: 0,
+        };
+        assert_eq!(r.push_input("alice", 1, right), PushOutcome::Queued);
+        let snap = decode(r.tick());
+        assert_eq!(snap.tick, 2);
+        assert_eq!(snap.acks["alice"], 1);
+        let p = snap.state.player("alice").unwrap();
+        let expected = (start.x + SPEED / 30.0).min(SIZE - PLAYER_RADIUS);
+        assert!((p.x - expected).abs() < 1e-4, "{} vs {expected}", p.x);
+        // the input is held: the next tick moves again
+        let again = decode(r.tick());
+        assert!(again.state.player("alice").unwrap().x > p.x || p.x >= SIZE - PLAYER_RADIUS);
+        assert_eq!(again.acks["alice"], 1);
+    }
+
+    #[test]
+    fn walls_and_collisions_hold() {
+        let mut r = room();
+        r.join("a".into());
+        r.join("b".into());
+        let ea = r.entity_of("a").unwrap();
+        let eb = r.entity_of("b").unwrap();
+        *r.world_mut().get_mut::<Position>(ea).unwrap() = Position { x: 50.0, y: 50.0 };
+        *r.world_mut().get_mut::<Position>(eb).unwrap() = Position { x: 50.5, y: 50.0 };
+        let left = ArenaInput {
+            dir: [-1.0, 0.0],
+            buttons: BUTTON_BOOST,
+        };
+        for seq in 1..=8 {
+            r.push_input("a", seq, left);
+        }
+        for _ in 0..300 {
+            r.tick();
+        }
+        let s = decode(r.last_snapshot()).state;
+        let (a, b) = (s.player("a").unwrap(), s.player("b").unwrap());
+        assert!(
+            (a.x - PLAYER_RADIUS).abs() < 1e-4,
+            "a is at the left wall: {}",
+            a.x
+        );
+        let d = ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt();
+        assert!(d >= 2.0 * PLAYER_RADIUS - 1e-3, "discs overlap: {d}");
+    }
+
+    #[test]
+    fn leave_despawns() {
+        let mut r = room();
+        r.join("a".into());
+        r.tick();
+        assert!(r.leave("a"));
+        let s = decode(r.tick());
+        assert!(s.state.players.is_empty());
+        assert!(s.acks.is_empty());
+        let w = r.world_mut();
+        assert_eq!(
+            w.query::<&Position>().iter(w).count(),
+            0,
+            "entity despawned"
+        );
+        assert_eq!(w.query::<&PlayerId>().iter(w).count(), 0);
+    }
+
+    #[test]
+    fn validation() {
+        let ok = ArenaInput {
+            dir: [0.5, -1.0],
+            buttons: BUTTON_BRAKE,
+        };
+        assert!(Arena.validate(&ok).is_ok());
+        for bad in [
+            ArenaInput {
+                dir: [f32::NAN, 0.0],
+                buttons: 0,
+            },
+            ArenaInput {
+                dir: [f32::INFINITY, 0.0],
+                buttons: 0,
+            },
+            ArenaInput {
+                dir: [1.5, 0.0],
+                buttons: 0,
+            },
+            ArenaInput {
+                dir: [0.0, 0.0],
+                buttons: 0x80,
+            },
+        ] {
+            assert!(Arena.validate(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

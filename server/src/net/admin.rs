@@ -1,0 +1,227 @@
+//! The HTTP admin API: create, list, inspect and end matches, and mint their tokens.
+//!
+//! Every route under `/admin` needs `Authorization: Bearer <admin key>`; the key is compared in
+//! constant time. Errors are JSON: `{"error": {"code": "...", "message": "..."}}`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tickroom_shared::limits::is_valid_id;
+use tickroom_shared::{EndReason, MatchClaims, Role};
+
+use crate::App;
+use crate::registry::{CreateError, CreateMatch, MatchView};
+
+/// Longest token lifetime the admin API mints, in seconds (7 days).
+pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// An admin API error: status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "match_not_found",
+            "no match with this id",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> Self {
+        let status = match e {
+            CreateError::Exists => StatusCode::CONFLICT,
+            CreateError::TooManyRooms(_) | CreateError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+    }
+}
+
+/// The admin routes, already guarded by the admin key.
+pub(crate) fn routes(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/admin/games", get(list_games))
+        .route("/admin/matches", post(create_match).get(list_matches))
+        .route("/admin/matches/{id}", get(get_match).delete(end_match))
+        .route("/admin/matches/{id}/tokens", post(mint_token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            require_admin,
+        ))
+        .with_state(app)
+}
+
+async fn require_admin(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok: bool = presented
+        .as_bytes()
+        .ct_eq(app.config.admin_key.as_bytes())
+        .into();
+    if !ok {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong admin key (Authorization: Bearer <key>)",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+async fn list_games(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let games: Vec<&str> = app.registry.catalog().names().collect();
+    Json(json!({ "games": games }))
+}
+
+async fn create_match(
+    State(app): State<Arc<App>>,
+    body: Result<Json<CreateMatch>, JsonRejection>,
+) -> Result<(StatusCode, Json<MatchView>), ApiError> {
+    let Json(req) = body?;
+    let m = app.registry.create(req)?;
+    Ok((StatusCode::CREATED, Json(m.view())))
+}
+
+#[derive(Serialize)]
+struct MatchList {
+    matches: Vec<MatchView>,
+}
+
+async fn list_matches(State(app): State<Arc<App>>) -> Json<MatchList> {
+    Json(MatchList {
+        matches: app.registry.list().iter().map(|m| m.view()).collect(),
+    })
+}
+
+async fn get_match(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<MatchView>, ApiError> {
+    let m = app.registry.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(Json(m.view()))
+}
+
+async fn end_match(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<MatchView>, ApiError> {
+    let m = app
+        .registry
+        .end(&id, EndReason::Admin)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(m.view()))
+}
+
+/// Body of `POST /admin/matches/{id}/tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintRequest {
+    player_id: String,
+    #[serde(default = "default_role")]
+    role: Role,
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+fn default_role() -> Role {
+    Role::Player
+}
+
+#[derive(Debug, Serialize)]
+struct MintResponse {
+    token: String,
+    match_id: String,
+    player_id: String,
+    role: Role,
+    expires_at: u64,
+}
+
+async fn mint_token(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Result<Json<MintRequest>, JsonRejection>,
+) -> Result<Json<MintResponse>, ApiError> {
+    let Json(req) = body?;
+    let m = app.registry.get(&id).ok_or_else(ApiError::not_found)?;
+    if !is_valid_id(&req.player_id) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_player_id",
+            "player_id must be 1-64 characters of A-Z a-z 0-9 - _ . :",
+        ));
+    }
+    let ttl = req.ttl_secs.unwrap_or(app.config.token_ttl_secs);
+    if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_ttl",
+            format!("ttl_secs must be within 1..={MAX_TOKEN_TTL_SECS}"),
+        ));
+    }
+    let claims = MatchClaims::new(
+        m.info.id.as_ref(),
+        req.player_id,
+        req.role,
+        ttl,
+        app.key.issuer(),
+    );
+    let token = app
+        .key
+        .sign(&claims)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(Json(MintResponse {
+        token,
+        match_id: claims.match_id,
+        player_id: claims.player_id,
+        role: claims.role,
+        expires_at: claims.exp,
+    }))
+}

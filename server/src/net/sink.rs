@@ -1,0 +1,53 @@
+//! The Socket.IO side of a room: snapshots and match end go to the room's Socket.IO room.
+
+use bytes::Bytes;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use tickroom_shared::{MatchEnd, event};
+
+use super::raw::RawMsgpack;
+use crate::room::driver::{BoxFuture, SnapshotSink};
+
+/// Broadcasts a room's output to the sockets of its match on this node.
+#[derive(Debug)]
+pub struct SocketIoSink<A: Adapter> {
+    io: SocketIo<A>,
+}
+
+impl<A: Adapter> SocketIoSink<A> {
+    /// A sink over `io`'s root namespace.
+    pub fn new(io: SocketIo<A>) -> Self {
+        Self { io }
+    }
+}
+
+impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
+    fn publish<'a>(&'a self, match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a> {
+        Box::pin(async move {
+            // `local()`: a room lives on one node, so its traffic never needs the adapter's
+            // cross-node path (which, with Redis, can fail and skip local delivery too).
+            let sent = self
+                .io
+                .local()
+                .to(match_id.to_owned())
+                .emit(event::SNAPSHOT, &RawMsgpack(&snapshot))
+                .await;
+            if let Err(e) = sent {
+                tracing::debug!(match_id, error = %e, "snapshot broadcast failed");
+            }
+        })
+    }
+
+    fn ended<'a>(&'a self, end: &'a MatchEnd) -> BoxFuture<'a> {
+        Box::pin(async move {
+            let room = end.match_id.clone();
+            let _ = self
+                .io
+                .local()
+                .to(room.clone())
+                .emit(event::MATCH_END, end)
+                .await;
+            let _ = self.io.local().within(room).disconnect().await;
+        })
+    }
+}

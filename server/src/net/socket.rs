@@ -1,0 +1,231 @@
+//! Socket.IO handlers: handshake authentication, the `input` event, unknown events, and
+//! disconnection. Generic over the adapter so a Redis adapter drops in unchanged.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{Event, SocketRef, TryData};
+use socketioxide::handler::MessageHandler;
+use socketioxide::socket::{DisconnectReason, Socket};
+use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide_core::{Sid, Value};
+use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, event};
+
+use crate::App;
+use crate::auth::{self, seat_error_code};
+use crate::ratelimit::InputLimiter;
+use crate::registry::Match;
+use crate::room::driver::InputError;
+
+/// How often a connection is told about dropped inputs, at most.
+const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the server knows about one admitted connection.
+pub(crate) struct Session {
+    game_match: Arc<Match>,
+    player: Arc<str>,
+    role: Role,
+    conn: String,
+    limiter_key: Arc<str>,
+    /// Milliseconds since `App::started` of the last rate-limit notice sent.
+    last_notice_ms: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl Session {
+    /// Gives the seat back and counts the connection closed, once.
+    fn close(&self, app: &App) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.game_match.release(&self.player, self.role, &self.conn);
+            app.metrics.connections.dec();
+        }
+    }
+}
+
+/// The handshake's refusal; its text is the wire error code and nothing else.
+#[derive(Debug)]
+pub(crate) struct Refusal(pub(crate) ErrorCode);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// Registers the root namespace on `io`.
+pub(crate) fn register<A: Adapter + DefinedAdapter>(
+    io: &socketioxide::SocketIo<A>,
+    app: Arc<App>,
+) -> A::InitRes {
+    let mw_app = app.clone();
+    let middleware = move |s: SocketRef<A>, TryData(auth): TryData<rmpv::Value>| {
+        let app = mw_app.clone();
+        async move { authenticate(s, auth.ok(), &app) }
+    };
+    let on_connect = move |s: SocketRef<A>| {
+        let app = app.clone();
+        async move { connected(s, app) }
+    };
+    io.ns(
+        tickroom_shared::NAMESPACE,
+        socketioxide::handler::ConnectHandler::with(on_connect, middleware),
+    )
+}
+
+fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
+    auth: Option<rmpv::Value>,
+    app: &App,
+) -> Result<(), Refusal> {
+    let refuse = |code: ErrorCode| {
+        app.metrics.handshakes_refused.inc();
+        app.metrics.error(code);
+        tracing::debug!(sid = %s.id, code = %code, "handshake refused");
+        Refusal(code)
+    };
+    if app.shutdown.is_cancelled() {
+        return Err(refuse(ErrorCode::ServerBusy));
+    }
+    let admission = auth::admit(auth, &app.key, &app.registry).map_err(refuse)?;
+    let claims = admission.claims;
+    let player: Arc<str> = claims.player_id.as_str().into();
+    let conn = s.id.to_string();
+    let m = admission.game_match;
+    let claim = m
+        .claim(&player, claims.role, &conn)
+        .map_err(|e| refuse(seat_error_code(e)))?;
+    if let Some(old) = claim.replaced
+        && let Ok(old_sid) = Sid::from_str(&old)
+        && let Some(old_socket) = s.broadcast().get_socket(old_sid)
+    {
+        send_error(&old_socket, ErrorCode::SessionReplaced, app);
+        let _ = old_socket.disconnect();
+    }
+    app.metrics.connections.inc();
+    let session = Arc::new(Session {
+        limiter_key: InputLimiter::key(&m.info.id, &player),
+        game_match: m,
+        player,
+        role: claims.role,
+        conn,
+        last_notice_ms: AtomicU64::new(0),
+        closed: AtomicBool::new(false),
+    });
+    s.extensions.insert(session);
+    Ok(())
+}
+
+fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
+    let Some(session) = s.extensions.get::<Arc<Session>>() else {
+        // Unreachable: the middleware admits only with a session.
+        let _ = s.disconnect();
+        return;
+    };
+    let m = &session.game_match;
+    let welcome = Welcome {
+        protocol: PROTOCOL_VERSION,
+        match_id: m.info.id.to_string(),
+        player_id: session.player.to_string(),
+        role: session.role,
+        game: m.info.game.to_owned(),
+        tick_rate: m.info.tick_rate,
+        tick: m.room().tick(),
+    };
+    // Welcome first, then join the room: the per-socket queue keeps that order, so no
+    // snapshot can precede the welcome.
+    let _ = s.emit(event::WELCOME, &welcome);
+    s.join(m.info.id.to_string());
+    s.on(
+        event::INPUT,
+        InputHandler {
+            session: session.clone(),
+            app: app.clone(),
+        },
+    );
+    let fallback_app = app.clone();
+    s.on_fallback(move |s: SocketRef<A>, Event(name): Event| {
+        let app = fallback_app.clone();
+        async move {
+            tracing::debug!(sid = %s.id, event = %name.chars().take(64).collect::<String>(), "unknown event");
+            send_error(&s, ErrorCode::UnknownEvent, &app);
+        }
+    });
+    let close_app = app.clone();
+    let close_session = session.clone();
+    s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
+        let app = close_app.clone();
+        let session = close_session.clone();
+        async move {
+            tracing::debug!(sid = %s.id, %reason, "disconnected");
+            session.close(&app);
+        }
+    });
+    // The socket may have closed before `on_disconnect` was registered; then no handler runs.
+    if !s.connected() {
+        session.close(&app);
+    }
+    tracing::debug!(sid = %s.id, match_id = %m.info.id, player = %session.player, role = session.role.as_str(), "connected");
+}
+
+/// Sends an `error` event with `code` to one socket and counts it.
+pub(crate) fn send_error<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &App) {
+    app.metrics.error(code);
+    let _ = s.emit(event::ERROR, &ErrorMsg::new(code));
+}
+
+/// Handles `input` inline on the connection's task: no task is spawned per input, and decoding,
+/// validation and rate limiting are synchronous.
+struct InputHandler {
+    session: Arc<Session>,
+    app: Arc<App>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InputMarker;
+
+impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
+    fn call(&self, s: Arc<Socket<A>>, v: Value, _ack_id: Option<i64>) {
+        let app = &*self.app;
+        let session = &*self.session;
+        if session.role == Role::Spectator {
+            send_error(&s, ErrorCode::SpectatorCannotAct, app);
+            return;
+        }
+        if !app.limiter.check(&session.limiter_key) {
+            app.metrics.inputs_rate_limited.inc();
+            let now = app.started.elapsed().as_millis() as u64;
+            let last = session.last_notice_ms.load(Ordering::Relaxed);
+            if (last == 0 || now.saturating_sub(last) >= NOTICE_INTERVAL.as_millis() as u64)
+                && session
+                    .last_notice_ms
+                    .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                send_error(&s, ErrorCode::RateLimited, app);
+            }
+            return;
+        }
+        let Value::Bytes(payload) = v else {
+            send_error(&s, ErrorCode::BadPayload, app);
+            return;
+        };
+        match session
+            .game_match
+            .room()
+            .submit_input(&session.player, &payload)
+        {
+            Ok(()) => {}
+            Err(InputError::Decode(_)) => send_error(&s, ErrorCode::BadPayload, app),
+            Err(InputError::Invalid(e)) => {
+                tracing::debug!(sid = %s.id, reason = e.reason, "input refused by the game");
+                send_error(&s, ErrorCode::InvalidInput, app);
+            }
+            Err(InputError::InboxFull) => send_error(&s, ErrorCode::InboxFull, app),
+            // The match is ending; its end message and disconnect are on their way.
+            Err(InputError::Closed) => {}
+        }
+    }
+}

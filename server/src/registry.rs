@@ -1,0 +1,400 @@
+//! The match directory of this node: which matches exist, their rooms, and who holds a seat.
+//!
+//! Seats are decided here, synchronously, during the handshake, so a full match refuses the
+//! connection before it is admitted. The room itself hears only "join" and "leave".
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use tickroom_shared::limits::{MAX_PLAYERS_PER_MATCH, MAX_TICK_RATE, MIN_TICK_RATE, is_valid_id};
+use tickroom_shared::token::unix_now;
+use tickroom_shared::{EndReason, Role};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::games::Catalog;
+use crate::metrics::Metrics;
+use crate::room::RoomConfig;
+use crate::room::driver::{RoomControl, SnapshotSink, SpawnParams};
+
+/// A request to create a match (the body of `POST /admin/matches`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMatch {
+    /// The game to run (e.g. `"arena"`).
+    pub game: String,
+    /// The match id; a random one when absent.
+    #[serde(default)]
+    pub match_id: Option<String>,
+    /// Ticks per second; the server's default when absent.
+    #[serde(default)]
+    pub tick_rate: Option<u32>,
+    /// Player seats; the server's default when absent.
+    #[serde(default)]
+    pub max_players: Option<u32>,
+}
+
+/// Why a match could not be created. Each has a stable code for the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    /// No game of that name in the catalog.
+    #[error("unknown game {0:?}")]
+    UnknownGame(String),
+    /// The tick rate is outside the allowed range.
+    #[error("tick_rate must be within {MIN_TICK_RATE}..={MAX_TICK_RATE}")]
+    BadTickRate,
+    /// The seat count is outside the allowed range.
+    #[error("max_players must be within 1..={MAX_PLAYERS_PER_MATCH}")]
+    BadMaxPlayers,
+    /// The match id is not a valid id.
+    #[error("match_id must be 1-64 characters of A-Z a-z 0-9 - _ . :")]
+    BadMatchId,
+    /// A match with this id exists.
+    #[error("a match with this id exists")]
+    Exists,
+    /// This node runs as many rooms as it is allowed to.
+    #[error("room limit reached ({0})")]
+    TooManyRooms(usize),
+    /// The server is shutting down.
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+impl CreateError {
+    /// The stable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownGame(_) => "unknown_game",
+            Self::BadTickRate => "bad_tick_rate",
+            Self::BadMaxPlayers => "bad_max_players",
+            Self::BadMatchId => "bad_match_id",
+            Self::Exists => "match_exists",
+            Self::TooManyRooms(_) => "room_limit",
+            Self::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+/// Why a seat was not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SeatError {
+    /// Every seat of that role is taken.
+    #[error("match full")]
+    Full,
+    /// The match has ended.
+    #[error("match ended")]
+    Ended,
+}
+
+/// A seat given to a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The connection that held this player's seat before, now replaced.
+    pub replaced: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Seats {
+    /// player id → the transport's id of the connection holding the seat.
+    players: HashMap<Arc<str>, String>,
+    /// Connection ids of spectators.
+    spectators: HashSet<String>,
+}
+
+/// One match on this node.
+pub struct Match {
+    /// Immutable facts about the match.
+    pub info: MatchInfo,
+    room: Arc<dyn RoomControl>,
+    seats: Mutex<Seats>,
+    ended: AtomicBool,
+}
+
+impl std::fmt::Debug for Match {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Match")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Immutable facts about a match.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchInfo {
+    /// Match id.
+    pub id: Arc<str>,
+    /// Game name.
+    pub game: &'static str,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// Player seats.
+    pub max_players: u32,
+    /// Spectator seats.
+    pub max_spectators: u32,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// A match as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchView {
+    /// Immutable facts.
+    #[serde(flatten)]
+    pub info: MatchInfo,
+    /// `running` or `ended`.
+    pub state: &'static str,
+    /// The room's last tick.
+    pub tick: u64,
+    /// Ids of players holding a seat, sorted.
+    pub players: Vec<String>,
+    /// Connected spectators.
+    pub spectators: usize,
+}
+
+impl Match {
+    /// The room's control handle.
+    pub fn room(&self) -> &Arc<dyn RoomControl> {
+        &self.room
+    }
+
+    /// Whether the match has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire) || self.room.is_closed()
+    }
+
+    /// Whether a seat of `role` is free right now for `player` (a player who already holds a
+    /// seat can always take it over).
+    pub fn has_room_for(&self, player: &str, role: Role) -> Result<(), SeatError> {
+        if self.is_ended() {
+            return Err(SeatError::Ended);
+        }
+        let seats = lock(&self.seats);
+        match role {
+            Role::Player if seats.players.contains_key(player) => Ok(()),
+            Role::Player if seats.players.len() >= self.info.max_players as usize => {
+                Err(SeatError::Full)
+            }
+            Role::Spectator if seats.spectators.len() >= self.info.max_spectators as usize => {
+                Err(SeatError::Full)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives connection `conn` a seat. A player id that already holds a seat moves to `conn`
+    /// and keeps its entity; the old connection is returned so the transport can close it.
+    pub fn claim(&self, player: &Arc<str>, role: Role, conn: &str) -> Result<Claim, SeatError> {
+        self.has_room_for(player, role)?;
+        let mut seats = lock(&self.seats);
+        match role {
+            Role::Player => {
+                if let Some(old) = seats.players.get_mut(player) {
+                    let replaced = std::mem::replace(old, conn.to_owned());
+                    return Ok(Claim {
+                        replaced: Some(replaced),
+                    });
+                }
+                if seats.players.len() >= self.info.max_players as usize {
+                    return Err(SeatError::Full);
+                }
+                seats.players.insert(player.clone(), conn.to_owned());
+                self.room.join(player.clone());
+            }
+            Role::Spectator => {
+                if seats.spectators.len() >= self.info.max_spectators as usize {
+                    return Err(SeatError::Full);
+                }
+                seats.spectators.insert(conn.to_owned());
+            }
+        }
+        Ok(Claim { replaced: None })
+    }
+
+    /// Gives back the seat `conn` holds. A player seat that has moved to another connection is
+    /// left alone. Returns whether a seat was freed.
+    pub fn release(&self, player: &Arc<str>, role: Role, conn: &str) -> bool {
+        let mut seats = lock(&self.seats);
+        match role {
+            Role::Player => {
+                if seats.players.get(player).is_some_and(|c| c == conn) {
+                    seats.players.remove(player);
+                    self.room.leave(player.clone());
+                    return true;
+                }
+                false
+            }
+            Role::Spectator => seats.spectators.remove(conn),
+        }
+    }
+
+    /// The admin API's view of the match.
+    pub fn view(&self) -> MatchView {
+        let seats = lock(&self.seats);
+        let mut players: Vec<String> = seats.players.keys().map(|p| p.to_string()).collect();
+        players.sort_unstable();
+        MatchView {
+            info: self.info.clone(),
+            state: if self.is_ended() { "ended" } else { "running" },
+            tick: self.room.tick(),
+            players,
+            spectators: seats.spectators.len(),
+        }
+    }
+}
+
+/// Seat maps are never left half-updated, so a poisoned lock's data is still consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every match on this node.
+pub struct Registry {
+    matches: DashMap<Arc<str>, Arc<Match>>,
+    catalog: Catalog,
+    sink: Arc<dyn SnapshotSink>,
+    metrics: Arc<Metrics>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    config: Arc<Config>,
+    /// Serializes creations so the room limit holds exactly.
+    create_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("matches", &self.matches.len())
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// An empty registry whose rooms publish to `sink` and stop when `shutdown` is cancelled.
+    pub fn new(
+        catalog: Catalog,
+        sink: Arc<dyn SnapshotSink>,
+        metrics: Arc<Metrics>,
+        config: Arc<Config>,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            matches: DashMap::new(),
+            catalog,
+            sink,
+            metrics,
+            tracker,
+            shutdown,
+            config,
+            create_lock: Mutex::new(()),
+        }
+    }
+
+    /// The games offered.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Creates a match and starts its room.
+    pub fn create(&self, req: CreateMatch) -> Result<Arc<Match>, CreateError> {
+        if self.shutdown.is_cancelled() {
+            return Err(CreateError::ShuttingDown);
+        }
+        let game = self
+            .catalog
+            .names()
+            .find(|g| *g == req.game)
+            .ok_or_else(|| CreateError::UnknownGame(req.game.clone()))?;
+        let tick_rate = req.tick_rate.unwrap_or(self.config.default_tick_rate);
+        if !(MIN_TICK_RATE..=MAX_TICK_RATE).contains(&tick_rate) {
+            return Err(CreateError::BadTickRate);
+        }
+        let max_players = req.max_players.unwrap_or(self.config.default_max_players);
+        if !(1..=MAX_PLAYERS_PER_MATCH).contains(&max_players) {
+            return Err(CreateError::BadMaxPlayers);
+        }
+        let id: Arc<str> = match req.match_id {
+            Some(id) if is_valid_id(&id) => id.into(),
+            Some(_) => return Err(CreateError::BadMatchId),
+            None => uuid::Uuid::new_v4().simple().to_string().into(),
+        };
+        let _guard = lock(&self.create_lock);
+        if self.matches.contains_key(&id) {
+            return Err(CreateError::Exists);
+        }
+        if self.matches.len() >= self.config.max_rooms {
+            return Err(CreateError::TooManyRooms(self.config.max_rooms));
+        }
+        let params = SpawnParams {
+            match_id: id.clone(),
+            room: RoomConfig {
+                tick_rate,
+                input_buffer: self.config.input_buffer,
+            },
+            inbox: self.config.room_inbox,
+        };
+        let room = self
+            .catalog
+            .spawn(
+                game,
+                params,
+                self.sink.clone(),
+                self.metrics.clone(),
+                &self.tracker,
+                self.shutdown.clone(),
+            )
+            .ok_or_else(|| CreateError::UnknownGame(req.game.clone()))?;
+        let m = Arc::new(Match {
+            info: MatchInfo {
+                id: id.clone(),
+                game,
+                tick_rate,
+                max_players,
+                max_spectators: self.config.max_spectators,
+                created_at: unix_now(),
+            },
+            room,
+            seats: Mutex::new(Seats::default()),
+            ended: AtomicBool::new(false),
+        });
+        self.matches.insert(id, m.clone());
+        tracing::info!(match_id = %m.info.id, game, tick_rate, max_players, "match created");
+        Ok(m)
+    }
+
+    /// The match with this id.
+    pub fn get(&self, id: &str) -> Option<Arc<Match>> {
+        self.matches.get(id).map(|m| m.value().clone())
+    }
+
+    /// Every match, sorted by id.
+    pub fn list(&self) -> Vec<Arc<Match>> {
+        let mut all: Vec<Arc<Match>> = self.matches.iter().map(|m| m.value().clone()).collect();
+        all.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
+        all
+    }
+
+    /// Number of matches.
+    pub fn len(&self) -> usize {
+        self.matches.len()
+    }
+
+    /// Whether there are no matches.
+    pub fn is_empty(&self) -> bool {
+        self.matches.is_empty()
+    }
+
+    /// Ends the match: removes it from the directory and stops its room, which tells its
+    /// connections. Returns the match, or `None` if there was none.
+    pub fn end(&self, id: &str, reason: EndReason) -> Option<Arc<Match>> {
+        let (_, m) = self.matches.remove(id)?;
+        m.ended.store(true, Ordering::Release);
+        m.room.end(reason);
+        Some(m)
+    }
+}

@@ -1,0 +1,224 @@
+//! Rooms: one game instance each, a bevy_ecs World ticked at a fixed rate.
+//!
+//! [`Room`] is the simulation alone and can be stepped by a test or a benchmark with no
+//! sockets. [`driver`] runs a room on a timer, feeding it commands and handing each tick's
+//! encoded snapshot to a [`SnapshotSink`](driver::SnapshotSink).
+
+pub mod driver;
+pub mod game;
+mod inputs;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::SingleThreadedExecutor;
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+pub use game::{Controls, Game, GameSystems, InvalidInput, PlayerId, TickInfo};
+use inputs::InputQueue;
+pub use inputs::PushOutcome;
+
+/// Fixed parameters of one room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomConfig {
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// Most inputs held per player waiting for their tick; more are refused.
+    pub input_buffer: usize,
+}
+
+struct Seat<I> {
+    entity: Entity,
+    queue: InputQueue<I>,
+}
+
+/// A game instance: World, Schedule, players and their input queues.
+pub struct Room<G: Game> {
+    game: Arc<G>,
+    world: World,
+    schedule: Schedule,
+    config: RoomConfig,
+    tick: u64,
+    seats: BTreeMap<Arc<str>, Seat<G::Input>>,
+    snapshot: Vec<u8>,
+}
+
+impl<G: Game> std::fmt::Debug for Room<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("game", &self.game.name())
+            .field("tick", &self.tick)
+            .field("players", &self.seats.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: Game> Room<G> {
+    /// A room with the game's systems built and no players.
+    pub fn new(game: Arc<G>, config: RoomConfig) -> Self {
+        let mut world = World::new();
+        let rate = config.tick_rate.max(1);
+        world.insert_resource(TickInfo {
+            tick: 0,
+            rate,
+            dt: 1.0 / rate as f32,
+        });
+        let mut schedule = Schedule::default();
+        // One room never fans out over threads: rooms are the unit of parallelism.
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.configure_sets(
+            (
+                GameSystems::Input,
+                GameSystems::Simulate,
+                GameSystems::Resolve,
+            )
+                .chain(),
+        );
+        game.build(&mut world, &mut schedule);
+        Self {
+            game,
+            world,
+            schedule,
+            config,
+            tick: 0,
+            seats: BTreeMap::new(),
+            snapshot: Vec::with_capacity(256),
+        }
+    }
+
+    /// The number of the last tick run (0 before the first).
+    pub fn tick_number(&self) -> u64 {
+        self.tick
+    }
+
+    /// The game this room runs.
+    pub fn game(&self) -> &Arc<G> {
+        &self.game
+    }
+
+    /// The room's World, for inspection.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The room's World, for tests and tools that set state up.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// Number of seated players.
+    pub fn player_count(&self) -> usize {
+        self.seats.len()
+    }
+
+    /// The entity of `player`, if seated.
+    pub fn entity_of(&self, player: &str) -> Option<Entity> {
+        self.seats.get(player).map(|s| s.entity)
+    }
+
+    /// Seats `player` and spawns its entity. Seating a player who is already seated keeps the
+    /// existing entity (a reconnect), and returns `false`.
+    pub fn join(&mut self, player: Arc<str>) -> bool {
+        if self.seats.contains_key(&player) {
+            return false;
+        }
+        let entity = self
+            .world
+            .spawn((PlayerId(player.clone()), Controls::<G::Input>::default()))
+            .id();
+        self.game.on_join(&mut self.world, entity);
+        self.seats.insert(
+            player,
+            Seat {
+                entity,
+                queue: InputQueue::new(self.config.input_buffer),
+            },
+        );
+        true
+    }
+
+    /// Unseats `player` and despawns its entity; `false` if it was not seated.
+    pub fn leave(&mut self, player: &str) -> bool {
+        let Some(seat) = self.seats.remove(player) else {
+            return false;
+        };
+        self.game.on_leave(&mut self.world, seat.entity);
+        self.world.despawn(seat.entity);
+        true
+    }
+
+    /// Queues an input of `player` for a coming tick.
+    pub fn push_input(&mut self, player: &str, seq: u32, input: G::Input) -> PushOutcome {
+        match self.seats.get_mut(player) {
+            Some(seat) => seat.queue.push(seq, input),
+            None => PushOutcome::NotSeated,
+        }
+    }
+
+    /// Runs one tick: applies at most one queued input per player (lowest `seq` first), runs
+    /// the schedule, and encodes the snapshot. Returns the snapshot's msgpack bytes, valid
+    /// until the next call.
+    pub fn tick(&mut self) -> &[u8] {
+        for seat in self.seats.values_mut() {
+            if let Some((seq, input)) = seat.queue.pop()
+                && let Some(mut controls) = self.world.get_mut::<Controls<G::Input>>(seat.entity)
+            {
+                controls.input = input;
+                controls.seq = seq;
+            }
+        }
+        self.tick += 1;
+        if let Some(mut info) = self.world.get_resource_mut::<TickInfo>() {
+            info.tick = self.tick;
+        }
+        self.schedule.run(&mut self.world);
+        self.encode_snapshot();
+        &self.snapshot
+    }
+
+    /// The snapshot of the last tick (empty before the first).
+    pub fn last_snapshot(&self) -> &[u8] {
+        &self.snapshot
+    }
+
+    fn encode_snapshot(&mut self) {
+        let state = self.game.snapshot(&mut self.world);
+        self.snapshot.clear();
+        let msg = SnapshotRef {
+            tick: self.tick,
+            acks: Acks(&self.seats),
+            state: &state,
+        };
+        // Serializing plain data into a Vec cannot fail for a State that serializes at all; a
+        // game whose State cannot be serialized is a bug we log rather than crash the room on.
+        if let Err(e) =
+            msg.serialize(&mut rmp_serde::Serializer::new(&mut self.snapshot).with_struct_map())
+        {
+            tracing::error!(game = self.game.name(), error = %e, "snapshot did not serialize");
+            self.snapshot.clear();
+        }
+    }
+}
+
+/// The wire shape of [`tickroom_shared::Snapshot`], serialized without copying the acks.
+#[derive(Serialize)]
+#[serde(bound(serialize = "S: Serialize"))]
+struct SnapshotRef<'a, S, I> {
+    tick: u64,
+    acks: Acks<'a, I>,
+    state: &'a S,
+}
+
+struct Acks<'a, I>(&'a BTreeMap<Arc<str>, Seat<I>>);
+
+impl<I> Serialize for Acks<'_, I> {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (player, seat) in self.0 {
+            map.serialize_entry(&**player, &seat.queue.last_applied())?;
+        }
+        map.end()
+    }
+}
