@@ -1,0 +1,149 @@
+//! A small client for the server's HTTP admin API.
+
+use serde::Deserialize;
+use serde_json::json;
+use tickroom_shared::Role;
+
+/// Calls the admin API of one server.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+/// An admin API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The request did not complete.
+    #[error("http: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered with an error.
+    #[error("{status}: {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+}
+
+/// A match as the admin API returns it (the fields bots need).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatchInfo {
+    /// Match id.
+    pub id: String,
+    /// Game name.
+    pub game: String,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// Player seats.
+    pub max_players: u32,
+    /// `running` or `ended`.
+    pub state: String,
+    /// Last tick.
+    pub tick: u64,
+    /// Seated player ids.
+    pub players: Vec<String>,
+    /// Connected spectators.
+    pub spectators: usize,
+}
+
+/// A minted token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Minted {
+    /// The JWT.
+    pub token: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+impl AdminClient {
+    /// A client for `base` (`http://host:port`) using admin key `key`.
+    pub fn new(base: &str, key: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, AdminError> {
+        let resp = req.bearer_auth(&self.key).send().await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp.json().await?);
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            error: Inner,
+        }
+        #[derive(Deserialize)]
+        struct Inner {
+            code: String,
+            message: String,
+        }
+        let (code, message) = match resp.json::<Body>().await {
+            Ok(b) => (b.error.code, b.error.message),
+            Err(_) => ("unknown".into(), String::new()),
+        };
+        Err(AdminError::Api {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    /// Creates a match of `game` with optional tick rate and seat count.
+    pub async fn create_match(
+        &self,
+        game: &str,
+        tick_rate: Option<u32>,
+        max_players: Option<u32>,
+    ) -> Result<MatchInfo, AdminError> {
+        let mut body = json!({ "game": game });
+        if let Some(t) = tick_rate {
+            body["tick_rate"] = t.into();
+        }
+        if let Some(m) = max_players {
+            body["max_players"] = m.into();
+        }
+        self.call(
+            self.http
+                .post(format!("{}/admin/matches", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The match with `id`.
+    pub async fn get_match(&self, id: &str) -> Result<MatchInfo, AdminError> {
+        self.call(self.http.get(format!("{}/admin/matches/{id}", self.base)))
+            .await
+    }
+
+    /// Ends the match with `id`.
+    pub async fn end_match(&self, id: &str) -> Result<MatchInfo, AdminError> {
+        self.call(
+            self.http
+                .delete(format!("{}/admin/matches/{id}", self.base)),
+        )
+        .await
+    }
+
+    /// Mints a token for `player` with `role` in match `id`.
+    pub async fn mint(&self, id: &str, player: &str, role: Role) -> Result<Minted, AdminError> {
+        let body = json!({ "player_id": player, "role": role });
+        self.call(
+            self.http
+                .post(format!("{}/admin/matches/{id}/tokens", self.base))
+                .json(&body),
+        )
+        .await
+    }
+}

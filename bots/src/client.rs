@@ -1,0 +1,399 @@
+//! A Tickroom client: Engine.IO v4 over WebSocket with Socket.IO msgpack packets.
+//!
+//! No published Rust Socket.IO client speaks the msgpack parser, so this one is written
+//! against the wire facts in `docs/PROTOCOL.md`. [`Client::connect`] returns only once the
+//! server has accepted the handshake, so nothing can be sent before CONNECT is answered.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tickroom_shared::codec::{self, DecodeError};
+use tickroom_shared::{AuthPayload, ErrorMsg, MatchEnd, NAMESPACE, Welcome, event};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::wire::{self, kind};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Read buffer per connection: small, because a swarm holds thousands of connections and
+/// snapshots are small; tungstenite grows it for a larger message.
+const READ_BUFFER: usize = 4 * 1024;
+/// Largest message accepted from the server.
+const MAX_MESSAGE: usize = 1024 * 1024;
+/// Events buffered between the connection task and the consumer.
+const EVENT_BUFFER: usize = 256;
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is not `http(s)://host[:port]` or `ws(s)://...`.
+    #[error("bad server url: {0}")]
+    BadUrl(String),
+    /// TCP or WebSocket failure.
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// The server did not follow the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The server refused the handshake; `code` is the CONNECT_ERROR message (an error code).
+    #[error("refused: {code}")]
+    Refused {
+        /// The wire error code, e.g. `token_expired`.
+        code: String,
+    },
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+}
+
+/// Something the server sent, or the end of the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// An event with its single argument as raw msgpack.
+    Event(EventMsg),
+    /// The connection is over; nothing follows.
+    Closed(CloseReason),
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The server sent a Socket.IO DISCONNECT.
+    ServerDisconnect,
+    /// The WebSocket closed or failed.
+    Transport(String),
+    /// The server stopped pinging.
+    PingTimeout,
+    /// [`Client::close`] was called.
+    ClientClose,
+}
+
+/// One server event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMsg {
+    /// Event name.
+    pub name: String,
+    /// The event's argument, raw msgpack (`Nil` when there was none).
+    pub arg: Bytes,
+}
+
+impl EventMsg {
+    /// Decodes the argument as a map into `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        codec::decode_map(&self.arg)
+    }
+
+    /// The argument as a [`Welcome`], if this is the welcome event.
+    pub fn welcome(&self) -> Option<Welcome> {
+        (self.name == event::WELCOME)
+            .then(|| self.decode().ok())
+            .flatten()
+    }
+
+    /// The argument as an [`ErrorMsg`], if this is an error event.
+    pub fn error(&self) -> Option<ErrorMsg> {
+        (self.name == event::ERROR)
+            .then(|| self.decode().ok())
+            .flatten()
+    }
+
+    /// The argument as a [`MatchEnd`], if this is the match-end event.
+    pub fn match_end(&self) -> Option<MatchEnd> {
+        (self.name == event::MATCH_END)
+            .then(|| self.decode().ok())
+            .flatten()
+    }
+}
+
+/// Handshake parameters from the server's Engine.IO OPEN packet.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenInfo {
+    /// Engine.IO session id.
+    pub sid: String,
+    /// Milliseconds between the server's pings.
+    pub ping_interval: u64,
+    /// Milliseconds the server waits for a pong.
+    pub ping_timeout: u64,
+    /// Largest payload the server accepts.
+    #[serde(default)]
+    pub max_payload: u64,
+}
+
+/// A connected client. Dropping it closes the connection.
+#[derive(Debug)]
+pub struct Client {
+    out: mpsc::Sender<Message>,
+    incoming: mpsc::Receiver<Incoming>,
+    open: OpenInfo,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `http://host:port` (or ws://) → the Engine.IO WebSocket URL.
+pub fn socket_url(server: &str) -> Result<String, ConnectError> {
+    let base = server.trim_end_matches('/');
+    let rest = if let Some(r) = base.strip_prefix("http://") {
+        format!("ws://{r}")
+    } else if let Some(r) = base.strip_prefix("https://") {
+        format!("wss://{r}")
+    } else if base.starts_with("ws://") || base.starts_with("wss://") {
+        base.to_owned()
+    } else {
+        return Err(ConnectError::BadUrl(server.to_owned()));
+    };
+    Ok(format!("{rest}/socket.io/?EIO=4&transport=websocket"))
+}
+
+impl Client {
+    /// Connects to `server` (`http://host:port`) with `auth` and waits until the server accepts
+    /// or refuses the handshake, for at most `timeout`.
+    pub async fn connect(
+        server: &str,
+        auth: &AuthPayload,
+        timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        tokio::time::timeout(timeout, Self::connect_inner(server, auth))
+            .await
+            .map_err(|_| ConnectError::Timeout)?
+    }
+
+    async fn connect_inner(server: &str, auth: &AuthPayload) -> Result<Self, ConnectError> {
+        let url = socket_url(server)?;
+        let mut config = WebSocketConfig::default();
+        config.read_buffer_size = READ_BUFFER;
+        config.max_message_size = Some(MAX_MESSAGE);
+        config.max_frame_size = Some(MAX_MESSAGE);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+
+        // Engine.IO OPEN: text "0{json}".
+        let open = loop {
+            match next_message(&mut ws).await? {
+                Message::Text(t) => match t.as_str().strip_prefix('0') {
+                    Some(json) => {
+                        break serde_json::from_str::<OpenInfo>(json)
+                            .map_err(|e| ConnectError::Protocol(format!("bad OPEN: {e}")))?;
+                    }
+                    None => return Err(ConnectError::Protocol(format!("expected OPEN, got {t}"))),
+                },
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => {
+                    return Err(ConnectError::Protocol(format!(
+                        "expected OPEN, got {other:?}"
+                    )));
+                }
+            }
+        };
+
+        let auth_bytes = rmp_serde::to_vec_named(auth)
+            .map_err(|e| ConnectError::Protocol(format!("cannot encode auth: {e}")))?;
+        let connect = wire::encode_packet(kind::CONNECT, NAMESPACE, Some(&auth_bytes));
+        ws.send(Message::Binary(connect.into())).await?;
+
+        // Until CONNECT (accepted) or CONNECT_ERROR; answer pings meanwhile.
+        loop {
+            match next_message(&mut ws).await? {
+                Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await?,
+                Message::Text(t) => {
+                    return Err(ConnectError::Protocol(format!("unexpected text {t}")));
+                }
+                Message::Binary(b) => {
+                    let p = wire::decode_packet(&b)
+                        .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+                    match p.kind {
+                        kind::CONNECT => break,
+                        kind::CONNECT_ERROR => {
+                            #[derive(serde::Deserialize)]
+                            struct Msg {
+                                message: String,
+                            }
+                            let code = p
+                                .data
+                                .and_then(|d| rmp_serde::from_slice::<Msg>(&d).ok())
+                                .map_or_else(|| "unknown".to_owned(), |m| m.message);
+                            return Err(ConnectError::Refused { code });
+                        }
+                        other => {
+                            return Err(ConnectError::Protocol(format!(
+                                "unexpected packet type {other} before CONNECT"
+                            )));
+                        }
+                    }
+                }
+                Message::Close(_) => {
+                    return Err(ConnectError::Protocol("closed during handshake".into()));
+                }
+                _ => {}
+            }
+        }
+
+        let (out_tx, out_rx) = mpsc::channel(64);
+        let (in_tx, in_rx) = mpsc::channel(EVENT_BUFFER);
+        let silence = Duration::from_millis(open.ping_interval + open.ping_timeout);
+        let task = tokio::spawn(run_connection(ws, out_rx, in_tx, silence));
+        Ok(Self {
+            out: out_tx,
+            incoming: in_rx,
+            open,
+            task,
+        })
+    }
+
+    /// The server's Engine.IO handshake parameters.
+    pub fn open_info(&self) -> &OpenInfo {
+        &self.open
+    }
+
+    /// The next event or the close; `None` after [`Incoming::Closed`] was returned.
+    pub async fn recv(&mut self) -> Option<Incoming> {
+        self.incoming.recv().await
+    }
+
+    /// The next event, skipping nothing, or an error if the connection closed or `timeout`
+    /// passed first.
+    pub async fn next_event(&mut self, timeout: Duration) -> Result<EventMsg, CloseReason> {
+        match tokio::time::timeout(timeout, self.recv()).await {
+            Ok(Some(Incoming::Event(e))) => Ok(e),
+            Ok(Some(Incoming::Closed(r))) => Err(r),
+            Ok(None) => Err(CloseReason::ClientClose),
+            Err(_) => Err(CloseReason::Transport(
+                "timed out waiting for an event".into(),
+            )),
+        }
+    }
+
+    /// Emits `name` with one argument (serialized as a msgpack map for structs).
+    pub async fn emit<T: Serialize>(&self, name: &str, arg: &T) -> Result<(), CloseReason> {
+        let data = codec::encode_event(name, arg);
+        self.emit_raw(&data).await
+    }
+
+    /// Emits an event whose `data` (`[name, ...args]`) is already msgpack. For tests that need
+    /// to send exactly what a broken client would.
+    pub async fn emit_raw(&self, data: &[u8]) -> Result<(), CloseReason> {
+        let frame = wire::encode_packet(kind::EVENT, NAMESPACE, Some(data));
+        self.send_frame(Message::Binary(frame.into())).await
+    }
+
+    /// Sends one WebSocket message as is.
+    pub async fn send_frame(&self, msg: Message) -> Result<(), CloseReason> {
+        self.out
+            .send(msg)
+            .await
+            .map_err(|_| CloseReason::Transport("connection closed".into()))
+    }
+
+    /// Sends a Socket.IO DISCONNECT and closes the WebSocket.
+    pub async fn close(mut self) {
+        let bye = wire::encode_packet(kind::DISCONNECT, NAMESPACE, None);
+        let _ = self.out.send(Message::Binary(bye.into())).await;
+        let _ = self.out.send(Message::Close(None)).await;
+        // Let the connection task flush, briefly.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while self.incoming.recv().await.is_some() {}
+        })
+        .await;
+    }
+}
+
+async fn next_message(ws: &mut Ws) -> Result<Message, ConnectError> {
+    match ws.next().await {
+        Some(Ok(m)) => Ok(m),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(ConnectError::Protocol("connection closed".into())),
+    }
+}
+
+async fn run_connection(
+    mut ws: Ws,
+    mut out: mpsc::Receiver<Message>,
+    incoming: mpsc::Sender<Incoming>,
+    silence: Duration,
+) {
+    let reason = loop {
+        tokio::select! {
+            msg = out.recv() => match msg {
+                Some(Message::Close(f)) => {
+                    let _ = ws.send(Message::Close(f)).await;
+                    break CloseReason::ClientClose;
+                }
+                Some(m) => {
+                    if let Err(e) = ws.send(m).await {
+                        break CloseReason::Transport(e.to_string());
+                    }
+                }
+                None => {
+                    let _ = ws.close(None).await;
+                    break CloseReason::ClientClose;
+                }
+            },
+            // The server pings every ping_interval; silence past interval + timeout means the
+            // connection is dead even if TCP has not noticed.
+            msg = tokio::time::timeout(silence, ws.next()) => match msg {
+                Err(_) => break CloseReason::PingTimeout,
+                Ok(None) => break CloseReason::Transport("connection closed".into()),
+                Ok(Some(Err(e))) => break CloseReason::Transport(e.to_string()),
+                Ok(Some(Ok(Message::Text(t)))) => match t.as_str() {
+                    "2" => {
+                        if let Err(e) = ws.send(Message::text("3")).await {
+                            break CloseReason::Transport(e.to_string());
+                        }
+                    }
+                    "1" => break CloseReason::ServerDisconnect,
+                    _ => {}
+                },
+                Ok(Some(Ok(Message::Binary(b)))) => {
+                    let Ok(p) = wire::decode_packet(&b) else { continue };
+                    match p.kind {
+                        kind::EVENT => {
+                            let Some(data) = p.data else { continue };
+                            let Ok((name, arg)) = split_any(&data) else { continue };
+                            let ev = EventMsg { name, arg };
+                            if incoming.send(Incoming::Event(ev)).await.is_err() {
+                                break CloseReason::ClientClose;
+                            }
+                        }
+                        kind::DISCONNECT => break CloseReason::ServerDisconnect,
+                        _ => {}
+                    }
+                }
+                Ok(Some(Ok(Message::Close(_)))) => break CloseReason::Transport("closed by server".into()),
+                Ok(Some(Ok(_))) => {}
+            },
+        }
+    };
+    let _ = incoming.send(Incoming::Closed(reason)).await;
+}
+
+/// `[name, arg?]` → name and the raw bytes of `arg` (msgpack nil when absent).
+fn split_any(data: &Bytes) -> Result<(String, Bytes), wire::PacketError> {
+    let mut rd: &[u8] = data;
+    let n = rmp::decode::read_array_len(&mut rd).map_err(|_| bad())?;
+    let (name, rest) = rmp::decode::read_str_from_slice(rd).map_err(|_| bad())?;
+    let name = name.to_owned();
+    if n < 2 {
+        return Ok((name, Bytes::from_static(&[0xc0])));
+    }
+    let start = data.len() - rest.len();
+    let mut rd = rest;
+    wire::skip_value(&mut rd)?;
+    let end = data.len() - rd.len();
+    Ok((name, data.slice(start..end)))
+}
+
+fn bad() -> wire::PacketError {
+    wire::PacketError("event data is not [name, ...]")
+}
