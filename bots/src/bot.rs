@@ -144,7 +144,7 @@ async fn play(
             _ = tokio::time::sleep_until(end) => break,
             _ = clock.tick(), if is_player => {
                 // Change direction about once a second.
-                if report.inputs_sent % rate == 0 {
+                if report.inputs_sent.is_multiple_of(rate) {
                     input = ArenaInput { dir: [rng.unit(), rng.unit()], buttons: 0 };
                 }
                 report.inputs_sent += 1;

@@ -165,12 +165,24 @@ impl Client {
         auth: &AuthPayload,
         timeout: Duration,
     ) -> Result<Self, ConnectError> {
+        let auth = rmp_serde::to_vec_named(auth)
+            .map_err(|e| ConnectError::Protocol(format!("cannot encode auth: {e}")))?;
+        Self::connect_raw_auth(server, &auth, timeout).await
+    }
+
+    /// Like [`connect`](Self::connect) with the `auth` payload given as raw msgpack (empty for
+    /// none): for tests of what a broken client would send.
+    pub async fn connect_raw_auth(
+        server: &str,
+        auth: &[u8],
+        timeout: Duration,
+    ) -> Result<Self, ConnectError> {
         tokio::time::timeout(timeout, Self::connect_inner(server, auth))
             .await
             .map_err(|_| ConnectError::Timeout)?
     }
 
-    async fn connect_inner(server: &str, auth: &AuthPayload) -> Result<Self, ConnectError> {
+    async fn connect_inner(server: &str, auth: &[u8]) -> Result<Self, ConnectError> {
         let url = socket_url(server)?;
         let mut config = WebSocketConfig::default();
         config.read_buffer_size = READ_BUFFER;
@@ -198,9 +210,8 @@ impl Client {
             }
         };
 
-        let auth_bytes = rmp_serde::to_vec_named(auth)
-            .map_err(|e| ConnectError::Protocol(format!("cannot encode auth: {e}")))?;
-        let connect = wire::encode_packet(kind::CONNECT, NAMESPACE, Some(&auth_bytes));
+        let connect =
+            wire::encode_packet(kind::CONNECT, NAMESPACE, (!auth.is_empty()).then_some(auth));
         ws.send(Message::Binary(connect.into())).await?;
 
         // Until CONNECT (accepted) or CONNECT_ERROR; answer pings meanwhile.

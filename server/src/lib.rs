@@ -126,7 +126,7 @@ pub async fn run_with(
     });
     let router = net::router(app.clone(), &io, layer);
 
-    let sweeper = {
+    {
         let app = app.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
@@ -137,8 +137,8 @@ pub async fn run_with(
                     _ = every.tick() => app.limiter.sweep(),
                 }
             }
-        })
-    };
+        });
+    }
 
     tracing::info!(%addr, games = ?app.registry.catalog(), "tickroom listening");
     let server =
@@ -161,7 +161,6 @@ pub async fn run_with(
             "shutdown timed out; dropping remaining connections"
         );
     }
-    let _ = sweeper;
     match tokio::time::timeout(deadline, serving).await {
         Ok(Ok(result)) => result?,
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),

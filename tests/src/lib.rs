@@ -1,1 +1,245 @@
-//! placeholder
+//! Harness for Tickroom's end-to-end tests: a real server on `127.0.0.1:0` in the test's
+//! runtime, real clients (the Rust client, and the official JS client through Node).
+#![warn(missing_docs)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Once, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tickroom_bots::admin::AdminClient;
+use tickroom_bots::client::{Client, ConnectError, EventMsg, Incoming};
+use tickroom_server::Config;
+use tickroom_shared::{
+    AuthPayload, MatchClaims, PROTOCOL_VERSION, Role, Snapshot, TokenKey, event,
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long any single wait in a test may take before the test fails. Generous: tests assert
+/// what happens, never how fast.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Claims for `player` in `match_id`, valid for a minute, with the test issuer.
+pub fn claims(match_id: &str, player: &str, role: Role) -> MatchClaims {
+    MatchClaims::new(match_id, player, role, 60, test_config().token_issuer)
+}
+
+/// Signs `claims` with the test server's secret, as a game backend would.
+pub fn sign(claims: &MatchClaims) -> String {
+    let c = test_config();
+    TokenKey::new(c.token_secret.as_bytes(), c.token_issuer)
+        .sign(claims)
+        .expect("sign")
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://addr`.
+    pub url: String,
+    /// Admin API client with the right key.
+    pub admin: AdminClient,
+    /// Cancel to shut the server down.
+    pub shutdown: CancellationToken,
+    /// The server task; resolves when `run` returns.
+    pub task: JoinHandle<Result<(), tickroom_server::ServeError>>,
+}
+
+/// A config for tests: defaults with a short shutdown.
+pub fn test_config() -> Config {
+    Config {
+        shutdown_timeout_ms: 3_000,
+        ..Config::default()
+    }
+}
+
+fn init_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+impl TestServer {
+    /// Starts a server with [`test_config`].
+    pub async fn start() -> Self {
+        Self::start_with(test_config()).await
+    }
+
+    /// Starts a server with `config` on a free loopback port.
+    pub async fn start_with(config: Config) -> Self {
+        init_tracing();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let url = format!("http://{addr}");
+        let admin = AdminClient::new(&url, &config.admin_key);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(tickroom_server::run(listener, config, shutdown.clone()));
+        Self {
+            addr,
+            url,
+            admin,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Creates an arena match with `max_players` seats; returns its id.
+    pub async fn arena(&self, max_players: u32) -> String {
+        self.admin
+            .create_match("arena", None, Some(max_players))
+            .await
+            .expect("create match")
+            .id
+    }
+
+    /// Mints a token through the admin API.
+    pub async fn token(&self, match_id: &str, player: &str, role: Role) -> String {
+        self.admin
+            .mint(match_id, player, role)
+            .await
+            .expect("mint token")
+            .token
+    }
+
+    /// Connects with `token` and returns the client, or the handshake error.
+    pub async fn connect(&self, token: &str) -> Result<Client, ConnectError> {
+        let auth = AuthPayload {
+            token: token.to_owned(),
+            match_id: None,
+            protocol: Some(PROTOCOL_VERSION),
+        };
+        Client::connect(&self.url, &auth, WAIT).await
+    }
+
+    /// Connects as `player` with `role` to `match_id` and consumes the welcome.
+    pub async fn join(&self, match_id: &str, player: &str, role: Role) -> Client {
+        let token = self.token(match_id, player, role).await;
+        let mut c = self.connect(&token).await.expect("connect");
+        let first = c.next_event(WAIT).await.expect("first event");
+        assert!(first.welcome().is_some(), "first event is {}", first.name);
+        c
+    }
+}
+
+/// The next event named `name`, skipping others.
+pub async fn next_named(c: &mut Client, name: &str) -> anyhow::Result<EventMsg> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, c.recv()).await {
+            Ok(Some(Incoming::Event(e))) if e.name == name => return Ok(e),
+            Ok(Some(Incoming::Event(_))) => continue,
+            Ok(Some(Incoming::Closed(r))) => bail!("closed while waiting for {name}: {r:?}"),
+            Ok(None) => bail!("client gone while waiting for {name}"),
+            Err(_) => bail!("no {name} within {WAIT:?}"),
+        }
+    }
+}
+
+/// The next snapshot, decoded.
+pub async fn next_snapshot<S: serde::de::DeserializeOwned>(
+    c: &mut Client,
+) -> anyhow::Result<Snapshot<S>> {
+    let e = next_named(c, event::SNAPSHOT).await?;
+    e.decode().context("decode snapshot")
+}
+
+/// Waits for the first snapshot that satisfies `pred`.
+pub async fn snapshot_where<S: serde::de::DeserializeOwned>(
+    c: &mut Client,
+    mut pred: impl FnMut(&Snapshot<S>) -> bool,
+) -> anyhow::Result<Snapshot<S>> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if tokio::time::Instant::now() > deadline {
+            bail!("no matching snapshot within {WAIT:?}");
+        }
+        let s = next_snapshot::<S>(c).await?;
+        if pred(&s) {
+            return Ok(s);
+        }
+    }
+}
+
+/// The JS test client's folder.
+pub fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
+}
+
+/// Installs the JS client's packages from the lock file, once per machine state (guarded by a
+/// file lock, so parallel test processes do not race).
+pub fn ensure_js_deps() -> anyhow::Result<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| install_js_deps().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn install_js_deps() -> anyhow::Result<()> {
+    let dir = js_dir();
+    let lock = std::fs::File::create(dir.join(".install.lock")).context("create install lock")?;
+    lock.lock().context("take install lock")?;
+    let marker = dir.join("node_modules").join(".package-lock.json");
+    let fresh = match (
+        std::fs::metadata(&marker),
+        std::fs::metadata(dir.join("package-lock.json")),
+    ) {
+        (Ok(m), Ok(l)) => m.modified()? >= l.modified()?,
+        _ => false,
+    };
+    if !fresh {
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .output()
+            .context("run npm (is Node.js installed?)")?;
+        if !out.status.success() {
+            bail!("npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `tests/js/join.mjs` against `url`; returns its stdout, or an error with its stderr.
+pub async fn run_js_client(
+    url: &str,
+    token: &str,
+    transport: &str,
+    expect_refusal: Option<&str>,
+) -> anyhow::Result<String> {
+    ensure_js_deps()?;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg("join.mjs").arg(url).arg(token).arg(transport);
+    if let Some(code) = expect_refusal {
+        cmd.arg(code);
+    }
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        cmd.current_dir(js_dir()).kill_on_drop(true).output(),
+    )
+    .await
+    .context("node client timed out")??;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "node client failed ({}): {}{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}

@@ -258,3 +258,132 @@ impl<G: Game> RoomTask<G> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tickroom_shared::Snapshot;
+    use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+    use tokio_util::task::TaskTracker;
+
+    use super::*;
+    use crate::games::arena::Arena;
+
+    /// A sink that keeps what it is given, to look at the room from outside.
+    #[derive(Default)]
+    struct Recorder {
+        snapshots: Mutex<Vec<Bytes>>,
+        end: Mutex<Option<MatchEnd>>,
+    }
+
+    impl SnapshotSink for Recorder {
+        fn publish<'a>(&'a self, _match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a> {
+            self.snapshots.lock().unwrap().push(snapshot);
+            Box::pin(async {})
+        }
+        fn ended<'a>(&'a self, end: &'a MatchEnd) -> BoxFuture<'a> {
+            *self.end.lock().unwrap() = Some(end.clone());
+            Box::pin(async {})
+        }
+    }
+
+    impl Recorder {
+        fn count(&self) -> usize {
+            self.snapshots.lock().unwrap().len()
+        }
+        fn last(&self) -> Snapshot<ArenaState> {
+            let all = self.snapshots.lock().unwrap();
+            rmp_serde::from_slice(all.last().unwrap()).unwrap()
+        }
+    }
+
+    fn start(rate: u32, inbox: usize) -> (Arc<Recorder>, Arc<dyn RoomControl>, TaskTracker) {
+        let sink = Arc::new(Recorder::default());
+        let tracker = TaskTracker::new();
+        let room = spawn(
+            Arc::new(Arena),
+            SpawnParams {
+                match_id: "m".into(),
+                room: RoomConfig {
+                    tick_rate: rate,
+                    input_buffer: 8,
+                },
+                inbox,
+            },
+            sink.clone(),
+            Arc::new(Metrics::default()),
+            &tracker,
+            CancellationToken::new(),
+        );
+        (sink, room, tracker)
+    }
+
+    fn input(seq: u32, dir: [f32; 2]) -> Vec<u8> {
+        codec::encode_event(
+            "input",
+            &InputMsg {
+                seq,
+                input: ArenaInput { dir, buttons: 0 },
+            },
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticks_at_its_rate_and_applies_inputs() {
+        let (sink, room, tracker) = start(30, 16);
+        room.join("a".into());
+        tokio::time::sleep(Duration::from_millis(1010)).await;
+        assert_eq!(sink.count(), 30, "30 Hz for one second");
+        assert_eq!(room.tick(), 30);
+        let x0 = sink.last().state.player("a").unwrap().x;
+
+        let a: Arc<str> = "a".into();
+        let dir = if x0 < 50.0 { 1.0 } else { -1.0 };
+        room.submit_input(&a, &input(1, [dir, 0.0])).unwrap();
+        tokio::time::sleep(Duration::from_millis(34)).await;
+        let s = sink.last();
+        assert_eq!(s.tick, 31);
+        assert_eq!(s.acks["a"], 1);
+        assert!((s.state.player("a").unwrap().x - x0) * dir > 0.0);
+
+        room.end(EndReason::Admin);
+        tracker.close();
+        tracker.wait().await;
+        assert!(room.is_closed());
+        let end = sink.end.lock().unwrap().clone().unwrap();
+        assert_eq!(end.reason, EndReason::Admin);
+        assert_eq!(end.tick, 31);
+        assert_eq!(
+            room.submit_input(&a, &input(2, [0.0, 0.0])),
+            Err(InputError::Closed)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn inbox_is_bounded_and_decoding_is_strict() {
+        let (sink, room, _tracker) = start(10, 2);
+        let a: Arc<str> = "a".into();
+        room.join(a.clone());
+        assert_eq!(room.submit_input(&a, &input(1, [0.0, 0.0])), Ok(()));
+        assert_eq!(room.submit_input(&a, &input(2, [0.0, 0.0])), Ok(()));
+        assert_eq!(
+            room.submit_input(&a, &input(3, [0.0, 0.0])),
+            Err(InputError::InboxFull)
+        );
+        assert!(matches!(
+            room.submit_input(&a, &input(4, [f32::NAN, 0.0])),
+            Err(InputError::Invalid(_))
+        ));
+        assert!(matches!(
+            room.submit_input(&a, b"\x92\xa5input\xc0"),
+            Err(InputError::Decode(DecodeError::NotAMap))
+        ));
+        // After a tick the inbox has room again; the two queued inputs are applied one per tick.
+        tokio::time::sleep(Duration::from_millis(110)).await;
+        assert_eq!(sink.last().acks["a"], 1);
+        assert_eq!(room.submit_input(&a, &input(3, [0.0, 0.0])), Ok(()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(sink.last().acks["a"], 3);
+    }
+}

@@ -1,0 +1,137 @@
+//! The admin API: guarded by the key, validates requests, manages matches.
+
+use serde_json::json;
+use tickroom_tests::TestServer;
+
+#[tokio::test]
+async fn admin_api_requires_the_key() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    for key in [None, Some("wrong"), Some("dev-admin-key-but-longer")] {
+        let mut req = http.get(format!("{}/admin/matches", server.url));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let health = http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn create_list_get_end() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(format!("{}/admin/matches", server.url))
+            .bearer_auth("dev-admin-key")
+            .json(&body)
+            .send()
+    };
+    let resp =
+        post(json!({"game": "arena", "match_id": "cup-final", "tick_rate": 20, "max_players": 3}))
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 201);
+    let m: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(m["id"], "cup-final");
+    assert_eq!(m["tick_rate"], 20);
+    assert_eq!(m["max_players"], 3);
+    assert_eq!(m["state"], "running");
+
+    for (body, status, code) in [
+        (
+            json!({"game": "arena", "match_id": "cup-final"}),
+            409,
+            "match_exists",
+        ),
+        (json!({"game": "chess"}), 422, "unknown_game"),
+        (
+            json!({"game": "arena", "tick_rate": 0}),
+            422,
+            "bad_tick_rate",
+        ),
+        (
+            json!({"game": "arena", "tick_rate": 1000}),
+            422,
+            "bad_tick_rate",
+        ),
+        (
+            json!({"game": "arena", "max_players": 0}),
+            422,
+            "bad_max_players",
+        ),
+        (
+            json!({"game": "arena", "match_id": "has space"}),
+            422,
+            "bad_match_id",
+        ),
+        (json!({"game": "arena", "bogus": 1}), 400, "bad_request"),
+        (json!("arena"), 400, "bad_request"),
+    ] {
+        let resp = post(body.clone()).await.unwrap();
+        assert_eq!(resp.status(), status, "{body}");
+        let err: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["code"], code, "{body}");
+    }
+
+    let list: serde_json::Value = http
+        .get(format!("{}/admin/matches", server.url))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["matches"].as_array().unwrap().len(), 1);
+
+    let bad_token = http
+        .post(format!("{}/admin/matches/cup-final/tokens", server.url))
+        .bearer_auth("dev-admin-key")
+        .json(&json!({"player_id": "", "role": "player"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_token.status(), 422);
+    let spectator = http
+        .post(format!("{}/admin/matches/cup-final/tokens", server.url))
+        .bearer_auth("dev-admin-key")
+        .json(&json!({"player_id": "eve", "role": "spectator", "ttl_secs": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spectator.status(), 200);
+    let minted: serde_json::Value = spectator.json().await.unwrap();
+    assert_eq!(minted["role"], "spectator");
+    assert!(minted["token"].as_str().unwrap().split('.').count() == 3);
+
+    let ended = server.admin.end_match("cup-final").await.unwrap();
+    assert_eq!(ended.state, "ended");
+    assert!(server.admin.get_match("cup-final").await.is_err());
+    assert!(server.admin.end_match("cup-final").await.is_err());
+}
+
+#[tokio::test]
+async fn room_limit_is_enforced() {
+    let mut config = tickroom_tests::test_config();
+    config.max_rooms = 2;
+    let server = TestServer::start_with(config).await;
+    server.arena(2).await;
+    let second = server.arena(2).await;
+    let err = server
+        .admin
+        .create_match("arena", None, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("room_limit"), "{err}");
+    server.admin.end_match(&second).await.unwrap();
+    server.arena(2).await;
+}

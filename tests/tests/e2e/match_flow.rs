@@ -1,0 +1,215 @@
+//! A match as players see it: welcome, snapshots, inputs, other players, leaving, ending.
+
+use tickroom_shared::games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE};
+use tickroom_shared::{EndReason, InputMsg, MatchEnd, Role, event};
+use tickroom_tests::{TestServer, WAIT, claims, next_named, next_snapshot, sign, snapshot_where};
+
+#[tokio::test]
+async fn welcome_then_a_snapshot_every_tick() {
+    let server = TestServer::start().await;
+    let m = server.arena(4).await;
+    let token = server.token(&m, "alice", Role::Player).await;
+    let mut c = server.connect(&token).await.unwrap();
+
+    let first = c.next_event(WAIT).await.unwrap();
+    let welcome = first.welcome().expect("the first event is the welcome");
+    assert_eq!(welcome.protocol, 1);
+    assert_eq!(welcome.match_id, m);
+    assert_eq!(welcome.player_id, "alice");
+    assert_eq!(welcome.role, Role::Player);
+    assert_eq!(welcome.game, "arena");
+    assert_eq!(welcome.tick_rate, 30);
+
+    // Every tick produces one snapshot: 45 in a row, consecutive tick numbers, none before the
+    // welcome's tick.
+    let mut last = None;
+    for _ in 0..45 {
+        let s = next_snapshot::<ArenaState>(&mut c).await.unwrap();
+        assert!(s.tick >= welcome.tick);
+        if let Some(prev) = last {
+            assert_eq!(s.tick, prev + 1, "a tick was skipped or repeated");
+        }
+        last = Some(s.tick);
+    }
+    let s = snapshot_where::<ArenaState>(&mut c, |s| s.state.player("alice").is_some())
+        .await
+        .unwrap();
+    assert_eq!(s.acks.get("alice"), Some(&0), "no input yet");
+}
+
+#[tokio::test]
+async fn inputs_move_the_player_and_are_acknowledged_in_order() {
+    let server = TestServer::start().await;
+    let m = server.arena(4).await;
+    let mut c = server.join(&m, "alice", Role::Player).await;
+    let start = snapshot_where::<ArenaState>(&mut c, |s| s.state.player("alice").is_some())
+        .await
+        .unwrap();
+    let p0 = start.state.player("alice").unwrap().clone();
+
+    // Send 10 inputs out of order: the server must apply them by seq, so the acks seen
+    // never go backwards and end at 10.
+    let dir = if p0.x < SIZE / 2.0 { 1.0 } else { -1.0 };
+    let order = [2u32, 1, 3, 5, 4, 6, 8, 7, 9, 10];
+    for seq in order {
+        let msg = InputMsg {
+            seq,
+            input: ArenaInput {
+                dir: [dir, 0.0],
+                buttons: 0,
+            },
+        };
+        c.emit(event::INPUT, &msg).await.unwrap();
+    }
+    let mut last_ack = 0;
+    let done = snapshot_where::<ArenaState>(&mut c, |s| {
+        let ack = s.acks["alice"];
+        assert!(ack >= last_ack, "ack went back from {last_ack} to {ack}");
+        last_ack = ack;
+        ack == 10
+    })
+    .await
+    .unwrap();
+    let p1 = done.state.player("alice").unwrap();
+    assert!(
+        (p1.x - p0.x) * dir > 1.0,
+        "moved along x: {} -> {}",
+        p0.x,
+        p1.x
+    );
+    assert!((p1.y - p0.y).abs() < 1e-3, "did not move along y");
+
+    // A resend of an applied input is ignored: the ack stays and nothing errors.
+    let msg = InputMsg {
+        seq: 3,
+        input: ArenaInput {
+            dir: [0.0, 1.0],
+            buttons: 0,
+        },
+    };
+    c.emit(event::INPUT, &msg).await.unwrap();
+    for _ in 0..5 {
+        let s = next_snapshot::<ArenaState>(&mut c).await.unwrap();
+        assert_eq!(s.acks["alice"], 10);
+    }
+}
+
+#[tokio::test]
+async fn two_players_see_each_other_and_leaving_despawns() {
+    let server = TestServer::start().await;
+    let m = server.arena(4).await;
+    let mut a = server.join(&m, "alice", Role::Player).await;
+    let mut b = server.join(&m, "bob", Role::Player).await;
+    for c in [&mut a, &mut b] {
+        let s = snapshot_where::<ArenaState>(c, |s| s.state.players.len() == 2)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = s.state.players.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["alice", "bob"]);
+        for p in &s.state.players {
+            assert!((PLAYER_RADIUS..=SIZE - PLAYER_RADIUS).contains(&p.x));
+        }
+    }
+    b.close().await;
+    let s = snapshot_where::<ArenaState>(&mut a, |s| s.state.players.len() == 1)
+        .await
+        .unwrap();
+    assert_eq!(s.state.players[0].id, "alice");
+    assert!(!s.acks.contains_key("bob"));
+    let view = server.admin.get_match(&m).await.unwrap();
+    assert_eq!(view.players, ["alice"]);
+}
+
+#[tokio::test]
+async fn spectators_watch_but_cannot_act() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut player = server.join(&m, "alice", Role::Player).await;
+    let mut watcher = server.join(&m, "eve", Role::Spectator).await;
+
+    let s = snapshot_where::<ArenaState>(&mut watcher, |s| s.state.player("alice").is_some())
+        .await
+        .unwrap();
+    assert!(s.state.player("eve").is_none(), "spectators have no entity");
+    assert!(!s.acks.contains_key("eve"));
+
+    let msg = InputMsg {
+        seq: 1,
+        input: ArenaInput {
+            dir: [1.0, 0.0],
+            buttons: 0,
+        },
+    };
+    watcher.emit(event::INPUT, &msg).await.unwrap();
+    let err = next_named(&mut watcher, event::ERROR)
+        .await
+        .unwrap()
+        .error()
+        .unwrap();
+    assert_eq!(err.code, "spectator_cannot_act");
+    // Still connected and watching.
+    next_snapshot::<ArenaState>(&mut watcher).await.unwrap();
+    // The player's seat is untouched by the spectator's input.
+    let s = next_snapshot::<ArenaState>(&mut player).await.unwrap();
+    assert_eq!(s.acks["alice"], 0);
+}
+
+#[tokio::test]
+async fn ending_a_match_tells_everyone_and_disconnects() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut a = server.join(&m, "alice", Role::Player).await;
+    let mut w = server.join(&m, "eve", Role::Spectator).await;
+    next_snapshot::<ArenaState>(&mut a).await.unwrap();
+
+    let ended = server.admin.end_match(&m).await.unwrap();
+    assert_eq!(ended.state, "ended");
+    for c in [&mut a, &mut w] {
+        let end: MatchEnd = next_named(c, event::MATCH_END)
+            .await
+            .unwrap()
+            .decode()
+            .unwrap();
+        assert_eq!(end.match_id, m);
+        assert_eq!(end.reason, EndReason::Admin);
+        // Then the server closes the connection.
+        loop {
+            match tokio::time::timeout(WAIT, c.recv())
+                .await
+                .expect("closed in time")
+            {
+                Some(tickroom_bots::client::Incoming::Closed(_)) | None => break,
+                Some(_) => continue,
+            }
+        }
+    }
+    assert!(
+        server.admin.get_match(&m).await.is_err(),
+        "gone from the directory"
+    );
+    let token = sign(&claims(&m, "alice", Role::Player));
+    let refused = server.connect(&token).await.unwrap_err();
+    assert!(
+        matches!(refused, tickroom_bots::client::ConnectError::Refused { ref code } if code == "match_not_found"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_matches_and_returns() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut a = server.join(&m, "alice", Role::Player).await;
+    next_snapshot::<ArenaState>(&mut a).await.unwrap();
+    server.shutdown.cancel();
+    let end: MatchEnd = next_named(&mut a, event::MATCH_END)
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
+    assert_eq!(end.reason, EndReason::Shutdown);
+    let result = tokio::time::timeout(WAIT, server.task)
+        .await
+        .expect("run() returns in time");
+    result.unwrap().unwrap();
+}
