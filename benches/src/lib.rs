@@ -1,1 +1,53 @@
-//! placeholder
+//! Set-ups shared by Tickroom's benchmarks: rooms built and warmed up outside the timed code.
+//!
+//! # Layout
+//! - `criterion/main.rs`: micro-benchmarks (`cargo bench -p tickroom-benches`).
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use tickroom_server::games::arena::Arena;
+use tickroom_server::room::{Room, RoomConfig};
+use tickroom_shared::games::arena::ArenaInput;
+
+/// An arena room with `players` seated players, each holding a different direction, ticked
+/// once so every entity exists.
+pub fn arena_room(players: usize) -> Room<Arena> {
+    let mut room = Room::new(
+        Arc::new(Arena),
+        RoomConfig {
+            tick_rate: 30,
+            input_buffer: 16,
+        },
+    );
+    for i in 0..players {
+        let id: Arc<str> = format!("p{i}").into();
+        room.join(id.clone());
+        let angle = i as f32 * 0.7;
+        room.push_input(
+            &id,
+            1,
+            ArenaInput {
+                dir: [angle.cos(), angle.sin()],
+                buttons: 0,
+            },
+        );
+    }
+    room.tick();
+    room
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_are_populated() {
+        let mut room = arena_room(8);
+        assert_eq!(room.player_count(), 8);
+        let snap: tickroom_shared::Snapshot<tickroom_shared::games::arena::ArenaState> =
+            tickroom_shared::codec::decode_map(room.tick()).expect("snapshot decodes");
+        assert_eq!(snap.state.players.len(), 8);
+        assert!(snap.acks.values().all(|a| *a == 1));
+    }
+}
