@@ -4,9 +4,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use tickroom_benches::arena_room;
+use tickroom_shared::InputMsg;
 use tickroom_shared::codec;
 use tickroom_shared::games::arena::ArenaInput;
-use tickroom_shared::InputMsg;
 
 /// One full tick (inputs, schedule, snapshot encode) of arena rooms of several sizes.
 fn tick(c: &mut Criterion) {

@@ -191,4 +191,37 @@ mod tests {
         c2.token_secret = "s".repeat(32);
         assert!(c2.validate("0.0.0.0:1".parse().unwrap()).is_ok());
     }
+
+    /// docs/CONFIGURATION.md lists every flag with its env var and default.
+    #[test]
+    fn every_setting_is_documented() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/CONFIGURATION.md"
+        ))
+        .unwrap();
+        for arg in Wrapper::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `--{long}` |")))
+                .unwrap_or_else(|| panic!("--{long} is not in docs/CONFIGURATION.md"));
+            let env = arg.get_env().unwrap().to_str().unwrap();
+            assert!(
+                row.contains(&format!("`{env}`")),
+                "{long}: env {env} not in {row}"
+            );
+            let default = arg.get_default_values()[0].to_str().unwrap();
+            assert!(
+                row.contains(&format!("`{default}`")),
+                "{long}: default {default} not in {row}"
+            );
+        }
+    }
 }

@@ -148,4 +148,18 @@ mod tests {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(*code));
         }
     }
+
+    /// docs/PROTOCOL.md, the wire contract, has a row for every code.
+    #[test]
+    fn every_code_is_documented() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"))
+                .unwrap();
+        for code in ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", code.as_str())),
+                "{code} has no row in docs/PROTOCOL.md"
+            );
+        }
+    }
 }
