@@ -144,6 +144,8 @@ pub enum EndReason {
     GameOver,
     /// The server is shutting down.
     Shutdown,
+    /// The room failed (the game panicked); the match cannot continue.
+    Error,
 }
 
 /// Sent to every socket of a match as it ends; the server then disconnects them.

@@ -15,7 +15,7 @@ use socketioxide_core::{Sid, Value};
 use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, event};
 
 use crate::App;
-use crate::auth::{self, seat_error_code};
+use crate::auth::{self, Admission, seat_error_code};
 use crate::ratelimit::InputLimiter;
 use crate::registry::Match;
 use crate::room::driver::InputError;
@@ -80,51 +80,60 @@ fn authenticate<A: Adapter>(
     auth: Option<rmpv::Value>,
     app: &App,
 ) -> Result<(), Refusal> {
-    let refuse = |code: ErrorCode| {
-        app.metrics.handshakes_refused.inc();
-        app.metrics.error(code);
-        tracing::debug!(sid = %s.id, code = %code, "handshake refused");
-        Refusal(code)
-    };
     if app.shutdown.is_cancelled() {
-        return Err(refuse(ErrorCode::ServerBusy));
+        return Err(refuse(&s, ErrorCode::ServerBusy, app));
     }
-    let admission = auth::admit(auth, &app.key, &app.registry).map_err(refuse)?;
-    let claims = admission.claims;
+    let admission = auth::admit(auth, &app.key, &app.registry).map_err(|c| refuse(&s, c, app))?;
+    // The seat is taken in `connected`, not here: socketioxide may still fail to send the
+    // CONNECT reply after the middleware passes, and then no handler would ever give it back.
+    s.extensions.insert(Arc::new(admission));
+    Ok(())
+}
+
+fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &App) -> Refusal {
+    app.metrics.handshakes_refused.inc();
+    app.metrics.error(code);
+    tracing::debug!(sid = %s.id, code = %code, "handshake refused");
+    Refusal(code)
+}
+
+fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
+    let Some(admission) = s.extensions.get::<Arc<Admission>>() else {
+        // Unreachable: the middleware admits only with an admission.
+        let _ = s.disconnect();
+        return;
+    };
+    let claims = &admission.claims;
+    let m = admission.game_match.clone();
     let player: Arc<str> = claims.player_id.as_str().into();
     let conn = s.id.to_string();
-    let m = admission.game_match;
-    let claim = m
-        .claim(&player, claims.role, &conn)
-        .map_err(|e| refuse(seat_error_code(e)))?;
+    let claim = match m.claim(&player, claims.role, &conn) {
+        Ok(claim) => claim,
+        Err(e) => {
+            // Lost a race for the last seat (or the match ended) since the handshake check.
+            send_error(&s, seat_error_code(e), &app);
+            let _ = s.disconnect();
+            return;
+        }
+    };
     if let Some(old) = claim.replaced
         && let Ok(old_sid) = Sid::from_str(&old)
         && let Some(old_socket) = s.broadcast().get_socket(old_sid)
     {
-        send_error(&old_socket, ErrorCode::SessionReplaced, app);
+        send_error(&old_socket, ErrorCode::SessionReplaced, &app);
         let _ = old_socket.disconnect();
     }
     app.metrics.connections.inc();
     let session = Arc::new(Session {
         limiter_key: InputLimiter::key(&m.info.id, &player),
-        game_match: m,
+        game_match: m.clone(),
         player,
         role: claims.role,
         conn,
         last_notice_ms: AtomicU64::new(0),
         closed: AtomicBool::new(false),
     });
-    s.extensions.insert(session);
-    Ok(())
-}
 
-fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
-    let Some(session) = s.extensions.get::<Arc<Session>>() else {
-        // Unreachable: the middleware admits only with a session.
-        let _ = s.disconnect();
-        return;
-    };
-    let m = &session.game_match;
     let welcome = Welcome {
         protocol: PROTOCOL_VERSION,
         match_id: m.info.id.to_string(),

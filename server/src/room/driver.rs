@@ -171,7 +171,7 @@ pub fn spawn<G: Game>(
         metrics,
         shared: shared.clone(),
     };
-    tracker.spawn(task.run());
+    tracker.spawn(task.run_guarded());
     Arc::new(Handle {
         game,
         control: control_tx,
@@ -191,6 +191,37 @@ struct RoomTask<G: Game> {
 }
 
 impl<G: Game> RoomTask<G> {
+    /// Runs the room; if the game panics, the match ends with [`EndReason::Error`] instead of
+    /// leaving its clients waiting for snapshots that will never come. Other rooms and the
+    /// server are unaffected either way.
+    async fn run_guarded(self) {
+        use futures_util::FutureExt;
+        let match_id = self.match_id.clone();
+        let sink = self.sink.clone();
+        let metrics = self.metrics.clone();
+        let shared = self.shared.clone();
+        metrics.rooms_open.inc();
+        let outcome = std::panic::AssertUnwindSafe(self.run())
+            .catch_unwind()
+            .await;
+        if let Err(panic) = outcome {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%match_id, panic = %what, "room panicked; ending the match");
+            let end = MatchEnd {
+                match_id: match_id.to_string(),
+                reason: EndReason::Error,
+                tick: shared.tick.load(Ordering::Relaxed),
+            };
+            sink.ended(&end).await;
+        }
+        metrics.rooms_open.dec();
+        shared.closed.cancel();
+    }
+
     async fn run(mut self) {
         let rate = self.room.config.tick_rate.max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(rate));
@@ -198,7 +229,6 @@ impl<G: Game> RoomTask<G> {
         // A late room skips the ticks it missed rather than bursting to catch up, so one slow
         // tick cannot turn into a storm of snapshots.
         timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        self.metrics.rooms_open.inc();
         loop {
             tokio::select! {
                 biased;
@@ -220,8 +250,6 @@ impl<G: Game> RoomTask<G> {
             tick: self.room.tick_number(),
         };
         self.sink.ended(&end).await;
-        self.metrics.rooms_open.dec();
-        self.shared.closed.cancel();
         tracing::info!(match_id = %self.match_id, reason = ?end.reason, tick = end.tick, "match ended");
     }
 
@@ -385,5 +413,79 @@ mod tests {
         assert_eq!(room.submit_input(&a, &input(3, [0.0, 0.0])), Ok(()));
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(sink.last().acks["a"], 3);
+    }
+
+    /// A game whose simulation panics on its third tick.
+    struct Faulty;
+
+    impl Game for Faulty {
+        type Input = ArenaInput;
+        type State = u64;
+        fn name(&self) -> &'static str {
+            "faulty"
+        }
+        fn build(
+            &self,
+            _world: &mut bevy_ecs::world::World,
+            schedule: &mut bevy_ecs::schedule::Schedule,
+        ) {
+            use bevy_ecs::prelude::*;
+            schedule.add_systems(
+                (|tick: Res<'_, crate::room::TickInfo>| {
+                    assert!(tick.tick < 3, "simulated game bug");
+                })
+                .in_set(crate::room::GameSystems::Simulate),
+            );
+        }
+        fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
+        fn snapshot(&self, world: &mut bevy_ecs::world::World) -> u64 {
+            world.resource::<crate::room::TickInfo>().tick
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_game_ends_its_match_only() {
+        let sink = Arc::new(Recorder::default());
+        let tracker = TaskTracker::new();
+        let metrics = Arc::new(Metrics::default());
+        let params = |id: &str| SpawnParams {
+            match_id: id.into(),
+            room: RoomConfig {
+                tick_rate: 10,
+                input_buffer: 8,
+            },
+            inbox: 8,
+        };
+        let faulty = spawn(
+            Arc::new(Faulty),
+            params("bad"),
+            sink.clone(),
+            metrics.clone(),
+            &tracker,
+            CancellationToken::new(),
+        );
+        let healthy = spawn(
+            Arc::new(Arena),
+            params("good"),
+            sink.clone(),
+            metrics.clone(),
+            &tracker,
+            CancellationToken::new(),
+        );
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+        assert!(faulty.is_closed());
+        let end = sink
+            .end
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the faulty match ended");
+        assert_eq!(
+            (end.match_id.as_str(), end.reason, end.tick),
+            ("bad", EndReason::Error, 2)
+        );
+        assert!(!healthy.is_closed());
+        assert_eq!(healthy.tick(), 10, "the other room kept its rate");
+        assert_eq!(metrics.rooms_open.get(), 1);
     }
 }
