@@ -28,4 +28,7 @@
 pub mod admin;
 pub mod bot;
 pub mod client;
+pub mod reconnect;
+pub mod report;
+pub mod swarm;
 pub mod wire;

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tickroom_bots::admin::AdminClient;
 use tickroom_bots::bot::{self, BotConfig};
+use tickroom_bots::swarm;
 use tickroom_shared::Role;
 
 #[derive(Parser)]
@@ -20,6 +21,63 @@ enum Command {
     /// Join N bots to a match (created through the admin API unless --match or --token is
     /// given), play for a while, and print what they received.
     Join(JoinArgs),
+    /// Load-test: fill R rooms with P player bots (+ spectators), send inputs on a fixed
+    /// clock, and report latency, rates, errors by cause and the bots' own CPU.
+    Swarm(SwarmArgs),
+}
+
+#[derive(clap::Args)]
+struct SwarmArgs {
+    /// Server base URL.
+    #[arg(long, env = "TICKROOM_SERVER", default_value = "http://127.0.0.1:7350")]
+    server: String,
+    /// Admin key, to create matches and mint tokens.
+    #[arg(
+        long,
+        env = "TICKROOM_ADMIN_KEY",
+        default_value = "dev-admin-key",
+        hide_env_values = true
+    )]
+    admin_key: String,
+    /// Rooms (arena matches) to create.
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Player bots per room.
+    #[arg(long, default_value_t = 8)]
+    players: usize,
+    /// Spectator bots per room.
+    #[arg(long, default_value_t = 0)]
+    spectators: usize,
+    /// Tick rate of the created matches (default: the server's).
+    #[arg(long)]
+    tick_rate: Option<u32>,
+    /// Use these tokens instead of creating matches (one bot per token).
+    #[arg(long = "token")]
+    tokens: Vec<String>,
+    /// Read tokens from this file, one per line, instead of creating matches.
+    #[arg(long)]
+    tokens_file: Option<std::path::PathBuf>,
+    /// Inputs per second per player bot (default: the match's tick rate).
+    #[arg(long)]
+    input_rate: Option<u32>,
+    /// How player bots play.
+    #[arg(long, value_enum, default_value_t = swarm::Behaviour::RandomWalk)]
+    behaviour: swarm::Behaviour,
+    /// Seconds over which bots start, evenly spread.
+    #[arg(long, default_value_t = 2.0)]
+    ramp_up: f64,
+    /// Seconds every bot plays after the ramp-up.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seed of the bots' randomness.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "tickroom-swarm-report.json")]
+    json: std::path::PathBuf,
+    /// Exit with status 1 if anything was counted as an error.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(clap::Args)]
@@ -66,7 +124,100 @@ async fn main() -> anyhow::Result<()> {
     let Cli { command } = Cli::parse();
     match command {
         Command::Join(args) => join(args).await,
+        Command::Swarm(args) => run_swarm(args).await,
     }
+}
+
+async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+
+    let mut given = args.tokens.clone();
+    if let Some(path) = &args.tokens_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        given.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let secs = |s: f64, name: &str| {
+        Duration::try_from_secs_f64(s)
+            .with_context(|| format!("--{name} must be a non-negative number of seconds"))
+    };
+    let cfg = swarm::SwarmConfig {
+        server: args.server.clone(),
+        rooms: args.rooms,
+        players: args.players,
+        spectators: args.spectators,
+        tokens: if given.is_empty() {
+            swarm::Tokens::Create {
+                admin_key: args.admin_key.clone(),
+                tick_rate: args.tick_rate,
+            }
+        } else {
+            swarm::Tokens::Given(given)
+        },
+        input_rate: args.input_rate,
+        behaviour: args.behaviour,
+        ramp_up: secs(args.ramp_up, "ramp-up")?,
+        duration: secs(args.duration, "duration")?,
+        seed: args.seed,
+    };
+    let tokens = swarm::mint_tokens(&cfg)
+        .await
+        .context("preparing matches and tokens")?;
+    if tokens.is_empty() {
+        bail!("nothing to do: no rooms, players or tokens");
+    }
+    let planned = tokens.len();
+    eprintln!(
+        "swarm: {planned} bots, behaviour {}, ramp-up {:.1} s, duration {:.1} s",
+        cfg.behaviour.name(),
+        args.ramp_up,
+        args.duration
+    );
+    let stats = std::sync::Arc::new(tickroom_bots::report::Stats::default());
+    let started = tokio::time::Instant::now();
+    let live = {
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let tty = std::io::stderr().is_terminal();
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.tick().await;
+            let mut last = (0, 0, tokio::time::Instant::now());
+            loop {
+                every.tick().await;
+                let line = swarm::progress_line(&stats, planned, started.elapsed(), &mut last);
+                let mut err = std::io::stderr().lock();
+                let _ = if tty {
+                    write!(err, "\r\x1b[2K{line}")
+                } else {
+                    writeln!(err, "{line}")
+                };
+                let _ = err.flush();
+            }
+        })
+    };
+    let report = swarm::run(&cfg, tokens, stats).await;
+    live.abort();
+    eprintln!();
+    println!("{}", report.table());
+    std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("writing {}", args.json.display()))?;
+    println!("report written to {}", args.json.display());
+    if report.bots.joined == 0 {
+        bail!("no bot could join");
+    }
+    if args.strict && (report.errors.total() > 0 || report.bots.failed > 0) {
+        bail!(
+            "{} errors counted, {} bots failed",
+            report.errors.total(),
+            report.bots.failed
+        );
+    }
+    Ok(())
 }
 
 async fn join(args: JoinArgs) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server on 127.0.0.1:0 and real clients over real sockets.
 
 mod admin;
+mod bots;
 mod handshake;
 mod js_client;
 mod match_flow;

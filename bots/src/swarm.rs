@@ -1,0 +1,472 @@
+//! The bot swarm: R rooms × P players (+ spectators), inputs on a fixed clock, latency
+//! measured against the scheduled send time, every anomaly counted by cause.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tickroom_shared::games::arena::{ArenaInput, ArenaState, BUTTON_BOOST};
+use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, Snapshot, event};
+use tokio::time::Instant;
+
+use crate::admin::{AdminClient, AdminError};
+use crate::bot::{Rng, seed_for};
+use crate::client::{Client, CloseReason, ConnectError, Incoming};
+use crate::report::{
+    BotCounts, Cause, ProcessReport, ProcessUsage, Report, ReportConfig, Stats, Totals, get,
+};
+
+/// Inputs waiting for their acknowledgement, per bot; older ones are forgotten beyond this.
+const MAX_PENDING: usize = 4096;
+
+/// How a player bot plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Behaviour {
+    /// Walks in a random direction, changing about once a second.
+    RandomWalk,
+    /// Heads for the nearest other player.
+    Chase,
+    /// Seated but sends no input.
+    Idle,
+    /// Sends each second's inputs in a burst in its first quarter, boosted.
+    Bursty,
+}
+
+impl Behaviour {
+    /// Its name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RandomWalk => "random-walk",
+            Self::Chase => "chase",
+            Self::Idle => "idle",
+            Self::Bursty => "bursty",
+        }
+    }
+
+    /// When input number `k` (0-based) is due, relative to the first, at `rate` per second.
+    /// The clock is fixed in advance: a slow reply never delays the next input.
+    pub fn schedule(self, k: u64, rate: u32) -> Duration {
+        let rate = u64::from(rate.max(1));
+        match self {
+            Self::Bursty => {
+                let (second, j) = (k / rate, k % rate);
+                Duration::from_secs(second) + Duration::from_micros(250_000 * j / rate)
+            }
+            _ => Duration::from_micros(1_000_000 * k / rate),
+        }
+    }
+}
+
+/// Where the bots' tokens come from.
+#[derive(Debug, Clone)]
+pub enum Tokens {
+    /// Create `rooms` arena matches through the admin API and mint tokens.
+    Create {
+        /// Admin key.
+        admin_key: String,
+        /// Tick rate of the created matches (server default when `None`).
+        tick_rate: Option<u32>,
+    },
+    /// Use these tokens (their roles come from the tokens).
+    Given(Vec<String>),
+}
+
+/// A swarm run.
+#[derive(Debug, Clone)]
+pub struct SwarmConfig {
+    /// `http://host:port`.
+    pub server: String,
+    /// Rooms to fill (ignored with given tokens).
+    pub rooms: usize,
+    /// Player bots per room.
+    pub players: usize,
+    /// Spectator bots per room.
+    pub spectators: usize,
+    /// Token source.
+    pub tokens: Tokens,
+    /// Inputs per second per player (the match's tick rate when `None`).
+    pub input_rate: Option<u32>,
+    /// How players play.
+    pub behaviour: Behaviour,
+    /// Bots start spread evenly over this.
+    pub ramp_up: Duration,
+    /// How long every bot stays after the ramp-up ends.
+    pub duration: Duration,
+    /// Seed of the bots' randomness.
+    pub seed: u64,
+}
+
+/// Mints the tokens of a run: `rooms` matches with `players` players and `spectators`
+/// spectators each.
+pub async fn mint_tokens(cfg: &SwarmConfig) -> Result<Vec<String>, AdminError> {
+    let Tokens::Create {
+        admin_key,
+        tick_rate,
+    } = &cfg.tokens
+    else {
+        if let Tokens::Given(t) = &cfg.tokens {
+            return Ok(t.clone());
+        }
+        return Ok(Vec::new());
+    };
+    let admin = AdminClient::new(&cfg.server, admin_key);
+    let seats = u32::try_from(cfg.players.max(1)).unwrap_or(u32::MAX);
+    let mut tokens = Vec::with_capacity(cfg.rooms * (cfg.players + cfg.spectators));
+    for _ in 0..cfg.rooms {
+        let m = admin.create_match("arena", *tick_rate, Some(seats)).await?;
+        for p in 0..cfg.players {
+            tokens.push(
+                admin
+                    .mint(&m.id, &format!("bot-{p}"), Role::Player)
+                    .await?
+                    .token,
+            );
+        }
+        for s in 0..cfg.spectators {
+            tokens.push(
+                admin
+                    .mint(&m.id, &format!("watch-{s}"), Role::Spectator)
+                    .await?
+                    .token,
+            );
+        }
+    }
+    Ok(tokens)
+}
+
+/// Runs the swarm with `tokens`, updating `stats` live, and returns the report.
+pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> Report {
+    let usage_before = ProcessUsage::read().unwrap_or_default();
+    let started = Instant::now();
+    let end = started + cfg.ramp_up + cfg.duration;
+    let n = tokens.len();
+    let mut tasks = Vec::with_capacity(n);
+    for (i, token) in tokens.into_iter().enumerate() {
+        let start_at = started + cfg.ramp_up.mul_f64(i as f64 / n.max(1) as f64);
+        let bot = SwarmBot {
+            server: cfg.server.clone(),
+            token,
+            behaviour: cfg.behaviour,
+            input_rate: cfg.input_rate,
+            seed: cfg.seed ^ seed_for(i),
+            start_at,
+            end,
+        };
+        tasks.push(tokio::spawn(bot.run(stats.clone())));
+    }
+    let mut joined = 0u64;
+    for t in tasks {
+        if matches!(t.await, Ok(true)) {
+            joined += 1;
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let usage = ProcessUsage::read().unwrap_or_default();
+    let cpu = (usage.cpu_seconds - usage_before.cpu_seconds).max(0.0);
+    let inputs = get(&stats.inputs);
+    let snapshots = get(&stats.snapshots);
+    Report {
+        version: 1,
+        config: ReportConfig {
+            server: cfg.server.clone(),
+            rooms: cfg.rooms,
+            players_per_room: cfg.players,
+            spectators_per_room: cfg.spectators,
+            behaviour: cfg.behaviour.name().to_owned(),
+            input_rate: cfg.input_rate.unwrap_or(0),
+            ramp_up_secs: cfg.ramp_up.as_secs_f64(),
+            duration_secs: cfg.duration.as_secs_f64(),
+        },
+        bots: BotCounts {
+            planned: n as u64,
+            joined,
+            failed: n as u64 - joined,
+        },
+        totals: Totals {
+            inputs_sent: inputs,
+            snapshots_received: snapshots,
+            inputs_per_sec: inputs as f64 / wall.max(1e-9),
+            snapshots_per_sec: snapshots as f64 / wall.max(1e-9),
+            wall_secs: wall,
+        },
+        input_to_ack_us: stats.latency_summary(),
+        snapshot_jitter_us: stats.jitter_summary(),
+        errors: stats.errors(),
+        process: ProcessReport {
+            cpu_seconds: cpu,
+            cpu_percent_of_one_core: 100.0 * cpu / wall.max(1e-9),
+            cpu_us_per_bot_second: 1e6 * cpu / (joined.max(1) as f64 * wall.max(1e-9)),
+            max_rss_kib: usage.max_rss_kib,
+        },
+    }
+}
+
+struct SwarmBot {
+    server: String,
+    token: String,
+    behaviour: Behaviour,
+    input_rate: Option<u32>,
+    seed: u64,
+    start_at: Instant,
+    end: Instant,
+}
+
+/// Checks a stream of snapshots the way a client that rebuilds state would.
+#[derive(Debug, Default)]
+struct Mirror {
+    last_tick: Option<u64>,
+    last_ack: u32,
+    seen_self: bool,
+    state: ArenaState,
+}
+
+impl SwarmBot {
+    /// Plays until `end`; returns whether the bot joined.
+    async fn run(self, stats: Arc<Stats>) -> bool {
+        tokio::time::sleep_until(self.start_at).await;
+        let auth = AuthPayload {
+            token: self.token.clone(),
+            match_id: None,
+            protocol: Some(PROTOCOL_VERSION),
+        };
+        let mut client = match Client::connect(&self.server, &auth, Duration::from_secs(10)).await {
+            Ok(c) => c,
+            Err(e) => {
+                count_connect_error(&stats, &e);
+                return false;
+            }
+        };
+        let welcome = match client
+            .next_event(Duration::from_secs(10))
+            .await
+            .ok()
+            .and_then(|e| e.welcome())
+        {
+            Some(w) => w,
+            None => {
+                stats.count(Cause::ConnectFailure, "no_welcome");
+                return false;
+            }
+        };
+        stats.joined.fetch_add(1, Ordering::Relaxed);
+        stats.connected.fetch_add(1, Ordering::Relaxed);
+        self.play(&mut client, &welcome, &stats).await;
+        stats.connected.fetch_sub(1, Ordering::Relaxed);
+        client.close().await;
+        true
+    }
+
+    async fn play(&self, client: &mut Client, welcome: &tickroom_shared::Welcome, stats: &Stats) {
+        let me = welcome.player_id.as_str();
+        let acts = welcome.role == Role::Player && self.behaviour != Behaviour::Idle;
+        let rate = self.input_rate.unwrap_or(welcome.tick_rate).max(1);
+        let period = Duration::from_secs_f64(1.0 / f64::from(welcome.tick_rate.max(1)));
+        let t0 = Instant::now();
+        let mut rng = Rng::new(self.seed);
+        let mut k: u64 = 0;
+        let mut pending: VecDeque<(u32, Instant)> = VecDeque::new();
+        let mut mirror = Mirror::default();
+        let mut last_arrival: Option<Instant> = None;
+        let mut dir = [rng.unit(), rng.unit()];
+        loop {
+            let due = t0 + self.behaviour.schedule(k, rate);
+            tokio::select! {
+                _ = tokio::time::sleep_until(self.end) => break,
+                _ = tokio::time::sleep_until(due), if acts => {
+                    k += 1;
+                    let seq = u32::try_from(k).unwrap_or(u32::MAX);
+                    let input = self.next_input(&mut rng, &mut dir, k, rate, me, &mirror.state);
+                    if client.emit(event::INPUT, &InputMsg { seq, input }).await.is_err() {
+                        continue;
+                    }
+                    stats.inputs.fetch_add(1, Ordering::Relaxed);
+                    if pending.len() == MAX_PENDING {
+                        pending.pop_front();
+                    }
+                    // Latency counts from when the input was due, not when it left.
+                    pending.push_back((seq, due));
+                }
+                msg = client.recv() => match msg {
+                    Some(Incoming::Event(e)) if e.name == event::SNAPSHOT => {
+                        let now = Instant::now();
+                        stats.snapshots.fetch_add(1, Ordering::Relaxed);
+                        if let Some(prev) = last_arrival {
+                            let gap = now - prev;
+                            stats.record_jitter(gap.abs_diff(period));
+                        }
+                        last_arrival = Some(now);
+                        let Ok(snap) = e.decode::<Snapshot<ArenaState>>() else {
+                            stats.count(Cause::Desync, "undecodable_snapshot");
+                            continue;
+                        };
+                        let sent = u32::try_from(k).unwrap_or(u32::MAX);
+                        mirror.apply(snap, me, welcome.role == Role::Player, sent, stats);
+                        while let Some(&(seq, due)) = pending.front() {
+                            if seq > mirror.last_ack {
+                                break;
+                            }
+                            stats.record_latency(now - due);
+                            pending.pop_front();
+                        }
+                    }
+                    Some(Incoming::Event(e)) => {
+                        if let Some(err) = e.error() {
+                            stats.count(Cause::ErrorEvent, &err.code);
+                        } else if let Some(end) = e.match_end() {
+                            stats.count(Cause::Disconnect, &format!("match_end_{:?}", end.reason).to_lowercase());
+                        }
+                    }
+                    Some(Incoming::Closed(r)) => {
+                        stats.count(Cause::Disconnect, close_cause(&r));
+                        break;
+                    }
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn next_input(
+        &self,
+        rng: &mut Rng,
+        dir: &mut [f32; 2],
+        k: u64,
+        rate: u32,
+        me: &str,
+        state: &ArenaState,
+    ) -> ArenaInput {
+        match self.behaviour {
+            Behaviour::RandomWalk | Behaviour::Idle => {
+                if k.is_multiple_of(u64::from(rate)) {
+                    *dir = [rng.unit(), rng.unit()];
+                }
+                ArenaInput {
+                    dir: *dir,
+                    buttons: 0,
+                }
+            }
+            Behaviour::Bursty => {
+                if k.is_multiple_of(u64::from(rate)) {
+                    *dir = [rng.unit(), rng.unit()];
+                }
+                ArenaInput {
+                    dir: *dir,
+                    buttons: BUTTON_BOOST,
+                }
+            }
+            Behaviour::Chase => {
+                let Some(mine) = state.player(me) else {
+                    return ArenaInput::default();
+                };
+                let target = state.players.iter().filter(|p| p.id != me).min_by(|a, b| {
+                    let da = (a.x - mine.x).powi(2) + (a.y - mine.y).powi(2);
+                    let db = (b.x - mine.x).powi(2) + (b.y - mine.y).powi(2);
+                    da.total_cmp(&db)
+                });
+                let Some(t) = target else {
+                    return ArenaInput::default();
+                };
+                let (dx, dy) = (t.x - mine.x, t.y - mine.y);
+                let len = (dx * dx + dy * dy).sqrt().max(1e-3);
+                ArenaInput {
+                    dir: [(dx / len).clamp(-1.0, 1.0), (dy / len).clamp(-1.0, 1.0)],
+                    buttons: 0,
+                }
+            }
+        }
+    }
+}
+
+impl Mirror {
+    /// Takes a snapshot (a keyframe: the full state) and checks it against what came before.
+    fn apply(&mut self, s: Snapshot<ArenaState>, me: &str, player: bool, sent: u32, stats: &Stats) {
+        if let Some(last) = self.last_tick
+            && s.tick <= last
+        {
+            stats.count(Cause::Desync, "tick_not_increasing");
+        }
+        self.last_tick = Some(s.tick);
+        if player {
+            let ack = s.acks.get(me).copied().unwrap_or(0);
+            if ack < self.last_ack {
+                stats.count(Cause::Desync, "ack_went_back");
+            }
+            if ack > sent {
+                stats.count(Cause::Desync, "ack_beyond_sent");
+            }
+            self.last_ack = self.last_ack.max(ack);
+            match s.state.player(me) {
+                Some(_) => self.seen_self = true,
+                None if self.seen_self => stats.count(Cause::Desync, "own_entity_missing"),
+                None => {}
+            }
+        }
+        self.state = s.state;
+    }
+}
+
+fn count_connect_error(stats: &Stats, e: &ConnectError) {
+    match e {
+        ConnectError::Refused { code } => stats.count(Cause::Refusal, code),
+        ConnectError::WebSocket(_) => stats.count(Cause::ConnectFailure, "websocket"),
+        ConnectError::Protocol(_) => stats.count(Cause::ConnectFailure, "protocol"),
+        ConnectError::Timeout => stats.count(Cause::ConnectFailure, "timeout"),
+        ConnectError::BadUrl(_) => stats.count(Cause::ConnectFailure, "bad_url"),
+    }
+}
+
+fn close_cause(r: &CloseReason) -> &'static str {
+    match r {
+        CloseReason::ServerDisconnect => "server_disconnect",
+        CloseReason::Transport(_) => "transport",
+        CloseReason::PingTimeout => "ping_timeout",
+        CloseReason::ClientClose => "client_close",
+    }
+}
+
+/// The live progress line.
+pub fn progress_line(
+    stats: &Stats,
+    planned: usize,
+    elapsed: Duration,
+    last: &mut (u64, u64, Instant),
+) -> String {
+    let now = Instant::now();
+    let dt = (now - last.2).as_secs_f64().max(1e-9);
+    let inputs = get(&stats.inputs);
+    let snaps = get(&stats.snapshots);
+    let (ips, sps) = ((inputs - last.0) as f64 / dt, (snaps - last.1) as f64 / dt);
+    *last = (inputs, snaps, now);
+    let lat = stats.take_window().map_or_else(
+        || "p50=- p99=-".to_owned(),
+        |(p50, p99)| format!("p50={p50:.1}ms p99={p99:.1}ms"),
+    );
+    format!(
+        "t={:>4.0}s connected={}/{} inputs/s={:.0} snapshots/s={:.0} ack {} errors={}",
+        elapsed.as_secs_f64(),
+        get(&stats.connected),
+        planned,
+        ips,
+        sps,
+        lat,
+        stats.errors().total(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_are_fixed_clocks() {
+        let r = Behaviour::RandomWalk;
+        assert_eq!(r.schedule(0, 30), Duration::ZERO);
+        assert_eq!(r.schedule(30, 30), Duration::from_secs(1));
+        assert_eq!(r.schedule(45, 30), Duration::from_millis(1500));
+        let b = Behaviour::Bursty;
+        assert_eq!(b.schedule(30, 30), Duration::from_secs(1));
+        assert!(b.schedule(29, 30) < Duration::from_millis(250));
+        assert!(b.schedule(59, 30) < Duration::from_millis(1250));
+    }
+}

@@ -1,0 +1,165 @@
+//! The bot swarm and the Rust client's reconnection, against a real server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tickroom_bots::reconnect::{Backoff, ReconnectingClient, Update};
+use tickroom_bots::report::Stats;
+use tickroom_bots::swarm::{self, Behaviour, SwarmConfig, Tokens};
+use tickroom_shared::games::arena::ArenaState;
+use tickroom_shared::{AuthPayload, Role, Snapshot, event};
+use tickroom_tests::{CutProxy, TestServer, WAIT};
+
+#[tokio::test]
+async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
+    let server = TestServer::start().await;
+    let cfg = SwarmConfig {
+        server: server.url.clone(),
+        rooms: 2,
+        players: 3,
+        spectators: 1,
+        tokens: Tokens::Create {
+            admin_key: "dev-admin-key".into(),
+            tick_rate: None,
+        },
+        input_rate: None,
+        behaviour: Behaviour::Chase,
+        ramp_up: Duration::from_millis(300),
+        duration: Duration::from_secs(2),
+        seed: 7,
+    };
+    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
+    assert_eq!(tokens.len(), 8);
+    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+
+    assert_eq!(report.bots.joined, 8, "{}", report.table());
+    assert_eq!(report.errors.total(), 0, "{}", report.table());
+    // 6 players at 30 Hz for ~2 s; 8 bots receiving 30 snapshots a second.
+    assert!(report.totals.inputs_sent >= 6 * 30, "{}", report.table());
+    assert!(
+        report.totals.snapshots_received >= 8 * 30,
+        "{}",
+        report.table()
+    );
+    let lat = report.input_to_ack_us;
+    assert!(lat.count > 0 && lat.count <= report.totals.inputs_sent);
+    assert!(
+        lat.p50 > 0
+            && lat.p50 <= lat.p90
+            && lat.p90 <= lat.p99
+            && lat.p99 <= lat.p999
+            && lat.p999 <= lat.max
+    );
+    assert!(report.snapshot_jitter_us.count > 0);
+    assert!(report.process.cpu_seconds >= 0.0 && report.process.max_rss_kib > 0);
+
+    // Every field docs/BOTS.md documents is in the JSON, and nothing undocumented.
+    let json = serde_json::to_value(&report).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/BOTS.md")).unwrap();
+    let documented: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(path, _)| path))
+        .filter(|p| p.contains('.') || json.get(p).is_some())
+        .collect();
+    let mut leaves = Vec::new();
+    collect_paths(&json, String::new(), &mut leaves);
+    for path in &leaves {
+        let covered = documented
+            .iter()
+            .any(|d| d == path || path.starts_with(&format!("{d}.")));
+        assert!(
+            covered,
+            "JSON field {path} is not documented in docs/BOTS.md"
+        );
+    }
+    for d in &documented {
+        let found = leaves
+            .iter()
+            .any(|p| p == d || p.starts_with(&format!("{d}.")));
+        assert!(found, "docs/BOTS.md documents {d}, which the report lacks");
+    }
+}
+
+fn collect_paths(v: &serde_json::Value, prefix: String, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) if !prefix.starts_with("errors.") => {
+            for (k, v) in map {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                collect_paths(v, p, out);
+            }
+        }
+        _ => out.push(prefix),
+    }
+}
+
+#[tokio::test]
+async fn the_rust_client_reconnects_after_a_network_drop() {
+    let server = TestServer::start().await;
+    let proxy = CutProxy::start(server.addr).await;
+    let m = server.arena(2).await;
+    let token = server.token(&m, "alice", Role::Player).await;
+    let auth = AuthPayload {
+        token,
+        match_id: None,
+        protocol: Some(1),
+    };
+    let backoff = Backoff {
+        initial: Duration::from_millis(20),
+        ..Backoff::default()
+    };
+    let mut c = ReconnectingClient::connect(&proxy.url, auth, backoff, 3)
+        .await
+        .unwrap();
+
+    assert!(matches!(next(&mut c).await, Update::Event(e) if e.name == event::WELCOME));
+    assert!(matches!(next(&mut c).await, Update::Event(e) if e.name == event::SNAPSHOT));
+
+    proxy.cut_all();
+    let attempts = loop {
+        match next(&mut c).await {
+            Update::Reconnected { attempts } => break attempts,
+            Update::Event(_) => continue,
+            Update::Closed(r) => panic!("gave up: {r:?}"),
+        }
+    };
+    assert!(attempts >= 1);
+    assert_eq!(c.reconnects, 1);
+    match next(&mut c).await {
+        Update::Event(e) => assert_eq!(e.welcome().expect("welcome again").player_id, "alice"),
+        other => panic!("{other:?}"),
+    }
+    // Back in the match, playing.
+    loop {
+        match next(&mut c).await {
+            Update::Event(e) if e.name == event::SNAPSHOT => {
+                let s: Snapshot<ArenaState> = e.decode().unwrap();
+                if s.state.player("alice").is_some() {
+                    break;
+                }
+            }
+            Update::Event(_) => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+    // Ending the match is a deliberate disconnect: no reconnection.
+    server.admin.end_match(&m).await.unwrap();
+    loop {
+        match next(&mut c).await {
+            Update::Closed(_) => break,
+            Update::Reconnected { .. } => panic!("reconnected to an ended match"),
+            Update::Event(_) => continue,
+        }
+    }
+}
+
+async fn next(c: &mut ReconnectingClient) -> Update {
+    tokio::time::timeout(WAIT, c.recv())
+        .await
+        .expect("an update in time")
+}
