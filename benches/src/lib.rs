@@ -13,13 +13,7 @@ use tickroom_shared::games::arena::ArenaInput;
 /// An arena room with `players` seated players, each holding a different direction, ticked
 /// once so every entity exists.
 pub fn arena_room(players: usize) -> Room<Arena> {
-    let mut room = Room::new(
-        Arc::new(Arena),
-        RoomConfig {
-            tick_rate: 30,
-            input_buffer: 16,
-        },
-    );
+    let mut room = Room::new(Arc::new(Arena), RoomConfig::with_rate(30));
     for i in 0..players {
         let id: Arc<str> = format!("p{i}").into();
         room.join(id.clone());

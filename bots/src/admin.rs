@@ -41,8 +41,11 @@ pub struct MatchInfo {
     pub tick_rate: u32,
     /// Player seats.
     pub max_players: u32,
-    /// `running` or `ended`.
+    /// `waiting`, `running` or `ended`.
     pub state: String,
+    /// Why it ended (`admin`, `game_over`, ...), once it has.
+    #[serde(default)]
+    pub end_reason: Option<String>,
     /// Last tick.
     pub tick: u64,
     /// Seated player ids.

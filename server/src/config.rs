@@ -13,6 +13,11 @@ pub const DEV_TOKEN_SECRET: &str = "dev-token-secret-change-me";
 /// Default token issuer.
 pub const DEFAULT_ISSUER: &str = "tickroom";
 
+/// One simulation thread per core.
+fn default_sim_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// Everything the server can be told at start-up. `Default` gives the documented defaults.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -57,6 +62,25 @@ pub struct Config {
     /// Inputs per player that may wait for their tick; more are dropped and counted.
     #[arg(long, env = "TICKROOM_INPUT_BUFFER", default_value_t = 16)]
     pub input_buffer: usize,
+
+    /// Inputs per player that may stay queued after a tick; a longer queue is caught up at
+    /// once, bounding input-to-ack latency to `max_input_lag + 1` ticks.
+    #[arg(long, env = "TICKROOM_MAX_INPUT_LAG", default_value_t = 1)]
+    pub max_input_lag: usize,
+
+    /// Threads that tick rooms (0: share the I/O runtime's threads).
+    #[arg(long, env = "TICKROOM_SIM_THREADS", default_value_t = default_sim_threads())]
+    pub sim_threads: usize,
+
+    /// Seconds a room may have no seated player (from creation, or since the last one left)
+    /// before it ends as `abandoned`.
+    #[arg(long, env = "TICKROOM_EMPTY_ROOM_GRACE_SECS", default_value_t = 60)]
+    pub empty_room_grace_secs: u64,
+
+    /// Seconds an ended match stays visible in the admin API (state `ended`) before it is
+    /// forgotten. Matches ended through the admin API are forgotten at once.
+    #[arg(long, env = "TICKROOM_ENDED_RETENTION_SECS", default_value_t = 30)]
+    pub ended_retention_secs: u64,
 
     /// Inputs from all players of a room that may wait for the next tick; more are refused
     /// with `inbox_full`.
@@ -218,6 +242,9 @@ mod tests {
                 "{long}: env {env} not in {row}"
             );
             let default = arg.get_default_values()[0].to_str().unwrap();
+            if row.contains("number of cores") {
+                continue;
+            }
             assert!(
                 row.contains(&format!("`{default}`")),
                 "{long}: default {default} not in {row}"

@@ -106,6 +106,22 @@ pub async fn run_with(
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::default());
     let tracker = TaskTracker::new();
+    // Rooms tick on their own threads, so socket work (a flood, a slow client) can never make a
+    // tick late; 0 threads shares the I/O runtime instead.
+    let sim_runtime = match config.sim_threads {
+        0 => None,
+        n => Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .thread_name("tickroom-sim")
+                .enable_time()
+                .build()?,
+        ),
+    };
+    let mut runtimes = room::driver::Runtimes::current(tracker.clone());
+    if let Some(rt) = &sim_runtime {
+        runtimes.sim = rt.handle().clone();
+    }
     let (layer, io) = net::socketio(&config);
     let sink = Arc::new(net::sink::SocketIoSink::new(io.clone()));
     let app = Arc::new(App {
@@ -115,7 +131,7 @@ pub async fn run_with(
             sink,
             metrics.clone(),
             config.clone(),
-            tracker.clone(),
+            runtimes,
             shutdown.clone(),
         ),
         limiter: InputLimiter::new(config.input_rate, config.input_burst),
@@ -160,6 +176,11 @@ pub async fn run_with(
             ?deadline,
             "shutdown timed out; dropping remaining connections"
         );
+    }
+    if let Some(rt) = sim_runtime {
+        // Dropping a runtime from async code must not block: stop its threads in the
+        // background (every room task has finished or was given up on above).
+        rt.shutdown_background();
     }
     match tokio::time::timeout(deadline, serving).await {
         Ok(Ok(result)) => result?,

@@ -46,6 +46,71 @@ impl Gauge {
     }
 }
 
+/// Upper bounds of histogram buckets, in microseconds (the last bucket is +Inf).
+pub const BUCKETS_US: [u64; 14] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000,
+];
+
+/// A Prometheus-style histogram of durations with fixed buckets ([`BUCKETS_US`]).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn observe(&self, d: std::time::Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let i = BUCKETS_US
+            .iter()
+            .position(|b| us <= *b)
+            .unwrap_or(BUCKETS_US.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Observations above `us` microseconds (exact at bucket bounds).
+    pub fn count_above(&self, us: u64) -> u64 {
+        BUCKETS_US
+            .iter()
+            .chain(std::iter::once(&u64::MAX))
+            .zip(&self.buckets)
+            .filter(|(bound, _)| **bound > us)
+            .map(|(_, c)| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, c) in BUCKETS_US.iter().zip(&self.buckets) {
+            cumulative += c.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e6
+            );
+        }
+        cumulative += self.buckets[BUCKETS_US.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {}", self.count());
+    }
+}
+
 /// Every metric the server keeps.
 #[derive(Debug)]
 pub struct Metrics {
@@ -57,6 +122,16 @@ pub struct Metrics {
     pub rooms_open: Gauge,
     /// Ticks run, all rooms.
     pub ticks: Counter,
+    /// Time one room tick took (inputs, schedule, snapshot encode).
+    pub tick_duration: Histogram,
+    /// How late a tick started after its scheduled time.
+    pub tick_lateness: Histogram,
+    /// Ticks that took longer than their room's tick period.
+    pub tick_overruns: Counter,
+    /// Ticks skipped because a room fell further behind than its catch-up allows.
+    pub ticks_skipped: Counter,
+    /// Snapshots not handed to the transport because it had not taken the previous ones.
+    pub snapshots_dropped: Counter,
     /// Snapshot bytes produced (once per room per tick, not per socket).
     pub snapshot_bytes: Counter,
     /// Inputs queued for a tick.
@@ -79,6 +154,11 @@ impl Default for Metrics {
             handshakes_refused: Counter::default(),
             rooms_open: Gauge::default(),
             ticks: Counter::default(),
+            tick_duration: Histogram::default(),
+            tick_lateness: Histogram::default(),
+            tick_overruns: Counter::default(),
+            ticks_skipped: Counter::default(),
+            snapshots_dropped: Counter::default(),
             snapshot_bytes: Counter::default(),
             inputs_accepted: Counter::default(),
             inputs_duplicate: Counter::default(),
@@ -108,70 +188,83 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(2048);
-        let mut gauge = |name: &str, help: &str, v: i64| {
+        let mut out = String::with_capacity(4096);
+        for (name, help, v) in [
+            (
+                "tickroom_connections",
+                "Open authenticated connections.",
+                self.connections.get(),
+            ),
+            (
+                "tickroom_rooms_open",
+                "Rooms whose task is running.",
+                self.rooms_open.get(),
+            ),
+        ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        gauge(
-            "tickroom_connections",
-            "Open authenticated connections.",
-            self.connections.get(),
-        );
-        gauge(
-            "tickroom_rooms_open",
-            "Rooms whose task is running.",
-            self.rooms_open.get(),
-        );
-        let counters: [(&str, &str, &Counter); 9] = [
+        }
+        let errors_total: u64 = self.errors.iter().map(|(_, c)| c.get()).sum();
+        for (name, help, v) in [
             (
                 "tickroom_handshakes_refused_total",
                 "Handshakes refused.",
-                &self.handshakes_refused,
+                self.handshakes_refused.get(),
             ),
-            ("tickroom_ticks_total", "Room ticks run.", &self.ticks),
+            ("tickroom_ticks_total", "Room ticks run.", self.ticks.get()),
+            (
+                "tickroom_tick_overruns_total",
+                "Ticks that took longer than their period.",
+                self.tick_overruns.get(),
+            ),
+            (
+                "tickroom_ticks_skipped_total",
+                "Ticks skipped: a room fell behind beyond its catch-up.",
+                self.ticks_skipped.get(),
+            ),
             (
                 "tickroom_snapshot_bytes_total",
                 "Snapshot bytes encoded (once per room tick).",
-                &self.snapshot_bytes,
+                self.snapshot_bytes.get(),
+            ),
+            (
+                "tickroom_snapshots_dropped_total",
+                "Snapshots the transport had no room for.",
+                self.snapshots_dropped.get(),
             ),
             (
                 "tickroom_inputs_accepted_total",
                 "Inputs queued for a tick.",
-                &self.inputs_accepted,
+                self.inputs_accepted.get(),
             ),
             (
                 "tickroom_inputs_duplicate_total",
                 "Inputs ignored as already applied or queued.",
-                &self.inputs_duplicate,
+                self.inputs_duplicate.get(),
             ),
             (
                 "tickroom_inputs_overflow_total",
                 "Inputs refused: player's input buffer full.",
-                &self.inputs_overflow,
+                self.inputs_overflow.get(),
             ),
             (
                 "tickroom_inputs_unseated_total",
                 "Inputs for a player no longer seated.",
-                &self.inputs_unseated,
+                self.inputs_unseated.get(),
             ),
             (
                 "tickroom_inputs_rate_limited_total",
                 "Inputs dropped by the rate limiter.",
-                &self.inputs_rate_limited,
+                self.inputs_rate_limited.get(),
             ),
             (
                 "tickroom_errors_total",
                 "Errors sent to clients, all codes.",
-                &Counter(AtomicU64::new(
-                    self.errors.iter().map(|(_, c)| c.get()).sum(),
-                )),
+                errors_total,
             ),
-        ];
-        for (name, help, c) in counters {
+        ] {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                c.get()
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
             );
         }
         let _ = writeln!(
@@ -185,6 +278,41 @@ impl Metrics {
                 c.get()
             );
         }
+        self.tick_duration.render(
+            &mut out,
+            "tickroom_tick_duration_seconds",
+            "Time one room tick took: inputs, systems, snapshot encode.",
+        );
+        self.tick_lateness.render(
+            &mut out,
+            "tickroom_tick_lateness_seconds",
+            "How late ticks started after their scheduled time.",
+        );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn histogram_buckets_and_render() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(40));
+        h.observe(Duration::from_micros(700));
+        h.observe(Duration::from_secs(5));
+        assert_eq!(h.count(), 3);
+        assert_eq!(h.count_above(500), 2);
+        assert_eq!(h.count_above(1_000_000), 1);
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"0.00005\"} 1"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.001\"} 2"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3"), "{out}");
+        assert!(out.contains("x_count 3"));
+        let m = Metrics::default().render();
+        assert!(m.contains("tickroom_tick_lateness_seconds_count 0"));
     }
 }

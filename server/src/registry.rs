@@ -4,8 +4,9 @@
 //! connection before it is admitted. The room itself hears only "join" and "leave".
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
@@ -13,13 +14,12 @@ use tickroom_shared::limits::{MAX_PLAYERS_PER_MATCH, MAX_TICK_RATE, MIN_TICK_RAT
 use tickroom_shared::token::unix_now;
 use tickroom_shared::{EndReason, Role};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::games::Catalog;
 use crate::metrics::Metrics;
 use crate::room::RoomConfig;
-use crate::room::driver::{RoomControl, SnapshotSink, SpawnParams};
+use crate::room::driver::{RoomControl, RoomState, Runtimes, SnapshotSink, SpawnParams};
 
 /// A request to create a match (the body of `POST /admin/matches`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -145,8 +145,10 @@ pub struct MatchView {
     /// Immutable facts.
     #[serde(flatten)]
     pub info: MatchInfo,
-    /// `running` or `ended`.
+    /// `waiting` (no player has joined yet), `running` or `ended`.
     pub state: &'static str,
+    /// Why it ended, once it has.
+    pub end_reason: Option<tickroom_shared::EndReason>,
     /// The room's last tick.
     pub tick: u64,
     /// Ids of players holding a seat, sorted.
@@ -163,7 +165,7 @@ impl Match {
 
     /// Whether the match has ended.
     pub fn is_ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire) || self.room.is_closed()
+        self.ended.load(Ordering::Acquire) || self.room.state() == RoomState::Ended
     }
 
     /// Whether a seat of `role` is free right now for `player` (a player who already holds a
@@ -238,7 +240,12 @@ impl Match {
         players.sort_unstable();
         MatchView {
             info: self.info.clone(),
-            state: if self.is_ended() { "ended" } else { "running" },
+            state: if self.is_ended() {
+                RoomState::Ended.as_str()
+            } else {
+                self.room.state().as_str()
+            },
+            end_reason: self.room.end_reason(),
             tick: self.room.tick(),
             players,
             spectators: seats.spectators.len(),
@@ -253,11 +260,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Every match on this node.
 pub struct Registry {
-    matches: DashMap<Arc<str>, Arc<Match>>,
+    matches: Arc<DashMap<Arc<str>, Arc<Match>>>,
+    /// Matches whose room has not stopped yet: what the room limit counts.
+    live: Arc<AtomicUsize>,
     catalog: Catalog,
     sink: Arc<dyn SnapshotSink>,
     metrics: Arc<Metrics>,
-    tracker: TaskTracker,
+    runtimes: Runtimes,
     shutdown: CancellationToken,
     config: Arc<Config>,
     /// Serializes creations so the room limit holds exactly.
@@ -280,15 +289,16 @@ impl Registry {
         sink: Arc<dyn SnapshotSink>,
         metrics: Arc<Metrics>,
         config: Arc<Config>,
-        tracker: TaskTracker,
+        runtimes: Runtimes,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
-            matches: DashMap::new(),
+            matches: Arc::new(DashMap::new()),
+            live: Arc::new(AtomicUsize::new(0)),
             catalog,
             sink,
             metrics,
-            tracker,
+            runtimes,
             shutdown,
             config,
             create_lock: Mutex::new(()),
@@ -327,7 +337,7 @@ impl Registry {
         if self.matches.contains_key(&id) {
             return Err(CreateError::Exists);
         }
-        if self.matches.len() >= self.config.max_rooms {
+        if self.live.load(Ordering::Acquire) >= self.config.max_rooms {
             return Err(CreateError::TooManyRooms(self.config.max_rooms));
         }
         let params = SpawnParams {
@@ -335,8 +345,10 @@ impl Registry {
             room: RoomConfig {
                 tick_rate,
                 input_buffer: self.config.input_buffer,
+                max_input_lag: self.config.max_input_lag,
             },
             inbox: self.config.room_inbox,
+            empty_grace: Duration::from_secs(self.config.empty_room_grace_secs),
         };
         let room = self
             .catalog
@@ -345,7 +357,7 @@ impl Registry {
                 params,
                 self.sink.clone(),
                 self.metrics.clone(),
-                &self.tracker,
+                &self.runtimes,
                 self.shutdown.clone(),
             )
             .ok_or_else(|| CreateError::UnknownGame(req.game.clone()))?;
@@ -362,9 +374,37 @@ impl Registry {
             seats: Mutex::new(Seats::default()),
             ended: AtomicBool::new(false),
         });
-        self.matches.insert(id, m.clone());
+        self.matches.insert(id.clone(), m.clone());
+        self.live.fetch_add(1, Ordering::AcqRel);
+        self.forget_when_closed(id, m.clone());
         tracing::info!(match_id = %m.info.id, game, tick_rate, max_players, "match created");
         Ok(m)
+    }
+
+    /// Once the match's room stops: it no longer counts toward the room limit, and after the
+    /// retention period it leaves the directory (unless a new match took its id).
+    fn forget_when_closed(&self, id: Arc<str>, m: Arc<Match>) {
+        let matches = self.matches.clone();
+        let live = self.live.clone();
+        let retention = Duration::from_secs(self.config.ended_retention_secs);
+        let shutdown = self.shutdown.clone();
+        self.runtimes.tracker.spawn_on(
+            async move {
+                m.room.closed().await;
+                live.fetch_sub(1, Ordering::AcqRel);
+                tokio::select! {
+                    _ = tokio::time::sleep(retention) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                matches.remove_if(&id, |_, v| Arc::ptr_eq(v, &m));
+            },
+            &self.runtimes.io,
+        );
+    }
+
+    /// Matches whose room is still running (or waiting): what the room limit counts.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
     }
 
     /// The match with this id.

@@ -2,3 +2,4 @@
 //! only what crosses the wire is here, so clients in Rust can use it.
 
 pub mod arena;
+pub mod tictactoe;

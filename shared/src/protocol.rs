@@ -146,6 +146,8 @@ pub enum EndReason {
     Shutdown,
     /// The room failed (the game panicked); the match cannot continue.
     Error,
+    /// No player was seated for the empty-room grace period.
+    Abandoned,
 }
 
 /// Sent to every socket of a match as it ends; the server then disconnects them.

@@ -163,13 +163,7 @@ mod tests {
     use crate::room::{PushOutcome, Room, RoomConfig};
 
     fn room() -> Room<Arena> {
-        Room::new(
-            Arc::new(Arena),
-            RoomConfig {
-                tick_rate: 30,
-                input_buffer: 8,
-            },
-        )
+        Room::new(Arc::new(Arena), RoomConfig::with_rate(30))
     }
 
     fn decode(bytes: &[u8]) -> Snapshot<ArenaState> {
@@ -196,6 +190,48 @@ mod tests {
         let again = decode(r.tick());
         assert!(again.state.player("alice").unwrap().x > p.x || p.x >= SIZE - PLAYER_RADIUS);
         assert_eq!(again.acks["alice"], 1);
+    }
+
+    #[test]
+    fn a_backlog_is_caught_up_within_the_allowed_lag() {
+        let mut r = room();
+        r.join("alice".into());
+        for seq in 1..=5 {
+            r.push_input(
+                "alice",
+                seq,
+                ArenaInput {
+                    dir: [0.0, 1.0],
+                    buttons: 0,
+                },
+            );
+        }
+        // Lag 1: four applied at once (all listed, the last held), one left for the next tick.
+        let s = decode(r.tick());
+        assert_eq!(s.acks["alice"], 4);
+        let applied = &r
+            .world()
+            .resource::<crate::room::AppliedInputs<ArenaInput>>()
+            .0;
+        assert_eq!(
+            applied.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(decode(r.tick()).acks["alice"], 5);
+        assert_eq!(
+            r.world()
+                .resource::<crate::room::AppliedInputs<ArenaInput>>()
+                .0
+                .len(),
+            1
+        );
+        assert_eq!(decode(r.tick()).acks["alice"], 5);
+        assert!(
+            r.world()
+                .resource::<crate::room::AppliedInputs<ArenaInput>>()
+                .0
+                .is_empty()
+        );
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! The games a server can run, by name, and the demo games that ship with Tickroom.
 
 pub mod arena;
+pub mod tictactoe;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::metrics::Metrics;
 use crate::room::Game;
-use crate::room::driver::{self, RoomControl, SnapshotSink, SpawnParams};
+use crate::room::driver::{self, RoomControl, Runtimes, SnapshotSink, SpawnParams};
 
 /// Starts rooms of one game; implemented for every [`Game`].
 trait Factory: Send + Sync {
@@ -19,7 +19,7 @@ trait Factory: Send + Sync {
         params: SpawnParams,
         sink: Arc<dyn SnapshotSink>,
         metrics: Arc<Metrics>,
-        tracker: &TaskTracker,
+        runtimes: &Runtimes,
         shutdown: CancellationToken,
     ) -> Arc<dyn RoomControl>;
 }
@@ -32,10 +32,10 @@ impl<G: Game> Factory for GameFactory<G> {
         params: SpawnParams,
         sink: Arc<dyn SnapshotSink>,
         metrics: Arc<Metrics>,
-        tracker: &TaskTracker,
+        runtimes: &Runtimes,
         shutdown: CancellationToken,
     ) -> Arc<dyn RoomControl> {
-        driver::spawn(self.0.clone(), params, sink, metrics, tracker, shutdown)
+        driver::spawn(self.0.clone(), params, sink, metrics, runtimes, shutdown)
     }
 }
 
@@ -57,9 +57,9 @@ impl Catalog {
         Self::default()
     }
 
-    /// The catalog with the games that ship with Tickroom ("arena").
+    /// The catalog with the games that ship with Tickroom: "arena" and "tictactoe".
     pub fn builtin() -> Self {
-        Self::new().with(arena::Arena)
+        Self::new().with(arena::Arena).with(tictactoe::TicTacToe)
     }
 
     /// Adds `game` under [`Game::name`], replacing a game of the same name.
@@ -85,10 +85,10 @@ impl Catalog {
         params: SpawnParams,
         sink: Arc<dyn SnapshotSink>,
         metrics: Arc<Metrics>,
-        tracker: &TaskTracker,
+        runtimes: &Runtimes,
         shutdown: CancellationToken,
     ) -> Option<Arc<dyn RoomControl>> {
         let factory = self.games.get(game)?;
-        Some(factory.spawn(params, sink, metrics, tracker, shutdown))
+        Some(factory.spawn(params, sink, metrics, runtimes, shutdown))
     }
 }

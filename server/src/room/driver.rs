@@ -3,25 +3,44 @@
 //! The transport talks to a running room only through a [`RoomControl`] (join, leave, input,
 //! end) and hears from it only through a [`SnapshotSink`]; neither side knows the other's
 //! types, so the same room runs under Socket.IO, in a test, or in a benchmark.
+//!
+//! A room's task runs on the simulation runtime ([`Runtimes::sim`]): it drains its inbox,
+//! ticks, and hands the encoded snapshot to a publisher task on the I/O runtime, which does the
+//! socket work. A transport that falls behind costs dropped snapshots (counted), never a late
+//! tick.
+//!
+//! Lifecycle: a room is *waiting* until its first player joins (it does not tick), then
+//! *running*, then *ended* — by the admin API, by the game, by server shutdown, or when no
+//! player has been seated for the empty-room grace period.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tickroom_shared::codec::{self, DecodeError};
 use tickroom_shared::{EndReason, InputMsg, MatchEnd};
+use tokio::runtime::Handle as RuntimeHandle;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{Game, InvalidInput, PushOutcome, Room, RoomConfig};
 use crate::metrics::Metrics;
 
 /// A boxed, sendable future, as [`SnapshotSink`] returns.
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Most ticks a late room runs back to back to catch up; beyond that it skips ticks (counted in
+/// `tickroom_ticks_skipped_total`), so a stalled room comes back at its rate instead of
+/// bursting.
+pub const MAX_CATCH_UP: u32 = 3;
+
+/// Snapshots a room may have waiting for its publisher before newer ones are dropped.
+const PUBLISH_QUEUE: usize = 4;
 
 /// Where a running room sends what it produces. Implemented by the transport.
 pub trait SnapshotSink: Send + Sync + 'static {
@@ -49,6 +68,28 @@ pub enum InputError {
     Closed,
 }
 
+/// Where a room is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomState {
+    /// Created; no player has joined yet, so it does not tick.
+    Waiting,
+    /// Ticking.
+    Running,
+    /// Over; its task has stopped or is stopping.
+    Ended,
+}
+
+impl RoomState {
+    /// The state as the admin API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Running => "running",
+            Self::Ended => "ended",
+        }
+    }
+}
+
 /// The transport's view of a running room, independent of the game type.
 pub trait RoomControl: Send + Sync + 'static {
     /// Decodes and validates one `input` event payload (`[name, {seq, input}]`) and queues it
@@ -61,10 +102,16 @@ pub trait RoomControl: Send + Sync + 'static {
     fn leave(&self, player: Arc<str>);
     /// The last tick the room ran.
     fn tick(&self) -> u64;
+    /// Waiting, running or ended.
+    fn state(&self) -> RoomState;
+    /// Why the room ended, once it has.
+    fn end_reason(&self) -> Option<EndReason>;
     /// Ends the match: the room stops after its current tick and tells the sink.
     fn end(&self, reason: EndReason);
     /// Whether the room's task has stopped.
     fn is_closed(&self) -> bool;
+    /// Resolves once the room's task has stopped.
+    fn closed(&self) -> BoxFuture<'_>;
 }
 
 enum Command<I> {
@@ -79,9 +126,16 @@ enum Command<I> {
 
 struct Shared {
     tick: AtomicU64,
+    state: AtomicU8,
     end: OnceLock<EndReason>,
     cancel: CancellationToken,
     closed: CancellationToken,
+}
+
+impl Shared {
+    fn set_state(&self, s: RoomState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
 }
 
 struct Handle<G: Game> {
@@ -122,6 +176,18 @@ impl<G: Game> RoomControl for Handle<G> {
         self.shared.tick.load(Ordering::Relaxed)
     }
 
+    fn state(&self) -> RoomState {
+        match self.shared.state.load(Ordering::Acquire) {
+            0 => RoomState::Waiting,
+            1 => RoomState::Running,
+            _ => RoomState::Ended,
+        }
+    }
+
+    fn end_reason(&self) -> Option<EndReason> {
+        self.shared.end.get().copied()
+    }
+
     fn end(&self, reason: EndReason) {
         let _ = self.shared.end.set(reason);
         self.shared.cancel.cancel();
@@ -130,6 +196,10 @@ impl<G: Game> RoomControl for Handle<G> {
     fn is_closed(&self) -> bool {
         self.shared.closed.is_cancelled()
     }
+
+    fn closed(&self) -> BoxFuture<'_> {
+        Box::pin(self.shared.closed.cancelled())
+    }
 }
 
 /// Everything needed to start a room's task.
@@ -137,26 +207,55 @@ impl<G: Game> RoomControl for Handle<G> {
 pub struct SpawnParams {
     /// The match id; the sink addresses the room by it.
     pub match_id: Arc<str>,
-    /// Tick rate and input buffer.
+    /// Tick rate and input buffering.
     pub room: RoomConfig,
     /// Capacity of the room's inbox (inputs from all players waiting for the next tick).
     pub inbox: usize,
+    /// A room with no seated player for this long ends with [`EndReason::Abandoned`] (a
+    /// waiting room counts from its creation).
+    pub empty_grace: Duration,
 }
 
-/// Builds a room for `game`, spawns its task on the current runtime, and returns its control
-/// handle. The task runs until [`RoomControl::end`] or `shutdown` is cancelled.
+/// Where rooms run: simulation on `sim`, socket work on `io`, all tracked by `tracker`.
+#[derive(Debug, Clone)]
+pub struct Runtimes {
+    /// Runs room tasks (ticks).
+    pub sim: RuntimeHandle,
+    /// Runs publisher tasks (snapshot broadcast).
+    pub io: RuntimeHandle,
+    /// Tracks every room and publisher task, for shutdown.
+    pub tracker: TaskTracker,
+}
+
+impl Runtimes {
+    /// Everything on the current runtime (tests, benchmarks, single-runtime servers).
+    pub fn current(tracker: TaskTracker) -> Self {
+        let h = RuntimeHandle::current();
+        Self {
+            sim: h.clone(),
+            io: h,
+            tracker,
+        }
+    }
+}
+
+/// Builds a room for `game`, starts its task and its publisher, and returns its control
+/// handle. The room runs until [`RoomControl::end`], `shutdown`, the game ending it, or the
+/// empty-room grace period.
 pub fn spawn<G: Game>(
     game: Arc<G>,
     params: SpawnParams,
     sink: Arc<dyn SnapshotSink>,
     metrics: Arc<Metrics>,
-    tracker: &tokio_util::task::TaskTracker,
+    runtimes: &Runtimes,
     shutdown: CancellationToken,
 ) -> Arc<dyn RoomControl> {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
+    let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let shared = Arc::new(Shared {
         tick: AtomicU64::new(0),
+        state: AtomicU8::new(RoomState::Waiting as u8),
         end: OnceLock::new(),
         cancel: shutdown.child_token(),
         closed: CancellationToken::new(),
@@ -164,14 +263,19 @@ pub fn spawn<G: Game>(
     let room = Room::new(game.clone(), params.room);
     let task = RoomTask {
         room,
-        match_id: params.match_id,
+        match_id: params.match_id.clone(),
+        empty_grace: params.empty_grace,
         control: control_rx,
         inputs: input_rx,
-        sink,
-        metrics,
+        publish: publish_tx,
+        metrics: metrics.clone(),
         shared: shared.clone(),
     };
-    tracker.spawn(task.run_guarded());
+    runtimes.tracker.spawn_on(
+        publisher(params.match_id, publish_rx, sink, shared.clone(), metrics),
+        &runtimes.io,
+    );
+    runtimes.tracker.spawn_on(task.run_guarded(), &runtimes.sim);
     Arc::new(Handle {
         game,
         control: control_tx,
@@ -180,12 +284,40 @@ pub fn spawn<G: Game>(
     })
 }
 
+enum Publish {
+    Snapshot(Bytes),
+    Ended(MatchEnd),
+}
+
+/// Hands a room's output to the sink on the I/O runtime, in order; ends after `Ended`.
+async fn publisher(
+    match_id: Arc<str>,
+    mut rx: mpsc::Receiver<Publish>,
+    sink: Arc<dyn SnapshotSink>,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Publish::Snapshot(bytes) => sink.publish(&match_id, bytes).await,
+            Publish::Ended(end) => {
+                sink.ended(&end).await;
+                break;
+            }
+        }
+    }
+    metrics.rooms_open.dec();
+    shared.set_state(RoomState::Ended);
+    shared.closed.cancel();
+}
+
 struct RoomTask<G: Game> {
     room: Room<G>,
     match_id: Arc<str>,
+    empty_grace: Duration,
     control: mpsc::UnboundedReceiver<Command<G::Input>>,
     inputs: mpsc::Receiver<Command<G::Input>>,
-    sink: Arc<dyn SnapshotSink>,
+    publish: mpsc::Sender<Publish>,
     metrics: Arc<Metrics>,
     shared: Arc<Shared>,
 }
@@ -197,60 +329,130 @@ impl<G: Game> RoomTask<G> {
     async fn run_guarded(self) {
         use futures_util::FutureExt;
         let match_id = self.match_id.clone();
-        let sink = self.sink.clone();
-        let metrics = self.metrics.clone();
+        let publish = self.publish.clone();
         let shared = self.shared.clone();
-        metrics.rooms_open.inc();
-        let outcome = std::panic::AssertUnwindSafe(self.run())
+        self.metrics.rooms_open.inc();
+        let reason = match std::panic::AssertUnwindSafe(self.run())
             .catch_unwind()
-            .await;
-        if let Err(panic) = outcome {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(%match_id, panic = %what, "room panicked; ending the match");
-            let end = MatchEnd {
-                match_id: match_id.to_string(),
-                reason: EndReason::Error,
-                tick: shared.tick.load(Ordering::Relaxed),
-            };
-            sink.ended(&end).await;
-        }
-        metrics.rooms_open.dec();
-        shared.closed.cancel();
+            .await
+        {
+            Ok(reason) => reason,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(%match_id, panic = %what, "room panicked; ending the match");
+                EndReason::Error
+            }
+        };
+        let _ = shared.end.set(reason);
+        let end = MatchEnd {
+            match_id: match_id.to_string(),
+            reason: *shared.end.get().unwrap_or(&reason),
+            tick: shared.tick.load(Ordering::Relaxed),
+        };
+        tracing::info!(%match_id, reason = ?end.reason, tick = end.tick, "match ended");
+        shared.set_state(RoomState::Ended);
+        // The publisher is still running (it ends on this message), so this cannot fail.
+        let _ = publish.send(Publish::Ended(end)).await;
     }
 
-    async fn run(mut self) {
+    async fn run(mut self) -> EndReason {
+        let reason = self.run_until_end().await;
+        // The first recorded reason wins (an admin end racing a game over keeps the admin's).
+        let _ = self.shared.end.set(reason);
+        let reason = self.shared.end.get().copied().unwrap_or(reason);
+        self.room.end(reason);
+        reason
+    }
+
+    async fn run_until_end(&mut self) -> EndReason {
+        // Waiting: no ticks until the first player, or the grace period, or an end.
+        let grace = tokio::time::sleep(self.empty_grace);
+        tokio::pin!(grace);
+        loop {
+            if self.room.player_count() > 0 {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = self.shared.cancel.cancelled() => return self.requested_end(),
+                _ = &mut grace => return EndReason::Abandoned,
+                cmd = self.control.recv() => match cmd {
+                    Some(cmd) => self.apply(cmd),
+                    None => return self.requested_end(),
+                },
+            }
+        }
+        self.shared.set_state(RoomState::Running);
+
         let rate = self.room.config.tick_rate.max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(rate));
-        let mut timer = tokio::time::interval_at(Instant::now() + period, period);
-        // A late room skips the ticks it missed rather than bursting to catch up, so one slow
-        // tick cannot turn into a storm of snapshots.
-        timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut next = Instant::now();
+        let mut empty_since: Option<Instant> = None;
+        let mut overrun_warned = false;
         loop {
             tokio::select! {
                 biased;
-                _ = self.shared.cancel.cancelled() => break,
-                _ = timer.tick() => {}
+                _ = self.shared.cancel.cancelled() => return self.requested_end(),
+                _ = tokio::time::sleep_until(next) => {}
             }
-            self.drain();
-            let snapshot = Bytes::copy_from_slice(self.room.tick());
-            self.shared
-                .tick
-                .store(self.room.tick_number(), Ordering::Relaxed);
-            self.metrics.ticks.inc();
-            self.metrics.snapshot_bytes.add(snapshot.len() as u64);
-            self.sink.publish(&self.match_id, snapshot).await;
+            let now = Instant::now();
+            let late = now.saturating_duration_since(next);
+            self.metrics.tick_lateness.observe(late);
+            // Ticks due now: this one plus any whole periods we are behind.
+            let behind =
+                u32::try_from(late.as_nanos() / period.as_nanos().max(1)).unwrap_or(u32::MAX);
+            let due = behind.saturating_add(1);
+            let run = due.min(MAX_CATCH_UP);
+            if due > run {
+                self.metrics.ticks_skipped.add(u64::from(due - run));
+            }
+            for _ in 0..run {
+                self.drain();
+                let started = Instant::now();
+                let snapshot = Bytes::copy_from_slice(self.room.tick());
+                let took = started.elapsed();
+                self.metrics.tick_duration.observe(took);
+                if took > period {
+                    self.metrics.tick_overruns.inc();
+                    if !overrun_warned {
+                        overrun_warned = true;
+                        tracing::warn!(match_id = %self.match_id, ?took, ?period, "tick overran its period");
+                    }
+                }
+                self.shared
+                    .tick
+                    .store(self.room.tick_number(), Ordering::Relaxed);
+                self.metrics.ticks.inc();
+                self.metrics.snapshot_bytes.add(snapshot.len() as u64);
+                if self.publish.try_send(Publish::Snapshot(snapshot)).is_err() {
+                    self.metrics.snapshots_dropped.inc();
+                }
+                if self.room.is_over() {
+                    return EndReason::GameOver;
+                }
+            }
+            next += period * due;
+            if self.room.player_count() == 0 {
+                let since = *empty_since.get_or_insert(now);
+                if now.duration_since(since) >= self.empty_grace {
+                    return EndReason::Abandoned;
+                }
+            } else {
+                empty_since = None;
+            }
         }
-        let end = MatchEnd {
-            match_id: self.match_id.to_string(),
-            reason: *self.shared.end.get().unwrap_or(&EndReason::Shutdown),
-            tick: self.room.tick_number(),
-        };
-        self.sink.ended(&end).await;
-        tracing::info!(match_id = %self.match_id, reason = ?end.reason, tick = end.tick, "match ended");
+    }
+
+    fn requested_end(&self) -> EndReason {
+        self.shared
+            .end
+            .get()
+            .copied()
+            .unwrap_or(EndReason::Shutdown)
     }
 
     fn drain(&mut self) {
@@ -333,15 +535,13 @@ mod tests {
             Arc::new(Arena),
             SpawnParams {
                 match_id: "m".into(),
-                room: RoomConfig {
-                    tick_rate: rate,
-                    input_buffer: 8,
-                },
+                room: RoomConfig::with_rate(rate),
                 inbox,
+                empty_grace: Duration::from_secs(60),
             },
             sink.clone(),
             Arc::new(Metrics::default()),
-            &tracker,
+            &Runtimes::current(tracker.clone()),
             CancellationToken::new(),
         );
         (sink, room, tracker)
@@ -360,8 +560,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn ticks_at_its_rate_and_applies_inputs() {
         let (sink, room, tracker) = start(30, 16);
+        // The first join starts the clock: tick 1 at once, then one every 1/30 s.
         room.join("a".into());
-        tokio::time::sleep(Duration::from_millis(1010)).await;
+        tokio::time::sleep(Duration::from_millis(990)).await;
         assert_eq!(sink.count(), 30, "30 Hz for one second");
         assert_eq!(room.tick(), 30);
         let x0 = sink.last().state.player("a").unwrap().x;
@@ -407,8 +608,9 @@ mod tests {
             room.submit_input(&a, b"\x92\xa5input\xc0"),
             Err(InputError::Decode(DecodeError::NotAMap))
         ));
-        // After a tick the inbox has room again; the two queued inputs are applied one per tick.
-        tokio::time::sleep(Duration::from_millis(110)).await;
+        // After a tick the inbox has room again; one input per tick is applied while the
+        // player's queue stays within the allowed lag of 1.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(sink.last().acks["a"], 1);
         assert_eq!(room.submit_input(&a, &input(3, [0.0, 0.0])), Ok(()));
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -450,18 +652,16 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let params = |id: &str| SpawnParams {
             match_id: id.into(),
-            room: RoomConfig {
-                tick_rate: 10,
-                input_buffer: 8,
-            },
+            room: RoomConfig::with_rate(10),
             inbox: 8,
+            empty_grace: Duration::from_secs(60),
         };
         let faulty = spawn(
             Arc::new(Faulty),
             params("bad"),
             sink.clone(),
             metrics.clone(),
-            &tracker,
+            &Runtimes::current(tracker.clone()),
             CancellationToken::new(),
         );
         let healthy = spawn(
@@ -469,9 +669,11 @@ mod tests {
             params("good"),
             sink.clone(),
             metrics.clone(),
-            &tracker,
+            &Runtimes::current(tracker.clone()),
             CancellationToken::new(),
         );
+        faulty.join("p".into());
+        healthy.join("p".into());
         tokio::time::sleep(Duration::from_millis(1050)).await;
         assert!(faulty.is_closed());
         let end = sink
@@ -485,7 +687,110 @@ mod tests {
             ("bad", EndReason::Error, 2)
         );
         assert!(!healthy.is_closed());
-        assert_eq!(healthy.tick(), 10, "the other room kept its rate");
+        assert_eq!(
+            healthy.tick(),
+            11,
+            "the other room kept its rate: ticks at 0, 0.1, .. 1.0 s"
+        );
         assert_eq!(metrics.rooms_open.get(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_rooms_do_not_tick_and_empty_rooms_are_abandoned() {
+        let sink = Arc::new(Recorder::default());
+        let tracker = TaskTracker::new();
+        let params = |id: &str| SpawnParams {
+            match_id: id.into(),
+            room: RoomConfig::with_rate(10),
+            inbox: 8,
+            empty_grace: Duration::from_secs(5),
+        };
+        let rt = Runtimes::current(tracker.clone());
+        let metrics = Arc::new(Metrics::default());
+        let never = spawn(
+            Arc::new(Arena),
+            params("never"),
+            sink.clone(),
+            metrics.clone(),
+            &rt,
+            CancellationToken::new(),
+        );
+        let left = spawn(
+            Arc::new(Arena),
+            params("left"),
+            sink.clone(),
+            metrics.clone(),
+            &rt,
+            CancellationToken::new(),
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(never.state(), RoomState::Waiting);
+        assert_eq!(never.tick(), 0);
+        assert_eq!(sink.count(), 0, "waiting rooms send nothing");
+
+        left.join("a".into());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(left.state(), RoomState::Running);
+        left.leave("a".into());
+        // `never` waited 5 s since creation; `left` runs on, empty, until 5 s after the leave.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        assert!(never.is_closed());
+        assert_eq!(never.end_reason(), Some(EndReason::Abandoned));
+        assert!(!left.is_closed());
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(left.is_closed());
+        assert_eq!(left.end_reason(), Some(EndReason::Abandoned));
+        assert_eq!(metrics.rooms_open.get(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_game_can_end_its_match() {
+        use crate::games::tictactoe::TicTacToe;
+        use tickroom_shared::games::tictactoe::Move;
+        let sink = Arc::new(Recorder::default());
+        let tracker = TaskTracker::new();
+        let room = spawn(
+            Arc::new(TicTacToe),
+            SpawnParams {
+                match_id: "ttt".into(),
+                room: RoomConfig::with_rate(20),
+                inbox: 8,
+                empty_grace: Duration::from_secs(60),
+            },
+            sink.clone(),
+            Arc::new(Metrics::default()),
+            &Runtimes::current(tracker.clone()),
+            CancellationToken::new(),
+        );
+        let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
+        room.join(x.clone());
+        room.join(o.clone());
+        let mv = |seq: u32, cell: u8| {
+            codec::encode_event(
+                "input",
+                &InputMsg {
+                    seq,
+                    input: Move { cell },
+                },
+            )
+        };
+        for (who, seq, cell) in [(&x, 1, 0), (&o, 1, 3), (&x, 2, 1), (&o, 2, 4), (&x, 3, 2)] {
+            room.submit_input(who, &mv(seq, cell)).unwrap();
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        tracker.close();
+        tracker.wait().await;
+        let end = sink.end.lock().unwrap().clone().unwrap();
+        assert_eq!(end.reason, EndReason::GameOver);
+        let last: Snapshot<tickroom_shared::games::tictactoe::Board> =
+            rmp_serde::from_slice(sink.snapshots.lock().unwrap().last().unwrap()).unwrap();
+        assert_eq!(
+            last.state.winner,
+            Some(tickroom_shared::games::tictactoe::X)
+        );
+        assert_eq!(
+            last.tick, end.tick,
+            "the final board was published before the end"
+        );
     }
 }

@@ -4,10 +4,12 @@
 //! player entities and the inputs; the game adds its components and systems and says what a
 //! snapshot contains. Nothing here knows about sockets.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
 use serde::{Serialize, de::DeserializeOwned};
+use tickroom_shared::EndReason;
 
 /// System sets a game's systems go into. They run in this order every tick, after the room has
 /// written each player's [`Controls`] for the tick.
@@ -31,6 +33,63 @@ pub struct TickInfo {
     pub rate: u32,
     /// Seconds per tick (`1 / rate`).
     pub dt: f32,
+    /// Simulated seconds since the first tick began (`(tick - 1) * dt`): game time, which
+    /// does not jump when the server is late.
+    pub elapsed: f64,
+}
+
+/// Every seated player's entity, by player id, as a resource. Kept by the room.
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Players(pub BTreeMap<Arc<str>, Entity>);
+
+impl Players {
+    /// The entity of `player`, if seated.
+    pub fn get(&self, player: &str) -> Option<Entity> {
+        self.0.get(player).copied()
+    }
+}
+
+/// The inputs applied this tick, in the order they were applied (by player, then `seq`), as a
+/// resource. Usually one per player; more when a player's queue had fallen behind and the room
+/// caught up. Games with discrete actions (a move, a shot) read this; games with held controls
+/// read [`Controls`].
+#[derive(Resource, Debug, Clone)]
+pub struct AppliedInputs<I: Send + Sync + 'static>(pub Vec<AppliedInput<I>>);
+
+impl<I: Send + Sync + 'static> Default for AppliedInputs<I> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+/// One applied input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedInput<I> {
+    /// The player's entity.
+    pub entity: Entity,
+    /// The input's sequence number.
+    pub seq: u32,
+    /// The input.
+    pub input: I,
+}
+
+/// Lets a game end its match from a system: set it and the room stops after this tick, with
+/// reason `game_over`.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatchControl {
+    over: bool,
+}
+
+impl MatchControl {
+    /// Ends the match after the current tick.
+    pub fn end_match(&mut self) {
+        self.over = true;
+    }
+
+    /// Whether the game has ended the match.
+    pub fn is_over(&self) -> bool {
+        self.over
+    }
 }
 
 /// The player id of an entity that belongs to a connected (or seated) player.
@@ -39,7 +98,7 @@ pub struct PlayerId(pub Arc<str>);
 
 /// The controls a player holds during this tick: the input with the highest sequence number
 /// applied so far. The room updates it before [`GameSystems::Input`] runs; when no new input
-/// arrived, the previous one is held.
+/// arrived, the previous one is held. See [`AppliedInputs`] for every input of the tick.
 #[derive(Component, Debug, Clone, Default)]
 pub struct Controls<I: Send + Sync + 'static> {
     /// The held input.
@@ -81,6 +140,10 @@ pub trait Game: Send + Sync + 'static {
 
     /// A player left; the room despawns `entity` right after this returns.
     fn on_leave(&self, _world: &mut World, _entity: Entity) {}
+
+    /// The match is ending for `reason`; the last snapshot has been sent. Runs on the room's
+    /// task, once.
+    fn on_match_end(&self, _world: &mut World, _reason: EndReason) {}
 
     /// The state to send after a tick.
     fn snapshot(&self, world: &mut World) -> Self::State;

@@ -37,6 +37,10 @@ impl<I> InputQueue<I> {
         self.last_applied
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
     pub(crate) fn push(&mut self, seq: u32, input: I) -> PushOutcome {
         if seq <= self.last_applied {
             return PushOutcome::Duplicate;

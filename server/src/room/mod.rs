@@ -16,7 +16,10 @@ use bevy_ecs::schedule::SingleThreadedExecutor;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-pub use game::{Controls, Game, GameSystems, InvalidInput, PlayerId, TickInfo};
+pub use game::{
+    AppliedInput, AppliedInputs, Controls, Game, GameSystems, InvalidInput, MatchControl, PlayerId,
+    Players, TickInfo,
+};
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
 
@@ -27,6 +30,23 @@ pub struct RoomConfig {
     pub tick_rate: u32,
     /// Most inputs held per player waiting for their tick; more are refused.
     pub input_buffer: usize,
+    /// Inputs per player that may stay queued after a tick. A player whose queue is longer
+    /// has the surplus applied at once (all of them in [`AppliedInputs`], the last in
+    /// [`Controls`]), so a backlog (after a network hiccup, or a client clock running fast)
+    /// drains instead of adding latency forever. Input-to-ack latency stays within
+    /// `max_input_lag + 1` ticks.
+    pub max_input_lag: usize,
+}
+
+impl RoomConfig {
+    /// `tick_rate` Hz with the default buffering: 16 inputs buffered, lag of 1.
+    pub fn with_rate(tick_rate: u32) -> Self {
+        Self {
+            tick_rate,
+            input_buffer: 16,
+            max_input_lag: 1,
+        }
+    }
 }
 
 struct Seat<I> {
@@ -64,7 +84,11 @@ impl<G: Game> Room<G> {
             tick: 0,
             rate,
             dt: 1.0 / rate as f32,
+            elapsed: 0.0,
         });
+        world.insert_resource(Players::default());
+        world.insert_resource(AppliedInputs::<G::Input>::default());
+        world.insert_resource(MatchControl::default());
         let mut schedule = Schedule::default();
         // One room never fans out over threads: rooms are the unit of parallelism.
         schedule.set_executor(SingleThreadedExecutor::new());
@@ -129,6 +153,9 @@ impl<G: Game> Room<G> {
             .spawn((PlayerId(player.clone()), Controls::<G::Input>::default()))
             .id();
         self.game.on_join(&mut self.world, entity);
+        if let Some(mut players) = self.world.get_resource_mut::<Players>() {
+            players.0.insert(player.clone(), entity);
+        }
         self.seats.insert(
             player,
             Seat {
@@ -146,6 +173,9 @@ impl<G: Game> Room<G> {
         };
         self.game.on_leave(&mut self.world, seat.entity);
         self.world.despawn(seat.entity);
+        if let Some(mut players) = self.world.get_resource_mut::<Players>() {
+            players.0.remove(player);
+        }
         true
     }
 
@@ -157,25 +187,57 @@ impl<G: Game> Room<G> {
         }
     }
 
-    /// Runs one tick: applies at most one queued input per player (lowest `seq` first), runs
-    /// the schedule, and encodes the snapshot. Returns the snapshot's msgpack bytes, valid
-    /// until the next call.
+    /// Runs one tick: applies queued inputs (lowest `seq` first; one per player, more when a
+    /// player is behind by over [`RoomConfig::max_input_lag`]), runs the schedule, and encodes
+    /// the snapshot. Returns the snapshot's msgpack bytes, valid until the next call.
     pub fn tick(&mut self) -> &[u8] {
-        for seat in self.seats.values_mut() {
-            if let Some((seq, input)) = seat.queue.pop()
-                && let Some(mut controls) = self.world.get_mut::<Controls<G::Input>>(seat.entity)
-            {
-                controls.input = input;
-                controls.seq = seq;
-            }
-        }
+        self.world
+            .resource_scope(|world, mut applied: Mut<'_, AppliedInputs<G::Input>>| {
+                applied.0.clear();
+                for seat in self.seats.values_mut() {
+                    let queued = seat.queue.len();
+                    let n = if queued == 0 {
+                        0
+                    } else {
+                        queued.saturating_sub(self.config.max_input_lag).max(1)
+                    };
+                    for _ in 0..n {
+                        let Some((seq, input)) = seat.queue.pop() else {
+                            break;
+                        };
+                        if let Some(mut controls) = world.get_mut::<Controls<G::Input>>(seat.entity)
+                        {
+                            controls.input = input.clone();
+                            controls.seq = seq;
+                        }
+                        applied.0.push(AppliedInput {
+                            entity: seat.entity,
+                            seq,
+                            input,
+                        });
+                    }
+                }
+            });
         self.tick += 1;
         if let Some(mut info) = self.world.get_resource_mut::<TickInfo>() {
             info.tick = self.tick;
+            info.elapsed = (self.tick - 1) as f64 * f64::from(info.dt);
         }
         self.schedule.run(&mut self.world);
         self.encode_snapshot();
         &self.snapshot
+    }
+
+    /// Whether the game has ended the match ([`MatchControl::end_match`]).
+    pub fn is_over(&self) -> bool {
+        self.world
+            .get_resource::<MatchControl>()
+            .is_some_and(MatchControl::is_over)
+    }
+
+    /// Runs the game's match-end hook.
+    pub fn end(&mut self, reason: tickroom_shared::EndReason) {
+        self.game.on_match_end(&mut self.world, reason);
     }
 
     /// The snapshot of the last tick (empty before the first).

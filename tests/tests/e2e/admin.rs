@@ -44,7 +44,8 @@ async fn create_list_get_end() {
     assert_eq!(m["id"], "cup-final");
     assert_eq!(m["tick_rate"], 20);
     assert_eq!(m["max_players"], 3);
-    assert_eq!(m["state"], "running");
+    assert_eq!(m["state"], "waiting", "no player yet, so not ticking");
+    assert_eq!(m["tick"], 0);
 
     for (body, status, code) in [
         (

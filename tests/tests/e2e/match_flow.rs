@@ -213,3 +213,67 @@ async fn shutdown_ends_matches_and_returns() {
         .expect("run() returns in time");
     result.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_tictactoe_match_is_played_to_a_win_and_ends_itself() {
+    use tickroom_shared::games::tictactoe::{Board, Move, X};
+    let server = TestServer::start().await;
+    let m = server
+        .admin
+        .create_match("tictactoe", Some(10), Some(2))
+        .await
+        .unwrap()
+        .id;
+    let mut x = server.join(&m, "ann", Role::Player).await;
+    let mut o = server.join(&m, "bob", Role::Player).await;
+    snapshot_where::<Board>(&mut x, |s| s.state.o.is_some())
+        .await
+        .unwrap();
+    let view = server.admin.get_match(&m).await.unwrap();
+    assert_eq!(view.state, "running");
+
+    // X takes the top row while O plays the middle row; each waits to see the other's move.
+    let moves = [(0u8, 3u8), (1, 4), (2, 5)];
+    for (turn, (xc, oc)) in moves.iter().enumerate() {
+        let seq = turn as u32 + 1;
+        x.emit(
+            event::INPUT,
+            &InputMsg {
+                seq,
+                input: Move { cell: *xc },
+            },
+        )
+        .await
+        .unwrap();
+        let s = snapshot_where::<Board>(&mut o, |s| s.state.cells[*xc as usize] == X)
+            .await
+            .unwrap();
+        if s.state.winner.is_some() {
+            break;
+        }
+        o.emit(
+            event::INPUT,
+            &InputMsg {
+                seq,
+                input: Move { cell: *oc },
+            },
+        )
+        .await
+        .unwrap();
+        snapshot_where::<Board>(&mut x, |s| s.state.cells[*oc as usize] != 0)
+            .await
+            .unwrap();
+    }
+    for c in [&mut x, &mut o] {
+        let end: MatchEnd = next_named(c, event::MATCH_END)
+            .await
+            .unwrap()
+            .decode()
+            .unwrap();
+        assert_eq!(end.reason, EndReason::GameOver);
+    }
+    // The ended match stays readable with its reason.
+    let view = server.admin.get_match(&m).await.unwrap();
+    assert_eq!(view.state, "ended");
+    assert_eq!(view.end_reason.as_deref(), Some("game_over"));
+}
