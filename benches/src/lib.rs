@@ -39,8 +39,17 @@ mod tests {
     fn rooms_are_populated() {
         let mut room = arena_room(8);
         assert_eq!(room.player_count(), 8);
-        let snap: tickroom_shared::Snapshot<tickroom_shared::games::arena::ArenaState> =
-            tickroom_shared::codec::decode_map(room.tick()).expect("snapshot decodes");
+        use tickroom_shared::games::arena::ArenaState;
+        let mut mirror = tickroom_shared::Mirror::new();
+        let key = bytes::Bytes::copy_from_slice(room.last_snapshot());
+        let first = mirror.apply_typed::<ArenaState>(&key).expect("decodes");
+        assert!(first.expect("the set-up tick was a keyframe").keyframe);
+        let delta = bytes::Bytes::copy_from_slice(room.tick());
+        let snap = mirror
+            .apply_typed::<ArenaState>(&delta)
+            .expect("decodes")
+            .expect("a delta on that keyframe");
+        assert!(!snap.keyframe);
         assert_eq!(snap.state.players.len(), 8);
         assert!(snap.acks.values().all(|a| *a == 1));
     }

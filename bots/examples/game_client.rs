@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tickroom_bots::reconnect::{Backoff, ReconnectingClient, Update};
 use tickroom_shared::games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE, SPEED};
-use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Snapshot, event};
+use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, event};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
                     tick_rate = w.tick_rate;
                 }
                 Update::Event(e) if e.name == event::SNAPSHOT => {
-                    let s: Snapshot<ArenaState> = e.decode()?;
+                    let Some(s) = client.snapshot::<ArenaState>(&e)? else { continue };
                     let acked = s.acks.get(&me).copied().unwrap_or(0);
                     while unacked.front().is_some_and(|(n, _)| *n <= acked) {
                         unacked.pop_front();

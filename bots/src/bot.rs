@@ -156,8 +156,10 @@ async fn play(
             }
             msg = client.recv() => match msg {
                 Some(Incoming::Event(e)) if e.name == event::SNAPSHOT => {
-                    match e.decode::<Snapshot<ArenaState>>() {
-                        Ok(s) => observe(&mut report, &me, is_player, &s, cfg.verbose),
+                    match client.snapshot::<ArenaState>(&e) {
+                        Ok(Some(s)) => observe(&mut report, &me, is_player, &s, cfg.verbose),
+                        // a delta before this connection's first keyframe: wait for it
+                        Ok(None) => {}
                         Err(err) => report.violations.push(format!("undecodable snapshot: {err}")),
                     }
                     progress.snapshots.fetch_add(1, Ordering::Relaxed);

@@ -11,7 +11,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tickroom_shared::codec::{self, DecodeError};
-use tickroom_shared::{AuthPayload, ErrorMsg, MatchEnd, NAMESPACE, Welcome, event};
+use tickroom_shared::snapshot::{Applied, FromFrame};
+use tickroom_shared::{
+    AuthPayload, ErrorMsg, MatchEnd, Mirror, NAMESPACE, Snapshot, Welcome, event,
+};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -130,6 +133,9 @@ pub struct OpenInfo {
 /// A connected client. Dropping it closes the connection.
 #[derive(Debug)]
 pub struct Client {
+    mirror: Mirror,
+    /// What the mirror made of the last snapshot received.
+    last: Option<Result<Applied, DecodeError>>,
     out: mpsc::Sender<Message>,
     incoming: mpsc::Receiver<Incoming>,
     open: OpenInfo,
@@ -256,11 +262,26 @@ impl Client {
         let silence = Duration::from_millis(open.ping_interval + open.ping_timeout);
         let task = tokio::spawn(run_connection(ws, out_rx, in_tx, silence));
         Ok(Self {
+            mirror: Mirror::new(),
+            last: None,
             out: out_tx,
             incoming: in_rx,
             open,
             task,
         })
+    }
+
+    /// Rebuilds the game state from a `snapshot` event with this connection's [`Mirror`]
+    /// (keyframes and deltas, see [`tickroom_shared::snapshot`]). `Ok(None)` for a delta that
+    /// arrived before this connection's first keyframe, or for another event.
+    pub fn snapshot<S: FromFrame>(
+        &mut self,
+        e: &EventMsg,
+    ) -> Result<Option<Snapshot<S>>, DecodeError> {
+        if e.name != event::SNAPSHOT {
+            return Ok(None);
+        }
+        self.mirror.apply_typed(&e.arg)
     }
 
     /// The server's Engine.IO handshake parameters.
@@ -270,7 +291,13 @@ impl Client {
 
     /// The next event or the close; `None` after [`Incoming::Closed`] was returned.
     pub async fn recv(&mut self) -> Option<Incoming> {
-        self.incoming.recv().await
+        let msg = self.incoming.recv().await;
+        if let Some(Incoming::Event(e)) = &msg
+            && e.name == event::SNAPSHOT
+        {
+            self.last = Some(self.mirror.apply(&e.arg));
+        }
+        msg
     }
 
     /// The next event, skipping nothing, or an error if the connection closed or `timeout`

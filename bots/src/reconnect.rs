@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tickroom_shared::{AuthPayload, ErrorCode};
+use tickroom_shared::codec::DecodeError;
+use tickroom_shared::snapshot::FromFrame;
+use tickroom_shared::{AuthPayload, ErrorCode, Snapshot};
 
 use crate::bot::Rng;
 use crate::client::{Client, CloseReason, ConnectError, EventMsg, Incoming};
@@ -167,6 +169,18 @@ impl ReconnectingClient {
                 self.client = None;
                 Update::Closed(CloseReason::ClientClose)
             }
+        }
+    }
+
+    /// Rebuilds the state from a `snapshot` event (see [`Client::snapshot`]); a reconnection
+    /// starts a fresh mirror, which the server's keyframe after the new welcome fills.
+    pub fn snapshot<S: FromFrame>(
+        &mut self,
+        e: &EventMsg,
+    ) -> Result<Option<Snapshot<S>>, DecodeError> {
+        match self.client.as_mut() {
+            Some(c) => c.snapshot(e),
+            None => Ok(None),
         }
     }
 

@@ -296,9 +296,14 @@ impl SwarmBot {
                             stats.record_jitter(gap.abs_diff(period));
                         }
                         last_arrival = Some(now);
-                        let Ok(snap) = e.decode::<Snapshot<ArenaState>>() else {
-                            stats.count(Cause::Desync, "undecodable_snapshot");
-                            continue;
+                        let snap = match client.snapshot::<ArenaState>(&e) {
+                            Ok(Some(snap)) => snap,
+                            // a delta before this connection's first keyframe
+                            Ok(None) => continue,
+                            Err(_) => {
+                                stats.count(Cause::Desync, "undecodable_snapshot");
+                                continue;
+                            }
                         };
                         let sent = u32::try_from(k).unwrap_or(u32::MAX);
                         mirror.apply(snap, me, welcome.role == Role::Player, sent, stats);

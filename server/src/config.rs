@@ -68,6 +68,12 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_MAX_INPUT_LAG", default_value_t = 1)]
     pub max_input_lag: usize,
 
+    /// Ticks between snapshot keyframes; deltas in between (0: one keyframe a second, i.e.
+    /// the match's tick rate; 1: every snapshot is a keyframe). A keyframe also follows every
+    /// join.
+    #[arg(long, env = "TICKROOM_KEYFRAME_INTERVAL", default_value_t = 0)]
+    pub keyframe_interval: u32,
+
     /// Threads that tick rooms (0: share the I/O runtime's threads).
     #[arg(long, env = "TICKROOM_SIM_THREADS", default_value_t = default_sim_threads())]
     pub sim_threads: usize,

@@ -346,6 +346,10 @@ impl Registry {
                 tick_rate,
                 input_buffer: self.config.input_buffer,
                 max_input_lag: self.config.max_input_lag,
+                keyframe_interval: match self.config.keyframe_interval {
+                    0 => tick_rate,
+                    n => n,
+                },
             },
             inbox: self.config.room_inbox,
             empty_grace: Duration::from_secs(self.config.empty_room_grace_secs),

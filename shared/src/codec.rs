@@ -25,6 +25,9 @@ pub enum DecodeError {
     /// Bytes follow the argument.
     #[error("trailing bytes after the argument")]
     Trailing,
+    /// A value ends before its declared size.
+    #[error("truncated msgpack value")]
+    Truncated,
 }
 
 /// Splits `[name, arg]` into the event name and the raw msgpack bytes of `arg`.
@@ -70,6 +73,85 @@ pub fn encode_event<T: serde::Serialize>(name: &str, arg: &T) -> Vec<u8> {
     let _ = rmp::encode::write_str(&mut out, name);
     let _ = arg.serialize(&mut rmp_serde::Serializer::new(&mut out).with_struct_map());
     out
+}
+
+/// Advances `rd` past one msgpack value, checking that it is complete.
+pub fn skip_value(rd: &mut &[u8]) -> Result<(), DecodeError> {
+    use rmp::Marker as M;
+    const TRUNC: DecodeError = DecodeError::Truncated;
+    fn take(rd: &mut &[u8], n: usize) -> Result<(), DecodeError> {
+        if rd.len() < n {
+            return Err(TRUNC);
+        }
+        *rd = &rd[n..];
+        Ok(())
+    }
+    fn be(rd: &mut &[u8], n: usize) -> Result<usize, DecodeError> {
+        if rd.len() < n {
+            return Err(TRUNC);
+        }
+        let v = rd[..n]
+            .iter()
+            .fold(0usize, |a, b| (a << 8) | usize::from(*b));
+        *rd = &rd[n..];
+        Ok(v)
+    }
+    // Nesting is walked with an explicit count of values still to skip, not recursion, so a
+    // deeply nested frame cannot overflow the stack.
+    let mut pending: usize = 1;
+    while pending > 0 {
+        pending -= 1;
+        let marker = rmp::decode::read_marker(rd).map_err(|_| TRUNC)?;
+        let more = match marker {
+            M::FixPos(_) | M::FixNeg(_) | M::Null | M::True | M::False | M::Reserved => 0,
+            M::U8 | M::I8 => take(rd, 1).map(|_| 0)?,
+            M::U16 | M::I16 => take(rd, 2).map(|_| 0)?,
+            M::U32 | M::I32 | M::F32 => take(rd, 4).map(|_| 0)?,
+            M::U64 | M::I64 | M::F64 => take(rd, 8).map(|_| 0)?,
+            M::FixStr(n) => take(rd, n as usize).map(|_| 0)?,
+            M::Str8 | M::Bin8 => {
+                let n = be(rd, 1)?;
+                take(rd, n).map(|_| 0)?
+            }
+            M::Str16 | M::Bin16 => {
+                let n = be(rd, 2)?;
+                take(rd, n).map(|_| 0)?
+            }
+            M::Str32 | M::Bin32 => {
+                let n = be(rd, 4)?;
+                take(rd, n).map(|_| 0)?
+            }
+            M::FixArray(n) => n as usize,
+            M::Array16 => be(rd, 2)?,
+            M::Array32 => be(rd, 4)?,
+            M::FixMap(n) => 2 * n as usize,
+            M::Map16 => 2 * be(rd, 2)?,
+            M::Map32 => 2 * be(rd, 4)?,
+            M::FixExt1 => take(rd, 2).map(|_| 0)?,
+            M::FixExt2 => take(rd, 3).map(|_| 0)?,
+            M::FixExt4 => take(rd, 5).map(|_| 0)?,
+            M::FixExt8 => take(rd, 9).map(|_| 0)?,
+            M::FixExt16 => take(rd, 17).map(|_| 0)?,
+            M::Ext8 => {
+                let n = be(rd, 1)?;
+                take(rd, n + 1).map(|_| 0)?
+            }
+            M::Ext16 => {
+                let n = be(rd, 2)?;
+                take(rd, n + 1).map(|_| 0)?
+            }
+            M::Ext32 => {
+                let n = be(rd, 4)?;
+                take(rd, n + 1).map(|_| 0)?
+            }
+        };
+        // Each element needs at least one byte: a count larger than what is left is a lie.
+        if more > rd.len() {
+            return Err(TRUNC);
+        }
+        pending += more;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

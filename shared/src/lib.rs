@@ -11,6 +11,8 @@
 //! - [`token`]: [`MatchClaims`] and the HS256 [`TokenKey`] that signs and verifies them.
 //! - [`codec`]: strict decoding of a Socket.IO msgpack event (`[name, arg]`).
 //! - [`limits`]: protocol-level bounds (identifier lengths, tick-rate range).
+//! - [`snapshot`]: keyframes and deltas: the [`Encoder`](snapshot::Encoder) the server writes
+//!   them with and the [`Mirror`] clients rebuild state with.
 //! - [`games`]: the wire types of the games that ship with Tickroom.
 //!
 //! # Quick start
@@ -28,8 +30,10 @@ pub mod error;
 pub mod games;
 pub mod limits;
 pub mod protocol;
+pub mod snapshot;
 pub mod token;
 
 pub use error::ErrorCode;
 pub use protocol::*;
+pub use snapshot::{Mirror, Snapshot};
 pub use token::{MatchClaims, TokenError, TokenKey};

@@ -3,8 +3,6 @@
 //! All messages travel as msgpack maps (struct fields by name) inside Socket.IO msgpack
 //! packets. `docs/PROTOCOL.md` lists them with their exact shapes.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
@@ -22,7 +20,7 @@ pub mod event {
     pub const INPUT: &str = "input";
     /// server → client: [`Welcome`](super::Welcome), once, first after connecting.
     pub const WELCOME: &str = "welcome";
-    /// server → client: [`Snapshot`](super::Snapshot), after every tick of the room.
+    /// server → client: a keyframe or delta ([`crate::snapshot`]), after every tick of the room.
     pub const SNAPSHOT: &str = "snapshot";
     /// server → client: [`ErrorMsg`](super::ErrorMsg).
     pub const ERROR: &str = "error";
@@ -95,18 +93,6 @@ pub struct InputMsg<I> {
     pub seq: u32,
     /// The game-specific input.
     pub input: I,
-}
-
-/// The room's state after a tick.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot<S> {
-    /// The tick that produced this state (the first tick is 1).
-    pub tick: u64,
-    /// For each connected player id: the `seq` of the last input the server applied (0 before
-    /// any). A client reconciles its prediction against it.
-    pub acks: BTreeMap<String, u32>,
-    /// The game-specific state.
-    pub state: S,
 }
 
 /// An error reported on an open connection. Whether the connection stays open depends on the

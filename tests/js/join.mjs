@@ -29,9 +29,35 @@ const socket = io(url, {
   auth: { token, protocol: 1 },
 });
 
+// Rebuilds full state from keyframes and deltas (docs/PROTOCOL.md, "snapshot").
+let keyframe = null; // { tick, fields, rows: Map<key, values[]> }
+function rebuild(s) {
+  if (s.fields) {
+    keyframe = { tick: s.tick, fields: s.fields, rows: new Map(s.rows.map(([k, ...v]) => [k, v])) };
+    return new Map(keyframe.rows);
+  }
+  if (!keyframe || s.base !== keyframe.tick) return null; // wait for a keyframe
+  const rows = new Map(keyframe.rows);
+  for (const k of s.removed) rows.delete(k);
+  for (const [k, mask, ...values] of s.changed) {
+    const row = [...(rows.get(k) ?? keyframe.fields.map(() => null))];
+    let next = 0;
+    keyframe.fields.forEach((_, i) => {
+      if (Math.floor(mask / 2 ** i) % 2 === 1) row[i] = values[next++];
+    });
+    rows.set(k, row);
+  }
+  return rows;
+}
+function players(rows) {
+  const [id, x, y] = ["id", "x", "y"].map((f) => keyframe.fields.indexOf(f));
+  return [...rows.values()].map((r) => ({ id: r[id], x: r[x], y: r[y] }));
+}
+
 let welcome = null;
 let firstX = null;
 let snapshots = 0;
+let deltas = 0;
 let lastTick = 0;
 
 socket.on("connect_error", (err) => {
@@ -58,9 +84,12 @@ socket.on("welcome", (w) => {
 socket.on("snapshot", (s) => {
   if (!welcome) fail("snapshot before welcome");
   if (typeof s.tick !== "number" || s.tick <= lastTick) fail(`bad tick ${s.tick} after ${lastTick}`);
+  if (!s.fields) deltas += 1;
   lastTick = s.tick;
   snapshots += 1;
-  const me = s.state.players.find((p) => p.id === welcome.player_id);
+  const rows = rebuild(s);
+  if (!rows) return;
+  const me = players(rows).find((p) => p.id === welcome.player_id);
   if (!me) return; // the entity appears on the tick after the join
   if (firstX === null) {
     firstX = me.x;
@@ -76,7 +105,7 @@ socket.on("snapshot", (s) => {
     const transportName = socket.io.engine.transport.name;
     if (transportName !== transport) fail(`used ${transportName}, not ${transport}`);
     console.log(
-      JSON.stringify({ ok: true, transport: transportName, player: welcome.player_id, ack, fromX: firstX, toX: me.x, snapshots }),
+      JSON.stringify({ ok: true, transport: transportName, player: welcome.player_id, ack, fromX: firstX, toX: me.x, snapshots, deltas }),
     );
     socket.disconnect();
     process.exit(0);

@@ -13,6 +13,7 @@ use tickroom_bots::client::{Client, ConnectError, EventMsg, Incoming};
 use tickroom_server::Config;
 use tickroom_shared::{
     AuthPayload, MatchClaims, PROTOCOL_VERSION, Role, Snapshot, TokenKey, event,
+    snapshot::FromFrame,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -150,15 +151,18 @@ pub async fn next_named(c: &mut Client, name: &str) -> anyhow::Result<EventMsg> 
 }
 
 /// The next snapshot, decoded.
-pub async fn next_snapshot<S: serde::de::DeserializeOwned>(
-    c: &mut Client,
-) -> anyhow::Result<Snapshot<S>> {
-    let e = next_named(c, event::SNAPSHOT).await?;
-    e.decode().context("decode snapshot")
+/// The next snapshot the client can rebuild (deltas before its first keyframe are skipped).
+pub async fn next_snapshot<S: FromFrame>(c: &mut Client) -> anyhow::Result<Snapshot<S>> {
+    loop {
+        let e = next_named(c, event::SNAPSHOT).await?;
+        if let Some(s) = c.snapshot(&e).context("decode snapshot")? {
+            return Ok(s);
+        }
+    }
 }
 
 /// Waits for the first snapshot that satisfies `pred`.
-pub async fn snapshot_where<S: serde::de::DeserializeOwned>(
+pub async fn snapshot_where<S: FromFrame>(
     c: &mut Client,
     mut pred: impl FnMut(&Snapshot<S>) -> bool,
 ) -> anyhow::Result<Snapshot<S>> {

@@ -4,12 +4,18 @@
 //! nothing in the server knows about it beyond its entry in the default catalog.
 
 use bevy_ecs::prelude::*;
+use std::sync::Arc;
+
 use tickroom_shared::games::arena::{
-    ArenaInput, ArenaPlayer, ArenaState, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL,
-    NAME, PLAYER_RADIUS, SIZE, SPEED,
+    ArenaInput, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL, NAME, PLAYER_RADIUS,
+    ROW_FIELDS, SIZE, SPEED,
 };
 
-use crate::room::{Controls, Game, GameSystems, InvalidInput, PlayerId, TickInfo};
+use crate::room::{Controls, Game, GameSystems, InvalidInput, PlayerId, Rows, TickInfo};
+
+/// One disc on the wire: player id, x, y (see [`ROW_FIELDS`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArenaRow(pub Arc<str>, pub f32, pub f32);
 
 /// A disc's centre.
 #[derive(Component, Debug, Clone, Copy, PartialEq)]
@@ -26,7 +32,8 @@ pub struct Arena;
 
 impl Game for Arena {
     type Input = ArenaInput;
-    type State = ArenaState;
+    type Row = ArenaRow;
+    type Globals = ();
 
     fn name(&self) -> &'static str {
         NAME
@@ -67,18 +74,15 @@ impl Game for Arena {
         world.entity_mut(entity).insert(spawn_point(&id));
     }
 
-    fn snapshot(&self, world: &mut World) -> ArenaState {
-        let mut query = world.query::<(&PlayerId, &Position)>();
-        let mut players: Vec<ArenaPlayer> = query
-            .iter(world)
-            .map(|(id, pos)| ArenaPlayer {
-                id: id.0.to_string(),
-                x: pos.x,
-                y: pos.y,
-            })
-            .collect();
-        players.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        ArenaState { players }
+    fn row_fields(&self) -> &'static [&'static str] {
+        ROW_FIELDS
+    }
+
+    fn snapshot(&self, world: &mut World, rows: &mut Rows<'_, ArenaRow>) {
+        let mut query = world.query::<(Entity, &PlayerId, &Position)>();
+        for (entity, id, pos) in query.iter(world) {
+            rows.push(entity.index_u32(), &ArenaRow(id.0.clone(), pos.x, pos.y));
+        }
     }
 }
 
@@ -157,17 +161,30 @@ fn separate(mut q: Query<'_, '_, &mut Position>) {
 mod tests {
     use std::sync::Arc;
 
-    use tickroom_shared::Snapshot;
+    use bytes::Bytes;
+    use tickroom_shared::games::arena::ArenaState;
+    use tickroom_shared::{Mirror, Snapshot};
 
     use super::*;
     use crate::room::{PushOutcome, Room, RoomConfig};
 
     fn room() -> Room<Arena> {
-        Room::new(Arc::new(Arena), RoomConfig::with_rate(30))
+        Room::new(
+            Arc::new(Arena),
+            RoomConfig {
+                keyframe_interval: 1,
+                ..RoomConfig::with_rate(30)
+            },
+        )
     }
 
+    /// Every test snapshot is decoded as a keyframe-only stream would be: each room here has
+    /// a keyframe interval of 1.
     fn decode(bytes: &[u8]) -> Snapshot<ArenaState> {
-        rmp_serde::from_slice(bytes).unwrap()
+        Mirror::new()
+            .apply_typed(&Bytes::copy_from_slice(bytes))
+            .unwrap()
+            .expect("a keyframe")
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use bevy_ecs::prelude::*;
 use tickroom_shared::games::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 
-use crate::room::{AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId};
+use crate::room::{AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId, Rows};
 
 /// The mark a player plays with.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,8 @@ const LINES: [[usize; 3]; 8] = [
 
 impl Game for TicTacToe {
     type Input = Move;
-    type State = Board;
+    type Row = ();
+    type Globals = Board;
 
     fn name(&self) -> &'static str {
         NAME
@@ -86,7 +87,11 @@ impl Game for TicTacToe {
         }
     }
 
-    fn snapshot(&self, world: &mut World) -> Board {
+    fn row_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn snapshot(&self, world: &mut World, _rows: &mut Rows<'_, ()>) -> Board {
         let mut x = None;
         let mut o = None;
         for (id, mark) in world.query::<(&PlayerId, &Mark)>().iter(world) {
@@ -147,20 +152,30 @@ fn play(
 mod tests {
     use std::sync::Arc;
 
-    use tickroom_shared::Snapshot;
+    use bytes::Bytes;
+    use tickroom_shared::Mirror;
 
     use super::*;
     use crate::room::{Room, RoomConfig};
 
     fn board(bytes: &[u8]) -> Board {
-        rmp_serde::from_slice::<Snapshot<Board>>(bytes)
-            .unwrap()
-            .state
+        // Test rooms send keyframes only; globals travel whole in every snapshot anyway.
+        let mut m = Mirror::new();
+        let k = m
+            .apply_typed::<Board>(&Bytes::copy_from_slice(bytes))
+            .unwrap();
+        k.expect("a keyframe").state
     }
 
     #[test]
     fn turns_wins_and_ends() {
-        let mut r = Room::new(Arc::new(TicTacToe), RoomConfig::with_rate(10));
+        let mut r = Room::new(
+            Arc::new(TicTacToe),
+            RoomConfig {
+                keyframe_interval: 1,
+                ..RoomConfig::with_rate(10)
+            },
+        );
         r.join("ann".into());
         // Alone: moves wait for an opponent.
         r.push_input("ann", 1, Move { cell: 4 });
@@ -196,7 +211,13 @@ mod tests {
 
     #[test]
     fn leaving_mid_game_forfeits() {
-        let mut r = Room::new(Arc::new(TicTacToe), RoomConfig::with_rate(10));
+        let mut r = Room::new(
+            Arc::new(TicTacToe),
+            RoomConfig {
+                keyframe_interval: 1,
+                ..RoomConfig::with_rate(10)
+            },
+        );
         r.join("ann".into());
         r.join("bob".into());
         r.push_input("ann", 1, Move { cell: 0 });

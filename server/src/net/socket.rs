@@ -147,6 +147,9 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
     // snapshot can precede the welcome.
     let _ = s.emit(event::WELCOME, &welcome);
     s.join(m.info.id.to_string());
+    // Deltas are relative to a keyframe this connection has not seen: have the next tick send
+    // one.
+    m.room().request_keyframe();
     s.on(
         event::INPUT,
         InputHandler {

@@ -100,6 +100,8 @@ pub trait RoomControl: Send + Sync + 'static {
     fn join(&self, player: Arc<str>);
     /// Unseats `player` (despawns its entity at the next tick).
     fn leave(&self, player: Arc<str>);
+    /// Makes the next snapshot a keyframe, for a connection that just joined.
+    fn request_keyframe(&self);
     /// The last tick the room ran.
     fn tick(&self) -> u64;
     /// Waiting, running or ended.
@@ -117,6 +119,7 @@ pub trait RoomControl: Send + Sync + 'static {
 enum Command<I> {
     Join(Arc<str>),
     Leave(Arc<str>),
+    Keyframe,
     Input {
         player: Arc<str>,
         seq: u32,
@@ -170,6 +173,11 @@ impl<G: Game> RoomControl for Handle<G> {
 
     fn leave(&self, player: Arc<str>) {
         let _ = self.control.send(Command::Leave(player));
+    }
+
+    fn request_keyframe(&self) {
+        // Bounded like joins: one per accepted connection.
+        let _ = self.control.send(Command::Keyframe);
     }
 
     fn tick(&self) -> u64 {
@@ -477,6 +485,7 @@ impl<G: Game> RoomTask<G> {
             Command::Leave(player) => {
                 self.room.leave(&player);
             }
+            Command::Keyframe => self.room.request_keyframe(),
             Command::Input { player, seq, input } => {
                 match self.room.push_input(&player, seq, input) {
                     PushOutcome::Queued => self.metrics.inputs_accepted.inc(),
@@ -493,8 +502,8 @@ impl<G: Game> RoomTask<G> {
 mod tests {
     use std::sync::Mutex;
 
-    use tickroom_shared::Snapshot;
     use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+    use tickroom_shared::{Mirror, Snapshot};
     use tokio_util::task::TaskTracker;
 
     use super::*;
@@ -522,9 +531,17 @@ mod tests {
         fn count(&self) -> usize {
             self.snapshots.lock().unwrap().len()
         }
+        /// The state after the last snapshot, rebuilt from keyframes and deltas as a client
+        /// would.
         fn last(&self) -> Snapshot<ArenaState> {
+            self.rebuild().pop().expect("a snapshot")
+        }
+        fn rebuild<S: tickroom_shared::snapshot::FromFrame>(&self) -> Vec<Snapshot<S>> {
+            let mut m = Mirror::new();
             let all = self.snapshots.lock().unwrap();
-            rmp_serde::from_slice(all.last().unwrap()).unwrap()
+            all.iter()
+                .filter_map(|b| m.apply_typed(b).unwrap())
+                .collect()
         }
     }
 
@@ -622,7 +639,8 @@ mod tests {
 
     impl Game for Faulty {
         type Input = ArenaInput;
-        type State = u64;
+        type Row = ();
+        type Globals = u64;
         fn name(&self) -> &'static str {
             "faulty"
         }
@@ -640,7 +658,14 @@ mod tests {
             );
         }
         fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
-        fn snapshot(&self, world: &mut bevy_ecs::world::World) -> u64 {
+        fn row_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn snapshot(
+            &self,
+            world: &mut bevy_ecs::world::World,
+            _rows: &mut crate::room::Rows<'_, ()>,
+        ) -> u64 {
             world.resource::<crate::room::TickInfo>().tick
         }
     }
@@ -782,8 +807,10 @@ mod tests {
         tracker.wait().await;
         let end = sink.end.lock().unwrap().clone().unwrap();
         assert_eq!(end.reason, EndReason::GameOver);
-        let last: Snapshot<tickroom_shared::games::tictactoe::Board> =
-            rmp_serde::from_slice(sink.snapshots.lock().unwrap().last().unwrap()).unwrap();
+        let last = sink
+            .rebuild::<tickroom_shared::games::tictactoe::Board>()
+            .pop()
+            .unwrap();
         assert_eq!(
             last.state.winner,
             Some(tickroom_shared::games::tictactoe::X)

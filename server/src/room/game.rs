@@ -107,6 +107,29 @@ pub struct Controls<I: Send + Sync + 'static> {
     pub seq: u32,
 }
 
+/// Where [`Game::snapshot`] puts its rows.
+pub struct Rows<'a, R> {
+    pub(crate) encoder: &'a mut tickroom_shared::snapshot::Encoder,
+    pub(crate) rejected: usize,
+    pub(crate) _row: std::marker::PhantomData<fn(&R)>,
+}
+
+impl<R: Serialize> Rows<'_, R> {
+    /// Adds the row of entity `key`. A row that does not serialize as an array of
+    /// [`Game::row_fields`] values is left out (and logged once per tick).
+    pub fn push(&mut self, key: u32, row: &R) {
+        if self.encoder.push(key, row).is_err() {
+            self.rejected += 1;
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for Rows<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows").finish_non_exhaustive()
+    }
+}
+
 /// An input the game refused; `reason` is logged, the client gets `invalid_input`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid input: {reason}")]
@@ -119,8 +142,13 @@ pub struct InvalidInput {
 pub trait Game: Send + Sync + 'static {
     /// One player input as it arrives on the wire (a msgpack map).
     type Input: DeserializeOwned + Default + Clone + Send + Sync + 'static;
-    /// What a snapshot carries in its `state` field.
-    type State: Serialize + Send + 'static;
+    /// One replicated entity: its fields, serialized as a msgpack array in
+    /// [`row_fields`](Self::row_fields) order (a plain struct or tuple does that). Snapshots
+    /// send only the fields that changed since the last keyframe. `()` for a game with no rows.
+    type Row: Serialize + Send + 'static;
+    /// State that is not per entity (a board, a score, a phase), sent whole in every snapshot.
+    /// `()` for none.
+    type Globals: Serialize + Send + 'static;
 
     /// The name matches are created with (e.g. `"arena"`).
     fn name(&self) -> &'static str;
@@ -145,6 +173,10 @@ pub trait Game: Send + Sync + 'static {
     /// task, once.
     fn on_match_end(&self, _world: &mut World, _reason: EndReason) {}
 
-    /// The state to send after a tick.
-    fn snapshot(&self, world: &mut World) -> Self::State;
+    /// Names of the [`Row`](Self::Row) fields, in order (at most 64).
+    fn row_fields(&self) -> &'static [&'static str];
+
+    /// After a tick: push one row per replicated entity (keys unique per tick and stable for
+    /// the entity's lifetime, e.g. `entity.index_u32()`), return the globals.
+    fn snapshot(&self, world: &mut World, rows: &mut Rows<'_, Self::Row>) -> Self::Globals;
 }

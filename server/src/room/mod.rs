@@ -18,10 +18,11 @@ use serde::ser::SerializeMap;
 
 pub use game::{
     AppliedInput, AppliedInputs, Controls, Game, GameSystems, InvalidInput, MatchControl, PlayerId,
-    Players, TickInfo,
+    Players, Rows, TickInfo,
 };
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
+use tickroom_shared::snapshot::Encoder;
 
 /// Fixed parameters of one room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +37,19 @@ pub struct RoomConfig {
     /// drains instead of adding latency forever. Input-to-ack latency stays within
     /// `max_input_lag + 1` ticks.
     pub max_input_lag: usize,
+    /// A keyframe every this many ticks (1: every snapshot is a keyframe); deltas between.
+    /// A keyframe is also sent after anyone joins.
+    pub keyframe_interval: u32,
 }
 
 impl RoomConfig {
-    /// `tick_rate` Hz with the default buffering: 16 inputs buffered, lag of 1.
+    /// `tick_rate` Hz with the defaults: 16 inputs buffered, lag of 1, a keyframe a second.
     pub fn with_rate(tick_rate: u32) -> Self {
         Self {
             tick_rate,
             input_buffer: 16,
             max_input_lag: 1,
+            keyframe_interval: tick_rate.max(1),
         }
     }
 }
@@ -62,7 +67,7 @@ pub struct Room<G: Game> {
     config: RoomConfig,
     tick: u64,
     seats: BTreeMap<Arc<str>, Seat<G::Input>>,
-    snapshot: Vec<u8>,
+    encoder: Encoder,
 }
 
 impl<G: Game> std::fmt::Debug for Room<G> {
@@ -101,6 +106,7 @@ impl<G: Game> Room<G> {
                 .chain(),
         );
         game.build(&mut world, &mut schedule);
+        let encoder = Encoder::new(game.row_fields(), config.keyframe_interval);
         Self {
             game,
             world,
@@ -108,7 +114,7 @@ impl<G: Game> Room<G> {
             config,
             tick: 0,
             seats: BTreeMap::new(),
-            snapshot: Vec::with_capacity(256),
+            encoder,
         }
     }
 
@@ -153,6 +159,7 @@ impl<G: Game> Room<G> {
             .spawn((PlayerId(player.clone()), Controls::<G::Input>::default()))
             .id();
         self.game.on_join(&mut self.world, entity);
+        self.encoder.request_keyframe();
         if let Some(mut players) = self.world.get_resource_mut::<Players>() {
             players.0.insert(player.clone(), entity);
         }
@@ -224,8 +231,17 @@ impl<G: Game> Room<G> {
             info.elapsed = (self.tick - 1) as f64 * f64::from(info.dt);
         }
         self.schedule.run(&mut self.world);
-        self.encode_snapshot();
-        &self.snapshot
+        self.encode_snapshot()
+    }
+
+    /// Makes the next snapshot a keyframe (a spectator joined, say).
+    pub fn request_keyframe(&mut self) {
+        self.encoder.request_keyframe();
+    }
+
+    /// Whether the last snapshot was a keyframe.
+    pub fn last_was_keyframe(&self) -> bool {
+        self.encoder.last_was_keyframe()
     }
 
     /// Whether the game has ended the match ([`MatchControl::end_match`]).
@@ -242,37 +258,29 @@ impl<G: Game> Room<G> {
 
     /// The snapshot of the last tick (empty before the first).
     pub fn last_snapshot(&self) -> &[u8] {
-        &self.snapshot
+        self.encoder.last()
     }
 
-    fn encode_snapshot(&mut self) {
-        let state = self.game.snapshot(&mut self.world);
-        self.snapshot.clear();
-        let msg = SnapshotRef {
-            tick: self.tick,
-            acks: Acks(&self.seats),
-            state: &state,
+    fn encode_snapshot(&mut self) -> &[u8] {
+        self.encoder.begin();
+        let mut rows = Rows {
+            encoder: &mut self.encoder,
+            rejected: 0,
+            _row: std::marker::PhantomData,
         };
-        // Serializing plain data into a Vec cannot fail for a State that serializes at all; a
-        // game whose State cannot be serialized is a bug we log rather than crash the room on.
-        if let Err(e) =
-            msg.serialize(&mut rmp_serde::Serializer::new(&mut self.snapshot).with_struct_map())
-        {
-            tracing::error!(game = self.game.name(), error = %e, "snapshot did not serialize");
-            self.snapshot.clear();
+        let globals = self.game.snapshot(&mut self.world, &mut rows);
+        if rows.rejected > 0 {
+            tracing::error!(
+                game = self.game.name(),
+                rejected = rows.rejected,
+                "rows did not serialize as arrays of the declared fields"
+            );
         }
+        self.encoder.finish(self.tick, &Acks(&self.seats), &globals)
     }
 }
 
-/// The wire shape of [`tickroom_shared::Snapshot`], serialized without copying the acks.
-#[derive(Serialize)]
-#[serde(bound(serialize = "S: Serialize"))]
-struct SnapshotRef<'a, S, I> {
-    tick: u64,
-    acks: Acks<'a, I>,
-    state: &'a S,
-}
-
+/// Each seated player's last applied `seq`, serialized as a map without copying.
 struct Acks<'a, I>(&'a BTreeMap<Arc<str>, Seat<I>>);
 
 impl<I> Serialize for Acks<'_, I> {

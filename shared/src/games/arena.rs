@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::DecodeError;
+use crate::snapshot::{Frame, FromFrame};
+
 /// The game's name, as given when creating a match.
 pub const NAME: &str = "arena";
 
@@ -32,6 +35,9 @@ pub struct ArenaInput {
     pub buttons: u8,
 }
 
+/// The fields of an arena row, in order: player id, centre x, centre y.
+pub const ROW_FIELDS: &[&str] = &["id", "x", "y"];
+
 /// One player's disc in a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArenaPlayer {
@@ -43,7 +49,7 @@ pub struct ArenaPlayer {
     pub y: f32,
 }
 
-/// The arena's snapshot state.
+/// The arena's state, rebuilt from its rows (the arena has no globals).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArenaState {
     /// Every player with an entity, sorted by id.
@@ -54,5 +60,27 @@ impl ArenaState {
     /// The disc of player `id`, if present.
     pub fn player(&self, id: &str) -> Option<&ArenaPlayer> {
         self.players.iter().find(|p| p.id == id)
+    }
+}
+
+impl FromFrame for ArenaState {
+    fn from_frame(f: &Frame) -> Result<Self, DecodeError> {
+        let [id, x, y] = ["id", "x", "y"].map(|n| f.field_index(n));
+        let (Some(id), Some(x), Some(y)) = (id, x, y) else {
+            return Err(DecodeError::Shape);
+        };
+        let mut players = f
+            .rows
+            .values()
+            .map(|r| {
+                Ok(ArenaPlayer {
+                    id: f.value(r, id)?,
+                    x: f.value(r, x)?,
+                    y: f.value(r, y)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        players.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(Self { players })
     }
 }

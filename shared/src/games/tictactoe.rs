@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::DecodeError;
+use crate::snapshot::{Frame, FromFrame};
+
 /// The game's name, as given when creating a match.
 pub const NAME: &str = "tictactoe";
 
@@ -21,7 +24,7 @@ pub struct Move {
     pub cell: u8,
 }
 
-/// The board after a tick.
+/// The board after a tick: the game's globals (it has no rows).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Board {
     /// The nine cells, row by row: [`EMPTY`], [`X`] or [`O`].
@@ -36,4 +39,10 @@ pub struct Board {
     pub winner: Option<u8>,
     /// Whether the board filled up with no winner.
     pub draw: bool,
+}
+
+impl FromFrame for Board {
+    fn from_frame(f: &Frame) -> Result<Self, DecodeError> {
+        f.globals()
+    }
 }

@@ -7,7 +7,7 @@ use tickroom_bots::reconnect::{Backoff, ReconnectingClient, Update};
 use tickroom_bots::report::Stats;
 use tickroom_bots::swarm::{self, Behaviour, SwarmConfig, Tokens};
 use tickroom_shared::games::arena::ArenaState;
-use tickroom_shared::{AuthPayload, Role, Snapshot, event};
+use tickroom_shared::{AuthPayload, Role, event};
 use tickroom_tests::{CutProxy, TestServer, WAIT};
 
 #[tokio::test]
@@ -138,7 +138,9 @@ async fn the_rust_client_reconnects_after_a_network_drop() {
     loop {
         match next(&mut c).await {
             Update::Event(e) if e.name == event::SNAPSHOT => {
-                let s: Snapshot<ArenaState> = e.decode().unwrap();
+                let Some(s) = c.snapshot::<ArenaState>(&e).unwrap() else {
+                    continue;
+                };
                 if s.state.player("alice").is_some() {
                     break;
                 }

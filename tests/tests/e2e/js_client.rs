@@ -19,6 +19,10 @@ async fn js_plays(transport: &str) {
     assert_eq!(line["transport"], transport);
     assert_eq!(line["ack"], 5);
     assert!(line["toX"].as_f64().unwrap() > line["fromX"].as_f64().unwrap());
+    assert!(
+        line["deltas"].as_u64().unwrap() > 0,
+        "the client rebuilt state from deltas"
+    );
 }
 
 #[tokio::test]
