@@ -396,6 +396,11 @@ impl Registry {
             async move {
                 m.room.closed().await;
                 live.fetch_sub(1, Ordering::AcqRel);
+                let still_listed = matches.get(&id).is_some_and(|v| Arc::ptr_eq(v.value(), &m));
+                if !still_listed {
+                    // Ended through the admin API: already gone from the directory.
+                    return;
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(retention) => {}
                     _ = shutdown.cancelled() => {}

@@ -26,6 +26,10 @@ pub struct Position {
     pub y: f32,
 }
 
+/// The query the snapshot reads, kept across ticks.
+#[derive(Resource)]
+struct SnapshotQuery(QueryState<(Entity, &'static PlayerId, &'static Position)>);
+
 /// The arena game.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Arena;
@@ -59,7 +63,9 @@ impl Game for Arena {
         Ok(())
     }
 
-    fn build(&self, _world: &mut World, schedule: &mut Schedule) {
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        let rows = SnapshotQuery(world.query());
+        world.insert_resource(rows);
         schedule.add_systems((
             movement.in_set(GameSystems::Simulate),
             separate.in_set(GameSystems::Resolve),
@@ -79,10 +85,12 @@ impl Game for Arena {
     }
 
     fn snapshot(&self, world: &mut World, rows: &mut Rows<'_, ArenaRow>) {
-        let mut query = world.query::<(Entity, &PlayerId, &Position)>();
-        for (entity, id, pos) in query.iter(world) {
-            rows.push(entity.index_u32(), &ArenaRow(id.0.clone(), pos.x, pos.y));
-        }
+        // The query state lives in the world: building one per tick would allocate.
+        world.resource_scope(|world, mut query: Mut<'_, SnapshotQuery>| {
+            for (entity, id, pos) in query.0.iter(world) {
+                rows.push(entity.index_u32(), &ArenaRow(id.0.clone(), pos.x, pos.y));
+            }
+        });
     }
 }
 
