@@ -420,7 +420,9 @@ impl<G: Game> RoomTask<G> {
             }
             for _ in 0..run {
                 self.drain();
-                let started = Instant::now();
+                // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
+                // scheduler's notion of now.
+                let started = std::time::Instant::now();
                 let snapshot = Bytes::copy_from_slice(self.room.tick());
                 let took = started.elapsed();
                 self.metrics.tick_duration.observe(took);
@@ -819,5 +821,90 @@ mod tests {
             last.tick, end.tick,
             "the final board was published before the end"
         );
+    }
+
+    /// A game whose every tick takes 30 ms of real time.
+    struct Slow;
+
+    impl Game for Slow {
+        type Input = ArenaInput;
+        type Row = ();
+        type Globals = ();
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        fn build(
+            &self,
+            _world: &mut bevy_ecs::world::World,
+            schedule: &mut bevy_ecs::schedule::Schedule,
+        ) {
+            use bevy_ecs::prelude::*;
+            schedule.add_systems(
+                (|| std::thread::sleep(Duration::from_millis(30)))
+                    .in_set(crate::room::GameSystems::Simulate),
+            );
+        }
+        fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
+        fn row_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn snapshot(
+            &self,
+            _world: &mut bevy_ecs::world::World,
+            _rows: &mut crate::room::Rows<'_, ()>,
+        ) {
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overruns_are_measured_and_counted() {
+        let sink = Arc::new(Recorder::default());
+        let tracker = TaskTracker::new();
+        let metrics = Arc::new(Metrics::default());
+        let params = |rate| SpawnParams {
+            match_id: "slow".into(),
+            room: RoomConfig::with_rate(rate),
+            inbox: 8,
+            empty_grace: Duration::from_secs(60),
+        };
+        let rt = Runtimes::current(tracker.clone());
+        // 30 ms ticks: within a 50 ms period at 20 Hz, over a 20 ms period at 50 Hz.
+        let fits = spawn(
+            Arc::new(Slow),
+            params(20),
+            sink.clone(),
+            metrics.clone(),
+            &rt,
+            CancellationToken::new(),
+        );
+        fits.join("p".into());
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let ticks = metrics.ticks.get();
+        assert!(ticks >= 3, "{ticks}");
+        assert_eq!(metrics.tick_overruns.get(), 0);
+        assert_eq!(metrics.tick_duration.count(), ticks);
+        assert_eq!(
+            metrics.tick_duration.count_above(25_000),
+            ticks,
+            "each tick took its 30 ms"
+        );
+        fits.end(EndReason::Admin);
+
+        let over = spawn(
+            Arc::new(Slow),
+            params(50),
+            sink.clone(),
+            metrics.clone(),
+            &rt,
+            CancellationToken::new(),
+        );
+        over.join("p".into());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            metrics.tick_overruns.get() >= 3,
+            "{}",
+            metrics.tick_overruns.get()
+        );
+        over.end(EndReason::Admin);
     }
 }
