@@ -26,12 +26,13 @@ enum Command {
     Swarm(SwarmArgs),
 }
 
+/// Which server, and the admin key to create matches and mint tokens with.
 #[derive(clap::Args)]
-struct SwarmArgs {
+struct Target {
     /// Server base URL.
     #[arg(long, env = "TICKROOM_SERVER", default_value = "http://127.0.0.1:7350")]
     server: String,
-    /// Admin key, to create matches and mint tokens.
+    /// Admin key.
     #[arg(
         long,
         env = "TICKROOM_ADMIN_KEY",
@@ -39,6 +40,12 @@ struct SwarmArgs {
         hide_env_values = true
     )]
     admin_key: String,
+}
+
+#[derive(clap::Args)]
+struct SwarmArgs {
+    #[command(flatten)]
+    target: Target,
     /// Rooms (arena matches) to create.
     #[arg(long, default_value_t = 10)]
     rooms: usize,
@@ -82,17 +89,8 @@ struct SwarmArgs {
 
 #[derive(clap::Args)]
 struct JoinArgs {
-    /// Server base URL.
-    #[arg(long, env = "TICKROOM_SERVER", default_value = "http://127.0.0.1:7350")]
-    server: String,
-    /// Admin key, to create the match and mint tokens.
-    #[arg(
-        long,
-        env = "TICKROOM_ADMIN_KEY",
-        default_value = "dev-admin-key",
-        hide_env_values = true
-    )]
-    admin_key: String,
+    #[command(flatten)]
+    target: Target,
     /// Join this existing match instead of creating one.
     #[arg(long = "match")]
     match_id: Option<String>,
@@ -147,13 +145,13 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--{name} must be a non-negative number of seconds"))
     };
     let cfg = swarm::SwarmConfig {
-        server: args.server.clone(),
+        server: args.target.server.clone(),
         rooms: args.rooms,
         players: args.players,
         spectators: args.spectators,
         tokens: if given.is_empty() {
             swarm::Tokens::Create {
-                admin_key: args.admin_key.clone(),
+                admin_key: args.target.admin_key.clone(),
                 tick_rate: args.tick_rate,
             }
         } else {
@@ -222,7 +220,7 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
 
 async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let tokens = if args.tokens.is_empty() {
-        let admin = AdminClient::new(&args.server, &args.admin_key);
+        let admin = AdminClient::new(&args.target.server, &args.target.admin_key);
         let match_id = match &args.match_id {
             Some(id) => id.clone(),
             None => {
@@ -264,7 +262,7 @@ async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for (i, token) in tokens.into_iter().enumerate() {
         let cfg = BotConfig {
-            server: args.server.clone(),
+            server: args.target.server.clone(),
             token,
             duration: Duration::from_secs(args.seconds),
             input_rate: args.input_rate,

@@ -158,6 +158,14 @@ mod tests {
     use super::*;
     use crate::room::{Room, RoomConfig};
 
+    fn room() -> Room<TicTacToe> {
+        let config = RoomConfig {
+            keyframe_interval: 1,
+            ..RoomConfig::with_rate(10)
+        };
+        Room::new(Arc::new(TicTacToe), config)
+    }
+
     fn board(bytes: &[u8]) -> Board {
         // Test rooms send keyframes only; globals travel whole in every snapshot anyway.
         let mut m = Mirror::new();
@@ -169,13 +177,7 @@ mod tests {
 
     #[test]
     fn turns_wins_and_ends() {
-        let mut r = Room::new(
-            Arc::new(TicTacToe),
-            RoomConfig {
-                keyframe_interval: 1,
-                ..RoomConfig::with_rate(10)
-            },
-        );
+        let mut r = room();
         r.join("ann".into());
         // Alone: moves wait for an opponent.
         r.push_input("ann", 1, Move { cell: 4 });
@@ -211,13 +213,7 @@ mod tests {
 
     #[test]
     fn leaving_mid_game_forfeits() {
-        let mut r = Room::new(
-            Arc::new(TicTacToe),
-            RoomConfig {
-                keyframe_interval: 1,
-                ..RoomConfig::with_rate(10)
-            },
-        );
+        let mut r = room();
         r.join("ann".into());
         r.join("bob".into());
         r.push_input("ann", 1, Move { cell: 0 });

@@ -547,23 +547,59 @@ mod tests {
         }
     }
 
+    /// Rooms on the test's (paused) runtime, all publishing to one recorder.
+    struct Harness {
+        sink: Arc<Recorder>,
+        metrics: Arc<Metrics>,
+        tracker: TaskTracker,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Self {
+                sink: Arc::new(Recorder::default()),
+                metrics: Arc::new(Metrics::default()),
+                tracker: TaskTracker::new(),
+            }
+        }
+
+        fn spawn<G: Game>(&self, game: G, params: SpawnParams) -> Arc<dyn RoomControl> {
+            spawn(
+                Arc::new(game),
+                params,
+                self.sink.clone(),
+                self.metrics.clone(),
+                &Runtimes::current(self.tracker.clone()),
+                CancellationToken::new(),
+            )
+        }
+
+        async fn wait_closed(&self) {
+            self.tracker.close();
+            self.tracker.wait().await;
+        }
+    }
+
+    fn params(id: &str, rate: u32) -> SpawnParams {
+        SpawnParams {
+            match_id: id.into(),
+            room: RoomConfig::with_rate(rate),
+            inbox: 8,
+            empty_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// An arena room at `rate` Hz with an inbox of `inbox`.
     fn start(rate: u32, inbox: usize) -> (Arc<Recorder>, Arc<dyn RoomControl>, TaskTracker) {
-        let sink = Arc::new(Recorder::default());
-        let tracker = TaskTracker::new();
-        let room = spawn(
-            Arc::new(Arena),
+        let h = Harness::new();
+        let room = h.spawn(
+            Arena,
             SpawnParams {
-                match_id: "m".into(),
-                room: RoomConfig::with_rate(rate),
                 inbox,
-                empty_grace: Duration::from_secs(60),
+                ..params("m", rate)
             },
-            sink.clone(),
-            Arc::new(Metrics::default()),
-            &Runtimes::current(tracker.clone()),
-            CancellationToken::new(),
         );
-        (sink, room, tracker)
+        (h.sink, room, h.tracker)
     }
 
     fn input(seq: u32, dir: [f32; 2]) -> Vec<u8> {
@@ -636,15 +672,15 @@ mod tests {
         assert_eq!(sink.last().acks["a"], 3);
     }
 
-    /// A game whose simulation panics on its third tick.
-    struct Faulty;
+    /// A test game made of one system; its globals are the tick number.
+    struct OneSystem(fn(bevy_ecs::prelude::Res<'_, crate::room::TickInfo>));
 
-    impl Game for Faulty {
+    impl Game for OneSystem {
         type Input = ArenaInput;
         type Row = ();
         type Globals = u64;
         fn name(&self) -> &'static str {
-            "faulty"
+            "one-system"
         }
         fn build(
             &self,
@@ -652,12 +688,7 @@ mod tests {
             schedule: &mut bevy_ecs::schedule::Schedule,
         ) {
             use bevy_ecs::prelude::*;
-            schedule.add_systems(
-                (|tick: Res<'_, crate::room::TickInfo>| {
-                    assert!(tick.tick < 3, "simulated game bug");
-                })
-                .in_set(crate::room::GameSystems::Simulate),
-            );
+            schedule.add_systems(self.0.in_set(crate::room::GameSystems::Simulate));
         }
         fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
         fn row_fields(&self) -> &'static [&'static str] {
@@ -674,36 +705,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_panicking_game_ends_its_match_only() {
-        let sink = Arc::new(Recorder::default());
-        let tracker = TaskTracker::new();
-        let metrics = Arc::new(Metrics::default());
-        let params = |id: &str| SpawnParams {
-            match_id: id.into(),
-            room: RoomConfig::with_rate(10),
-            inbox: 8,
-            empty_grace: Duration::from_secs(60),
-        };
-        let faulty = spawn(
-            Arc::new(Faulty),
-            params("bad"),
-            sink.clone(),
-            metrics.clone(),
-            &Runtimes::current(tracker.clone()),
-            CancellationToken::new(),
+        let h = Harness::new();
+        let faulty = h.spawn(
+            OneSystem(|tick| assert!(tick.tick < 3, "simulated game bug")),
+            params("bad", 10),
         );
-        let healthy = spawn(
-            Arc::new(Arena),
-            params("good"),
-            sink.clone(),
-            metrics.clone(),
-            &Runtimes::current(tracker.clone()),
-            CancellationToken::new(),
-        );
+        let healthy = h.spawn(Arena, params("good", 10));
         faulty.join("p".into());
         healthy.join("p".into());
         tokio::time::sleep(Duration::from_millis(1050)).await;
         assert!(faulty.is_closed());
-        let end = sink
+        let end = h
+            .sink
             .end
             .lock()
             .unwrap()
@@ -719,41 +732,18 @@ mod tests {
             11,
             "the other room kept its rate: ticks at 0, 0.1, .. 1.0 s"
         );
-        assert_eq!(metrics.rooms_open.get(), 1);
+        assert_eq!(h.metrics.rooms_open.get(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn waiting_rooms_do_not_tick_and_empty_rooms_are_abandoned() {
-        let sink = Arc::new(Recorder::default());
-        let tracker = TaskTracker::new();
-        let params = |id: &str| SpawnParams {
-            match_id: id.into(),
-            room: RoomConfig::with_rate(10),
-            inbox: 8,
-            empty_grace: Duration::from_secs(5),
-        };
-        let rt = Runtimes::current(tracker.clone());
-        let metrics = Arc::new(Metrics::default());
-        let never = spawn(
-            Arc::new(Arena),
-            params("never"),
-            sink.clone(),
-            metrics.clone(),
-            &rt,
-            CancellationToken::new(),
-        );
-        let left = spawn(
-            Arc::new(Arena),
-            params("left"),
-            sink.clone(),
-            metrics.clone(),
-            &rt,
-            CancellationToken::new(),
-        );
+        let h = Harness::new();
+        let never = h.spawn(Arena, params("never", 10));
+        let left = h.spawn(Arena, params("left", 10));
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(never.state(), RoomState::Waiting);
         assert_eq!(never.tick(), 0);
-        assert_eq!(sink.count(), 0, "waiting rooms send nothing");
+        assert_eq!(h.sink.count(), 0, "waiting rooms send nothing");
 
         left.join("a".into());
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -767,28 +757,15 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(left.is_closed());
         assert_eq!(left.end_reason(), Some(EndReason::Abandoned));
-        assert_eq!(metrics.rooms_open.get(), 0);
+        assert_eq!(h.metrics.rooms_open.get(), 0);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_game_can_end_its_match() {
         use crate::games::tictactoe::TicTacToe;
-        use tickroom_shared::games::tictactoe::Move;
-        let sink = Arc::new(Recorder::default());
-        let tracker = TaskTracker::new();
-        let room = spawn(
-            Arc::new(TicTacToe),
-            SpawnParams {
-                match_id: "ttt".into(),
-                room: RoomConfig::with_rate(20),
-                inbox: 8,
-                empty_grace: Duration::from_secs(60),
-            },
-            sink.clone(),
-            Arc::new(Metrics::default()),
-            &Runtimes::current(tracker.clone()),
-            CancellationToken::new(),
-        );
+        use tickroom_shared::games::tictactoe::{Board, Move, X};
+        let h = Harness::new();
+        let room = h.spawn(TicTacToe, params("ttt", 20));
         let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
         room.join(x.clone());
         room.join(o.clone());
@@ -805,105 +782,46 @@ mod tests {
             room.submit_input(who, &mv(seq, cell)).unwrap();
             tokio::time::sleep(Duration::from_millis(60)).await;
         }
-        tracker.close();
-        tracker.wait().await;
-        let end = sink.end.lock().unwrap().clone().unwrap();
+        h.wait_closed().await;
+        let end = h.sink.end.lock().unwrap().clone().unwrap();
         assert_eq!(end.reason, EndReason::GameOver);
-        let last = sink
-            .rebuild::<tickroom_shared::games::tictactoe::Board>()
-            .pop()
-            .unwrap();
-        assert_eq!(
-            last.state.winner,
-            Some(tickroom_shared::games::tictactoe::X)
-        );
+        let last = h.sink.rebuild::<Board>().pop().unwrap();
+        assert_eq!(last.state.winner, Some(X));
         assert_eq!(
             last.tick, end.tick,
             "the final board was published before the end"
         );
     }
 
-    /// A game whose every tick takes 30 ms of real time.
-    struct Slow;
-
-    impl Game for Slow {
-        type Input = ArenaInput;
-        type Row = ();
-        type Globals = ();
-        fn name(&self) -> &'static str {
-            "slow"
-        }
-        fn build(
-            &self,
-            _world: &mut bevy_ecs::world::World,
-            schedule: &mut bevy_ecs::schedule::Schedule,
-        ) {
-            use bevy_ecs::prelude::*;
-            schedule.add_systems(
-                (|| std::thread::sleep(Duration::from_millis(30)))
-                    .in_set(crate::room::GameSystems::Simulate),
-            );
-        }
-        fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
-        fn row_fields(&self) -> &'static [&'static str] {
-            &[]
-        }
-        fn snapshot(
-            &self,
-            _world: &mut bevy_ecs::world::World,
-            _rows: &mut crate::room::Rows<'_, ()>,
-        ) {
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn overruns_are_measured_and_counted() {
-        let sink = Arc::new(Recorder::default());
-        let tracker = TaskTracker::new();
-        let metrics = Arc::new(Metrics::default());
-        let params = |rate| SpawnParams {
-            match_id: "slow".into(),
-            room: RoomConfig::with_rate(rate),
-            inbox: 8,
-            empty_grace: Duration::from_secs(60),
+        let h = Harness::new();
+        // Every tick takes 30 ms of real time (the paused clock does not move meanwhile):
+        // within a 50 ms period at 20 Hz, over a 20 ms period at 50 Hz.
+        let slow = |_: bevy_ecs::prelude::Res<'_, crate::room::TickInfo>| {
+            std::thread::sleep(Duration::from_millis(30));
         };
-        let rt = Runtimes::current(tracker.clone());
-        // 30 ms ticks: within a 50 ms period at 20 Hz, over a 20 ms period at 50 Hz.
-        let fits = spawn(
-            Arc::new(Slow),
-            params(20),
-            sink.clone(),
-            metrics.clone(),
-            &rt,
-            CancellationToken::new(),
-        );
+        let fits = h.spawn(OneSystem(slow), params("fits", 20));
         fits.join("p".into());
         tokio::time::sleep(Duration::from_millis(120)).await;
-        let ticks = metrics.ticks.get();
+        let ticks = h.metrics.ticks.get();
         assert!(ticks >= 3, "{ticks}");
-        assert_eq!(metrics.tick_overruns.get(), 0);
-        assert_eq!(metrics.tick_duration.count(), ticks);
+        assert_eq!(h.metrics.tick_overruns.get(), 0);
+        assert_eq!(h.metrics.tick_duration.count(), ticks);
         assert_eq!(
-            metrics.tick_duration.count_above(25_000),
+            h.metrics.tick_duration.count_above(25_000),
             ticks,
             "each tick took its 30 ms"
         );
         fits.end(EndReason::Admin);
 
-        let over = spawn(
-            Arc::new(Slow),
-            params(50),
-            sink.clone(),
-            metrics.clone(),
-            &rt,
-            CancellationToken::new(),
-        );
+        let over = h.spawn(OneSystem(slow), params("over", 50));
         over.join("p".into());
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
-            metrics.tick_overruns.get() >= 3,
+            h.metrics.tick_overruns.get() >= 3,
             "{}",
-            metrics.tick_overruns.get()
+            h.metrics.tick_overruns.get()
         );
         over.end(EndReason::Admin);
     }
