@@ -78,6 +78,11 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_SIM_THREADS", default_value_t = default_sim_threads())]
     pub sim_threads: usize,
 
+    /// Seconds a dropped player's seat and entity are held for a reconnection (0: give the
+    /// seat up at once).
+    #[arg(long, env = "TICKROOM_SEAT_GRACE_SECS", default_value_t = 30)]
+    pub seat_grace_secs: u64,
+
     /// Seconds a room may have no seated player (from creation, or since the last one left)
     /// before it ends as `abandoned`.
     #[arg(long, env = "TICKROOM_EMPTY_ROOM_GRACE_SECS", default_value_t = 60)]

@@ -95,12 +95,32 @@ pub enum SeatError {
 pub struct Claim {
     /// The connection that held this player's seat before, now replaced.
     pub replaced: Option<String>,
+    /// The seat was being held after a dropped connection and is now taken back.
+    pub reconnected: bool,
+}
+
+/// How a connection ended, which decides what happens to its seat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// The client left on purpose (or misbehaved): the seat is given up at once.
+    Left,
+    /// The connection dropped: the seat and entity are held for the grace period.
+    Dropped,
+}
+
+#[derive(Debug)]
+struct PlayerSeat {
+    /// The transport's id of the connection holding the seat; `None` while held for a
+    /// dropped connection.
+    conn: Option<String>,
+    /// Bumped on every change, so a hold's expiry knows whether it is still current.
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
 struct Seats {
-    /// player id → the transport's id of the connection holding the seat.
-    players: HashMap<Arc<str>, String>,
+    /// player id → who holds the seat.
+    players: HashMap<Arc<str>, PlayerSeat>,
     /// Connection ids of spectators.
     spectators: HashSet<String>,
 }
@@ -112,6 +132,12 @@ pub struct Match {
     room: Arc<dyn RoomControl>,
     seats: Mutex<Seats>,
     ended: AtomicBool,
+    /// Whether this match still counts toward the room limit (cleared exactly once).
+    counted: AtomicBool,
+    /// How long a dropped player's seat is held.
+    seat_grace: Duration,
+    runtimes: Runtimes,
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for Match {
@@ -151,8 +177,10 @@ pub struct MatchView {
     pub end_reason: Option<tickroom_shared::EndReason>,
     /// The room's last tick.
     pub tick: u64,
-    /// Ids of players holding a seat, sorted.
+    /// Ids of players holding a seat (connected or held), sorted.
     pub players: Vec<String>,
+    /// Ids of players whose seat is held after a dropped connection, sorted.
+    pub disconnected: Vec<String>,
     /// Connected spectators.
     pub spectators: usize,
 }
@@ -188,22 +216,35 @@ impl Match {
     }
 
     /// Gives connection `conn` a seat. A player id that already holds a seat moves to `conn`
-    /// and keeps its entity; the old connection is returned so the transport can close it.
+    /// and keeps its entity: the old connection, if still open, is returned so the transport
+    /// can close it; a seat held after a drop is taken back.
     pub fn claim(&self, player: &Arc<str>, role: Role, conn: &str) -> Result<Claim, SeatError> {
         self.has_room_for(player, role)?;
         let mut seats = lock(&self.seats);
         match role {
             Role::Player => {
-                if let Some(old) = seats.players.get_mut(player) {
-                    let replaced = std::mem::replace(old, conn.to_owned());
+                if let Some(seat) = seats.players.get_mut(player) {
+                    seat.generation += 1;
+                    let replaced = seat.conn.replace(conn.to_owned());
+                    let reconnected = replaced.is_none();
+                    if reconnected {
+                        self.room.set_connected(player.clone(), true);
+                    }
                     return Ok(Claim {
-                        replaced: Some(replaced),
+                        replaced,
+                        reconnected,
                     });
                 }
                 if seats.players.len() >= self.info.max_players as usize {
                     return Err(SeatError::Full);
                 }
-                seats.players.insert(player.clone(), conn.to_owned());
+                seats.players.insert(
+                    player.clone(),
+                    PlayerSeat {
+                        conn: Some(conn.to_owned()),
+                        generation: 0,
+                    },
+                );
                 self.room.join(player.clone());
             }
             Role::Spectator => {
@@ -213,23 +254,74 @@ impl Match {
                 seats.spectators.insert(conn.to_owned());
             }
         }
-        Ok(Claim { replaced: None })
+        Ok(Claim {
+            replaced: None,
+            reconnected: false,
+        })
     }
 
-    /// Gives back the seat `conn` holds. A player seat that has moved to another connection is
-    /// left alone. Returns whether a seat was freed.
-    pub fn release(&self, player: &Arc<str>, role: Role, conn: &str) -> bool {
+    /// Gives back the seat `conn` holds. A player who left gives it up at once; a dropped
+    /// player's seat is held for the grace period (a reconnection takes it back), then given
+    /// up. A seat that has moved to another connection is left alone. Returns whether `conn`
+    /// held a seat.
+    pub fn release(
+        self: &Arc<Self>,
+        player: &Arc<str>,
+        role: Role,
+        conn: &str,
+        how: Departure,
+    ) -> bool {
         let mut seats = lock(&self.seats);
         match role {
             Role::Player => {
-                if seats.players.get(player).is_some_and(|c| c == conn) {
+                let Some(seat) = seats.players.get_mut(player) else {
+                    return false;
+                };
+                if seat.conn.as_deref() != Some(conn) {
+                    return false;
+                }
+                let hold = how == Departure::Dropped
+                    && !self.seat_grace.is_zero()
+                    && !self.is_ended()
+                    && !self.shutdown.is_cancelled();
+                if !hold {
                     seats.players.remove(player);
                     self.room.leave(player.clone());
                     return true;
                 }
-                false
+                seat.conn = None;
+                seat.generation += 1;
+                let generation = seat.generation;
+                self.room.set_connected(player.clone(), false);
+                let m = self.clone();
+                let player = player.clone();
+                self.runtimes.tracker.spawn_on(
+                    async move {
+                        tokio::select! {
+                            _ = tokio::time::sleep(m.seat_grace) => m.expire_hold(&player, generation),
+                            // At shutdown the match is ending anyway.
+                            _ = m.shutdown.cancelled() => {}
+                            _ = m.room.closed() => {}
+                        }
+                    },
+                    &self.runtimes.io,
+                );
+                true
             }
             Role::Spectator => seats.spectators.remove(conn),
+        }
+    }
+
+    /// Gives up a held seat whose grace period ran out, unless it was taken back meanwhile.
+    fn expire_hold(&self, player: &Arc<str>, generation: u64) {
+        let mut seats = lock(&self.seats);
+        let still_held = seats
+            .players
+            .get(player)
+            .is_some_and(|s| s.conn.is_none() && s.generation == generation);
+        if still_held {
+            seats.players.remove(player);
+            self.room.leave(player.clone());
         }
     }
 
@@ -238,6 +330,13 @@ impl Match {
         let seats = lock(&self.seats);
         let mut players: Vec<String> = seats.players.keys().map(|p| p.to_string()).collect();
         players.sort_unstable();
+        let mut disconnected: Vec<String> = seats
+            .players
+            .iter()
+            .filter(|(_, s)| s.conn.is_none())
+            .map(|(p, _)| p.to_string())
+            .collect();
+        disconnected.sort_unstable();
         MatchView {
             info: self.info.clone(),
             state: if self.is_ended() {
@@ -248,6 +347,7 @@ impl Match {
             end_reason: self.room.end_reason(),
             tick: self.room.tick(),
             players,
+            disconnected,
             spectators: seats.spectators.len(),
         }
     }
@@ -377,6 +477,10 @@ impl Registry {
             room,
             seats: Mutex::new(Seats::default()),
             ended: AtomicBool::new(false),
+            counted: AtomicBool::new(true),
+            seat_grace: Duration::from_secs(self.config.seat_grace_secs),
+            runtimes: self.runtimes.clone(),
+            shutdown: self.shutdown.clone(),
         });
         self.matches.insert(id.clone(), m.clone());
         self.live.fetch_add(1, Ordering::AcqRel);
@@ -395,7 +499,9 @@ impl Registry {
         self.runtimes.tracker.spawn_on(
             async move {
                 m.room.closed().await;
-                live.fetch_sub(1, Ordering::AcqRel);
+                if m.counted.swap(false, Ordering::AcqRel) {
+                    live.fetch_sub(1, Ordering::AcqRel);
+                }
                 let still_listed = matches.get(&id).is_some_and(|v| Arc::ptr_eq(v.value(), &m));
                 if !still_listed {
                     // Ended through the admin API: already gone from the directory.
@@ -443,7 +549,128 @@ impl Registry {
     pub fn end(&self, id: &str, reason: EndReason) -> Option<Arc<Match>> {
         let (_, m) = self.matches.remove(id)?;
         m.ended.store(true, Ordering::Release);
+        // Its slot is free now, not when its room has finished closing.
+        if m.counted.swap(false, Ordering::AcqRel) {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+        }
         m.room.end(reason);
         Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickroom_shared::PresenceStatus::{Disconnected, Joined, Left, Reconnected};
+
+    use super::*;
+    use crate::room::driver::testing::Recorder;
+
+    fn registry(sink: Arc<Recorder>, grace: u64) -> Registry {
+        let config = Config {
+            seat_grace_secs: grace,
+            ..Config::default()
+        };
+        Registry::new(
+            Catalog::builtin(),
+            sink,
+            Arc::new(Metrics::default()),
+            Arc::new(config),
+            Runtimes::current(tokio_util::task::TaskTracker::new()),
+            CancellationToken::new(),
+        )
+    }
+
+    fn arena(r: &Registry, seats: u32) -> Arc<Match> {
+        r.create(CreateMatch {
+            game: "arena".into(),
+            max_players: Some(seats),
+            ..CreateMatch::default()
+        })
+        .unwrap()
+    }
+
+    /// Lets the room apply what was sent to it (its next tick is at most 1/30 s away).
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_seat_is_held_for_the_grace_period() {
+        let sink = Arc::new(Recorder::default());
+        let r = registry(sink.clone(), 10);
+        let m = arena(&r, 2);
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        m.claim(&a, Role::Player, "c1").unwrap();
+        settle().await;
+
+        assert!(m.release(&a, Role::Player, "c1", Departure::Dropped));
+        settle().await;
+        let v = m.view();
+        assert_eq!(
+            (v.players.clone(), v.disconnected.clone()),
+            (vec!["a".to_owned()], vec!["a".to_owned()])
+        );
+        // The held seat counts: with b seated the match is full for anyone else.
+        m.claim(&b, Role::Player, "c2").unwrap();
+        assert_eq!(
+            m.claim(&"c".into(), Role::Player, "c3").unwrap_err(),
+            SeatError::Full
+        );
+
+        // Back within the grace period: same seat, reported as a reconnection.
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let claim = m.claim(&a, Role::Player, "c4").unwrap();
+        assert_eq!(
+            claim,
+            Claim {
+                replaced: None,
+                reconnected: true
+            }
+        );
+        settle().await;
+        assert!(m.view().disconnected.is_empty());
+
+        // Dropped again and not back in time: the seat is given up.
+        assert!(m.release(&a, Role::Player, "c4", Departure::Dropped));
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(m.view().players, ["b"]);
+        // A deliberate leave gives the seat up at once.
+        assert!(m.release(&b, Role::Player, "c2", Departure::Left));
+        settle().await;
+        assert!(m.view().players.is_empty());
+
+        let a_events: Vec<_> = sink
+            .statuses()
+            .into_iter()
+            .filter(|(p, _)| p == "a")
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(
+            a_events,
+            [Joined, Disconnected, Reconnected, Disconnected, Left]
+        );
+        let b_events: Vec<_> = sink
+            .statuses()
+            .into_iter()
+            .filter(|(p, _)| p == "b")
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(b_events, [Joined, Left]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_grace_period_drops_leave_at_once() {
+        let sink = Arc::new(Recorder::default());
+        let r = registry(sink.clone(), 0);
+        let m = arena(&r, 2);
+        let a: Arc<str> = "a".into();
+        m.claim(&a, Role::Player, "c1").unwrap();
+        assert!(m.release(&a, Role::Player, "c1", Departure::Dropped));
+        settle().await;
+        assert!(m.view().players.is_empty());
+        // A stale connection id does not touch a seat it no longer holds.
+        m.claim(&a, Role::Player, "c2").unwrap();
+        assert!(!m.release(&a, Role::Player, "c1", Departure::Left));
+        assert_eq!(m.view().players, ["a"]);
     }
 }

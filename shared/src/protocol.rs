@@ -27,6 +27,11 @@ pub mod event {
     /// server → client: [`MatchEnd`](super::MatchEnd), just before the server disconnects
     /// every socket of an ended match.
     pub const MATCH_END: &str = "match_end";
+    /// server → client: [`Presence`](super::Presence), when a player joins, leaves, drops or
+    /// comes back.
+    pub const PRESENCE: &str = "presence";
+    /// server → client: [`Shutdown`](super::Shutdown), when the server starts shutting down.
+    pub const SHUTDOWN: &str = "shutdown";
 }
 
 /// What a connection may do in its match.
@@ -145,4 +150,41 @@ pub struct MatchEnd {
     pub reason: EndReason,
     /// The last tick the room ran.
     pub tick: u64,
+}
+
+/// What happened to a player's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    /// Took a seat (an entity appears).
+    Joined,
+    /// Gave the seat up, or its hold expired (the entity is gone).
+    Left,
+    /// The connection dropped; the seat and entity are held for the grace period.
+    Disconnected,
+    /// Came back within the grace period, to the same entity.
+    Reconnected,
+}
+
+/// A presence change, sent to everyone in the match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    /// Whose.
+    pub player_id: String,
+    /// What happened.
+    pub status: PresenceStatus,
+    /// The room's tick when it happened (it shows in the next snapshot).
+    pub tick: u64,
+}
+
+/// Sent to every connection when the server starts shutting down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shutdown {
+    /// Why (`"server_shutdown"`).
+    pub reason: String,
+    /// Milliseconds until running matches are ended if they have not finished.
+    pub deadline_ms: u64,
+    /// Reconnecting to this server will be refused: connect to another one (or retry after
+    /// this many milliseconds, when the server is expected back).
+    pub reconnect_after_ms: u64,
 }

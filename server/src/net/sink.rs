@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use tickroom_shared::{MatchEnd, event};
+use tickroom_shared::{MatchEnd, Presence, event};
 
 use super::raw::RawMsgpack;
 use crate::room::driver::{BoxFuture, SnapshotSink};
@@ -35,6 +35,17 @@ impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
             if let Err(e) = sent {
                 tracing::debug!(match_id, error = %e, "snapshot broadcast failed");
             }
+        })
+    }
+
+    fn presence<'a>(&'a self, match_id: &'a str, presence: &'a Presence) -> BoxFuture<'a> {
+        Box::pin(async move {
+            let _ = self
+                .io
+                .local()
+                .to(match_id.to_owned())
+                .emit(event::PRESENCE, presence)
+                .await;
         })
     }
 

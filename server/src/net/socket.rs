@@ -17,7 +17,7 @@ use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, even
 use crate::App;
 use crate::auth::{self, Admission, seat_error_code};
 use crate::ratelimit::InputLimiter;
-use crate::registry::Match;
+use crate::registry::{Departure, Match};
 use crate::room::driver::InputError;
 
 /// How often a connection is told about dropped inputs, at most.
@@ -36,12 +36,28 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Gives the seat back and counts the connection closed, once.
-    fn close(&self, app: &App) {
+    /// Gives the seat back (or has it held, for a dropped connection) and counts the
+    /// connection closed, once.
+    fn close(&self, app: &App, how: Departure) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            self.game_match.release(&self.player, self.role, &self.conn);
+            self.game_match
+                .release(&self.player, self.role, &self.conn, how);
             app.metrics.connections.dec();
         }
+    }
+}
+
+/// Whether a disconnect looks like a network drop (hold the seat) or a deliberate leave.
+fn departure(reason: DisconnectReason) -> Departure {
+    match reason {
+        DisconnectReason::TransportClose
+        | DisconnectReason::TransportError
+        | DisconnectReason::HeartbeatTimeout => Departure::Dropped,
+        DisconnectReason::ClientNSDisconnect
+        | DisconnectReason::ServerNSDisconnect
+        | DisconnectReason::ClosingServer
+        | DisconnectReason::MultipleHttpPollingError
+        | DisconnectReason::PacketParsingError => Departure::Left,
     }
 }
 
@@ -172,12 +188,12 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
         let session = close_session.clone();
         async move {
             tracing::debug!(sid = %s.id, %reason, "disconnected");
-            session.close(&app);
+            session.close(&app, departure(reason));
         }
     });
     // The socket may have closed before `on_disconnect` was registered; then no handler runs.
     if !s.connected() {
-        session.close(&app);
+        session.close(&app, Departure::Left);
     }
     tracing::debug!(sid = %s.id, match_id = %m.info.id, player = %session.player, role = session.role.as_str(), "connected");
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tickroom_shared::codec::{self, DecodeError};
-use tickroom_shared::{EndReason, InputMsg, MatchEnd};
+use tickroom_shared::{EndReason, InputMsg, MatchEnd, Presence, PresenceStatus};
 use tokio::runtime::Handle as RuntimeHandle;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -47,6 +47,8 @@ pub trait SnapshotSink: Send + Sync + 'static {
     /// Delivers one tick's snapshot (msgpack of [`tickroom_shared::Snapshot`]) to everyone in
     /// `match_id`. Called once per tick, in tick order.
     fn publish<'a>(&'a self, match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a>;
+    /// A player joined, left, dropped or came back.
+    fn presence<'a>(&'a self, match_id: &'a str, presence: &'a Presence) -> BoxFuture<'a>;
     /// The match ended: tell its connections and close them.
     fn ended<'a>(&'a self, end: &'a MatchEnd) -> BoxFuture<'a>;
 }
@@ -102,6 +104,9 @@ pub trait RoomControl: Send + Sync + 'static {
     fn leave(&self, player: Arc<str>);
     /// Makes the next snapshot a keyframe, for a connection that just joined.
     fn request_keyframe(&self);
+    /// `player`'s connection dropped (`connected = false`; the seat and entity are held) or
+    /// came back (`true`).
+    fn set_connected(&self, player: Arc<str>, connected: bool);
     /// The last tick the room ran.
     fn tick(&self) -> u64;
     /// Waiting, running or ended.
@@ -120,6 +125,7 @@ enum Command<I> {
     Join(Arc<str>),
     Leave(Arc<str>),
     Keyframe,
+    Connected(Arc<str>, bool),
     Input {
         player: Arc<str>,
         seq: u32,
@@ -178,6 +184,10 @@ impl<G: Game> RoomControl for Handle<G> {
     fn request_keyframe(&self) {
         // Bounded like joins: one per accepted connection.
         let _ = self.control.send(Command::Keyframe);
+    }
+
+    fn set_connected(&self, player: Arc<str>, connected: bool) {
+        let _ = self.control.send(Command::Connected(player, connected));
     }
 
     fn tick(&self) -> u64 {
@@ -278,6 +288,7 @@ pub fn spawn<G: Game>(
         publish: publish_tx,
         metrics: metrics.clone(),
         shared: shared.clone(),
+        presence: Vec::new(),
     };
     runtimes.tracker.spawn_on(
         publisher(params.match_id, publish_rx, sink, shared.clone(), metrics),
@@ -294,6 +305,7 @@ pub fn spawn<G: Game>(
 
 enum Publish {
     Snapshot(Bytes),
+    Presence(Presence),
     Ended(MatchEnd),
 }
 
@@ -308,6 +320,7 @@ async fn publisher(
     while let Some(msg) = rx.recv().await {
         match msg {
             Publish::Snapshot(bytes) => sink.publish(&match_id, bytes).await,
+            Publish::Presence(p) => sink.presence(&match_id, &p).await,
             Publish::Ended(end) => {
                 sink.ended(&end).await;
                 break;
@@ -328,6 +341,8 @@ struct RoomTask<G: Game> {
     publish: mpsc::Sender<Publish>,
     metrics: Arc<Metrics>,
     shared: Arc<Shared>,
+    /// Presence changes applied since the last publish.
+    presence: Vec<Presence>,
 }
 
 impl<G: Game> RoomTask<G> {
@@ -393,6 +408,7 @@ impl<G: Game> RoomTask<G> {
                     None => return self.requested_end(),
                 },
             }
+            self.flush_presence().await;
         }
         self.shared.set_state(RoomState::Running);
 
@@ -420,6 +436,7 @@ impl<G: Game> RoomTask<G> {
             }
             for _ in 0..run {
                 self.drain();
+                self.flush_presence().await;
                 // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
                 // scheduler's notion of now.
                 let started = std::time::Instant::now();
@@ -457,6 +474,22 @@ impl<G: Game> RoomTask<G> {
         }
     }
 
+    fn note(&mut self, player: Arc<str>, status: PresenceStatus) {
+        self.presence.push(Presence {
+            player_id: player.to_string(),
+            status,
+            tick: self.room.tick_number(),
+        });
+    }
+
+    /// Hands the presence changes gathered so far to the publisher. Unlike snapshots they are
+    /// never dropped: this waits for room in the queue.
+    async fn flush_presence(&mut self) {
+        for p in self.presence.drain(..) {
+            let _ = self.publish.send(Publish::Presence(p)).await;
+        }
+    }
+
     fn requested_end(&self) -> EndReason {
         self.shared
             .end
@@ -482,12 +515,26 @@ impl<G: Game> RoomTask<G> {
     fn apply(&mut self, cmd: Command<G::Input>) {
         match cmd {
             Command::Join(player) => {
-                self.room.join(player);
+                if self.room.join(player.clone()) {
+                    self.note(player, PresenceStatus::Joined);
+                }
             }
             Command::Leave(player) => {
-                self.room.leave(&player);
+                if self.room.leave(&player) {
+                    self.note(player, PresenceStatus::Left);
+                }
             }
             Command::Keyframe => self.room.request_keyframe(),
+            Command::Connected(player, connected) => {
+                if self.room.set_connected(&player, connected) {
+                    let status = if connected {
+                        PresenceStatus::Reconnected
+                    } else {
+                        PresenceStatus::Disconnected
+                    };
+                    self.note(player, status);
+                }
+            }
             Command::Input { player, seq, input } => {
                 match self.room.push_input(&player, seq, input) {
                     PushOutcome::Queued => self.metrics.inputs_accepted.inc(),
@@ -500,27 +547,31 @@ impl<G: Game> RoomTask<G> {
     }
 }
 
+/// Test helpers shared by the room and registry tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use std::sync::Mutex;
 
-    use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+    use tickroom_shared::games::arena::ArenaState;
     use tickroom_shared::{Mirror, Snapshot};
-    use tokio_util::task::TaskTracker;
 
     use super::*;
-    use crate::games::arena::Arena;
 
     /// A sink that keeps what it is given, to look at the room from outside.
     #[derive(Default)]
-    struct Recorder {
-        snapshots: Mutex<Vec<Bytes>>,
-        end: Mutex<Option<MatchEnd>>,
+    pub(crate) struct Recorder {
+        pub(crate) snapshots: Mutex<Vec<Bytes>>,
+        pub(crate) presence: Mutex<Vec<Presence>>,
+        pub(crate) end: Mutex<Option<MatchEnd>>,
     }
 
     impl SnapshotSink for Recorder {
         fn publish<'a>(&'a self, _match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a> {
             self.snapshots.lock().unwrap().push(snapshot);
+            Box::pin(async {})
+        }
+        fn presence<'a>(&'a self, _match_id: &'a str, p: &'a Presence) -> BoxFuture<'a> {
+            self.presence.lock().unwrap().push(p.clone());
             Box::pin(async {})
         }
         fn ended<'a>(&'a self, end: &'a MatchEnd) -> BoxFuture<'a> {
@@ -530,15 +581,22 @@ mod tests {
     }
 
     impl Recorder {
-        fn count(&self) -> usize {
+        /// The presence statuses recorded so far, in order, as (player, status).
+        pub(crate) fn statuses(&self) -> Vec<(String, PresenceStatus)> {
+            let all = self.presence.lock().unwrap();
+            all.iter()
+                .map(|p| (p.player_id.clone(), p.status))
+                .collect()
+        }
+        pub(crate) fn count(&self) -> usize {
             self.snapshots.lock().unwrap().len()
         }
         /// The state after the last snapshot, rebuilt from keyframes and deltas as a client
         /// would.
-        fn last(&self) -> Snapshot<ArenaState> {
+        pub(crate) fn last(&self) -> Snapshot<ArenaState> {
             self.rebuild().pop().expect("a snapshot")
         }
-        fn rebuild<S: tickroom_shared::snapshot::FromFrame>(&self) -> Vec<Snapshot<S>> {
+        pub(crate) fn rebuild<S: tickroom_shared::snapshot::FromFrame>(&self) -> Vec<Snapshot<S>> {
             let mut m = Mirror::new();
             let all = self.snapshots.lock().unwrap();
             all.iter()
@@ -546,6 +604,17 @@ mod tests {
                 .collect()
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickroom_shared::games::arena::ArenaInput;
+    use tokio_util::task::TaskTracker;
+
+    use super::*;
+    use crate::games::arena::Arena;
+
+    use super::testing::Recorder;
 
     /// Rooms on the test's (paused) runtime, all publishing to one recorder.
     struct Harness {

@@ -96,6 +96,14 @@ impl MatchControl {
 #[derive(Component, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlayerId(pub Arc<str>);
 
+/// Whether a player's connection is up. A dropped player keeps its seat and entity for the
+/// grace period, with [`Controls`] reset to the input's default (standing still).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// `false` while the seat is held for a dropped connection.
+    pub connected: bool,
+}
+
 /// The controls a player holds during this tick: the input with the highest sequence number
 /// applied so far. The room updates it before [`GameSystems::Input`] runs; when no new input
 /// arrived, the previous one is held. See [`AppliedInputs`] for every input of the tick.

@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 pub use game::{
-    AppliedInput, AppliedInputs, Controls, Game, GameSystems, InvalidInput, MatchControl, PlayerId,
-    Players, Rows, TickInfo,
+    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, InvalidInput,
+    MatchControl, PlayerId, Players, Rows, TickInfo,
 };
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
@@ -156,7 +156,11 @@ impl<G: Game> Room<G> {
         }
         let entity = self
             .world
-            .spawn((PlayerId(player.clone()), Controls::<G::Input>::default()))
+            .spawn((
+                PlayerId(player.clone()),
+                Controls::<G::Input>::default(),
+                Connection { connected: true },
+            ))
             .id();
         self.game.on_join(&mut self.world, entity);
         self.encoder.request_keyframe();
@@ -182,6 +186,26 @@ impl<G: Game> Room<G> {
         self.world.despawn(seat.entity);
         if let Some(mut players) = self.world.get_resource_mut::<Players>() {
             players.0.remove(player);
+        }
+        true
+    }
+
+    /// Marks `player`'s connection as dropped (its held input is released, so the entity stands
+    /// still) or back. Returns whether anything changed.
+    pub fn set_connected(&mut self, player: &str, connected: bool) -> bool {
+        let Some(seat) = self.seats.get(player) else {
+            return false;
+        };
+        let entity = seat.entity;
+        let Some(mut c) = self.world.get_mut::<Connection>(entity) else {
+            return false;
+        };
+        if c.connected == connected {
+            return false;
+        }
+        c.connected = connected;
+        if !connected && let Some(mut controls) = self.world.get_mut::<Controls<G::Input>>(entity) {
+            controls.input = G::Input::default();
         }
         true
     }
