@@ -50,6 +50,9 @@ pub struct MatchInfo {
     pub tick: u64,
     /// Seated player ids.
     pub players: Vec<String>,
+    /// Ids of players whose seat is held after a dropped connection.
+    #[serde(default)]
+    pub disconnected: Vec<String>,
     /// Connected spectators.
     pub spectators: usize,
 }

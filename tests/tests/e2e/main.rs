@@ -6,3 +6,4 @@ mod handshake;
 mod js_client;
 mod match_flow;
 mod misbehaviour;
+mod reconnect;

@@ -1,0 +1,185 @@
+//! Network drops: a player cut off mid-match and back within the grace period keeps its seat
+//! and entity; one back too late starts over. The hold's timing itself is tested with a paused
+//! clock in `server/src/registry.rs`; these check the wiring over real sockets.
+
+use tickroom_bots::client::Client;
+use tickroom_shared::games::arena::{ArenaInput, ArenaState, SIZE};
+use tickroom_shared::{AuthPayload, InputMsg, Presence, PresenceStatus, Role, event};
+use tickroom_tests::{CutProxy, TestServer, WAIT, next_named, snapshot_where, test_config};
+
+async fn presence(c: &mut Client) -> Presence {
+    next_named(c, event::PRESENCE)
+        .await
+        .unwrap()
+        .decode()
+        .unwrap()
+}
+
+async fn connect_via(url: &str, token: &str) -> Client {
+    let auth = AuthPayload {
+        token: token.to_owned(),
+        match_id: None,
+        protocol: Some(1),
+    };
+    let mut c = Client::connect(url, &auth, WAIT).await.unwrap();
+    c.next_event(WAIT)
+        .await
+        .unwrap()
+        .welcome()
+        .expect("welcome");
+    c
+}
+
+async fn wait_closed(c: &mut Client) {
+    loop {
+        match tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("closed in time")
+        {
+            Some(tickroom_bots::client::Incoming::Closed(_)) | None => return,
+            Some(_) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_player_back_within_the_grace_period_keeps_its_entity() {
+    let server = TestServer::start().await;
+    let proxy = CutProxy::start(server.addr).await;
+    let m = server.arena(2).await;
+    let mut bob = server.join(&m, "bob", Role::Player).await;
+    let token = server.token(&m, "alice", Role::Player).await;
+    let mut alice = connect_via(&proxy.url, &token).await;
+    let start = snapshot_where::<ArenaState>(&mut alice, |s| s.state.player("alice").is_some())
+        .await
+        .unwrap();
+    let dir = if start.state.player("alice").unwrap().x < SIZE / 2.0 {
+        1.0
+    } else {
+        -1.0
+    };
+    let input = |seq| InputMsg {
+        seq,
+        input: ArenaInput {
+            dir: [dir, 0.0],
+            buttons: 0,
+        },
+    };
+    for seq in 1..=5 {
+        alice.emit(event::INPUT, &input(seq)).await.unwrap();
+    }
+    snapshot_where::<ArenaState>(&mut alice, |s| s.acks["alice"] == 5)
+        .await
+        .unwrap();
+    assert_eq!(presence(&mut bob).await.status, PresenceStatus::Joined);
+    assert_eq!(presence(&mut bob).await.status, PresenceStatus::Joined);
+
+    proxy.cut_all();
+    wait_closed(&mut alice).await;
+    let p = presence(&mut bob).await;
+    assert_eq!(
+        (p.player_id.as_str(), p.status),
+        ("alice", PresenceStatus::Disconnected)
+    );
+    // Held: still in the match, standing still (its controls were released).
+    let held = snapshot_where::<ArenaState>(&mut bob, |s| s.acks.contains_key("alice"))
+        .await
+        .unwrap();
+    let at_drop = held.state.player("alice").unwrap().clone();
+    let still = snapshot_where::<ArenaState>(&mut bob, |s| s.tick > held.tick + 3)
+        .await
+        .unwrap();
+    assert_eq!(still.state.player("alice").unwrap(), &at_drop);
+    assert_eq!(
+        server.admin.get_match(&m).await.unwrap().disconnected,
+        ["alice"]
+    );
+
+    let mut alice = connect_via(&proxy.url, &token).await;
+    let p = presence(&mut bob).await;
+    assert_eq!(
+        (p.player_id.as_str(), p.status),
+        ("alice", PresenceStatus::Reconnected)
+    );
+    // Same entity, same place, same acknowledged inputs.
+    let back = snapshot_where::<ArenaState>(&mut alice, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(back.acks["alice"], 5);
+    assert_eq!(back.state.player("alice").unwrap(), &at_drop);
+    assert_eq!(back.state.players.len(), 2);
+    // Resending inputs the server already applied does nothing.
+    for seq in 3..=5 {
+        alice.emit(event::INPUT, &input(seq)).await.unwrap();
+    }
+    let later = snapshot_where::<ArenaState>(&mut alice, |s| s.tick > back.tick + 5)
+        .await
+        .unwrap();
+    assert_eq!(later.acks["alice"], 5);
+    assert_eq!(
+        later.state.player("alice").unwrap(),
+        &at_drop,
+        "no input was applied twice"
+    );
+    // And new ones are.
+    alice.emit(event::INPUT, &input(6)).await.unwrap();
+    snapshot_where::<ArenaState>(&mut alice, |s| s.acks["alice"] == 6)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_player_back_after_the_grace_period_starts_over() {
+    let mut config = test_config();
+    config.seat_grace_secs = 1;
+    let server = TestServer::start_with(config).await;
+    let proxy = CutProxy::start(server.addr).await;
+    let m = server.arena(2).await;
+    let mut bob = server.join(&m, "bob", Role::Player).await;
+    let token = server.token(&m, "alice", Role::Player).await;
+    let mut alice = connect_via(&proxy.url, &token).await;
+    snapshot_where::<ArenaState>(&mut alice, |s| s.state.player("alice").is_some())
+        .await
+        .unwrap();
+
+    proxy.cut_all();
+    wait_closed(&mut alice).await;
+    let statuses = [
+        presence(&mut bob).await,
+        presence(&mut bob).await,
+        presence(&mut bob).await,
+    ];
+    let alice_said: Vec<_> = statuses
+        .iter()
+        .filter(|p| p.player_id == "alice")
+        .map(|p| p.status)
+        .collect();
+    assert_eq!(
+        alice_said,
+        [PresenceStatus::Joined, PresenceStatus::Disconnected]
+    );
+    // The grace period runs out: the seat is given up and the entity removed.
+    let p = presence(&mut bob).await;
+    assert_eq!(
+        (p.player_id.as_str(), p.status),
+        ("alice", PresenceStatus::Left)
+    );
+    snapshot_where::<ArenaState>(&mut bob, |s| s.state.player("alice").is_none())
+        .await
+        .unwrap();
+
+    // Coming back now is a new join (the token is still valid and a seat is free).
+    let mut alice = connect_via(&proxy.url, &token).await;
+    let p = presence(&mut bob).await;
+    assert_eq!(
+        (p.player_id.as_str(), p.status),
+        ("alice", PresenceStatus::Joined)
+    );
+    let fresh = snapshot_where::<ArenaState>(&mut alice, |s| s.state.player("alice").is_some())
+        .await
+        .unwrap();
+    assert_eq!(
+        fresh.acks["alice"], 0,
+        "a new seat starts with no acknowledged input"
+    );
+}
