@@ -126,6 +126,20 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_PING_TIMEOUT_MS", default_value_t = 20_000)]
     pub ping_timeout_ms: u64,
 
+    /// Seconds running matches get to finish after SIGTERM/SIGINT before they are ended with
+    /// reason `shutdown`. New connections and matches are refused meanwhile.
+    #[arg(long, env = "TICKROOM_DRAIN_SECS", default_value_t = 30)]
+    pub drain_secs: u64,
+
+    /// SQLite file where ended matches' results are kept (`:memory:` keeps them only while the
+    /// server runs).
+    #[arg(
+        long,
+        env = "TICKROOM_RESULTS_DB",
+        default_value = "tickroom-results.sqlite3"
+    )]
+    pub results_db: std::path::PathBuf,
+
     /// Time given to connections and rooms to close at shutdown, in milliseconds.
     #[arg(long, env = "TICKROOM_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
     pub shutdown_timeout_ms: u64,

@@ -33,10 +33,13 @@ pub mod metrics;
 pub mod net;
 pub mod ratelimit;
 pub mod registry;
+pub mod results;
 pub mod room;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tickroom_shared::{EndReason, Shutdown};
 
 use tickroom_shared::TokenKey;
 use tokio::net::TcpListener;
@@ -49,6 +52,7 @@ pub use games::Catalog;
 use metrics::Metrics;
 use ratelimit::InputLimiter;
 use registry::Registry;
+use results::ResultStore;
 
 /// How often idle rate-limiter entries are swept.
 const LIMITER_SWEEP_EVERY: Duration = Duration::from_secs(30);
@@ -81,6 +85,9 @@ pub enum ServeError {
     /// Listening or serving failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The results store could not be opened.
+    #[error(transparent)]
+    Results(#[from] results::StoreError),
 }
 
 /// Serves the built-in games on `listener` until `shutdown` is cancelled.
@@ -124,6 +131,7 @@ pub async fn run_with(
     }
     let (layer, io) = net::socketio(&config);
     let sink = Arc::new(net::sink::SocketIoSink::new(io.clone()));
+    let results = Arc::new(ResultStore::open(&config.results_db)?);
     let app = Arc::new(App {
         key: TokenKey::new(config.token_secret.as_bytes(), config.token_issuer.clone()),
         registry: Registry::new(
@@ -133,7 +141,8 @@ pub async fn run_with(
             config.clone(),
             runtimes,
             shutdown.clone(),
-        ),
+        )
+        .with_results(results),
         limiter: InputLimiter::new(config.input_rate, config.input_burst),
         metrics,
         shutdown: shutdown.clone(),
@@ -157,26 +166,57 @@ pub async fn run_with(
     }
 
     tracing::info!(%addr, games = ?app.registry.catalog(), "tickroom listening");
+    // The listener stays open through the drain, so late clients are told `server_busy`
+    // instead of finding the port closed.
+    let stop_http = CancellationToken::new();
     let server =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        axum::serve(listener, router).with_graceful_shutdown(stop_http.clone().cancelled_owned());
     let serving = tokio::spawn(async move { server.await });
 
     shutdown.cancelled().await;
-    tracing::info!("shutting down");
+    let drain = Duration::from_secs(config.drain_secs);
+    tracing::info!(?drain, "shutting down: draining running matches");
+    let notice = Shutdown {
+        reason: "server_shutdown".to_owned(),
+        deadline_ms: u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+        reconnect_after_ms: u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+    };
+    if let Some(ns) = io.of(tickroom_shared::NAMESPACE) {
+        let _ = ns
+            .local()
+            .emit(tickroom_shared::event::SHUTDOWN, &notice)
+            .await;
+    }
+    // Matches nobody joined would wait out the whole drain for nothing.
+    app.registry.end_waiting(EndReason::Shutdown);
+    let drained = async {
+        while app.registry.live() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    if tokio::time::timeout(drain, drained).await.is_err() {
+        tracing::info!(
+            still_running = app.registry.live(),
+            "drain deadline: ending the remaining matches"
+        );
+    }
+    app.registry.stop_rooms();
+
     let deadline = config.shutdown_timeout();
-    let drain = async {
-        // Rooms see the cancellation, run their last tick, send `match_end` and disconnect
-        // their sockets; then the sockets that were not in a room are closed.
+    let close = async {
+        // Rooms run their last tick, send `match_end` and disconnect their sockets, and their
+        // results are saved; then the sockets that were not in a room are closed.
         tracker.close();
         tracker.wait().await;
         io.close().await;
     };
-    if tokio::time::timeout(deadline, drain).await.is_err() {
+    if tokio::time::timeout(deadline, close).await.is_err() {
         tracing::warn!(
             ?deadline,
             "shutdown timed out; dropping remaining connections"
         );
     }
+    stop_http.cancel();
     if let Some(rt) = sim_runtime {
         // Dropping a runtime from async code must not block: stop its threads in the
         // background (every room task has finished or was given up on above).

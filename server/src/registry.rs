@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::games::Catalog;
 use crate::metrics::Metrics;
+use crate::results::{MatchResult, ResultStore};
 use crate::room::RoomConfig;
 use crate::room::driver::{RoomControl, RoomState, Runtimes, SnapshotSink, SpawnParams};
 
@@ -312,6 +313,33 @@ impl Match {
         }
     }
 
+    /// The match's result as it stands (complete once its room has closed).
+    pub fn result(&self) -> MatchResult {
+        let outcome = self.room.outcome().unwrap_or_default();
+        let players = if outcome.players.is_empty() {
+            let mut p: Vec<String> = lock(&self.seats)
+                .players
+                .keys()
+                .map(|p| p.to_string())
+                .collect();
+            p.sort_unstable();
+            p
+        } else {
+            outcome.players
+        };
+        MatchResult {
+            match_id: self.info.id.to_string(),
+            game: self.info.game.to_owned(),
+            created_at: self.info.created_at,
+            ended_at: unix_now(),
+            duration_ms: u64::try_from(outcome.played.as_millis()).unwrap_or(u64::MAX),
+            end_reason: self.room.end_reason().unwrap_or(EndReason::Error),
+            ticks: self.room.tick(),
+            players,
+            scores: outcome.scores,
+        }
+    }
+
     /// Gives up a held seat whose grace period ran out, unless it was taken back meanwhile.
     fn expire_hold(&self, player: &Arc<str>, generation: u64) {
         let mut seats = lock(&self.seats);
@@ -368,6 +396,9 @@ pub struct Registry {
     metrics: Arc<Metrics>,
     runtimes: Runtimes,
     shutdown: CancellationToken,
+    /// Stops every room still running: cancelled at the end of the shutdown drain.
+    stop_rooms: CancellationToken,
+    results: Option<Arc<ResultStore>>,
     config: Arc<Config>,
     /// Serializes creations so the room limit holds exactly.
     create_lock: Mutex<()>,
@@ -383,7 +414,9 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// An empty registry whose rooms publish to `sink` and stop when `shutdown` is cancelled.
+    /// An empty registry whose rooms publish to `sink`. Once `shutdown` is cancelled it
+    /// creates no more matches and gives no held seats; running rooms go on until they end or
+    /// [`stop_rooms`](Self::stop_rooms) is called.
     pub fn new(
         catalog: Catalog,
         sink: Arc<dyn SnapshotSink>,
@@ -400,8 +433,35 @@ impl Registry {
             metrics,
             runtimes,
             shutdown,
+            stop_rooms: CancellationToken::new(),
+            results: None,
             config,
             create_lock: Mutex::new(()),
+        }
+    }
+
+    /// Keeps every ended match's result in `store`.
+    pub fn with_results(mut self, store: Arc<ResultStore>) -> Self {
+        self.results = Some(store);
+        self
+    }
+
+    /// The results store, if any.
+    pub fn results(&self) -> Option<&Arc<ResultStore>> {
+        self.results.as_ref()
+    }
+
+    /// Ends every room still running with reason `shutdown` (the end of a drain).
+    pub fn stop_rooms(&self) {
+        self.stop_rooms.cancel();
+    }
+
+    /// Ends the matches no player has joined: they would never finish on their own.
+    pub fn end_waiting(&self, reason: EndReason) {
+        for m in self.list() {
+            if m.room.state() == RoomState::Waiting {
+                m.room.end(reason);
+            }
         }
     }
 
@@ -462,7 +522,7 @@ impl Registry {
                 self.sink.clone(),
                 self.metrics.clone(),
                 &self.runtimes,
-                self.shutdown.clone(),
+                self.stop_rooms.clone(),
             )
             .ok_or_else(|| CreateError::UnknownGame(req.game.clone()))?;
         let m = Arc::new(Match {
@@ -496,9 +556,22 @@ impl Registry {
         let live = self.live.clone();
         let retention = Duration::from_secs(self.config.ended_retention_secs);
         let shutdown = self.shutdown.clone();
+        let results = self.results.clone();
         self.runtimes.tracker.spawn_on(
             async move {
                 m.room.closed().await;
+                if let Some(store) = results {
+                    let result = m.result();
+                    let id = result.match_id.clone();
+                    let saved = tokio::task::spawn_blocking(move || store.record(&result)).await;
+                    match saved {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(match_id = %id, error = %e, "result not saved")
+                        }
+                        Err(e) => tracing::error!(match_id = %id, error = %e, "result not saved"),
+                    }
+                }
                 if m.counted.swap(false, Ordering::AcqRel) {
                     live.fetch_sub(1, Ordering::AcqRel);
                 }

@@ -150,6 +150,9 @@ pub struct MatchEnd {
     pub reason: EndReason,
     /// The last tick the room ran.
     pub tick: u64,
+    /// The game's final scores by player id (empty for games without scores).
+    #[serde(default)]
+    pub scores: std::collections::BTreeMap<String, i64>,
 }
 
 /// What happened to a player's connection.

@@ -50,10 +50,12 @@ pub struct TestServer {
     pub task: JoinHandle<Result<(), tickroom_server::ServeError>>,
 }
 
-/// A config for tests: defaults with a short shutdown.
+/// A config for tests: defaults with no drain, a short shutdown, results kept in memory.
 pub fn test_config() -> Config {
     Config {
         shutdown_timeout_ms: 3_000,
+        drain_secs: 0,
+        results_db: ":memory:".into(),
         ..Config::default()
     }
 }
@@ -95,6 +97,26 @@ impl TestServer {
             shutdown,
             task,
         }
+    }
+
+    /// The value of the Prometheus counter or gauge `name` at `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
+    /// Ticks the server skipped or snapshots it dropped under load: the only reasons a client
+    /// may see a tick number jump.
+    pub async fn ticks_lost(&self) -> u64 {
+        self.metric("tickroom_ticks_skipped_total").await
+            + self.metric("tickroom_snapshots_dropped_total").await
     }
 
     /// Creates an arena match with `max_players` seats; returns its id.

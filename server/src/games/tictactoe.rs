@@ -91,6 +91,16 @@ impl Game for TicTacToe {
         &[]
     }
 
+    /// 1 for the winner, 0 for everyone else (a draw scores 0 for both).
+    fn scores(&self, world: &mut World) -> std::collections::BTreeMap<String, i64> {
+        let winner = world.resource::<BoardState>().winner;
+        world
+            .query::<(&PlayerId, &Mark)>()
+            .iter(world)
+            .map(|(id, mark)| (id.0.to_string(), i64::from(Some(mark.0) == winner)))
+            .collect()
+    }
+
     fn snapshot(&self, world: &mut World, _rows: &mut Rows<'_, ()>) -> Board {
         let mut x = None;
         let mut o = None;

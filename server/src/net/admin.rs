@@ -20,6 +20,7 @@ use tickroom_shared::{EndReason, MatchClaims, Role};
 
 use crate::App;
 use crate::registry::{CreateError, CreateMatch, MatchView};
+use crate::results::MatchResult;
 
 /// Longest token lifetime the admin API mints, in seconds (7 days).
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -83,6 +84,8 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route("/admin/matches", post(create_match).get(list_matches))
         .route("/admin/matches/{id}", get(get_match).delete(end_match))
         .route("/admin/matches/{id}/tokens", post(mint_token))
+        .route("/admin/results", get(list_results))
+        .route("/admin/results/{id}", get(get_result))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             require_admin,
@@ -224,4 +227,84 @@ async fn mint_token(
         role: claims.role,
         expires_at: claims.exp,
     }))
+}
+
+/// Query of `GET /admin/results`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultsQuery {
+    #[serde(default = "default_results_limit")]
+    limit: usize,
+}
+
+fn default_results_limit() -> usize {
+    50
+}
+
+#[derive(Debug, Serialize)]
+struct ResultList {
+    results: Vec<MatchResult>,
+}
+
+fn store(app: &App) -> Result<&Arc<crate::results::ResultStore>, ApiError> {
+    app.registry.results().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "results_disabled",
+            "this server keeps no results",
+        )
+    })
+}
+
+fn store_error(e: crate::results::StoreError) -> ApiError {
+    tracing::error!(error = %e, "results store");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the results store failed",
+    )
+}
+
+async fn list_results(
+    State(app): State<Arc<App>>,
+    query: Result<axum::extract::Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ResultList>, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let store = store(&app)?.clone();
+    let results = tokio::task::spawn_blocking(move || store.recent(q.limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the results store failed",
+            )
+        })?
+        .map_err(store_error)?;
+    Ok(Json(ResultList { results }))
+}
+
+async fn get_result(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> Result<Json<MatchResult>, ApiError> {
+    let store = store(&app)?.clone();
+    let found = tokio::task::spawn_blocking(move || store.get(&id))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the results store failed",
+            )
+        })?
+        .map_err(store_error)?;
+    found.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "result_not_found",
+            "no result for this match id",
+        )
+    })
 }

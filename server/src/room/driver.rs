@@ -119,6 +119,8 @@ pub trait RoomControl: Send + Sync + 'static {
     fn is_closed(&self) -> bool;
     /// Resolves once the room's task has stopped.
     fn closed(&self) -> BoxFuture<'_>;
+    /// Players, scores and playing time, once the room has ended (not after a panic).
+    fn outcome(&self) -> Option<Outcome>;
 }
 
 enum Command<I> {
@@ -133,7 +135,19 @@ enum Command<I> {
     },
 }
 
+/// How a room ended, as its result records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Players seated at the end, sorted.
+    pub players: Vec<String>,
+    /// The game's final scores.
+    pub scores: std::collections::BTreeMap<String, i64>,
+    /// Time from the first tick to the end.
+    pub played: Duration,
+}
+
 struct Shared {
+    outcome: OnceLock<Outcome>,
     tick: AtomicU64,
     state: AtomicU8,
     end: OnceLock<EndReason>,
@@ -218,6 +232,10 @@ impl<G: Game> RoomControl for Handle<G> {
     fn closed(&self) -> BoxFuture<'_> {
         Box::pin(self.shared.closed.cancelled())
     }
+
+    fn outcome(&self) -> Option<Outcome> {
+        self.shared.outcome.get().cloned()
+    }
 }
 
 /// Everything needed to start a room's task.
@@ -272,6 +290,7 @@ pub fn spawn<G: Game>(
     let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
     let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let shared = Arc::new(Shared {
+        outcome: OnceLock::new(),
         tick: AtomicU64::new(0),
         state: AtomicU8::new(RoomState::Waiting as u8),
         end: OnceLock::new(),
@@ -289,6 +308,7 @@ pub fn spawn<G: Game>(
         metrics: metrics.clone(),
         shared: shared.clone(),
         presence: Vec::new(),
+        started: None,
     };
     runtimes.tracker.spawn_on(
         publisher(params.match_id, publish_rx, sink, shared.clone(), metrics),
@@ -343,6 +363,8 @@ struct RoomTask<G: Game> {
     shared: Arc<Shared>,
     /// Presence changes applied since the last publish.
     presence: Vec<Presence>,
+    /// When the first tick ran.
+    started: Option<Instant>,
 }
 
 impl<G: Game> RoomTask<G> {
@@ -375,6 +397,11 @@ impl<G: Game> RoomTask<G> {
             match_id: match_id.to_string(),
             reason: *shared.end.get().unwrap_or(&reason),
             tick: shared.tick.load(Ordering::Relaxed),
+            scores: shared
+                .outcome
+                .get()
+                .map(|o| o.scores.clone())
+                .unwrap_or_default(),
         };
         tracing::info!(%match_id, reason = ?end.reason, tick = end.tick, "match ended");
         shared.set_state(RoomState::Ended);
@@ -387,7 +414,12 @@ impl<G: Game> RoomTask<G> {
         // The first recorded reason wins (an admin end racing a game over keeps the admin's).
         let _ = self.shared.end.set(reason);
         let reason = self.shared.end.get().copied().unwrap_or(reason);
-        self.room.end(reason);
+        let scores = self.room.end(reason);
+        let _ = self.shared.outcome.set(Outcome {
+            players: self.room.player_ids(),
+            scores,
+            played: self.started.map_or(Duration::ZERO, |t| t.elapsed()),
+        });
         reason
     }
 
@@ -411,6 +443,7 @@ impl<G: Game> RoomTask<G> {
             self.flush_presence().await;
         }
         self.shared.set_state(RoomState::Running);
+        self.started = Some(Instant::now());
 
         let rate = self.room.config.tick_rate.max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(rate));

@@ -181,6 +181,12 @@ pub trait Game: Send + Sync + 'static {
     /// task, once.
     fn on_match_end(&self, _world: &mut World, _reason: EndReason) {}
 
+    /// Final scores by player id, read once as the match ends (after `on_match_end`): sent in
+    /// `match_end` and kept with the match's result. None by default.
+    fn scores(&self, _world: &mut World) -> BTreeMap<String, i64> {
+        BTreeMap::new()
+    }
+
     /// Names of the [`Row`](Self::Row) fields, in order (at most 64).
     fn row_fields(&self) -> &'static [&'static str];
 

@@ -275,9 +275,15 @@ impl<G: Game> Room<G> {
             .is_some_and(MatchControl::is_over)
     }
 
-    /// Runs the game's match-end hook.
-    pub fn end(&mut self, reason: tickroom_shared::EndReason) {
+    /// Runs the game's match-end hook and returns the final scores.
+    pub fn end(&mut self, reason: tickroom_shared::EndReason) -> BTreeMap<String, i64> {
         self.game.on_match_end(&mut self.world, reason);
+        self.game.scores(&mut self.world)
+    }
+
+    /// Ids of the seated players, sorted.
+    pub fn player_ids(&self) -> Vec<String> {
+        self.seats.keys().map(|p| p.to_string()).collect()
     }
 
     /// The snapshot of the last tick (empty before the first).

@@ -21,16 +21,23 @@ async fn welcome_then_a_snapshot_every_tick() {
     assert_eq!(welcome.tick_rate, 30);
 
     // Every tick produces one snapshot: 45 in a row, consecutive tick numbers, none before the
-    // welcome's tick.
-    let mut last = None;
+    // welcome's tick. (A machine too busy to keep up makes the server skip ticks or drop
+    // snapshots, which it counts; only then may a number jump.)
+    let mut last: Option<u64> = None;
+    let mut gaps = 0;
     for _ in 0..45 {
         let s = next_snapshot::<ArenaState>(&mut c).await.unwrap();
         assert!(s.tick >= welcome.tick);
         if let Some(prev) = last {
-            assert_eq!(s.tick, prev + 1, "a tick was skipped or repeated");
+            assert!(s.tick > prev, "a tick was repeated");
+            gaps += s.tick - prev - 1;
         }
         last = Some(s.tick);
     }
+    assert!(
+        gaps == 0 || server.ticks_lost().await > 0,
+        "{gaps} ticks missing"
+    );
     let s = snapshot_where::<ArenaState>(&mut c, |s| s.state.player("alice").is_some())
         .await
         .unwrap();

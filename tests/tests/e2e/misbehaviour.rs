@@ -175,13 +175,20 @@ async fn broken_packets_close_only_that_connection() {
             }
         }
     }
-    // alice never noticed: consecutive ticks, and the seat mallory left is free again.
+    // alice never noticed: consecutive ticks (unless the machine itself was too busy, which
+    // the server counts), and the seat mallory left is free again.
     let mut last = next_snapshot::<ArenaState>(&mut alice).await.unwrap().tick;
+    let mut gaps = 0;
     for _ in 0..10 {
         let s = next_snapshot::<ArenaState>(&mut alice).await.unwrap();
-        assert_eq!(s.tick, last + 1);
+        assert!(s.tick > last);
+        gaps += s.tick - last - 1;
         last = s.tick;
     }
+    assert!(
+        gaps == 0 || server.ticks_lost().await > 0,
+        "{gaps} ticks missing"
+    );
     let s = snapshot_where::<ArenaState>(&mut alice, |s| s.state.players.len() == 1)
         .await
         .unwrap();
