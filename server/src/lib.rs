@@ -70,6 +70,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Per-player input budgets.
     pub limiter: InputLimiter,
+    /// Per-address handshake budgets.
+    pub handshakes: ratelimit::HandshakeLimiter,
     /// Cancelled when the server begins shutting down.
     pub shutdown: CancellationToken,
     /// When the server started.
@@ -144,6 +146,7 @@ pub async fn run_with(
         )
         .with_results(results),
         limiter: InputLimiter::new(config.input_rate, config.input_burst),
+        handshakes: ratelimit::HandshakeLimiter::new(config.handshake_rate, config.handshake_burst),
         metrics,
         shutdown: shutdown.clone(),
         started: Instant::now(),
@@ -159,7 +162,10 @@ pub async fn run_with(
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = every.tick() => app.limiter.sweep(),
+                    _ = every.tick() => {
+                        app.limiter.sweep();
+                        app.handshakes.sweep();
+                    }
                 }
             }
         });
@@ -169,8 +175,11 @@ pub async fn run_with(
     // The listener stays open through the drain, so late clients are told `server_busy`
     // instead of finding the port closed.
     let stop_http = CancellationToken::new();
-    let server =
-        axum::serve(listener, router).with_graceful_shutdown(stop_http.clone().cancelled_owned());
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop_http.clone().cancelled_owned());
     let serving = tokio::spawn(async move { server.await });
 
     shutdown.cancelled().await;

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     MatchEnded,
     /// The server is shutting down or over a capacity limit; try again later.
     ServerBusy,
+    /// Too many handshakes from this address; slow down and retry later.
+    HandshakeRateLimited,
 
     // ---- in a match (`error` event) ----
     /// An event this server does not know.
@@ -49,6 +51,8 @@ pub enum ErrorCode {
     InboxFull,
     /// Another connection with the same player token took over this seat.
     SessionReplaced,
+    /// So many messages were dropped (rate limits) that the server closed the connection.
+    TooManyDropped,
 }
 
 impl ErrorCode {
@@ -65,6 +69,7 @@ impl ErrorCode {
             Self::MatchFull => "match_full",
             Self::MatchEnded => "match_ended",
             Self::ServerBusy => "server_busy",
+            Self::HandshakeRateLimited => "handshake_rate_limited",
             Self::UnknownEvent => "unknown_event",
             Self::BadPayload => "bad_payload",
             Self::InvalidInput => "invalid_input",
@@ -72,6 +77,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::InboxFull => "inbox_full",
             Self::SessionReplaced => "session_replaced",
+            Self::TooManyDropped => "too_many_dropped",
         }
     }
 
@@ -92,6 +98,7 @@ impl ErrorCode {
             Self::MatchFull => "the match has no free seat",
             Self::MatchEnded => "the match has ended",
             Self::ServerBusy => "the server is busy, try again later",
+            Self::HandshakeRateLimited => "too many handshakes from this address, retry later",
             Self::UnknownEvent => "unknown event",
             Self::BadPayload => "the event payload does not have the documented shape",
             Self::InvalidInput => "the input was rejected by the game",
@@ -99,6 +106,7 @@ impl ErrorCode {
             Self::RateLimited => "too many inputs, the excess was dropped",
             Self::InboxFull => "the room is overloaded, the input was dropped",
             Self::SessionReplaced => "another connection took over this seat",
+            Self::TooManyDropped => "too many messages over the rate limits; disconnected",
         }
     }
 
@@ -120,6 +128,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::MatchFull,
     ErrorCode::MatchEnded,
     ErrorCode::ServerBusy,
+    ErrorCode::HandshakeRateLimited,
     ErrorCode::UnknownEvent,
     ErrorCode::BadPayload,
     ErrorCode::InvalidInput,
@@ -127,6 +136,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::RateLimited,
     ErrorCode::InboxFull,
     ErrorCode::SessionReplaced,
+    ErrorCode::TooManyDropped,
 ];
 
 impl std::fmt::Display for ErrorCode {

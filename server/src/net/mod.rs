@@ -38,6 +38,7 @@ pub fn socketio(config: &Config) -> (SocketIoLayer, SocketIo) {
 /// Registers the handlers and returns the full router.
 pub(crate) fn router(app: Arc<App>, io: &SocketIo, layer: SocketIoLayer) -> Router {
     socket::register(io, app.clone());
+    let app_for_origin = app.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -45,6 +46,35 @@ pub(crate) fn router(app: Arc<App>, io: &SocketIo, layer: SocketIoLayer) -> Rout
         .merge(admin::routes(app))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)
+        // Outermost, so it sees Socket.IO requests before the Socket.IO layer takes them.
+        .layer(axum::middleware::from_fn_with_state(
+            app_for_origin,
+            check_origin,
+        ))
+}
+
+/// Refuses browser requests from origins not in `--allowed-origins` (when set) with 403.
+/// Requests without an `Origin` header (native clients) pass.
+async fn check_origin(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let allowed = &app.config.allowed_origins;
+    let restricted = allowed.iter().any(|o| !o.is_empty());
+    if restricted
+        && let Some(origin) = req.headers().get(axum::http::header::ORIGIN)
+        && !allowed
+            .iter()
+            .any(|o| origin.as_bytes() == o.trim().as_bytes())
+    {
+        let body = serde_json::json!({
+            "error": { "code": "origin_not_allowed", "message": "this origin may not connect" }
+        });
+        return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    next.run(req).await
 }
 
 async fn metrics(

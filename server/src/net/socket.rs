@@ -16,7 +16,7 @@ use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, even
 
 use crate::App;
 use crate::auth::{self, Admission, seat_error_code};
-use crate::ratelimit::InputLimiter;
+use crate::ratelimit::{DropWindow, EventLimiter, InputLimiter};
 use crate::registry::{Departure, Match};
 use crate::room::driver::InputError;
 
@@ -32,10 +32,29 @@ pub(crate) struct Session {
     limiter_key: Arc<str>,
     /// Milliseconds since `App::started` of the last rate-limit notice sent.
     last_notice_ms: AtomicU64,
+    /// Budget for events other than inputs.
+    events: EventLimiter,
+    /// Messages dropped by the rate limits, recently.
+    drops: DropWindow,
     closed: AtomicBool,
 }
 
 impl Session {
+    /// Counts a message dropped by a rate limit; past the abuse limit, disconnects.
+    fn dropped<A: Adapter>(&self, s: &Socket<A>, app: &App) -> bool {
+        let now = app.started.elapsed().as_millis() as u64;
+        let limit = app.config.abuse_drop_limit;
+        if limit > 0 && self.drops.drop_one(now) > limit {
+            tracing::info!(sid = %s.id, player = %self.player, "disconnected for sustained flooding");
+            send_error(s, ErrorCode::TooManyDropped, app);
+            if let Some(socket) = s.broadcast().get_socket(s.id) {
+                let _ = socket.disconnect();
+            }
+            return true;
+        }
+        false
+    }
+
     /// Gives the seat back (or has it held, for a dropped connection) and counts the
     /// connection closed, once.
     fn close(&self, app: &App, how: Departure) {
@@ -99,11 +118,36 @@ fn authenticate<A: Adapter>(
     if app.shutdown.is_cancelled() {
         return Err(refuse(&s, ErrorCode::ServerBusy, app));
     }
+    if let Some(ip) = client_ip(&s, app)
+        && !app.handshakes.check(ip)
+    {
+        return Err(refuse(&s, ErrorCode::HandshakeRateLimited, app));
+    }
     let admission = auth::admit(auth, &app.key, &app.registry).map_err(|c| refuse(&s, c, app))?;
     // The seat is taken in `connected`, not here: socketioxide may still fail to send the
     // CONNECT reply after the middleware passes, and then no handler would ever give it back.
     s.extensions.insert(Arc::new(admission));
     Ok(())
+}
+
+/// The client's address: the TCP peer, or the first `X-Forwarded-For` entry when the server
+/// is configured to trust it.
+fn client_ip<A: Adapter>(s: &Socket<A>, app: &App) -> Option<std::net::IpAddr> {
+    let parts = s.req_parts();
+    if app.config.trust_forwarded_for
+        && let Some(ip) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &App) -> Refusal {
@@ -147,6 +191,8 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
         role: claims.role,
         conn,
         last_notice_ms: AtomicU64::new(0),
+        events: EventLimiter::new(app.config.event_rate),
+        drops: DropWindow::default(),
         closed: AtomicBool::new(false),
     });
 
@@ -174,9 +220,17 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
         },
     );
     let fallback_app = app.clone();
+    let fallback_session = session.clone();
     s.on_fallback(move |s: SocketRef<A>, Event(name): Event| {
         let app = fallback_app.clone();
+        let session = fallback_session.clone();
         async move {
+            if !session.events.check() {
+                // Over the per-connection event budget: dropped without an answer, so a flood
+                // of unknown events cannot turn into a flood of error events.
+                session.dropped(&s, &app);
+                return;
+            }
             tracing::debug!(sid = %s.id, event = %name.chars().take(64).collect::<String>(), "unknown event");
             send_error(&s, ErrorCode::UnknownEvent, &app);
         }
@@ -219,11 +273,18 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
         let app = &*self.app;
         let session = &*self.session;
         if session.role == Role::Spectator {
-            send_error(&s, ErrorCode::SpectatorCannotAct, app);
+            if session.events.check() {
+                send_error(&s, ErrorCode::SpectatorCannotAct, app);
+            } else {
+                session.dropped(&s, app);
+            }
             return;
         }
         if !app.limiter.check(&session.limiter_key) {
             app.metrics.inputs_rate_limited.inc();
+            if session.dropped(&s, app) {
+                return;
+            }
             let now = app.started.elapsed().as_millis() as u64;
             let last = session.last_notice_ms.load(Ordering::Relaxed);
             if (last == 0 || now.saturating_sub(last) >= NOTICE_INTERVAL.as_millis() as u64)

@@ -1,5 +1,6 @@
 //! End-to-end tests: a real server on 127.0.0.1:0 and real clients over real sockets.
 
+mod abuse;
 mod admin;
 mod bots;
 mod handshake;

@@ -1,0 +1,228 @@
+//! Abuse: floods, oversize payloads, handshake storms and foreign origins are refused with a
+//! clear code and never reach the other players.
+
+use std::time::Duration;
+
+use tickroom_bots::client::{Client, ConnectError, Incoming};
+use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+use tickroom_shared::{InputMsg, Role, event};
+use tickroom_tests::{TestServer, WAIT, claims, next_named, next_snapshot, sign, test_config};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn wait_closed(c: &mut Client) -> Vec<String> {
+    let mut errors = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("closed in time")
+        {
+            Some(Incoming::Closed(_)) | None => return errors,
+            Some(Incoming::Event(e)) => {
+                if let Some(err) = e.error() {
+                    errors.push(err.code);
+                }
+            }
+        }
+    }
+}
+
+/// Ticks that started more than 100 ms late, from the server's lateness histogram.
+async fn very_late_ticks(server: &TestServer) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let get = |prefix: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+            .unwrap()
+    };
+    get("tickroom_tick_lateness_seconds_count")
+        - get("tickroom_tick_lateness_seconds_bucket{le=\"0.1\"}")
+}
+
+#[tokio::test]
+async fn an_input_flood_is_cut_off_without_touching_the_other_players() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut alice = server.join(&m, "alice", Role::Player).await;
+    let mut mallory = server.join(&m, "mallory", Role::Player).await;
+    next_snapshot::<ArenaState>(&mut alice).await.unwrap();
+    let late_before = very_late_ticks(&server).await;
+    let first = next_snapshot::<ArenaState>(&mut alice).await.unwrap().tick;
+
+    // 10× the allowed 60 inputs/s, for up to 3 s (bounded), until the server hangs up.
+    let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / 600));
+    let mut sent = 0u32;
+    for seq in 1..=1800u32 {
+        pace.tick().await;
+        let msg = InputMsg {
+            seq,
+            input: ArenaInput {
+                dir: [1.0, 0.0],
+                buttons: 0,
+            },
+        };
+        if mallory.emit(event::INPUT, &msg).await.is_err() {
+            break;
+        }
+        sent = seq;
+    }
+    let errors = wait_closed(&mut mallory).await;
+    assert!(errors.contains(&"rate_limited".to_owned()), "{errors:?}");
+    assert_eq!(
+        errors.last().map(String::as_str),
+        Some("too_many_dropped"),
+        "{errors:?}"
+    );
+    // At most one rate_limited notice per second of flooding.
+    let notices = errors.iter().filter(|e| *e == "rate_limited").count();
+    assert!(notices <= 4, "{notices} notices for {sent} inputs");
+
+    // alice: every tick arrived (or the server counted why not), none was late.
+    let mut last = first;
+    let mut gaps = 0;
+    for _ in 0..30 {
+        let s = next_snapshot::<ArenaState>(&mut alice).await.unwrap();
+        gaps += s.tick - last - 1;
+        last = s.tick;
+    }
+    assert!(
+        gaps == 0 || server.ticks_lost().await > 0,
+        "{gaps} ticks missing"
+    );
+    assert_eq!(
+        very_late_ticks(&server).await,
+        late_before,
+        "the flood made ticks late"
+    );
+    assert!(server.metric("tickroom_inputs_rate_limited_total").await > 500);
+}
+
+#[tokio::test]
+async fn unknown_event_floods_get_bounded_answers() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut c = server.join(&m, "chatty", Role::Player).await;
+    for _ in 0..200 {
+        c.emit("nope", &serde_json::json!({})).await.unwrap();
+    }
+    // The per-connection event budget (10/s, bursts of 20) bounds the error replies.
+    let mut errors = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, c.next_event(WAIT)).await {
+        errors += usize::from(e.name == event::ERROR);
+    }
+    assert!(
+        (20..=40).contains(&errors),
+        "{errors} error events for 200 unknown events"
+    );
+}
+
+#[tokio::test]
+async fn oversize_payloads_are_refused_on_both_transports() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut alice = server.join(&m, "alice", Role::Player).await;
+    let mut big = server.join(&m, "big", Role::Player).await;
+    // 1 MiB in one WebSocket message: over the 16 KiB limit, the connection is closed.
+    big.send_frame(Message::Binary(vec![0x90; 1 << 20].into()))
+        .await
+        .unwrap();
+    wait_closed(&mut big).await;
+
+    // 1 MiB in one long-polling POST: refused with 413.
+    let http = reqwest::Client::new();
+    let open = http
+        .get(format!("{}/socket.io/?EIO=4&transport=polling", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("an Engine.IO open packet")
+        .to_owned();
+    let post = http
+        .post(format!(
+            "{}/socket.io/?EIO=4&transport=polling&sid={sid}",
+            server.url
+        ))
+        .body(vec![b'4'; 1 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 413);
+
+    // alice kept playing throughout. To the server big's connection failed like a network
+    // drop, so its seat is held for the grace period like any dropped player's.
+    next_snapshot::<ArenaState>(&mut alice).await.unwrap();
+    let view = server.admin.get_match(&m).await.unwrap();
+    assert_eq!(view.disconnected, ["big"]);
+}
+
+#[tokio::test]
+async fn handshake_storms_from_one_address_are_refused() {
+    let mut config = test_config();
+    config.handshake_rate = 1;
+    config.handshake_burst = 3;
+    let server = TestServer::start_with(config).await;
+    let m = server.arena(2).await;
+    let forged = sign(&claims(&m, "x", Role::Player)).replace('.', ".x");
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        match server.connect(&forged).await {
+            Err(ConnectError::Refused { code }) => codes.push(code),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        codes,
+        [
+            "token_invalid",
+            "token_invalid",
+            "token_invalid",
+            "handshake_rate_limited",
+            "handshake_rate_limited"
+        ]
+    );
+    assert_eq!(server.metric("tickroom_handshakes_refused_total").await, 5);
+}
+
+#[tokio::test]
+async fn only_allowed_origins_may_connect() {
+    let mut config = test_config();
+    config.allowed_origins = vec!["https://game.example".into()];
+    let server = TestServer::start_with(config).await;
+    let http = reqwest::Client::new();
+    let open = |origin: Option<&'static str>| {
+        let mut req = http.get(format!("{}/socket.io/?EIO=4&transport=polling", server.url));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    assert_eq!(
+        open(Some("https://evil.example")).await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        open(Some("https://game.example")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        open(None).await.unwrap().status(),
+        200,
+        "native clients send no Origin"
+    );
+    // Native clients are unaffected.
+    let m = server.arena(2).await;
+    let mut c = server.join(&m, "bot", Role::Player).await;
+    next_named(&mut c, event::SNAPSHOT).await.unwrap();
+}
