@@ -60,7 +60,8 @@ pub fn seat_error_code(e: SeatError) -> ErrorCode {
     }
 }
 
-fn parse_payload(auth: Option<rmpv::Value>) -> Result<AuthPayload, ErrorCode> {
+/// Parses the handshake `auth` payload (see [`admit`] for the refusals).
+pub fn parse_payload(auth: Option<rmpv::Value>) -> Result<AuthPayload, ErrorCode> {
     let map = match auth {
         None | Some(rmpv::Value::Nil) => return Err(ErrorCode::AuthMissing),
         // Only the map form: a positional array would make field order part of the contract.

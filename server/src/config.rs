@@ -147,6 +147,12 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_SOCKET_BUFFER", default_value_t = 128)]
     pub socket_buffer: usize,
 
+    /// How long data sent to a client may stay unacknowledged before the connection is
+    /// dropped (TCP_USER_TIMEOUT, Linux), in milliseconds: a client that stops reading is cut
+    /// off after this, instead of holding a stuck writer forever.
+    #[arg(long, env = "TICKROOM_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
+
     /// Time a client has to complete the Socket.IO handshake, in milliseconds.
     #[arg(long, env = "TICKROOM_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
     pub connect_timeout_ms: u64,

@@ -175,6 +175,16 @@ pub async fn run_with(
     // The listener stays open through the drain, so late clients are told `server_busy`
     // instead of finding the port closed.
     let stop_http = CancellationToken::new();
+    let write_timeout = Duration::from_millis(config.write_timeout_ms);
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
+            // Snapshots are small and latency-bound: no Nagle delay.
+            let _ = tcp.set_nodelay(true);
+            // A peer that stops reading makes our writes wait forever (and socketioxide's writer
+            // with them); the kernel drops the connection once sent data has waited this long.
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let _ = socket2::SockRef::from(&*tcp).set_tcp_user_timeout(Some(write_timeout));
+        });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

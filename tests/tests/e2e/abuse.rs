@@ -226,3 +226,83 @@ async fn only_allowed_origins_may_connect() {
     let mut c = server.join(&m, "bot", Role::Player).await;
     next_named(&mut c, event::SNAPSHOT).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
+    use futures_util::{SinkExt, StreamExt};
+    use tickroom_bots::wire::{encode_packet, kind};
+
+    let mut config = test_config();
+    config.write_timeout_ms = 1_000;
+    config.seat_grace_secs = 0;
+    let server = TestServer::start_with(config).await;
+    let m = server.arena(4).await;
+    // A reading player keeps the room busy.
+    let mut alice = server.join(&m, "alice", Role::Player).await;
+    let reader = tokio::spawn(async move { while alice.recv().await.is_some() {} });
+
+    // The staller: a tiny receive buffer, a real handshake, then it never reads again.
+    let token = server.token(&m, "staller", Role::Player).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    ws.next().await.unwrap().unwrap(); // Engine.IO open
+    let auth = rmp_serde::to_vec_named(&serde_json::json!({ "token": token })).unwrap();
+    ws.send(Message::Binary(
+        encode_packet(kind::CONNECT, "/", Some(&auth)).into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        if let Message::Binary(_) = ws.next().await.unwrap().unwrap() {
+            break; // the CONNECT reply
+        }
+    }
+    assert_eq!(
+        server.admin.get_match(&m).await.unwrap().players,
+        ["alice", "staller"]
+    );
+
+    // Snapshots pile up until the kernel gives up on the unread data and the server drops
+    // the connection; with no seat grace its seat goes too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let view = server.admin.get_match(&m).await.unwrap();
+        if view.players == ["alice"] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the staller was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(server.metric("tickroom_connections").await, 1);
+
+    // A second staller, still connected at shutdown, cannot hold the server up.
+    let token = server.token(&m, "staller2", Role::Player).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws2, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    ws2.next().await.unwrap().unwrap();
+    let auth = rmp_serde::to_vec_named(&serde_json::json!({ "token": token })).unwrap();
+    ws2.send(Message::Binary(
+        encode_packet(kind::CONNECT, "/", Some(&auth)).into(),
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.shutdown.cancel();
+    // Shutdown timeout is 3 s in tests; allow a margin.
+    tokio::time::timeout(Duration::from_secs(10), server.task)
+        .await
+        .expect("run() returned despite a client that never reads")
+        .unwrap()
+        .unwrap();
+    reader.abort();
+    drop((ws, ws2));
+}
