@@ -139,6 +139,14 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// PEM certificate chain: serve HTTPS and WSS directly (with `--tls-key`).
+    #[arg(long, env = "TICKROOM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "TICKROOM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// Largest incoming message, in bytes, on both WebSocket and HTTP long-polling.
     #[arg(long, env = "TICKROOM_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024)]
     pub max_message_bytes: usize,
@@ -224,6 +232,9 @@ impl Config {
                 return Err(ConfigError::WeakSecret(addr));
             }
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid("--tls-cert and --tls-key go together"));
+        }
         if self.admin_key.is_empty() || self.token_secret.is_empty() {
             return Err(ConfigError::Invalid(
                 "admin key and token secret must not be empty",
@@ -305,7 +316,13 @@ mod tests {
                 row.contains(&format!("`{env}`")),
                 "{long}: env {env} not in {row}"
             );
-            let default = arg.get_default_values()[0].to_str().unwrap();
+            let Some(default) = arg.get_default_values().first().and_then(|d| d.to_str()) else {
+                assert!(
+                    row.contains("(none)"),
+                    "{long}: no default, but the row does not say (none)"
+                );
+                continue;
+            };
             if row.contains("number of cores") || (default.is_empty() && row.contains("(empty)")) {
                 continue;
             }

@@ -90,6 +90,9 @@ pub enum ServeError {
     /// The results store could not be opened.
     #[error(transparent)]
     Results(#[from] results::StoreError),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] net::tls::TlsError),
 }
 
 /// Serves the built-in games on `listener` until `shutdown` is cancelled.
@@ -112,6 +115,10 @@ pub async fn run_with(
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     config.validate(addr)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(net::tls::load(cert, key)?),
+        _ => None,
+    };
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::default());
     let tracker = TaskTracker::new();
@@ -171,26 +178,39 @@ pub async fn run_with(
         });
     }
 
-    tracing::info!(%addr, games = ?app.registry.catalog(), "tickroom listening");
+    tracing::info!(%addr, tls = tls.is_some(), games = ?app.registry.catalog(), "tickroom listening");
     // The listener stays open through the drain, so late clients are told `server_busy`
     // instead of finding the port closed.
     let stop_http = CancellationToken::new();
     let write_timeout = Duration::from_millis(config.write_timeout_ms);
-    let listener =
-        axum::serve::ListenerExt::tap_io(listener, move |tcp: &mut tokio::net::TcpStream| {
-            // Snapshots are small and latency-bound: no Nagle delay.
-            let _ = tcp.set_nodelay(true);
-            // A peer that stops reading makes our writes wait forever (and socketioxide's writer
-            // with them); the kernel drops the connection once sent data has waited this long.
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            let _ = socket2::SockRef::from(&*tcp).set_tcp_user_timeout(Some(write_timeout));
-        });
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop_http.clone().cancelled_owned());
-    let serving = tokio::spawn(async move { server.await });
+    let tune = move |tcp: &tokio::net::TcpStream| {
+        // Snapshots are small and latency-bound: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
+        // A peer that stops reading makes our writes wait forever (and socketioxide's writer
+        // with them); the kernel drops the connection once sent data has waited this long.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(write_timeout));
+    };
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let stopped = stop_http.clone().cancelled_owned();
+    let serving = match &tls {
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(
+                listener,
+                move |tcp: &mut tokio::net::TcpStream| tune(tcp),
+            );
+            let server = axum::serve(listener, service).with_graceful_shutdown(stopped);
+            tokio::spawn(async move { server.await })
+        }
+        Some(tls) => {
+            let listener =
+                net::tls::TlsListener::new(listener, tls.clone(), config.connect_timeout(), tune);
+            // `tap_io` only to get the peer address as `ConnectInfo<SocketAddr>`.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |_: &mut _| {});
+            let server = axum::serve(listener, service).with_graceful_shutdown(stopped);
+            tokio::spawn(async move { server.await })
+        }
+    };
 
     shutdown.cancelled().await;
     let drain = Duration::from_secs(config.drain_secs);

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod raw;
 pub mod sink;
 pub(crate) mod socket;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

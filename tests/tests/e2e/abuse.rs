@@ -306,3 +306,71 @@ async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
     reader.abort();
     drop((ws, ws2));
 }
+
+#[tokio::test]
+async fn tls_serves_the_same_protocol() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::sync::Arc;
+    use tickroom_bots::wire::{decode_packet, encode_packet, kind};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("tickroom-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let mut config = test_config();
+    config.tls_cert = Some(cert_path);
+    config.tls_key = Some(key_path);
+    let server = TestServer::start_with(config).await;
+
+    // Plain HTTP to a TLS port gets nowhere.
+    let plain = reqwest::Client::new()
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+
+    // A Socket.IO handshake over TLS (WSS) that trusts only this certificate.
+    // The admin API is behind TLS too; the token is signed with the shared secret instead.
+    let m = "tls-match";
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let url = format!(
+        "wss://localhost:{}/socket.io/?EIO=4&transport=websocket",
+        server.addr.port()
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+    let open = ws.next().await.unwrap().unwrap();
+    assert!(open.to_text().unwrap().starts_with("0{"));
+    // No such match: the refusal comes back over TLS with its code.
+    let token = sign(&claims(m, "alice", Role::Player));
+    let auth = rmp_serde::to_vec_named(&serde_json::json!({ "token": token })).unwrap();
+    ws.send(Message::Binary(
+        encode_packet(kind::CONNECT, "/", Some(&auth)).into(),
+    ))
+    .await
+    .unwrap();
+    let reply = loop {
+        if let Message::Binary(b) = ws.next().await.unwrap().unwrap() {
+            break decode_packet(&b).unwrap();
+        }
+    };
+    assert_eq!(reply.kind, kind::CONNECT_ERROR);
+    let data: serde_json::Value = rmp_serde::from_slice(&reply.data.unwrap()).unwrap();
+    assert_eq!(data["message"], "match_not_found");
+    let _ = std::fs::remove_dir_all(&dir);
+}
