@@ -78,6 +78,18 @@ pub struct App {
     pub started: Instant,
 }
 
+/// The simulation runtime. Dropping a runtime from async code must not block, so its threads
+/// are stopped in the background — also when `run`'s future is dropped rather than finished.
+struct SimRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for SimRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -124,7 +136,7 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     // Rooms tick on their own threads, so socket work (a flood, a slow client) can never make a
     // tick late; 0 threads shares the I/O runtime instead.
-    let sim_runtime = match config.sim_threads {
+    let sim_runtime = SimRuntime(match config.sim_threads {
         0 => None,
         n => Some(
             tokio::runtime::Builder::new_multi_thread()
@@ -133,9 +145,9 @@ pub async fn run_with(
                 .enable_time()
                 .build()?,
         ),
-    };
+    });
     let mut runtimes = room::driver::Runtimes::current(tracker.clone());
-    if let Some(rt) = &sim_runtime {
+    if let Some(rt) = &sim_runtime.0 {
         runtimes.sim = rt.handle().clone();
     }
     let (layer, io) = net::socketio(&config);
@@ -256,11 +268,7 @@ pub async fn run_with(
         );
     }
     stop_http.cancel();
-    if let Some(rt) = sim_runtime {
-        // Dropping a runtime from async code must not block: stop its threads in the
-        // background (every room task has finished or was given up on above).
-        rt.shutdown_background();
-    }
+    drop(sim_runtime);
     match tokio::time::timeout(deadline, serving).await {
         Ok(Ok(result)) => result?,
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),

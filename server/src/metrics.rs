@@ -144,6 +144,10 @@ pub struct Metrics {
     pub inputs_unseated: Counter,
     /// Inputs dropped by the rate limiter.
     pub inputs_rate_limited: Counter,
+    /// Other events (unknown ones, spectator inputs) dropped over a connection's event budget.
+    pub events_dropped: Counter,
+    /// Connections closed for sustained flooding.
+    pub abuse_disconnects: Counter,
     errors: Vec<(ErrorCode, Counter)>,
 }
 
@@ -165,6 +169,8 @@ impl Default for Metrics {
             inputs_overflow: Counter::default(),
             inputs_unseated: Counter::default(),
             inputs_rate_limited: Counter::default(),
+            events_dropped: Counter::default(),
+            abuse_disconnects: Counter::default(),
             errors: ALL_CODES.iter().map(|c| (*c, Counter::default())).collect(),
         }
     }
@@ -255,6 +261,16 @@ impl Metrics {
                 "tickroom_inputs_rate_limited_total",
                 "Inputs dropped by the rate limiter.",
                 self.inputs_rate_limited.get(),
+            ),
+            (
+                "tickroom_events_dropped_total",
+                "Non-input events dropped over a connection's budget.",
+                self.events_dropped.get(),
+            ),
+            (
+                "tickroom_abuse_disconnects_total",
+                "Connections closed for sustained flooding.",
+                self.abuse_disconnects.get(),
             ),
             (
                 "tickroom_errors_total",

@@ -321,3 +321,35 @@ impl CutProxy {
         self.cut.send_modify(|n| *n += 1);
     }
 }
+
+/// A client that completes the handshake with `token` through a 1 KiB receive buffer, then
+/// never reads again: what a stalled or malicious client looks like to the server. Keep the
+/// returned stream alive for as long as the client should stay connected.
+pub async fn connect_and_stop_reading(
+    server: &TestServer,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    use futures_util::{SinkExt, StreamExt};
+    use tickroom_bots::wire::{encode_packet, kind};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(1024).expect("SO_RCVBUF");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("websocket");
+    ws.next().await.expect("open").expect("open"); // Engine.IO open
+    let auth = rmp_serde::to_vec_named(&serde_json::json!({ "token": token })).expect("auth");
+    ws.send(Message::Binary(
+        encode_packet(kind::CONNECT, "/", Some(&auth)).into(),
+    ))
+    .await
+    .expect("send CONNECT");
+    loop {
+        if let Message::Binary(_) = ws.next().await.expect("reply").expect("reply") {
+            return ws; // the CONNECT reply; from here on nothing is read
+        }
+    }
+}

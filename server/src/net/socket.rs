@@ -45,6 +45,7 @@ impl Session {
         let now = app.started.elapsed().as_millis() as u64;
         let limit = app.config.abuse_drop_limit;
         if limit > 0 && self.drops.drop_one(now) > limit {
+            app.metrics.abuse_disconnects.inc();
             tracing::info!(sid = %s.id, player = %self.player, "disconnected for sustained flooding");
             send_error(s, ErrorCode::TooManyDropped, app);
             if let Some(socket) = s.broadcast().get_socket(s.id) {
@@ -228,6 +229,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
             if !session.events.check() {
                 // Over the per-connection event budget: dropped without an answer, so a flood
                 // of unknown events cannot turn into a flood of error events.
+                app.metrics.events_dropped.inc();
                 session.dropped(&s, &app);
                 return;
             }
@@ -276,6 +278,7 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
             if session.events.check() {
                 send_error(&s, ErrorCode::SpectatorCannotAct, app);
             } else {
+                app.metrics.events_dropped.inc();
                 session.dropped(&s, app);
             }
             return;

@@ -6,7 +6,10 @@ use std::time::Duration;
 use tickroom_bots::client::{Client, ConnectError, Incoming};
 use tickroom_shared::games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::{InputMsg, Role, event};
-use tickroom_tests::{TestServer, WAIT, claims, next_named, next_snapshot, sign, test_config};
+use tickroom_tests::{
+    TestServer, WAIT, claims, connect_and_stop_reading, next_named, next_snapshot, sign,
+    test_config,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn wait_closed(c: &mut Client) -> Vec<String> {
@@ -99,6 +102,7 @@ async fn an_input_flood_is_cut_off_without_touching_the_other_players() {
         "the flood made ticks late"
     );
     assert!(server.metric("tickroom_inputs_rate_limited_total").await > 500);
+    assert_eq!(server.metric("tickroom_abuse_disconnects_total").await, 1);
 }
 
 #[tokio::test]
@@ -229,9 +233,6 @@ async fn only_allowed_origins_may_connect() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
-    use futures_util::{SinkExt, StreamExt};
-    use tickroom_bots::wire::{encode_packet, kind};
-
     let mut config = test_config();
     config.write_timeout_ms = 1_000;
     config.seat_grace_secs = 0;
@@ -243,23 +244,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
 
     // The staller: a tiny receive buffer, a real handshake, then it never reads again.
     let token = server.token(&m, "staller", Role::Player).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(1024).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
-    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
-    ws.next().await.unwrap().unwrap(); // Engine.IO open
-    let auth = rmp_serde::to_vec_named(&serde_json::json!({ "token": token })).unwrap();
-    ws.send(Message::Binary(
-        encode_packet(kind::CONNECT, "/", Some(&auth)).into(),
-    ))
-    .await
-    .unwrap();
-    loop {
-        if let Message::Binary(_) = ws.next().await.unwrap().unwrap() {
-            break; // the CONNECT reply
-        }
-    }
+    let ws = connect_and_stop_reading(&server, &token).await;
     assert_eq!(
         server.admin.get_match(&m).await.unwrap().players,
         ["alice", "staller"]
@@ -283,18 +268,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
 
     // A second staller, still connected at shutdown, cannot hold the server up.
     let token = server.token(&m, "staller2", Role::Player).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(1024).unwrap();
-    let stream = socket.connect(server.addr).await.unwrap();
-    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
-    let (mut ws2, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
-    ws2.next().await.unwrap().unwrap();
-    let auth = rmp_serde::to_vec_named(&serde_json::json!({ "token": token })).unwrap();
-    ws2.send(Message::Binary(
-        encode_packet(kind::CONNECT, "/", Some(&auth)).into(),
-    ))
-    .await
-    .unwrap();
+    let ws2 = connect_and_stop_reading(&server, &token).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     server.shutdown.cancel();
     // Shutdown timeout is 3 s in tests; allow a margin.

@@ -202,3 +202,67 @@ async fn wait_until(mut done: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[test]
+fn a_client_that_stops_reading_holds_bounded_memory() {
+    use tickroom_shared::Role;
+    use tickroom_tests::{TestServer, connect_and_stop_reading, test_config};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut config = test_config();
+        config.write_timeout_ms = 3_000;
+        config.seat_grace_secs = 0;
+        let server = TestServer::start_with(config).await;
+        let m = server.arena(8).await;
+        // Six reading players make snapshots bigger and keep the room busy.
+        let mut readers = Vec::new();
+        for i in 0..6 {
+            let mut c = server.join(&m, &format!("p{i}"), Role::Player).await;
+            readers.push(tokio::spawn(
+                async move { while c.recv().await.is_some() {} },
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let baseline = LIVE_BYTES.load(Ordering::Relaxed);
+
+        let token = server.token(&m, "staller", Role::Player).await;
+        let stalled = connect_and_stop_reading(&server, &token).await;
+        // Sample memory until the server drops the staller (seat given up, no grace).
+        let mut peak = baseline;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            peak = peak.max(LIVE_BYTES.load(Ordering::Relaxed));
+            let view = server.admin.get_match(&m).await.unwrap();
+            if !view.players.iter().any(|p| p == "staller") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the staller was never dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // While it stalled, what the server queued for it stayed small: at most the
+        // per-socket buffer (128 packets, each a shared snapshot) on top of normal churn.
+        let grown = peak - baseline;
+        assert!(
+            grown < 4 << 20,
+            "memory grew by {grown} bytes while a client stalled"
+        );
+        drop(stalled);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = LIVE_BYTES.load(Ordering::Relaxed) - baseline;
+        assert!(
+            after < 1 << 20,
+            "{after} bytes still held after the staller was dropped"
+        );
+        for r in readers {
+            r.abort();
+        }
+    });
+}
