@@ -40,7 +40,9 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Counts a message dropped by a rate limit; past the abuse limit, disconnects.
+    /// Counts a message dropped by a rate limit: tells the client `rate_limited` at most once
+    /// per [`NOTICE_INTERVAL`], and past the abuse limit disconnects it. Returns whether it
+    /// was disconnected.
     fn dropped<A: Adapter>(&self, s: &Socket<A>, app: &App) -> bool {
         let now = app.started.elapsed().as_millis() as u64;
         let limit = app.config.abuse_drop_limit;
@@ -52,6 +54,15 @@ impl Session {
                 let _ = socket.disconnect();
             }
             return true;
+        }
+        let last = self.last_notice_ms.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= NOTICE_INTERVAL.as_millis() as u64)
+            && self
+                .last_notice_ms
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            send_error(s, ErrorCode::RateLimited, app);
         }
         false
     }
@@ -285,19 +296,7 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
         }
         if !app.limiter.check(&session.limiter_key) {
             app.metrics.inputs_rate_limited.inc();
-            if session.dropped(&s, app) {
-                return;
-            }
-            let now = app.started.elapsed().as_millis() as u64;
-            let last = session.last_notice_ms.load(Ordering::Relaxed);
-            if (last == 0 || now.saturating_sub(last) >= NOTICE_INTERVAL.as_millis() as u64)
-                && session
-                    .last_notice_ms
-                    .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                send_error(&s, ErrorCode::RateLimited, app);
-            }
+            session.dropped(&s, app);
             return;
         }
         let Value::Bytes(payload) = v else {
