@@ -1,17 +1,19 @@
-//! Micro-benchmarks of the room engine: `cargo bench -p tickroom-benches`.
+//! Micro-benchmarks of the room engine: `cargo bench -p tickroom-benches --bench criterion`.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickroom_benches::arena_room;
 use tickroom_shared::InputMsg;
 use tickroom_shared::codec;
 use tickroom_shared::games::arena::ArenaInput;
+use tickroom_shared::snapshot::Encoder;
 
 /// One full tick (inputs, schedule, snapshot encode) of arena rooms of several sizes.
 fn tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("arena_tick");
-    for players in [8, 64] {
+    for players in [8, 64, 512] {
         group.bench_function(format!("{players}_players"), |b| {
             b.iter_batched_ref(
                 || arena_room(players),
@@ -20,6 +22,45 @@ fn tick(c: &mut Criterion) {
                 },
                 BatchSize::SmallInput,
             );
+        });
+    }
+    group.finish();
+}
+
+/// Room-ticks per second on one core: 100 rooms of 8 players ticked in turn, as one
+/// simulation thread does.
+fn room_ticks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("room_ticks");
+    let mut rooms: Vec<_> = (0..100).map(|_| arena_room(8)).collect();
+    group.throughput(Throughput::Elements(rooms.len() as u64));
+    group.bench_function("100_rooms_of_8", |b| {
+        b.iter(|| {
+            for room in &mut rooms {
+                black_box(room.tick().len());
+            }
+        });
+    });
+    group.finish();
+}
+
+/// Encoding one snapshot of 64 moving rows: as a keyframe (every row) and as a delta.
+fn snapshot_encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot_encode_64");
+    let acks: BTreeMap<String, u32> = (0..64).map(|i| (format!("p{i}"), i)).collect();
+    let ids: Vec<String> = (0..64).map(|i| format!("p{i}")).collect();
+    for (name, interval) in [("full", 1), ("delta", 1_000_000)] {
+        let mut enc = Encoder::new(&["id", "x", "y"], interval);
+        let mut t = 0u64;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                t += 1;
+                enc.begin();
+                for (i, id) in ids.iter().enumerate() {
+                    let x = i as f32 + t as f32 * 0.01;
+                    let _ = enc.push(i as u32, &(id.as_str(), x, 50.0f32));
+                }
+                black_box(enc.finish(t, &acks, &()).len())
+            });
         });
     }
     group.finish();
@@ -46,5 +87,5 @@ fn input_decode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, input_decode);
+criterion_group!(benches, tick, room_ticks, snapshot_encode, input_decode);
 criterion_main!(benches);

@@ -1,0 +1,227 @@
+// The arena on a hand-rolled Node.js socket.io server: the baseline Tickroom is measured
+// against (docs/BENCHMARKS.md). It speaks Tickroom's wire protocol (docs/PROTOCOL.md) for what
+// the load benchmark uses — admin API (create match, mint token), HS256 match tokens in the
+// handshake, welcome, input with seq, snapshots as keyframes + deltas with acks — so the same
+// bots drive both servers. It plays the same game with the same rules: 30 Hz fixed tick, one
+// input per player per tick with the same catch-up (lag 1), discs of radius 2 in a 100×100
+// arena, speed 20/s (40 boosted), pairwise separation.
+//
+// Usage: node server.mjs [port]   env TICKROOM_ADMIN_KEY, TICKROOM_TOKEN_SECRET, TICKROOM_TOKEN_ISSUER
+import { createServer } from "node:http";
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
+
+const PORT = Number(process.argv[2] ?? 7351);
+const ADMIN_KEY = process.env.TICKROOM_ADMIN_KEY ?? "dev-admin-key";
+const SECRET = process.env.TICKROOM_TOKEN_SECRET ?? "dev-token-secret-change-me";
+const ISSUER = process.env.TICKROOM_TOKEN_ISSUER ?? "tickroom";
+const SIZE = 100, RADIUS = 2, SPEED = 20, BOOST = 2;
+const MAX_LAG = 1, KEYFRAME_EVERY = 30, INPUT_BUFFER = 16;
+
+// ---- tokens (HS256 JWT) ----
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+function sign(claims) {
+  const head = b64url(JSON.stringify({ typ: "JWT", alg: "HS256" }));
+  const body = b64url(JSON.stringify(claims));
+  const mac = createHmac("sha256", SECRET).update(`${head}.${body}`).digest();
+  return `${head}.${body}.${b64url(mac)}`;
+}
+function verify(token) {
+  const parts = typeof token === "string" ? token.split(".") : [];
+  if (parts.length !== 3) return [null, "token_invalid"];
+  const mac = createHmac("sha256", SECRET).update(`${parts[0]}.${parts[1]}`).digest();
+  const given = Buffer.from(parts[2], "base64url");
+  if (given.length !== mac.length || !timingSafeEqual(given, mac)) return [null, "token_invalid"];
+  let claims;
+  try { claims = JSON.parse(Buffer.from(parts[1], "base64url")); } catch { return [null, "token_invalid"]; }
+  if (claims.iss !== ISSUER) return [null, "token_invalid"];
+  if (claims.exp + 5 < Date.now() / 1000) return [null, "token_expired"];
+  return [claims, null];
+}
+
+// ---- rooms ----
+const matches = new Map();
+let nextKey = 1;
+
+function createMatch({ game, match_id, tick_rate, max_players }) {
+  if (game !== "arena") return [null, 422, "unknown_game"];
+  const id = match_id ?? randomUUID().replaceAll("-", "");
+  if (matches.has(id)) return [null, 409, "match_exists"];
+  const m = {
+    id, game, tickRate: tick_rate ?? 30, maxPlayers: max_players ?? 8, tick: 0,
+    players: new Map(), // id -> { key, x, y, input, seq, queue: [[seq, input]] }
+    keyframe: null, // { tick, rows: Map<key, [id, x, y]> }
+    timer: null,
+  };
+  matches.set(id, m);
+  return [m, 201, null];
+}
+
+function view(m) {
+  return {
+    id: m.id, game: m.game, tick_rate: m.tickRate, max_players: m.maxPlayers,
+    state: m.timer ? "running" : "waiting", tick: m.tick,
+    players: [...m.players.keys()].sort(), disconnected: [], spectators: 0,
+  };
+}
+
+function spawnPoint(id) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(id)) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  const span = SIZE - 4 * RADIUS;
+  return [2 * RADIUS + (Number(h & 0xffffn) / 65535) * span, 2 * RADIUS + (Number((h >> 16n) & 0xffffn) / 65535) * span];
+}
+
+const clamp = (v) => Math.min(Math.max(v, RADIUS), SIZE - RADIUS);
+
+function step(m) {
+  const dt = 1 / m.tickRate;
+  for (const p of m.players.values()) {
+    const n = p.queue.length === 0 ? 0 : Math.max(1, p.queue.length - MAX_LAG);
+    for (let i = 0; i < n; i++) [p.seq, p.input] = p.queue.shift();
+    if (p.input.buttons & 2) continue;
+    let [dx, dy] = p.input.dir;
+    const len = Math.hypot(dx, dy);
+    if (len > 1) { dx /= len; dy /= len; }
+    const s = SPEED * (p.input.buttons & 1 ? BOOST : 1) * dt;
+    p.x = clamp(p.x + dx * s);
+    p.y = clamp(p.y + dy * s);
+  }
+  const all = [...m.players.values()];
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      const a = all[i], b = all[j];
+      const dx = b.x - a.x, dy = b.y - a.y, d2 = dx * dx + dy * dy, min = 2 * RADIUS;
+      if (d2 >= min * min) continue;
+      const d = Math.sqrt(d2);
+      const [nx, ny] = d > 1e-6 ? [dx / d, dy / d] : [1, 0];
+      const push = (min - d) / 2;
+      a.x = clamp(a.x - nx * push); a.y = clamp(a.y - ny * push);
+      b.x = clamp(b.x + nx * push); b.y = clamp(b.y + ny * push);
+    }
+  }
+}
+
+function snapshot(m, forceKey) {
+  const acks = {};
+  const rows = new Map();
+  for (const [id, p] of [...m.players.entries()].sort()) {
+    acks[id] = p.seq;
+    rows.set(p.key, [id, Math.fround(p.x), Math.fround(p.y)]);
+  }
+  if (forceKey || !m.keyframe || m.tick - m.keyframe.tick >= KEYFRAME_EVERY) {
+    m.keyframe = { tick: m.tick, rows };
+    return { tick: m.tick, acks, base: m.tick, fields: ["id", "x", "y"],
+      rows: [...rows.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, ...v]), globals: null };
+  }
+  const changed = [];
+  for (const [k, v] of [...rows.entries()].sort((a, b) => a[0] - b[0])) {
+    const old = m.keyframe.rows.get(k);
+    let mask = 0; const vals = [];
+    v.forEach((x, i) => { if (!old || old[i] !== x) { mask |= 1 << i; vals.push(x); } });
+    if (mask) changed.push([k, mask, ...vals]);
+  }
+  const removed = [...m.keyframe.rows.keys()].filter((k) => !rows.has(k));
+  return { tick: m.tick, acks, base: m.keyframe.tick, changed, removed, globals: null };
+}
+
+function start(m) {
+  let forceKey = true;
+  m.requestKeyframe = () => { forceKey = true; };
+  const period = 1000 / m.tickRate;
+  let next = performance.now();
+  const loop = () => {
+    m.tick += 1;
+    step(m);
+    const snap = snapshot(m, forceKey);
+    forceKey = false;
+    io.to(m.id).emit("snapshot", snap); // socket.io encodes a broadcast once
+    next += period;
+    m.timer = setTimeout(loop, Math.max(0, next - performance.now()));
+  };
+  loop();
+}
+
+// ---- HTTP admin API ----
+function json(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+const httpServer = createServer((req, res) => {
+  if (req.url === "/healthz") return void res.end("ok");
+  if (!req.url.startsWith("/admin/")) return; // socket.io handles its own path
+  const auth = req.headers.authorization ?? "";
+  const want = Buffer.from(`Bearer ${ADMIN_KEY}`);
+  const got = Buffer.from(auth);
+  if (got.length !== want.length || !timingSafeEqual(got, want)) {
+    return json(res, 401, { error: { code: "unauthorized", message: "admin key" } });
+  }
+  let body = "";
+  req.on("data", (c) => { body += c; if (body.length > 65536) req.destroy(); });
+  req.on("end", () => {
+    let data = {};
+    try { data = body ? JSON.parse(body) : {}; } catch { return json(res, 400, { error: { code: "bad_request", message: "json" } }); }
+    const tokenPath = req.url.match(/^\/admin\/matches\/([^/]+)\/tokens$/);
+    if (req.method === "POST" && req.url === "/admin/matches") {
+      const [m, status, code] = createMatch(data);
+      return m ? json(res, status, view(m)) : json(res, status, { error: { code, message: code } });
+    }
+    if (req.method === "POST" && tokenPath) {
+      const m = matches.get(tokenPath[1]);
+      if (!m) return json(res, 404, { error: { code: "match_not_found", message: "no match" } });
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { iss: ISSUER, sub: data.player_id, mid: m.id, role: data.role ?? "player", iat: now, exp: now + 3600 };
+      return json(res, 200, { token: sign(claims), match_id: m.id, player_id: data.player_id, role: claims.role, expires_at: claims.exp });
+    }
+    json(res, 404, { error: { code: "not_found", message: req.url } });
+  });
+});
+
+// ---- Socket.IO ----
+const io = new Server(httpServer, { parser: msgpackParser, maxHttpBufferSize: 16384, serveClient: false });
+
+io.use((socket, next) => {
+  const [claims, code] = verify(socket.handshake.auth?.token);
+  if (!claims) return next(new Error(code));
+  const m = matches.get(claims.mid);
+  if (!m) return next(new Error("match_not_found"));
+  if (claims.role === "player" && !m.players.has(claims.sub) && m.players.size >= m.maxPlayers) {
+    return next(new Error("match_full"));
+  }
+  socket.data = { claims, m };
+  next();
+});
+
+io.on("connection", (socket) => {
+  const { claims, m } = socket.data;
+  const player = claims.sub;
+  socket.emit("welcome", { protocol: 1, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, tick: m.tick });
+  socket.join(m.id);
+  if (claims.role === "player" && !m.players.has(player)) {
+    const [x, y] = spawnPoint(player);
+    m.players.set(player, { key: nextKey++, x, y, input: { dir: [0, 0], buttons: 0 }, seq: 0, queue: [] });
+    io.to(m.id).emit("presence", { player_id: player, status: "joined", tick: m.tick });
+  }
+  if (!m.timer && m.players.size > 0) start(m);
+  m.requestKeyframe?.();
+  socket.on("input", (msg) => {
+    const p = m.players.get(player);
+    if (claims.role !== "player" || !p) return socket.emit("error", { code: "spectator_cannot_act", message: "" });
+    const seq = msg?.seq, dir = msg?.input?.dir, buttons = msg?.input?.buttons ?? 0;
+    if (!Number.isInteger(seq) || !Array.isArray(dir) || dir.length !== 2 || !dir.every((v) => Number.isFinite(v) && Math.abs(v) <= 1)) {
+      return socket.emit("error", { code: "bad_payload", message: "" });
+    }
+    if (seq <= p.seq || p.queue.some(([s]) => s === seq)) return;
+    if (p.queue.length >= INPUT_BUFFER) return;
+    p.queue.push([seq, { dir, buttons }]);
+    p.queue.sort((a, b) => a[0] - b[0]);
+  });
+  socket.on("disconnect", () => {
+    if (m.players.delete(player)) io.to(m.id).emit("presence", { player_id: player, status: "left", tick: m.tick });
+    if (m.players.size === 0 && m.timer) { clearTimeout(m.timer); m.timer = null; }
+  });
+});
+
+httpServer.listen(PORT, "127.0.0.1", () => console.log(`baseline listening on 127.0.0.1:${PORT}`));
+for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => { io.close(); process.exit(0); });
