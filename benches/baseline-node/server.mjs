@@ -150,7 +150,8 @@ function json(res, status, body) {
 }
 const httpServer = createServer((req, res) => {
   if (req.url === "/healthz") return void res.end("ok");
-  if (!req.url.startsWith("/admin/")) return; // socket.io handles its own path
+  // socket.io answers its own path before this handler runs; anything else is unknown here.
+  if (!req.url.startsWith("/admin/")) return json(res, 404, { error: { code: "not_found", message: req.url } });
   const auth = req.headers.authorization ?? "";
   const want = Buffer.from(`Bearer ${ADMIN_KEY}`);
   const got = Buffer.from(auth);

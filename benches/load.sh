@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The load benchmark in one command: builds the server, the bots and the harness (release),
+# installs the Node baseline's packages from its lock file, then sweeps the player count for
+# Tickroom and for the Node.js socket.io baseline, server and bots pinned to separate cores.
+# Extra arguments go to both sweeps (e.g. --players 400,800 --seconds 10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p tickroom-server -p tickroom-bots -p tickroom-benches --bin tickroom-load
+(cd benches/baseline-node && npm ci --no-audit --no-fund --loglevel=error)
+for target in tickroom node; do
+  target/release/tickroom-load --target "$target" "$@"
+  echo
+done

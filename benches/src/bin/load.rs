@@ -1,0 +1,277 @@
+//! The load benchmark: starts a server pinned to one core, drives the bot swarm from another,
+//! and sweeps the player count (rooms of 8, 30 Hz ticks, 30 Hz inputs) to find the most
+//! players the server holds within the SLO: p99 input-to-ack ≤ 2 ticks, tick overruns
+//! < 0.1 %, no connection dropped.
+//!
+//! `benches/load.sh` builds what it needs and runs this; see docs/BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Sweep players per server until the SLO breaks")]
+struct Args {
+    /// `tickroom` or `node` (the socket.io baseline in benches/baseline-node).
+    #[arg(long, default_value = "tickroom")]
+    target: String,
+    /// Player counts to try, ascending (multiples of 8).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "200,400,800,1200,1600,2000"
+    )]
+    players: Vec<usize>,
+    /// Seconds each step plays after its ramp-up.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Seconds of ramp-up.
+    #[arg(long, default_value_t = 3)]
+    ramp: u64,
+    /// Core for the server.
+    #[arg(long, default_value_t = 0)]
+    server_core: usize,
+    /// Core for the bots.
+    #[arg(long, default_value_t = 1)]
+    bots_core: usize,
+    /// Keep going after the first step that misses the SLO.
+    #[arg(long)]
+    all: bool,
+}
+
+const TICK_MS: f64 = 1000.0 / 30.0;
+
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe.parent().context("exe dir")?.to_owned())
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// User + system CPU seconds of `pid` from /proc (USER_HZ is 100 on Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_owned();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Waits (up to 30 s) until the machine is at least 90 % idle over a second.
+fn wait_idle() {
+    let read = || -> Option<(u64, u64)> {
+        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        let v: Vec<u64> = s
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        Some((v.iter().sum(), v.get(3)? + v.get(4).unwrap_or(&0)))
+    };
+    for _ in 0..30 {
+        let Some(a) = read() else { return };
+        std::thread::sleep(Duration::from_secs(1));
+        let Some(b) = read() else { return };
+        let idle = (b.1 - a.1) as f64 / (b.0 - a.0).max(1) as f64;
+        if idle >= 0.9 {
+            return;
+        }
+    }
+    eprintln!("warning: machine not idle after 30 s; measuring anyway");
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn start_server(args: &Args, port: u16) -> anyhow::Result<Child> {
+    let core = args.server_core.to_string();
+    let mut cmd = Command::new("taskset");
+    match args.target.as_str() {
+        "tickroom" => {
+            cmd.args(["-c", &core])
+                .arg(bin_dir()?.join("tickroom-server"));
+            cmd.env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
+                .env("TICKROOM_RESULTS_DB", ":memory:")
+                .env("TICKROOM_DRAIN_SECS", "0")
+                .env("TICKROOM_MAX_ROOMS", "10000")
+                .env("TICKROOM_HANDSHAKE_BURST", "100000")
+                .env("TICKROOM_HANDSHAKE_RATE", "100000")
+                .env("RUST_LOG", "error");
+        }
+        "node" => {
+            cmd.args(["-c", &core, "node"])
+                .arg(repo_root().join("benches/baseline-node/server.mjs"))
+                .arg(port.to_string());
+        }
+        other => bail!("unknown target {other}"),
+    }
+    Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
+}
+
+fn wait_healthy(url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let ok = Command::new("curl")
+            .args(["-sf", "-m", "2", &format!("{url}/healthz")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("server at {url} did not come up")
+}
+
+/// Ticks and overruns from a Tickroom server's /metrics; `None` for the baseline.
+fn tick_counters(url: &str) -> Option<(u64, u64)> {
+    let out = Command::new("curl")
+        .args(["-sf", &format!("{url}/metrics")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+    };
+    Some((
+        get("tickroom_ticks_total ")?,
+        get("tickroom_tick_overruns_total ")? + get("tickroom_ticks_skipped_total ")?,
+    ))
+}
+
+struct Step {
+    players: usize,
+    server_cpu: f64,
+    bots_cpu: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    overrun_pct: Option<f64>,
+    dropped: u64,
+}
+
+impl Step {
+    fn passes(&self) -> bool {
+        self.p99_ms <= 2.0 * TICK_MS
+            && self.overrun_pct.is_none_or(|p| p < 0.1)
+            && self.dropped == 0
+    }
+}
+
+fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
+    wait_idle();
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = start_server(args, port)?;
+    let result = (|| {
+        wait_healthy(&url)?;
+        let json = std::env::temp_dir().join(format!("tickroom-load-{port}.json"));
+        let cpu0 = cpu_seconds(server.id());
+        let t0 = Instant::now();
+        let status = Command::new("taskset")
+            .args(["-c", &args.bots_core.to_string()])
+            .arg(bin_dir()?.join("tickroom-bots"))
+            .args(["swarm", "--server", &url, "--players", "8"])
+            .args(["--rooms", &(players / 8).to_string()])
+            .args([
+                "--duration",
+                &args.seconds.to_string(),
+                "--ramp-up",
+                &args.ramp.to_string(),
+            ])
+            .arg("--json")
+            .arg(&json)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let wall = t0.elapsed().as_secs_f64();
+        let server_cpu = 100.0 * (cpu_seconds(server.id()) - cpu0) / wall;
+        if !status.success() {
+            bail!("the swarm failed at {players} players");
+        }
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json)?)?;
+        let _ = std::fs::remove_file(&json);
+        let ms = |p: &str| {
+            report["input_to_ack_us"][p]
+                .as_f64()
+                .unwrap_or(f64::INFINITY)
+                / 1000.0
+        };
+        let errors = &report["errors"];
+        let count = |k: &str| {
+            errors[k]
+                .as_object()
+                .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
+        };
+        let dropped = report["bots"]["failed"].as_u64().unwrap_or(0)
+            + count("disconnects")
+            + count("connect_failures");
+        let overrun_pct =
+            tick_counters(&url).map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
+        Ok(Step {
+            players,
+            server_cpu,
+            bots_cpu: report["process"]["cpu_percent_of_one_core"]
+                .as_f64()
+                .unwrap_or(0.0),
+            p50_ms: ms("p50"),
+            p99_ms: ms("p99"),
+            overrun_pct,
+            dropped,
+        })
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    println!(
+        "target {} — server on core {}, bots on core {}, {} s + {} s ramp per step",
+        args.target, args.server_core, args.bots_core, args.seconds, args.ramp
+    );
+    println!("| players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | SLO |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut best = None;
+    for &players in &args.players {
+        let step = run_step(&args, players)?;
+        let pass = step.passes();
+        println!(
+            "| {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {} |",
+            step.players,
+            step.server_cpu,
+            step.bots_cpu,
+            step.p50_ms,
+            step.p99_ms,
+            step.overrun_pct
+                .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3} %")),
+            step.dropped,
+            if pass { "pass" } else { "miss" },
+        );
+        if pass {
+            best = Some(players);
+        } else if !args.all {
+            break;
+        }
+    }
+    match best {
+        Some(n) => println!("\nmax players within the SLO: {n}"),
+        None => println!("\nno step met the SLO"),
+    }
+    Ok(())
+}
