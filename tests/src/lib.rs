@@ -353,3 +353,17 @@ pub async fn connect_and_stop_reading(
         }
     }
 }
+
+/// Reads until the connection closes; returns the codes of the `error` events seen meanwhile.
+pub async fn wait_closed(c: &mut Client) -> Vec<String> {
+    let mut errors = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("closed in time")
+        {
+            Some(Incoming::Closed(_)) | None => return errors,
+            Some(Incoming::Event(e)) => errors.extend(e.error().map(|err| err.code)),
+        }
+    }
+}

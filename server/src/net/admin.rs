@@ -246,23 +246,34 @@ struct ResultList {
     results: Vec<MatchResult>,
 }
 
-fn store(app: &App) -> Result<&Arc<crate::results::ResultStore>, ApiError> {
-    app.registry.results().ok_or_else(|| {
+/// Runs `query` on the results store off the async threads (SQLite blocks).
+async fn with_store<T: Send + 'static>(
+    app: &App,
+    query: impl FnOnce(&crate::results::ResultStore) -> Result<T, crate::results::StoreError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let store = app.registry.results().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "results_disabled",
             "this server keeps no results",
         )
-    })
-}
-
-fn store_error(e: crate::results::StoreError) -> ApiError {
-    tracing::error!(error = %e, "results store");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the results store failed",
-    )
+    })?;
+    let failed = || {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the results store failed",
+        )
+    };
+    tokio::task::spawn_blocking(move || query(&store))
+        .await
+        .map_err(|_| failed())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "results store");
+            failed()
+        })
 }
 
 async fn list_results(
@@ -271,17 +282,7 @@ async fn list_results(
 ) -> Result<Json<ResultList>, ApiError> {
     let axum::extract::Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
-    let store = store(&app)?.clone();
-    let results = tokio::task::spawn_blocking(move || store.recent(q.limit))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the results store failed",
-            )
-        })?
-        .map_err(store_error)?;
+    let results = with_store(&app, move |store| store.recent(q.limit)).await?;
     Ok(Json(ResultList { results }))
 }
 
@@ -289,22 +290,14 @@ async fn get_result(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<MatchResult>, ApiError> {
-    let store = store(&app)?.clone();
-    let found = tokio::task::spawn_blocking(move || store.get(&id))
-        .await
-        .map_err(|_| {
+    with_store(&app, move |store| store.get(&id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
             ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the results store failed",
+                StatusCode::NOT_FOUND,
+                "result_not_found",
+                "no result for this match id",
             )
-        })?
-        .map_err(store_error)?;
-    found.map(Json).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "result_not_found",
-            "no result for this match id",
-        )
-    })
+        })
 }

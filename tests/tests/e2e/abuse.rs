@@ -3,31 +3,14 @@
 
 use std::time::Duration;
 
-use tickroom_bots::client::{Client, ConnectError, Incoming};
+use tickroom_bots::client::ConnectError;
 use tickroom_shared::games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::{InputMsg, Role, event};
 use tickroom_tests::{
     TestServer, WAIT, claims, connect_and_stop_reading, next_named, next_snapshot, sign,
-    test_config,
+    test_config, wait_closed,
 };
 use tokio_tungstenite::tungstenite::Message;
-
-async fn wait_closed(c: &mut Client) -> Vec<String> {
-    let mut errors = Vec::new();
-    loop {
-        match tokio::time::timeout(WAIT, c.recv())
-            .await
-            .expect("closed in time")
-        {
-            Some(Incoming::Closed(_)) | None => return errors,
-            Some(Incoming::Event(e)) => {
-                if let Some(err) = e.error() {
-                    errors.push(err.code);
-                }
-            }
-        }
-    }
-}
 
 /// Ticks that started more than 100 ms late, from the server's lateness histogram.
 async fn very_late_ticks(server: &TestServer) -> u64 {

@@ -1,11 +1,13 @@
 //! Handshake refusals: each bad token or payload gets its documented CONNECT_ERROR code, and
 //! a refused client never reaches a room.
 
-use tickroom_bots::client::{Client, ConnectError, Incoming};
+use tickroom_bots::client::{Client, ConnectError};
 use tickroom_shared::games::arena::ArenaState;
 use tickroom_shared::token::unix_now;
 use tickroom_shared::{AuthPayload, Role, TokenKey};
-use tickroom_tests::{TestServer, WAIT, claims, next_snapshot, sign, snapshot_where, test_config};
+use tickroom_tests::{
+    TestServer, WAIT, claims, next_snapshot, sign, snapshot_where, test_config, wait_closed,
+};
 
 fn code(r: Result<Client, ConnectError>) -> String {
     match r {
@@ -169,15 +171,7 @@ async fn a_second_connection_for_a_player_replaces_the_first_and_keeps_the_entit
     let now = s.state.player("alice").unwrap();
     assert_eq!((now.x, now.y), (pos.x, pos.y));
     // The replaced connection is closed; the seat survives its disconnect.
-    loop {
-        match tokio::time::timeout(WAIT, first.recv())
-            .await
-            .expect("closed in time")
-        {
-            Some(Incoming::Closed(_)) | None => break,
-            Some(Incoming::Event(_)) => continue,
-        }
-    }
+    wait_closed(&mut first).await;
     let view = server.admin.get_match(&m).await.unwrap();
     assert_eq!(view.players, ["alice"]);
     let s = next_snapshot::<ArenaState>(&mut second).await.unwrap();

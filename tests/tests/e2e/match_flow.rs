@@ -2,7 +2,9 @@
 
 use tickroom_shared::games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE};
 use tickroom_shared::{EndReason, InputMsg, MatchEnd, Role, event};
-use tickroom_tests::{TestServer, WAIT, claims, next_named, next_snapshot, sign, snapshot_where};
+use tickroom_tests::{
+    TestServer, WAIT, claims, next_named, next_snapshot, sign, snapshot_where, wait_closed,
+};
 
 #[tokio::test]
 async fn welcome_then_a_snapshot_every_tick() {
@@ -180,15 +182,7 @@ async fn ending_a_match_tells_everyone_and_disconnects() {
         assert_eq!(end.match_id, m);
         assert_eq!(end.reason, EndReason::Admin);
         // Then the server closes the connection.
-        loop {
-            match tokio::time::timeout(WAIT, c.recv())
-                .await
-                .expect("closed in time")
-            {
-                Some(tickroom_bots::client::Incoming::Closed(_)) | None => break,
-                Some(_) => continue,
-            }
-        }
+        wait_closed(c).await;
     }
     assert!(
         server.admin.get_match(&m).await.is_err(),

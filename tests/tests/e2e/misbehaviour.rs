@@ -2,7 +2,9 @@
 
 use tickroom_shared::games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::{InputMsg, Role, event};
-use tickroom_tests::{TestServer, next_named, next_snapshot, snapshot_where, test_config};
+use tickroom_tests::{
+    TestServer, next_named, next_snapshot, snapshot_where, test_config, wait_closed,
+};
 
 async fn expect_error(c: &mut tickroom_bots::client::Client, code: &str) {
     let e = next_named(c, event::ERROR).await.unwrap();
@@ -165,15 +167,7 @@ async fn broken_packets_close_only_that_connection() {
         let mut mallory = server.connect(&token).await.unwrap();
         next_named(&mut mallory, event::WELCOME).await.unwrap();
         mallory.emit_raw(&garbage).await.unwrap();
-        loop {
-            match tokio::time::timeout(tickroom_tests::WAIT, mallory.recv())
-                .await
-                .expect("closed in time")
-            {
-                Some(tickroom_bots::client::Incoming::Closed(_)) | None => break,
-                Some(_) => continue,
-            }
-        }
+        wait_closed(&mut mallory).await;
     }
     // alice never noticed: consecutive ticks (unless the machine itself was too busy, which
     // the server counts), and the seat mallory left is free again.

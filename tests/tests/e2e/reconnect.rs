@@ -5,7 +5,9 @@
 use tickroom_bots::client::Client;
 use tickroom_shared::games::arena::{ArenaInput, ArenaState, SIZE};
 use tickroom_shared::{AuthPayload, InputMsg, Presence, PresenceStatus, Role, event};
-use tickroom_tests::{CutProxy, TestServer, WAIT, next_named, snapshot_where, test_config};
+use tickroom_tests::{
+    CutProxy, TestServer, WAIT, next_named, snapshot_where, test_config, wait_closed,
+};
 
 async fn presence(c: &mut Client) -> Presence {
     next_named(c, event::PRESENCE)
@@ -28,18 +30,6 @@ async fn connect_via(url: &str, token: &str) -> Client {
         .welcome()
         .expect("welcome");
     c
-}
-
-async fn wait_closed(c: &mut Client) {
-    loop {
-        match tokio::time::timeout(WAIT, c.recv())
-            .await
-            .expect("closed in time")
-        {
-            Some(tickroom_bots::client::Incoming::Closed(_)) | None => return,
-            Some(_) => continue,
-        }
-    }
 }
 
 #[tokio::test]
