@@ -40,6 +40,61 @@ struct Args {
     /// Keep going after the first step that misses the SLO.
     #[arg(long)]
     all: bool,
+    /// Instead of the sweep: memory per idle connection. Each count in `--players` is that
+    /// many spectators in rooms nobody plays in (no ticks, no snapshots), measured as the
+    /// server's resident memory growth.
+    #[arg(long)]
+    idle: bool,
+}
+
+/// Resident memory of `pid`, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Server memory growth per idle connection, KiB, with `conns` spectators connected.
+fn idle_step(args: &Args, conns: usize) -> anyhow::Result<f64> {
+    wait_idle();
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = start_server(args, port)?;
+    let result = (|| {
+        wait_healthy(&url)?;
+        std::thread::sleep(Duration::from_millis(500));
+        let before = rss_kib(server.id());
+        let per_room = 16;
+        let mut swarm = Command::new("taskset")
+            .args(["-c", &args.bots_core.to_string()])
+            .arg(bin_dir()?.join("tickroom-bots"))
+            .args(["swarm", "--server", &url, "--players", "0"])
+            .args(["--spectators", &per_room.to_string()])
+            .args(["--rooms", &conns.div_ceil(per_room).to_string()])
+            .args([
+                "--duration",
+                &args.seconds.to_string(),
+                "--ramp-up",
+                &args.ramp.to_string(),
+            ])
+            .args(["--json", "/dev/null"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        // Everyone is connected after the ramp; measure mid-way through the idle time.
+        std::thread::sleep(Duration::from_secs(args.ramp) + Duration::from_secs(args.seconds) / 2);
+        let during = rss_kib(server.id());
+        let _ = swarm.wait();
+        Ok((during.saturating_sub(before)) as f64 / conns.max(1) as f64)
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
 }
 
 const TICK_MS: f64 = 1000.0 / 30.0;
@@ -241,6 +296,18 @@ fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.idle {
+        println!(
+            "target {} — memory per idle connection (server RSS growth)",
+            args.target
+        );
+        println!("| connections | KiB per connection |");
+        println!("|---|---|");
+        for &conns in &args.players {
+            println!("| {conns} | {:.1} |", idle_step(&args, conns)?);
+        }
+        return Ok(());
+    }
     println!(
         "target {} — server on core {}, bots on core {}, {} s + {} s ramp per step",
         args.target, args.server_core, args.bots_core, args.seconds, args.ramp
