@@ -66,6 +66,21 @@ fn snapshot_encode(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a client does with each snapshot of an 8-player arena: rebuild the state from the
+/// keyframe and the delta, then type it.
+fn mirror_apply(c: &mut Criterion) {
+    use tickroom_shared::Mirror;
+    use tickroom_shared::games::arena::ArenaState;
+    let mut room = arena_room(8);
+    let key = bytes::Bytes::copy_from_slice(room.last_snapshot());
+    let delta = bytes::Bytes::copy_from_slice(room.tick());
+    let mut mirror = Mirror::new();
+    mirror.apply(&key).expect("keyframe");
+    c.bench_function("mirror_apply_delta_8", |b| {
+        b.iter(|| black_box(mirror.apply_typed::<ArenaState>(&delta).expect("delta")))
+    });
+}
+
 /// Strict decoding of one input event, as the connection task does for every input.
 fn input_decode(c: &mut Criterion) {
     let payload = codec::encode_event(
@@ -87,5 +102,12 @@ fn input_decode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, room_ticks, snapshot_encode, input_decode);
+criterion_group!(
+    benches,
+    tick,
+    room_ticks,
+    snapshot_encode,
+    mirror_apply,
+    input_decode
+);
 criterion_main!(benches);
