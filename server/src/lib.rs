@@ -238,10 +238,14 @@ pub async fn run_with(
             .emit(tickroom_shared::event::SHUTDOWN, &notice)
             .await;
     }
-    // Matches nobody joined would wait out the whole drain for nothing.
-    app.registry.end_waiting(EndReason::Shutdown);
+    // Matches with nobody in them would wait out the whole drain for nothing; so would ones
+    // whose last players leave during it.
     let drained = async {
-        while app.registry.live() > 0 {
+        loop {
+            app.registry.end_idle(EndReason::Shutdown);
+            if app.registry.live() == 0 {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };

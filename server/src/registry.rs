@@ -456,10 +456,12 @@ impl Registry {
         self.stop_rooms.cancel();
     }
 
-    /// Ends the matches no player has joined: they would never finish on their own.
-    pub fn end_waiting(&self, reason: EndReason) {
+    /// Ends the matches with no seated player (never joined, or everyone left): at shutdown
+    /// they would only wait out the drain.
+    pub fn end_idle(&self, reason: EndReason) {
         for m in self.list() {
-            if m.room.state() == RoomState::Waiting {
+            let empty = lock(&m.seats).players.is_empty();
+            if empty && !m.is_ended() {
                 m.room.end(reason);
             }
         }

@@ -278,3 +278,21 @@ async fn a_tictactoe_match_is_played_to_a_win_and_ends_itself() {
     assert_eq!(view.state, "ended");
     assert_eq!(view.end_reason.as_deref(), Some("game_over"));
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_matches_nobody_is_in() {
+    let mut config = tickroom_tests::test_config();
+    config.drain_secs = 600;
+    let server = TestServer::start_with(config).await;
+    let _waiting = server.arena(2).await;
+    let left = server.arena(2).await;
+    let c = server.join(&left, "alice", Role::Player).await;
+    c.close().await; // leaves on purpose: the room runs on, empty
+    server.shutdown.cancel();
+    // A 10-minute drain, yet nothing to drain: run() returns long before.
+    tokio::time::timeout(WAIT, server.task)
+        .await
+        .expect("empty matches did not hold up the shutdown")
+        .unwrap()
+        .unwrap();
+}
