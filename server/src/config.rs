@@ -167,6 +167,15 @@ pub struct Config {
     #[arg(long, env = "TICKROOM_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
 
+    /// Time a client has to send a request's headers, in milliseconds: idle or half-sent
+    /// requests (slowloris) are closed after it.
+    #[arg(
+        long,
+        env = "TICKROOM_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+
     /// Time a client has to complete the Socket.IO handshake, in milliseconds.
     #[arg(long, env = "TICKROOM_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
     pub connect_timeout_ms: u64,

@@ -203,24 +203,29 @@ pub async fn run_with(
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(write_timeout));
     };
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let stopped = stop_http.clone().cancelled_owned();
+    let header_timeout = Duration::from_millis(config.header_read_timeout_ms);
     let serving = match &tls {
         None => {
             let listener = axum::serve::ListenerExt::tap_io(
                 listener,
                 move |tcp: &mut tokio::net::TcpStream| tune(tcp),
             );
-            let server = axum::serve(listener, service).with_graceful_shutdown(stopped);
-            tokio::spawn(async move { server.await })
+            tokio::spawn(net::serve::serve(
+                listener,
+                router,
+                header_timeout,
+                stop_http.clone(),
+            ))
         }
         Some(tls) => {
             let listener =
                 net::tls::TlsListener::new(listener, tls.clone(), config.connect_timeout(), tune);
-            // `tap_io` only to get the peer address as `ConnectInfo<SocketAddr>`.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |_: &mut _| {});
-            let server = axum::serve(listener, service).with_graceful_shutdown(stopped);
-            tokio::spawn(async move { server.await })
+            tokio::spawn(net::serve::serve(
+                listener,
+                router,
+                header_timeout,
+                stop_http.clone(),
+            ))
         }
     };
 
@@ -274,7 +279,7 @@ pub async fn run_with(
     stop_http.cancel();
     drop(sim_runtime);
     match tokio::time::timeout(deadline, serving).await {
-        Ok(Ok(result)) => result?,
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
         Err(_) => tracing::warn!("HTTP server did not stop in time"),
     }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod raw;
+pub mod serve;
 pub mod sink;
 pub(crate) mod socket;
 pub mod tls;

@@ -331,3 +331,24 @@ async fn tls_serves_the_same_protocol() {
     assert_eq!(data["message"], "match_not_found");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn half_sent_requests_are_closed_after_the_header_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = test_config();
+    config.header_read_timeout_ms = 500;
+    let server = TestServer::start_with(config).await;
+    // A slowloris: the start of a request, then silence.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(WAIT, slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept a half-sent request open");
+    // Complete requests are served as before.
+    let ok = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(ok.text().await.unwrap(), "ok");
+}
