@@ -53,6 +53,19 @@ async fn start(db: &std::path::Path, drain_secs: u64) -> Server {
     Server { child, url }
 }
 
+/// GET an admin route of `server` as JSON.
+async fn admin_get(server: &Server, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
 fn signal(child: &Child, sig: &str) {
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")
@@ -130,29 +143,13 @@ async fn sigterm_drains_saves_results_and_exits_cleanly() {
 
     // After a restart the results are there.
     let mut again = start(&db, 1).await;
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/admin/results/{m}", again.url))
-        .bearer_auth("dev-admin-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = admin_get(&again, &format!("/admin/results/{m}")).await;
     assert_eq!(body["match_id"], m);
     assert_eq!(body["end_reason"], "shutdown");
     assert_eq!(body["players"], serde_json::json!(["alice"]));
     assert!(body["ticks"].as_u64().unwrap() > 0);
     assert!(body["duration_ms"].as_u64().unwrap() > 0);
-    let list: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/admin/results?limit=10", again.url))
-        .bearer_auth("dev-admin-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = admin_get(&again, "/admin/results?limit=10").await;
     let ids: Vec<&str> = list["results"]
         .as_array()
         .unwrap()

@@ -57,6 +57,15 @@ static ALLOCATOR: Counting = Counting;
 /// The two tests measure process-wide memory: never at the same time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// A two-thread runtime like the server's, for the tests that run one.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 fn thread_allocs() -> u64 {
     THREAD_ALLOCS.with(Cell::get)
 }
@@ -110,11 +119,7 @@ fn an_arena_tick_allocates_almost_nothing_after_warm_up() {
 #[test]
 fn ten_thousand_rooms_leave_nothing_behind() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         use tickroom_server::registry::{CreateMatch, Registry};
         use tickroom_server::{Catalog, Config, metrics::Metrics, net, room::driver::Runtimes};
@@ -208,11 +213,7 @@ fn a_client_that_stops_reading_holds_bounded_memory() {
     use tickroom_shared::Role;
     use tickroom_tests::{TestServer, connect_and_stop_reading, test_config};
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let mut config = test_config();
         config.write_timeout_ms = 3_000;
