@@ -4,6 +4,8 @@
 //! against the wire facts in `docs/PROTOCOL.md`. [`Client::connect`] returns only once the
 //! server has accepted the handshake, so nothing can be sent before CONNECT is answered.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -133,6 +135,8 @@ pub struct OpenInfo {
 /// A connected client. Dropping it closes the connection.
 #[derive(Debug)]
 pub struct Client {
+    /// Payload bytes of the binary WebSocket messages received (Socket.IO packets).
+    bytes_in: Arc<AtomicU64>,
     mirror: Mirror,
     /// What the mirror made of the last snapshot received.
     last: Option<Result<Applied, DecodeError>>,
@@ -260,8 +264,10 @@ impl Client {
         let (out_tx, out_rx) = mpsc::channel(64);
         let (in_tx, in_rx) = mpsc::channel(EVENT_BUFFER);
         let silence = Duration::from_millis(open.ping_interval + open.ping_timeout);
-        let task = tokio::spawn(run_connection(ws, out_rx, in_tx, silence));
+        let bytes_in = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(run_connection(ws, out_rx, in_tx, silence, bytes_in.clone()));
         Ok(Self {
+            bytes_in,
             mirror: Mirror::new(),
             last: None,
             out: out_tx,
@@ -282,6 +288,12 @@ impl Client {
             return Ok(None);
         }
         self.mirror.apply_typed(&e.arg)
+    }
+
+    /// Payload bytes of the Socket.IO packets received since connecting (WebSocket framing
+    /// not included).
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
     }
 
     /// The server's Engine.IO handshake parameters.
@@ -360,6 +372,7 @@ async fn run_connection(
     mut out: mpsc::Receiver<Message>,
     incoming: mpsc::Sender<Incoming>,
     silence: Duration,
+    bytes_in: Arc<AtomicU64>,
 ) {
     let reason = loop {
         tokio::select! {
@@ -394,6 +407,7 @@ async fn run_connection(
                     _ => {}
                 },
                 Ok(Some(Ok(Message::Binary(b)))) => {
+                    bytes_in.fetch_add(b.len() as u64, Ordering::Relaxed);
                     let Ok(p) = wire::decode_packet(&b) else { continue };
                     match p.kind {
                         kind::EVENT => {

@@ -32,6 +32,8 @@ pub struct Stats {
     pub inputs: AtomicU64,
     /// Snapshots received.
     pub snapshots: AtomicU64,
+    /// Socket.IO packet bytes received, all bots (added as each bot finishes).
+    pub bytes_in: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     window: Mutex<Histogram<u64>>,
     jitter: Mutex<Histogram<u64>>,
@@ -93,6 +95,7 @@ impl Default for Stats {
             joined: AtomicU64::new(0),
             inputs: AtomicU64::new(0),
             snapshots: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
             latency: Mutex::new(new_hist()),
             window: Mutex::new(new_hist()),
             jitter: Mutex::new(new_hist()),
@@ -303,6 +306,11 @@ pub struct Totals {
     pub snapshots_per_sec: f64,
     /// Wall time from the first connection attempt to the end, seconds.
     pub wall_secs: f64,
+    /// Socket.IO packet bytes received by all bots (WebSocket framing not included).
+    pub bytes_received: u64,
+    /// Bytes received per joined bot per second of wall time: the downstream bandwidth of one
+    /// client.
+    pub bytes_per_bot_per_sec: f64,
 }
 
 /// Resource use of the bot process.

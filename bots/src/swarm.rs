@@ -189,6 +189,9 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
             inputs_per_sec: inputs as f64 / wall.max(1e-9),
             snapshots_per_sec: snapshots as f64 / wall.max(1e-9),
             wall_secs: wall,
+            bytes_received: get(&stats.bytes_in),
+            bytes_per_bot_per_sec: get(&stats.bytes_in) as f64
+                / (joined.max(1) as f64 * wall.max(1e-9)),
         },
         input_to_ack_us: stats.latency_summary(),
         snapshot_jitter_us: stats.jitter_summary(),
@@ -253,6 +256,9 @@ impl SwarmBot {
         stats.connected.fetch_add(1, Ordering::Relaxed);
         self.play(&mut client, &welcome, &stats).await;
         stats.connected.fetch_sub(1, Ordering::Relaxed);
+        stats
+            .bytes_in
+            .fetch_add(client.bytes_received(), Ordering::Relaxed);
         client.close().await;
         true
     }

@@ -217,6 +217,7 @@ struct Step {
     p99_ms: f64,
     overrun_pct: Option<f64>,
     dropped: u64,
+    bytes_per_client: f64,
 }
 
 impl Step {
@@ -287,6 +288,9 @@ fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
             p99_ms: ms("p99"),
             overrun_pct,
             dropped,
+            bytes_per_client: report["totals"]["bytes_per_bot_per_sec"]
+                .as_f64()
+                .unwrap_or(0.0),
         })
     })();
     let _ = server.kill();
@@ -312,14 +316,16 @@ fn main() -> anyhow::Result<()> {
         "target {} — server on core {}, bots on core {}, {} s + {} s ramp per step",
         args.target, args.server_core, args.bots_core, args.seconds, args.ramp
     );
-    println!("| players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | SLO |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | per client | SLO |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut best = None;
     for &players in &args.players {
         let step = run_step(&args, players)?;
         let pass = step.passes();
         println!(
-            "| {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {} |",
+            "| {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {:.1} KB/s | {} |",
             step.players,
             step.server_cpu,
             step.bots_cpu,
@@ -328,6 +334,7 @@ fn main() -> anyhow::Result<()> {
             step.overrun_pct
                 .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3} %")),
             step.dropped,
+            step.bytes_per_client / 1000.0,
             if pass { "pass" } else { "miss" },
         );
         if pass {

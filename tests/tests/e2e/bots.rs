@@ -51,6 +51,12 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
             && lat.p999 <= lat.max
     );
     assert!(report.snapshot_jitter_us.count > 0);
+    // Each bot got at least its welcome and 30 snapshots a second, dozens of bytes each.
+    assert!(
+        report.totals.bytes_per_bot_per_sec > 30.0 * 20.0,
+        "{}",
+        report.table()
+    );
     assert!(report.process.cpu_seconds >= 0.0 && report.process.max_rss_kib > 0);
 
     // Every field docs/BOTS.md documents is in the JSON, and nothing undocumented.
