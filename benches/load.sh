@@ -5,7 +5,8 @@
 # Extra arguments go to both sweeps (e.g. --players 400,800 --seconds 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p tickroom-server -p tickroom-bots -p tickroom-benches --bin tickroom-load
+cargo build --release -q -p tickroom-server -p tickroom-bots
+cargo build --release -q -p tickroom-benches --bin tickroom-load
 (cd benches/baseline-node && npm ci --no-audit --no-fund --loglevel=error)
 for target in tickroom node; do
   target/release/tickroom-load --target "$target" "$@"
