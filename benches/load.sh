@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The load benchmark in one command: builds the server, the bots and the harness (release),
 # installs the Node baseline's packages from its lock file, then sweeps the player count for
-# Tickroom and for the Node.js socket.io baseline, server and bots pinned to separate cores.
+# Tickroom, the bare tokio-tungstenite floor and the Node.js socket.io baseline, server and
+# bots pinned to separate cores.
 # Extra arguments go to both sweeps (e.g. --players 400,800 --seconds 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p tickroom-server -p tickroom-bots
-cargo build --release -q -p tickroom-benches --bin tickroom-load
+cargo build --release -q -p tickroom-benches --bin tickroom-load --bin tickroom-floor
 (cd benches/baseline-node && npm ci --no-audit --no-fund --loglevel=error)
-for target in tickroom node; do
+for target in tickroom floor node; do
   target/release/tickroom-load --target "$target" "$@"
   echo
 done

@@ -15,7 +15,8 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(about = "Sweep players per server until the SLO breaks")]
 struct Args {
-    /// `tickroom` or `node` (the socket.io baseline in benches/baseline-node).
+    /// `tickroom`, `node` (the socket.io baseline in benches/baseline-node) or `floor` (the
+    /// same protocol on bare tokio-tungstenite, `tickroom-floor`).
     #[arg(long, default_value = "tickroom")]
     target: String,
     /// Player counts to try, ascending (multiples of 8).
@@ -165,6 +166,11 @@ fn start_server(args: &Args, port: u16) -> anyhow::Result<Child> {
                 .env("TICKROOM_HANDSHAKE_BURST", "100000")
                 .env("TICKROOM_HANDSHAKE_RATE", "100000")
                 .env("RUST_LOG", "error");
+        }
+        "floor" => {
+            cmd.args(["-c", &core])
+                .arg(bin_dir()?.join("tickroom-floor"))
+                .arg(port.to_string());
         }
         "node" => {
             cmd.args(["-c", &core, "node"])
