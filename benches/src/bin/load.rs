@@ -60,21 +60,32 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Server memory growth per idle connection, KiB, with `conns` spectators connected.
-fn idle_step(args: &Args, conns: usize) -> anyhow::Result<f64> {
+/// On an idle machine, starts the target server, waits for it, runs `measure` with its URL,
+/// port and process id, and stops it again whatever happened.
+fn with_server<T>(
+    args: &Args,
+    measure: impl FnOnce(&str, u16, u32) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     wait_idle();
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
     let mut server = start_server(args, port)?;
-    let result = (|| {
-        wait_healthy(&url)?;
+    let result = wait_healthy(&url).and_then(|()| measure(&url, port, server.id()));
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+/// Server memory growth per idle connection, KiB, with `conns` spectators connected.
+fn idle_step(args: &Args, conns: usize) -> anyhow::Result<f64> {
+    with_server(args, |url, _, pid| {
         std::thread::sleep(Duration::from_millis(500));
-        let before = rss_kib(server.id());
+        let before = rss_kib(pid);
         let per_room = 16;
         let mut swarm = Command::new("taskset")
             .args(["-c", &args.bots_core.to_string()])
             .arg(bin_dir()?.join("tickroom-bots"))
-            .args(["swarm", "--server", &url, "--players", "0"])
+            .args(["swarm", "--server", url, "--players", "0"])
             .args(["--spectators", &per_room.to_string()])
             .args(["--rooms", &conns.div_ceil(per_room).to_string()])
             .args([
@@ -89,13 +100,10 @@ fn idle_step(args: &Args, conns: usize) -> anyhow::Result<f64> {
             .spawn()?;
         // Everyone is connected after the ramp; measure mid-way through the idle time.
         std::thread::sleep(Duration::from_secs(args.ramp) + Duration::from_secs(args.seconds) / 2);
-        let during = rss_kib(server.id());
+        let during = rss_kib(pid);
         let _ = swarm.wait();
         Ok((during.saturating_sub(before)) as f64 / conns.max(1) as f64)
-    })();
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    })
 }
 
 const TICK_MS: f64 = 1000.0 / 30.0;
@@ -235,19 +243,14 @@ impl Step {
 }
 
 fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
-    wait_idle();
-    let port = free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(args, port)?;
-    let result = (|| {
-        wait_healthy(&url)?;
+    with_server(args, |url, port, pid| {
         let json = std::env::temp_dir().join(format!("tickroom-load-{port}.json"));
-        let cpu0 = cpu_seconds(server.id());
+        let cpu0 = cpu_seconds(pid);
         let t0 = Instant::now();
         let status = Command::new("taskset")
             .args(["-c", &args.bots_core.to_string()])
             .arg(bin_dir()?.join("tickroom-bots"))
-            .args(["swarm", "--server", &url, "--players", "8"])
+            .args(["swarm", "--server", url, "--players", "8"])
             .args(["--rooms", &(players / 8).to_string()])
             .args([
                 "--duration",
@@ -261,7 +264,7 @@ fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
             .stderr(Stdio::null())
             .status()?;
         let wall = t0.elapsed().as_secs_f64();
-        let server_cpu = 100.0 * (cpu_seconds(server.id()) - cpu0) / wall;
+        let server_cpu = 100.0 * (cpu_seconds(pid) - cpu0) / wall;
         if !status.success() {
             bail!("the swarm failed at {players} players");
         }
@@ -283,7 +286,7 @@ fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
             + count("disconnects")
             + count("connect_failures");
         let overrun_pct =
-            tick_counters(&url).map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
+            tick_counters(url).map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
         Ok(Step {
             players,
             server_cpu,
@@ -298,10 +301,7 @@ fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
                 .as_f64()
                 .unwrap_or(0.0),
         })
-    })();
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    })
 }
 
 fn main() -> anyhow::Result<()> {
