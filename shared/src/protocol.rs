@@ -89,7 +89,8 @@ pub struct Welcome {
 }
 
 /// One input from a player. `seq` must grow by one or more per input; the server applies a
-/// player's inputs in `seq` order, at most one per tick, and ignores a `seq` at or below the
+/// player's inputs in `seq` order, one per tick (more when catching up on a backlog), and
+/// ignores a `seq` at or below the
 /// last one it processed (a resend is harmless).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
