@@ -367,3 +367,14 @@ pub async fn wait_closed(c: &mut Client) -> Vec<String> {
         }
     }
 }
+
+/// An arena input with no buttons held: walk in direction `dir`.
+pub fn walk(
+    seq: u32,
+    dir: [f32; 2],
+) -> tickroom_shared::InputMsg<tickroom_shared::games::arena::ArenaInput> {
+    tickroom_shared::InputMsg {
+        seq,
+        input: tickroom_shared::games::arena::ArenaInput { dir, buttons: 0 },
+    }
+}

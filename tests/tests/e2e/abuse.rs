@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use tickroom_bots::client::ConnectError;
-use tickroom_shared::games::arena::{ArenaInput, ArenaState};
-use tickroom_shared::{InputMsg, Role, event};
+use tickroom_shared::games::arena::ArenaState;
+use tickroom_shared::{Role, event};
 use tickroom_tests::{
     TestServer, WAIT, claims, connect_and_stop_reading, next_named, next_snapshot, sign,
-    test_config, wait_closed,
+    test_config, wait_closed, walk,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -44,13 +44,7 @@ async fn an_input_flood_is_cut_off_without_touching_the_other_players() {
     let mut sent = 0u32;
     for seq in 1..=1800u32 {
         pace.tick().await;
-        let msg = InputMsg {
-            seq,
-            input: ArenaInput {
-                dir: [1.0, 0.0],
-                buttons: 0,
-            },
-        };
+        let msg = walk(seq, [1.0, 0.0]);
         if mallory.emit(event::INPUT, &msg).await.is_err() {
             break;
         }

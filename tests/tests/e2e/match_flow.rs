@@ -1,9 +1,9 @@
 //! A match as players see it: welcome, snapshots, inputs, other players, leaving, ending.
 
-use tickroom_shared::games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE};
+use tickroom_shared::games::arena::{ArenaState, PLAYER_RADIUS, SIZE};
 use tickroom_shared::{EndReason, InputMsg, MatchEnd, Role, event};
 use tickroom_tests::{
-    TestServer, WAIT, claims, next_named, next_snapshot, sign, snapshot_where, wait_closed,
+    TestServer, WAIT, claims, next_named, next_snapshot, sign, snapshot_where, wait_closed, walk,
 };
 
 #[tokio::test]
@@ -61,13 +61,7 @@ async fn inputs_move_the_player_and_are_acknowledged_in_order() {
     let dir = if p0.x < SIZE / 2.0 { 1.0 } else { -1.0 };
     let order = [2u32, 1, 3, 5, 4, 6, 8, 7, 9, 10];
     for seq in order {
-        let msg = InputMsg {
-            seq,
-            input: ArenaInput {
-                dir: [dir, 0.0],
-                buttons: 0,
-            },
-        };
+        let msg = walk(seq, [dir, 0.0]);
         c.emit(event::INPUT, &msg).await.unwrap();
     }
     let mut last_ack = 0;
@@ -89,13 +83,7 @@ async fn inputs_move_the_player_and_are_acknowledged_in_order() {
     assert!((p1.y - p0.y).abs() < 1e-3, "did not move along y");
 
     // A resend of an applied input is ignored: the ack stays and nothing errors.
-    let msg = InputMsg {
-        seq: 3,
-        input: ArenaInput {
-            dir: [0.0, 1.0],
-            buttons: 0,
-        },
-    };
+    let msg = walk(3, [0.0, 1.0]);
     c.emit(event::INPUT, &msg).await.unwrap();
     for _ in 0..5 {
         let s = next_snapshot::<ArenaState>(&mut c).await.unwrap();
@@ -142,13 +130,7 @@ async fn spectators_watch_but_cannot_act() {
     assert!(s.state.player("eve").is_none(), "spectators have no entity");
     assert!(!s.acks.contains_key("eve"));
 
-    let msg = InputMsg {
-        seq: 1,
-        input: ArenaInput {
-            dir: [1.0, 0.0],
-            buttons: 0,
-        },
-    };
+    let msg = walk(1, [1.0, 0.0]);
     watcher.emit(event::INPUT, &msg).await.unwrap();
     let err = next_named(&mut watcher, event::ERROR)
         .await

@@ -3,7 +3,7 @@
 use tickroom_shared::games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::{InputMsg, Role, event};
 use tickroom_tests::{
-    TestServer, next_named, next_snapshot, snapshot_where, test_config, wait_closed,
+    TestServer, next_named, next_snapshot, snapshot_where, test_config, wait_closed, walk,
 };
 
 async fn expect_error(c: &mut tickroom_bots::client::Client, code: &str) {
@@ -83,13 +83,7 @@ async fn malformed_and_invalid_inputs_get_error_codes() {
         .await
         .unwrap();
     assert_eq!(s.acks["mallory"], 0);
-    let good = InputMsg {
-        seq: 1,
-        input: ArenaInput {
-            dir: [0.0, 1.0],
-            buttons: 0,
-        },
-    };
+    let good = walk(1, [0.0, 1.0]);
     mallory.emit(event::INPUT, &good).await.unwrap();
     snapshot_where::<ArenaState>(&mut mallory, |s| s.acks["mallory"] == 1)
         .await
@@ -106,13 +100,7 @@ async fn input_floods_are_rate_limited_and_reported_once() {
     let mut c = server.join(&m, "flood", Role::Player).await;
     // 100 inputs at once: 5 fit the burst, the rest are dropped.
     for seq in 1..=100 {
-        let msg = InputMsg {
-            seq,
-            input: ArenaInput {
-                dir: [1.0, 0.0],
-                buttons: 0,
-            },
-        };
+        let msg = walk(seq, [1.0, 0.0]);
         c.emit(event::INPUT, &msg).await.unwrap();
     }
     expect_error(&mut c, "rate_limited").await;

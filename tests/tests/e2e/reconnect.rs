@@ -3,10 +3,10 @@
 //! clock in `server/src/registry.rs`; these check the wiring over real sockets.
 
 use tickroom_bots::client::Client;
-use tickroom_shared::games::arena::{ArenaInput, ArenaState, SIZE};
-use tickroom_shared::{AuthPayload, InputMsg, Presence, PresenceStatus, Role, event};
+use tickroom_shared::games::arena::{ArenaState, SIZE};
+use tickroom_shared::{AuthPayload, Presence, PresenceStatus, Role, event};
 use tickroom_tests::{
-    CutProxy, TestServer, WAIT, next_named, snapshot_where, test_config, wait_closed,
+    CutProxy, TestServer, WAIT, next_named, snapshot_where, test_config, wait_closed, walk,
 };
 
 async fn presence(c: &mut Client) -> Presence {
@@ -48,13 +48,7 @@ async fn a_player_back_within_the_grace_period_keeps_its_entity() {
     } else {
         -1.0
     };
-    let input = |seq| InputMsg {
-        seq,
-        input: ArenaInput {
-            dir: [dir, 0.0],
-            buttons: 0,
-        },
-    };
+    let input = |seq| walk(seq, [dir, 0.0]);
     for seq in 1..=5 {
         alice.emit(event::INPUT, &input(seq)).await.unwrap();
     }
