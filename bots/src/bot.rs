@@ -139,6 +139,7 @@ async fn play(
     let end = Instant::now() + cfg.duration;
     let mut rng = Rng::new(cfg.seed);
     let mut input = ArenaInput::default();
+    let mut checker = Checker::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => break,
@@ -157,7 +158,7 @@ async fn play(
             msg = client.recv() => match msg {
                 Some(Incoming::Event(e)) if e.name == event::SNAPSHOT => {
                     match client.snapshot::<ArenaState>(&e) {
-                        Ok(Some(s)) => observe(&mut report, &me, is_player, &s, cfg.verbose),
+                        Ok(Some(s)) => observe(&mut report, &mut checker, &me, is_player, &s, cfg.verbose),
                         // a delta before this connection's first keyframe: wait for it
                         Ok(None) => {}
                         Err(err) => report.violations.push(format!("undecodable snapshot: {err}")),
@@ -183,41 +184,80 @@ async fn play(
     report
 }
 
-fn observe(r: &mut BotReport, me: &str, is_player: bool, s: &Snapshot<ArenaState>, verbose: bool) {
-    if r.snapshots > 0 {
-        if s.tick <= r.ticks.1 {
-            r.violations
-                .push(format!("tick went from {} to {}", r.ticks.1, s.tick));
-        } else {
-            r.missed_ticks += s.tick - r.ticks.1 - 1;
+/// Checks a stream of snapshots the way a client that rebuilds state would notice trouble.
+/// Shared by `join` (which reports each finding) and `swarm` (which counts them by kind).
+#[derive(Debug, Default)]
+pub struct Checker {
+    last_tick: Option<u64>,
+    last_ack: u32,
+    seen_self: bool,
+}
+
+impl Checker {
+    /// Checks snapshot `s` as seen by `me` (`player`: it has a seat) after sending `sent`
+    /// inputs, calling `found` with the kind of each inconsistency: `tick_not_increasing`,
+    /// `ack_went_back`, `ack_beyond_sent`, `own_entity_missing` (once the bot's own disc has
+    /// appeared, it must stay).
+    pub fn check(
+        &mut self,
+        s: &Snapshot<ArenaState>,
+        me: &str,
+        player: bool,
+        sent: u32,
+        mut found: impl FnMut(&'static str),
+    ) {
+        if self.last_tick.is_some_and(|last| s.tick <= last) {
+            found("tick_not_increasing");
         }
-    } else {
+        self.last_tick = Some(s.tick);
+        if !player {
+            return;
+        }
+        let ack = s.acks.get(me).copied().unwrap_or(0);
+        if ack < self.last_ack {
+            found("ack_went_back");
+        }
+        if ack > sent {
+            found("ack_beyond_sent");
+        }
+        self.last_ack = self.last_ack.max(ack);
+        match s.state.player(me) {
+            Some(_) => self.seen_self = true,
+            None if self.seen_self => found("own_entity_missing"),
+            None => {}
+        }
+    }
+
+    /// The highest ack seen for this bot.
+    pub fn last_ack(&self) -> u32 {
+        self.last_ack
+    }
+}
+
+fn observe(
+    r: &mut BotReport,
+    checker: &mut Checker,
+    me: &str,
+    is_player: bool,
+    s: &Snapshot<ArenaState>,
+    verbose: bool,
+) {
+    let sent = r.inputs_sent;
+    let violations = &mut r.violations;
+    checker.check(s, me, is_player, sent, |kind| {
+        violations.push(format!("{kind} at tick {}", s.tick));
+    });
+    if r.snapshots == 0 {
         r.ticks.0 = s.tick;
+    } else if s.tick > r.ticks.1 {
+        r.missed_ticks += s.tick - r.ticks.1 - 1;
     }
     r.ticks.1 = s.tick;
     r.snapshots += 1;
     r.players_seen = s.state.players.len();
-    if is_player {
-        let ack = s.acks.get(me).copied().unwrap_or(0);
-        if ack < r.last_ack {
-            r.violations
-                .push(format!("ack went back from {} to {ack}", r.last_ack));
-        }
-        if ack > r.inputs_sent {
-            r.violations.push(format!(
-                "ack {ack} is beyond the {} inputs sent",
-                r.inputs_sent
-            ));
-        }
-        r.last_ack = ack;
-        // The entity appears at the tick after the join is processed; after that it must stay.
-        match s.state.player(me) {
-            Some(p) => r.position = Some((p.x, p.y)),
-            None if r.position.is_some() => r
-                .violations
-                .push(format!("own disc missing at tick {}", s.tick)),
-            None => {}
-        }
+    r.last_ack = checker.last_ack();
+    if let Some(p) = s.state.player(me) {
+        r.position = Some((p.x, p.y));
     }
     if verbose {
         let players: Vec<String> = s
@@ -280,4 +320,50 @@ pub fn report_line(r: &BotReport) -> String {
             .as_ref()
             .map_or_else(String::new, |c| format!(" closed={c:?}")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use tickroom_shared::games::arena::ArenaPlayer;
+
+    use super::*;
+
+    fn snap(tick: u64, ack: u32, me_present: bool) -> Snapshot<ArenaState> {
+        let players = if me_present {
+            vec![ArenaPlayer {
+                id: "me".into(),
+                x: 1.0,
+                y: 1.0,
+            }]
+        } else {
+            Vec::new()
+        };
+        Snapshot {
+            tick,
+            keyframe: true,
+            acks: [("me".to_owned(), ack)].into_iter().collect(),
+            state: ArenaState { players },
+        }
+    }
+
+    #[test]
+    fn the_checker_notices_each_inconsistency() {
+        let mut c = Checker::default();
+        let mut found = Vec::new();
+        c.check(&snap(1, 0, false), "me", true, 0, |k| found.push(k));
+        c.check(&snap(2, 3, true), "me", true, 5, |k| found.push(k));
+        assert!(found.is_empty(), "{found:?}");
+        c.check(&snap(2, 2, false), "me", true, 5, |k| found.push(k));
+        c.check(&snap(3, 9, true), "me", true, 5, |k| found.push(k));
+        assert_eq!(
+            found,
+            [
+                "tick_not_increasing",
+                "ack_went_back",
+                "own_entity_missing",
+                "ack_beyond_sent"
+            ]
+        );
+        assert_eq!(c.last_ack(), 9);
+    }
 }

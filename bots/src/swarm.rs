@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tickroom_shared::games::arena::{ArenaInput, ArenaState, BUTTON_BOOST};
-use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, Snapshot, event};
+use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, event};
 use tokio::time::Instant;
 
 use crate::admin::{AdminClient, AdminError};
-use crate::bot::{Rng, seed_for};
+use crate::bot::{Checker, Rng, seed_for};
 use crate::client::{Client, CloseReason, ConnectError, Incoming};
 use crate::report::{
     BotCounts, Cause, ProcessReport, ProcessUsage, Report, ReportConfig, Stats, Totals, get,
@@ -215,15 +215,6 @@ struct SwarmBot {
     end: Instant,
 }
 
-/// Checks a stream of snapshots the way a client that rebuilds state would.
-#[derive(Debug, Default)]
-struct Mirror {
-    last_tick: Option<u64>,
-    last_ack: u32,
-    seen_self: bool,
-    state: ArenaState,
-}
-
 impl SwarmBot {
     /// Plays until `end`; returns whether the bot joined.
     async fn run(self, stats: Arc<Stats>) -> bool {
@@ -272,7 +263,9 @@ impl SwarmBot {
         let mut rng = Rng::new(self.seed);
         let mut k: u64 = 0;
         let mut pending: VecDeque<(u32, Instant)> = VecDeque::new();
-        let mut mirror = Mirror::default();
+        let mut checker = Checker::default();
+        // The latest state, for behaviours that look at the others.
+        let mut state = ArenaState::default();
         let mut last_arrival: Option<Instant> = None;
         let mut dir = [rng.unit(), rng.unit()];
         loop {
@@ -282,7 +275,7 @@ impl SwarmBot {
                 _ = tokio::time::sleep_until(due), if acts => {
                     k += 1;
                     let seq = u32::try_from(k).unwrap_or(u32::MAX);
-                    let input = self.next_input(&mut rng, &mut dir, k, rate, me, &mirror.state);
+                    let input = self.next_input(&mut rng, &mut dir, k, rate, me, &state);
                     if client.emit(event::INPUT, &InputMsg { seq, input }).await.is_err() {
                         continue;
                     }
@@ -312,9 +305,12 @@ impl SwarmBot {
                             }
                         };
                         let sent = u32::try_from(k).unwrap_or(u32::MAX);
-                        mirror.apply(snap, me, welcome.role == Role::Player, sent, stats);
+                        checker.check(&snap, me, welcome.role == Role::Player, sent, |kind| {
+                            stats.count(Cause::Desync, kind);
+                        });
+                        state = snap.state;
                         while let Some(&(seq, due)) = pending.front() {
-                            if seq > mirror.last_ack {
+                            if seq > checker.last_ack() {
                                 break;
                             }
                             stats.record_latency(now - due);
@@ -386,34 +382,6 @@ impl SwarmBot {
                 }
             }
         }
-    }
-}
-
-impl Mirror {
-    /// Takes a snapshot (a keyframe: the full state) and checks it against what came before.
-    fn apply(&mut self, s: Snapshot<ArenaState>, me: &str, player: bool, sent: u32, stats: &Stats) {
-        if let Some(last) = self.last_tick
-            && s.tick <= last
-        {
-            stats.count(Cause::Desync, "tick_not_increasing");
-        }
-        self.last_tick = Some(s.tick);
-        if player {
-            let ack = s.acks.get(me).copied().unwrap_or(0);
-            if ack < self.last_ack {
-                stats.count(Cause::Desync, "ack_went_back");
-            }
-            if ack > sent {
-                stats.count(Cause::Desync, "ack_beyond_sent");
-            }
-            self.last_ack = self.last_ack.max(ack);
-            match s.state.player(me) {
-                Some(_) => self.seen_self = true,
-                None if self.seen_self => stats.count(Cause::Desync, "own_entity_missing"),
-                None => {}
-            }
-        }
-        self.state = s.state;
     }
 }
 
