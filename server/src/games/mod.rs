@@ -12,37 +12,21 @@ use crate::metrics::Metrics;
 use crate::room::Game;
 use crate::room::driver::{self, RoomControl, Runtimes, SnapshotSink, SpawnParams};
 
-/// Starts rooms of one game; implemented for every [`Game`].
-trait Factory: Send + Sync {
-    fn spawn(
-        &self,
-        params: SpawnParams,
-        sink: Arc<dyn SnapshotSink>,
-        metrics: Arc<Metrics>,
-        runtimes: &Runtimes,
-        shutdown: CancellationToken,
-    ) -> Arc<dyn RoomControl>;
-}
-
-struct GameFactory<G>(Arc<G>);
-
-impl<G: Game> Factory for GameFactory<G> {
-    fn spawn(
-        &self,
-        params: SpawnParams,
-        sink: Arc<dyn SnapshotSink>,
-        metrics: Arc<Metrics>,
-        runtimes: &Runtimes,
-        shutdown: CancellationToken,
-    ) -> Arc<dyn RoomControl> {
-        driver::spawn(self.0.clone(), params, sink, metrics, runtimes, shutdown)
-    }
-}
+/// Starts a room of one game: [`driver::spawn`] with the game already chosen.
+type Factory = dyn Fn(
+        SpawnParams,
+        Arc<dyn SnapshotSink>,
+        Arc<Metrics>,
+        &Runtimes,
+        CancellationToken,
+    ) -> Arc<dyn RoomControl>
+    + Send
+    + Sync;
 
 /// The games a server offers, by name.
 #[derive(Clone, Default)]
 pub struct Catalog {
-    games: BTreeMap<&'static str, Arc<dyn Factory>>,
+    games: BTreeMap<&'static str, Arc<Factory>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -64,8 +48,12 @@ impl Catalog {
 
     /// Adds `game` under [`Game::name`], replacing a game of the same name.
     pub fn with<G: Game>(mut self, game: G) -> Self {
-        self.games
-            .insert(game.name(), Arc::new(GameFactory(Arc::new(game))));
+        let name = game.name();
+        let game = Arc::new(game);
+        let factory: Arc<Factory> = Arc::new(move |params, sink, metrics, runtimes, stop| {
+            driver::spawn(game.clone(), params, sink, metrics, runtimes, stop)
+        });
+        self.games.insert(name, factory);
         self
     }
 
@@ -86,9 +74,9 @@ impl Catalog {
         sink: Arc<dyn SnapshotSink>,
         metrics: Arc<Metrics>,
         runtimes: &Runtimes,
-        shutdown: CancellationToken,
+        stop: CancellationToken,
     ) -> Option<Arc<dyn RoomControl>> {
         let factory = self.games.get(game)?;
-        Some(factory.spawn(params, sink, metrics, runtimes, shutdown))
+        Some(factory(params, sink, metrics, runtimes, stop))
     }
 }

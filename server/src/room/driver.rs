@@ -276,15 +276,15 @@ impl Runtimes {
 }
 
 /// Builds a room for `game`, starts its task and its publisher, and returns its control
-/// handle. The room runs until [`RoomControl::end`], `shutdown`, the game ending it, or the
-/// empty-room grace period.
+/// handle. The room runs until [`RoomControl::end`], `stop` (the registry cancels it at the
+/// end of a shutdown drain), the game ending it, or the empty-room grace period.
 pub fn spawn<G: Game>(
     game: Arc<G>,
     params: SpawnParams,
     sink: Arc<dyn SnapshotSink>,
     metrics: Arc<Metrics>,
     runtimes: &Runtimes,
-    shutdown: CancellationToken,
+    stop: CancellationToken,
 ) -> Arc<dyn RoomControl> {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
@@ -294,7 +294,7 @@ pub fn spawn<G: Game>(
         tick: AtomicU64::new(0),
         state: AtomicU8::new(RoomState::Waiting as u8),
         end: OnceLock::new(),
-        cancel: shutdown.child_token(),
+        cancel: stop.child_token(),
         closed: CancellationToken::new(),
     });
     let room = Room::new(game.clone(), params.room);
@@ -467,7 +467,12 @@ impl<G: Game> RoomTask<G> {
             if due > run {
                 self.metrics.ticks_skipped.add(u64::from(due - run));
             }
-            for _ in 0..run {
+            for i in 0..run {
+                if i > 0 {
+                    // Catching up: give the thread back between ticks, so a late room delays
+                    // the others on its thread by one tick at a time, not by the whole backlog.
+                    tokio::task::yield_now().await;
+                }
                 self.drain();
                 self.flush_presence().await;
                 // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
@@ -926,5 +931,27 @@ mod tests {
             h.metrics.tick_overruns.get()
         );
         over.end(EndReason::Admin);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_room_catches_up_three_ticks_and_skips_the_rest() {
+        let h = Harness::new();
+        let room = h.spawn(Arena, params("late", 30));
+        room.join("p".into());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(h.metrics.ticks.get(), 1);
+        // The whole runtime stalls for a second (as if the machine froze): 30 ticks fall due
+        // at once. The room runs 3 of them back to back and skips the rest.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(h.metrics.ticks.get(), 1 + MAX_CATCH_UP as u64);
+        assert_eq!(h.metrics.ticks_skipped.get(), 30 - u64::from(MAX_CATCH_UP));
+        // Then it is back on its clock: one tick per period.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(h.metrics.ticks.get(), 1 + u64::from(MAX_CATCH_UP) + 3);
+        assert!(
+            h.metrics.tick_lateness.count_above(900_000) >= 1,
+            "the late tick was measured"
+        );
     }
 }
