@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
+use tokio_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
 
 struct FloorRoom {
     room: Mutex<Room<Arena>>,
@@ -147,8 +147,17 @@ async fn upgrade(State(f): State<Floor>, req: Request) -> Response {
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, None)
-                .await;
+            // tungstenite zero-fills its read buffer up to `read_buffer_size` before every read:
+            // the 128 KiB default costs a 128 KiB memset per incoming message. Tickroom's
+            // server uses 1 KiB; so does the floor.
+            let mut config = WebSocketConfig::default();
+            config.read_buffer_size = 1024;
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                WsRole::Server,
+                Some(config),
+            )
+            .await;
             serve_connection(f, ws).await;
         }
     });
@@ -239,7 +248,12 @@ async fn serve_connection(f: Floor, mut ws: WebSocketStream<TokioIo<hyper::upgra
                 _ => break,
             },
             Some(packet) = rx.recv() => {
-                if ws.send(Message::Binary(packet)).await.is_err() {
+                // Everything queued goes out with one flush (one write syscall).
+                let mut ok = ws.feed(Message::Binary(packet)).await.is_ok();
+                while ok && let Ok(more) = rx.try_recv() {
+                    ok = ws.feed(Message::Binary(more)).await.is_ok();
+                }
+                if !ok || ws.flush().await.is_err() {
                     break;
                 }
             }
