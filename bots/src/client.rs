@@ -138,8 +138,9 @@ pub struct Client {
     /// Payload bytes of the binary WebSocket messages received (Socket.IO packets).
     bytes_in: Arc<AtomicU64>,
     mirror: Mirror,
-    /// What the mirror made of the last snapshot received.
-    last: Option<Result<Applied, DecodeError>>,
+    /// The last snapshot received (its bytes identify it) and what the mirror made of it,
+    /// until [`snapshot`](Self::snapshot) takes it.
+    last: Option<(Bytes, Result<Applied, DecodeError>)>,
     out: mpsc::Sender<Message>,
     incoming: mpsc::Receiver<Incoming>,
     open: OpenInfo,
@@ -287,7 +288,12 @@ impl Client {
         if e.name != event::SNAPSHOT {
             return Ok(None);
         }
-        self.mirror.apply_typed(&e.arg)
+        // `recv` applied it already (every snapshot must reach the mirror, or the deltas
+        // after a skipped keyframe could not be rebuilt): type that result, don't apply twice.
+        match self.last.take() {
+            Some((arg, applied)) if same_bytes(&arg, &e.arg) => applied?.typed(),
+            _ => self.mirror.apply_typed(&e.arg),
+        }
     }
 
     /// Payload bytes of the Socket.IO packets received since connecting (WebSocket framing
@@ -307,7 +313,7 @@ impl Client {
         if let Some(Incoming::Event(e)) = &msg
             && e.name == event::SNAPSHOT
         {
-            self.last = Some(self.mirror.apply(&e.arg));
+            self.last = Some((e.arg.clone(), self.mirror.apply(&e.arg)));
         }
         msg
     }
@@ -374,6 +380,10 @@ async fn run_connection(
     silence: Duration,
     bytes_in: Arc<AtomicU64>,
 ) {
+    // One timer for the connection's life, pushed back on every message (a cheap move, where
+    // a fresh `timeout` per message would register and cancel a timer each time).
+    let quiet = tokio::time::sleep(silence);
+    tokio::pin!(quiet);
     let reason = loop {
         tokio::select! {
             msg = out.recv() => match msg {
@@ -393,41 +403,66 @@ async fn run_connection(
             },
             // The server pings every ping_interval; silence past interval + timeout means the
             // connection is dead even if TCP has not noticed.
-            msg = tokio::time::timeout(silence, ws.next()) => match msg {
-                Err(_) => break CloseReason::PingTimeout,
-                Ok(None) => break CloseReason::Transport("connection closed".into()),
-                Ok(Some(Err(e))) => break CloseReason::Transport(e.to_string()),
-                Ok(Some(Ok(Message::Text(t)))) => match t.as_str() {
-                    "2" => {
-                        if let Err(e) = ws.send(Message::text("3")).await {
-                            break CloseReason::Transport(e.to_string());
-                        }
-                    }
-                    "1" => break CloseReason::ServerDisconnect,
-                    _ => {}
-                },
-                Ok(Some(Ok(Message::Binary(b)))) => {
-                    bytes_in.fetch_add(b.len() as u64, Ordering::Relaxed);
-                    let Ok(p) = wire::decode_packet(&b) else { continue };
-                    match p.kind {
-                        kind::EVENT => {
-                            let Some(data) = p.data else { continue };
-                            let Ok((name, arg)) = split_any(&data) else { continue };
-                            let ev = EventMsg { name, arg };
-                            if incoming.send(Incoming::Event(ev)).await.is_err() {
-                                break CloseReason::ClientClose;
-                            }
-                        }
-                        kind::DISCONNECT => break CloseReason::ServerDisconnect,
-                        _ => {}
+            () = &mut quiet => break CloseReason::PingTimeout,
+            msg = ws.next() => match msg {
+                None => break CloseReason::Transport("connection closed".into()),
+                Some(Err(e)) => break CloseReason::Transport(e.to_string()),
+                Some(Ok(msg)) => {
+                    quiet.as_mut().reset(tokio::time::Instant::now() + silence);
+                    if let Err(reason) = on_message(&mut ws, msg, &incoming, &bytes_in).await {
+                        break reason;
                     }
                 }
-                Ok(Some(Ok(Message::Close(_)))) => break CloseReason::Transport("closed by server".into()),
-                Ok(Some(Ok(_))) => {}
             },
         }
     };
     let _ = incoming.send(Incoming::Closed(reason)).await;
+}
+
+/// Handles one message from the server; `Err` ends the connection.
+async fn on_message(
+    ws: &mut Ws,
+    msg: Message,
+    incoming: &mpsc::Sender<Incoming>,
+    bytes_in: &AtomicU64,
+) -> Result<(), CloseReason> {
+    match msg {
+        Message::Text(t) => match t.as_str() {
+            "2" => ws
+                .send(Message::text("3"))
+                .await
+                .map_err(|e| CloseReason::Transport(e.to_string())),
+            "1" => Err(CloseReason::ServerDisconnect),
+            _ => Ok(()),
+        },
+        Message::Binary(b) => {
+            bytes_in.fetch_add(b.len() as u64, Ordering::Relaxed);
+            let Ok(p) = wire::decode_packet(&b) else {
+                return Ok(());
+            };
+            match p.kind {
+                kind::EVENT => {
+                    let Some(Ok((name, arg))) = p.data.as_ref().map(split_any) else {
+                        return Ok(());
+                    };
+                    let ev = EventMsg { name, arg };
+                    incoming
+                        .send(Incoming::Event(ev))
+                        .await
+                        .map_err(|_| CloseReason::ClientClose)
+                }
+                kind::DISCONNECT => Err(CloseReason::ServerDisconnect),
+                _ => Ok(()),
+            }
+        }
+        Message::Close(_) => Err(CloseReason::Transport("closed by server".into())),
+        _ => Ok(()),
+    }
+}
+
+/// The same buffer (a clone of it), not merely equal contents.
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 /// `[name, arg?]` → name and the raw bytes of `arg` (msgpack nil when absent).

@@ -268,12 +268,20 @@ impl SwarmBot {
         let mut state = ArenaState::default();
         let mut last_arrival: Option<Instant> = None;
         let mut dir = [rng.unit(), rng.unit()];
+        // Two timers for the bot's life, moved rather than created per loop turn: a turn per
+        // snapshot and per input would otherwise register and cancel two timers each.
+        let end = tokio::time::sleep_until(self.end);
+        let mut due = t0 + self.behaviour.schedule(k, rate);
+        let next_input = tokio::time::sleep_until(due);
+        tokio::pin!(end, next_input);
         loop {
-            let due = t0 + self.behaviour.schedule(k, rate);
             tokio::select! {
-                _ = tokio::time::sleep_until(self.end) => break,
-                _ = tokio::time::sleep_until(due), if acts => {
+                () = &mut end => break,
+                () = &mut next_input, if acts => {
+                    let this_due = due;
                     k += 1;
+                    due = t0 + self.behaviour.schedule(k, rate);
+                    next_input.as_mut().reset(due);
                     let seq = u32::try_from(k).unwrap_or(u32::MAX);
                     let input = self.next_input(&mut rng, &mut dir, k, rate, me, &state);
                     if client.emit(event::INPUT, &InputMsg { seq, input }).await.is_err() {
@@ -284,7 +292,7 @@ impl SwarmBot {
                         pending.pop_front();
                     }
                     // Latency counts from when the input was due, not when it left.
-                    pending.push_back((seq, due));
+                    pending.push_back((seq, this_due));
                 }
                 msg = client.recv() => match msg {
                     Some(Incoming::Event(e)) if e.name == event::SNAPSHOT => {

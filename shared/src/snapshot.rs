@@ -357,6 +357,26 @@ pub enum Applied {
     NeedKeyframe,
 }
 
+impl Applied {
+    /// The typed snapshot; `None` while waiting for a keyframe.
+    pub fn typed<S: FromFrame>(self) -> Result<Option<Snapshot<S>>, DecodeError> {
+        match self {
+            Self::NeedKeyframe => Ok(None),
+            Self::State {
+                tick,
+                keyframe,
+                acks,
+                frame,
+            } => Ok(Some(Snapshot {
+                tick,
+                keyframe,
+                acks,
+                state: S::from_frame(&frame)?,
+            })),
+        }
+    }
+}
+
 impl Mirror {
     /// An empty mirror.
     pub fn new() -> Self {
@@ -419,20 +439,7 @@ impl Mirror {
         &mut self,
         bytes: &Bytes,
     ) -> Result<Option<Snapshot<S>>, DecodeError> {
-        match self.apply(bytes)? {
-            Applied::NeedKeyframe => Ok(None),
-            Applied::State {
-                tick,
-                keyframe,
-                acks,
-                frame,
-            } => Ok(Some(Snapshot {
-                tick,
-                keyframe,
-                acks,
-                state: S::from_frame(&frame)?,
-            })),
-        }
+        self.apply(bytes)?.typed()
     }
 
     /// The tick of the keyframe deltas are applied to.
