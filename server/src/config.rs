@@ -69,8 +69,9 @@ pub struct Config {
     pub input_buffer: usize,
 
     /// Inputs per player that may stay queued after a tick; a longer queue is caught up at
-    /// once, bounding input-to-ack latency to `max_input_lag + 1` ticks.
-    #[arg(long, env = "TICKROOM_MAX_INPUT_LAG", default_value_t = 1)]
+    /// once, bounding input-to-ack latency to `max_input_lag + 1` ticks. 0 (the default):
+    /// every input waiting at a tick is applied in it.
+    #[arg(long, env = "TICKROOM_MAX_INPUT_LAG", default_value_t = 0)]
     pub max_input_lag: usize,
 
     /// Ticks between snapshot keyframes; deltas in between (0: one keyframe a second, i.e.

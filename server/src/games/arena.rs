@@ -177,13 +177,27 @@ mod tests {
     use crate::room::{PushOutcome, Room, RoomConfig};
 
     fn room() -> Room<Arena> {
+        room_with_lag(0)
+    }
+
+    fn room_with_lag(max_input_lag: usize) -> Room<Arena> {
         Room::new(
             Arc::new(Arena),
             RoomConfig {
                 keyframe_interval: 1,
+                max_input_lag,
                 ..RoomConfig::with_rate(30)
             },
         )
+    }
+
+    fn applied_seqs(r: &Room<Arena>) -> Vec<u32> {
+        r.world()
+            .resource::<crate::room::AppliedInputs<ArenaInput>>()
+            .0
+            .iter()
+            .map(|a| a.seq)
+            .collect()
     }
 
     /// Every test snapshot is decoded as a keyframe-only stream would be: each room here has
@@ -219,44 +233,38 @@ mod tests {
 
     #[test]
     fn a_backlog_is_caught_up_within_the_allowed_lag() {
+        let up = ArenaInput {
+            dir: [0.0, 1.0],
+            buttons: 0,
+        };
+        // Lag 0 (the default): every waiting input is applied in the next tick.
         let mut r = room();
         r.join("alice".into());
         for seq in 1..=5 {
-            r.push_input(
-                "alice",
-                seq,
-                ArenaInput {
-                    dir: [0.0, 1.0],
-                    buttons: 0,
-                },
-            );
+            r.push_input("alice", seq, up);
         }
+        assert_eq!(decode(r.tick()).acks["alice"], 5);
+        assert_eq!(applied_seqs(&r), [1, 2, 3, 4, 5]);
+        assert_eq!(decode(r.tick()).acks["alice"], 5);
+        assert!(applied_seqs(&r).is_empty());
+
         // Lag 1: four applied at once (all listed, the last held), one left for the next tick.
-        let s = decode(r.tick());
-        assert_eq!(s.acks["alice"], 4);
-        let applied = &r
-            .world()
-            .resource::<crate::room::AppliedInputs<ArenaInput>>()
-            .0;
-        assert_eq!(
-            applied.iter().map(|a| a.seq).collect::<Vec<_>>(),
-            [1, 2, 3, 4]
-        );
+        let mut r = room_with_lag(1);
+        r.join("alice".into());
+        for seq in 1..=5 {
+            r.push_input("alice", seq, up);
+        }
+        assert_eq!(decode(r.tick()).acks["alice"], 4);
+        assert_eq!(applied_seqs(&r), [1, 2, 3, 4]);
         assert_eq!(decode(r.tick()).acks["alice"], 5);
-        assert_eq!(
-            r.world()
-                .resource::<crate::room::AppliedInputs<ArenaInput>>()
-                .0
-                .len(),
-            1
-        );
+        assert_eq!(applied_seqs(&r), [5]);
         assert_eq!(decode(r.tick()).acks["alice"], 5);
-        assert!(
-            r.world()
-                .resource::<crate::room::AppliedInputs<ArenaInput>>()
-                .0
-                .is_empty()
-        );
+        assert!(applied_seqs(&r).is_empty());
+        // Within the lag, one input a tick: the second waits for the next tick.
+        r.push_input("alice", 6, up);
+        r.push_input("alice", 7, up);
+        assert_eq!(decode(r.tick()).acks["alice"], 6);
+        assert_eq!(decode(r.tick()).acks["alice"], 7);
     }
 
     #[test]

@@ -43,12 +43,13 @@ pub struct RoomConfig {
 }
 
 impl RoomConfig {
-    /// `tick_rate` Hz with the defaults: 16 inputs buffered, lag of 1, a keyframe a second.
+    /// `tick_rate` Hz with the defaults: 16 inputs buffered, no input held back (lag 0), a
+    /// keyframe a second.
     pub fn with_rate(tick_rate: u32) -> Self {
         Self {
             tick_rate,
             input_buffer: 16,
-            max_input_lag: 1,
+            max_input_lag: 0,
             keyframe_interval: tick_rate.max(1),
         }
     }
