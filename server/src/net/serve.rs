@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderValue, Request, Uri};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -35,7 +36,7 @@ pub async fn serve<L>(
         let service = router
             .clone()
             .map_request(move |req: hyper::Request<Incoming>| {
-                let mut req = req.map(Body::new);
+                let mut req = detach(req.map(Body::new));
                 req.extensions_mut().insert(ConnectInfo(addr));
                 req
             });
@@ -59,5 +60,68 @@ pub async fn serve<L>(
                 }
             }
         });
+    }
+}
+
+/// hyper parses a request without copying: its URI and header values are slices of the
+/// connection's read buffer (8–16 KiB), and that buffer stays allocated while any slice of it
+/// lives. A Socket.IO session keeps its handshake request's parts for the connection's whole
+/// life, so every idle connection would hold a read buffer it never uses again. Copying the
+/// URI and header values (a few hundred bytes) out lets the buffer go.
+fn detach<B>(req: Request<B>) -> Request<B> {
+    let (mut parts, body) = req.into_parts();
+    if let Ok(uri) = Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let Ok(mut copy) = HeaderValue::from_bytes(value.as_bytes()) else {
+            continue;
+        };
+        copy.set_sensitive(value.is_sensitive());
+        headers.append(name.clone(), copy);
+    }
+    parts.headers = headers;
+    Request::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn detached_requests_do_not_hold_the_read_buffer() {
+        let buffer = Bytes::from(
+            b"/socket.io/?EIO=4&transport=websocketdGhlIHNhbXBsZSBub25jZQ==x-custom"
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0, 16 * 1024))
+                .collect::<Vec<u8>>(),
+        );
+        let mut req = Request::new(());
+        *req.uri_mut() = Uri::from_maybe_shared(buffer.slice(0..37)).unwrap();
+        req.headers_mut().insert(
+            "sec-websocket-key",
+            HeaderValue::from_maybe_shared(buffer.slice(37..61)).unwrap(),
+        );
+        req.headers_mut().append(
+            "x-custom",
+            HeaderValue::from_maybe_shared(buffer.slice(61..69)).unwrap(),
+        );
+        assert!(!buffer.is_unique(), "the request shares the buffer");
+
+        let req = detach(req);
+        assert!(
+            buffer.is_unique(),
+            "the detached request still shares the buffer"
+        );
+        assert_eq!(req.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(
+            req.headers()["sec-websocket-key"],
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
+        assert_eq!(req.headers()["x-custom"], "x-custom");
     }
 }
