@@ -3,7 +3,7 @@
 # installs the Node baseline's packages from its lock file, then sweeps the player count for
 # Tickroom, the bare tokio-tungstenite floor and the Node.js socket.io baseline, server and
 # bots pinned to separate cores.
-# Extra arguments go to both sweeps (e.g. --players 400,800 --seconds 10).
+# Extra arguments go to every sweep (e.g. --players 400,800 --seconds 10 --repeat 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p tickroom-server -p tickroom-bots
