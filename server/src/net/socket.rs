@@ -36,6 +36,9 @@ pub(crate) struct Session {
     events: EventLimiter,
     /// Messages dropped by the rate limits, recently.
     drops: DropWindow,
+    /// Set when the connection was cut for flooding: the messages already received behind
+    /// the one that crossed the limit are ignored, not counted as a second disconnect.
+    cut: AtomicBool,
     closed: AtomicBool,
 }
 
@@ -44,9 +47,15 @@ impl Session {
     /// per [`NOTICE_INTERVAL`], and past the abuse limit disconnects it. Returns whether it
     /// was disconnected.
     fn dropped<A: Adapter>(&self, s: &Socket<A>, app: &App) -> bool {
+        if self.cut.load(Ordering::Acquire) {
+            return true;
+        }
         let now = app.started.elapsed().as_millis() as u64;
         let limit = app.config.abuse_drop_limit;
         if limit > 0 && self.drops.drop_one(now) > limit {
+            if self.cut.swap(true, Ordering::AcqRel) {
+                return true;
+            }
             app.metrics.abuse_disconnects.inc();
             tracing::info!(sid = %s.id, player = %self.player, "disconnected for sustained flooding");
             send_error(s, ErrorCode::TooManyDropped, app);
@@ -205,6 +214,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
         last_notice_ms: AtomicU64::new(0),
         events: EventLimiter::new(app.config.event_rate),
         drops: DropWindow::default(),
+        cut: AtomicBool::new(false),
         closed: AtomicBool::new(false),
     });
 
@@ -285,6 +295,10 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
     fn call(&self, s: Arc<Socket<A>>, v: Value, _ack_id: Option<i64>) {
         let app = &*self.app;
         let session = &*self.session;
+        if session.cut.load(Ordering::Acquire) {
+            // Cut for flooding; what it sent before the disconnect lands is ignored.
+            return;
+        }
         if session.role == Role::Spectator {
             if session.events.check() {
                 send_error(&s, ErrorCode::SpectatorCannotAct, app);
