@@ -3,9 +3,14 @@
 //! No published Rust Socket.IO client speaks the msgpack parser, so this one is written
 //! against the wire facts in `docs/PROTOCOL.md`. [`Client::connect`] returns only once the
 //! server has accepted the handshake, so nothing can be sent before CONNECT is answered.
+//!
+//! A client has no task of its own: [`Client::recv`] reads the WebSocket (answering the
+//! server's pings as it goes) and [`Client::emit`] writes it. A swarm of thousands pays no
+//! channel hop or task wake-up per message that way; the price is that a client must be
+//! polled with `recv` at least once per ping interval plus timeout (45 s by default) to stay
+//! connected, as any consumer of a live game connection does.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +23,6 @@ use tickroom_shared::{
     AuthPayload, ErrorMsg, MatchEnd, Mirror, NAMESPACE, Snapshot, Welcome, event,
 };
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -32,8 +36,6 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const READ_BUFFER: usize = 4 * 1024;
 /// Largest message accepted from the server.
 const MAX_MESSAGE: usize = 1024 * 1024;
-/// Events buffered between the connection task and the consumer.
-const EVENT_BUFFER: usize = 256;
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -135,22 +137,25 @@ pub struct OpenInfo {
 /// A connected client. Dropping it closes the connection.
 #[derive(Debug)]
 pub struct Client {
+    ws: Ws,
     /// Payload bytes of the binary WebSocket messages received (Socket.IO packets).
-    bytes_in: Arc<AtomicU64>,
+    bytes_in: u64,
     mirror: Mirror,
     /// The last snapshot received (its bytes identify it) and what the mirror made of it,
     /// until [`snapshot`](Self::snapshot) takes it.
     last: Option<(Bytes, Result<Applied, DecodeError>)>,
-    out: mpsc::Sender<Message>,
-    incoming: mpsc::Receiver<Incoming>,
     open: OpenInfo,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The server pings every ping interval; silence past interval + timeout means the
+    /// connection is dead even if TCP has not noticed.
+    silence: Duration,
+    /// When that silence runs out: one timer for the connection's life, moved forward on
+    /// every message (cheap), where a fresh timeout per read would register one each time.
+    quiet: Pin<Box<tokio::time::Sleep>>,
+    /// Set once the end was reported; `recv` returns `None` after.
+    closed: bool,
+    /// A ping not yet answered (its pong was interrupted by a cancelled `recv`): sent before
+    /// anything else.
+    pong_due: bool,
 }
 
 /// `http://host:port` (or ws://) → the Engine.IO WebSocket URL.
@@ -262,19 +267,17 @@ impl Client {
             }
         }
 
-        let (out_tx, out_rx) = mpsc::channel(64);
-        let (in_tx, in_rx) = mpsc::channel(EVENT_BUFFER);
         let silence = Duration::from_millis(open.ping_interval + open.ping_timeout);
-        let bytes_in = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(run_connection(ws, out_rx, in_tx, silence, bytes_in.clone()));
         Ok(Self {
-            bytes_in,
+            ws,
+            bytes_in: 0,
             mirror: Mirror::new(),
             last: None,
-            out: out_tx,
-            incoming: in_rx,
             open,
-            task,
+            silence,
+            quiet: Box::pin(tokio::time::sleep(silence)),
+            closed: false,
+            pong_due: false,
         })
     }
 
@@ -299,7 +302,7 @@ impl Client {
     /// Payload bytes of the Socket.IO packets received since connecting (WebSocket framing
     /// not included).
     pub fn bytes_received(&self) -> u64 {
-        self.bytes_in.load(Ordering::Relaxed)
+        self.bytes_in
     }
 
     /// The server's Engine.IO handshake parameters.
@@ -307,15 +310,86 @@ impl Client {
         &self.open
     }
 
-    /// The next event or the close; `None` after [`Incoming::Closed`] was returned.
+    /// The next event or the close; `None` after [`Incoming::Closed`] was returned. Answers
+    /// the server's pings while it waits. Cancel-safe: a `recv` dropped while waiting (in a
+    /// `select!`) loses nothing.
     pub async fn recv(&mut self) -> Option<Incoming> {
-        let msg = self.incoming.recv().await;
-        if let Some(Incoming::Event(e)) = &msg
-            && e.name == event::SNAPSHOT
-        {
-            self.last = Some((e.arg.clone(), self.mirror.apply(&e.arg)));
+        if self.closed {
+            return None;
         }
-        msg
+        let got = loop {
+            if let Err(reason) = self.answer_ping().await {
+                break Incoming::Closed(reason);
+            }
+            let msg = tokio::select! {
+                () = self.quiet.as_mut() => break Incoming::Closed(CloseReason::PingTimeout),
+                msg = self.ws.next() => msg,
+            };
+            let msg = match msg {
+                None => break Incoming::Closed(CloseReason::Transport("connection closed".into())),
+                Some(Err(e)) => break Incoming::Closed(CloseReason::Transport(e.to_string())),
+                Some(Ok(msg)) => msg,
+            };
+            let deadline = tokio::time::Instant::now() + self.silence;
+            self.quiet.as_mut().reset(deadline);
+            match self.on_message(msg).await {
+                Ok(Some(event)) => break Incoming::Event(event),
+                Ok(None) => {}
+                Err(reason) => break Incoming::Closed(reason),
+            }
+        };
+        match &got {
+            Incoming::Event(e) if e.name == event::SNAPSHOT => {
+                self.last = Some((e.arg.clone(), self.mirror.apply(&e.arg)));
+            }
+            Incoming::Event(_) => {}
+            Incoming::Closed(_) => self.closed = true,
+        }
+        Some(got)
+    }
+
+    /// Sends the pong owed for the server's last ping, if any.
+    async fn answer_ping(&mut self) -> Result<(), CloseReason> {
+        if self.pong_due {
+            self.ws
+                .send(Message::text("3"))
+                .await
+                .map_err(|e| CloseReason::Transport(e.to_string()))?;
+            self.pong_due = false;
+        }
+        Ok(())
+    }
+
+    /// One message from the server: an event for the consumer, nothing (a ping answered,
+    /// another packet), or the end of the connection.
+    async fn on_message(&mut self, msg: Message) -> Result<Option<EventMsg>, CloseReason> {
+        match msg {
+            Message::Text(t) => match t.as_str() {
+                "2" => {
+                    self.pong_due = true;
+                    self.answer_ping().await.map(|()| None)
+                }
+                "1" => Err(CloseReason::ServerDisconnect),
+                _ => Ok(None),
+            },
+            Message::Binary(b) => {
+                self.bytes_in += b.len() as u64;
+                let Ok(p) = wire::decode_packet(&b) else {
+                    return Ok(None);
+                };
+                match p.kind {
+                    kind::EVENT => Ok(p
+                        .data
+                        .as_ref()
+                        .and_then(|d| split_any(d).ok())
+                        .map(|(name, arg)| EventMsg { name, arg })),
+                    kind::DISCONNECT => Err(CloseReason::ServerDisconnect),
+                    _ => Ok(None),
+                }
+            }
+            Message::Close(_) => Err(CloseReason::Transport("closed by server".into())),
+            _ => Ok(None),
+        }
     }
 
     /// The next event, skipping nothing, or an error if the connection closed or `timeout`
@@ -332,34 +406,38 @@ impl Client {
     }
 
     /// Emits `name` with one argument (serialized as a msgpack map for structs).
-    pub async fn emit<T: Serialize>(&self, name: &str, arg: &T) -> Result<(), CloseReason> {
+    pub async fn emit<T: Serialize>(&mut self, name: &str, arg: &T) -> Result<(), CloseReason> {
         let data = codec::encode_event(name, arg);
         self.emit_raw(&data).await
     }
 
     /// Emits an event whose `data` (`[name, ...args]`) is already msgpack. For tests that need
     /// to send exactly what a broken client would.
-    pub async fn emit_raw(&self, data: &[u8]) -> Result<(), CloseReason> {
+    pub async fn emit_raw(&mut self, data: &[u8]) -> Result<(), CloseReason> {
         let frame = wire::encode_packet(kind::EVENT, NAMESPACE, Some(data));
         self.send_frame(Message::Binary(frame.into())).await
     }
 
     /// Sends one WebSocket message as is.
-    pub async fn send_frame(&self, msg: Message) -> Result<(), CloseReason> {
-        self.out
+    pub async fn send_frame(&mut self, msg: Message) -> Result<(), CloseReason> {
+        if self.closed {
+            return Err(CloseReason::Transport("connection closed".into()));
+        }
+        self.answer_ping().await?;
+        self.ws
             .send(msg)
             .await
-            .map_err(|_| CloseReason::Transport("connection closed".into()))
+            .map_err(|e| CloseReason::Transport(e.to_string()))
     }
 
-    /// Sends a Socket.IO DISCONNECT and closes the WebSocket.
+    /// Sends a Socket.IO DISCONNECT and closes the WebSocket, waiting briefly (2 s at most)
+    /// for the server's side of the close.
     pub async fn close(mut self) {
         let bye = wire::encode_packet(kind::DISCONNECT, NAMESPACE, None);
-        let _ = self.out.send(Message::Binary(bye.into())).await;
-        let _ = self.out.send(Message::Close(None)).await;
-        // Let the connection task flush, briefly.
+        let _ = self.ws.send(Message::Binary(bye.into())).await;
+        let _ = self.ws.close(None).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while self.incoming.recv().await.is_some() {}
+            while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;
     }
@@ -370,93 +448,6 @@ async fn next_message(ws: &mut Ws) -> Result<Message, ConnectError> {
         Some(Ok(m)) => Ok(m),
         Some(Err(e)) => Err(e.into()),
         None => Err(ConnectError::Protocol("connection closed".into())),
-    }
-}
-
-async fn run_connection(
-    mut ws: Ws,
-    mut out: mpsc::Receiver<Message>,
-    incoming: mpsc::Sender<Incoming>,
-    silence: Duration,
-    bytes_in: Arc<AtomicU64>,
-) {
-    // One timer for the connection's life, pushed back on every message (a cheap move, where
-    // a fresh `timeout` per message would register and cancel a timer each time).
-    let quiet = tokio::time::sleep(silence);
-    tokio::pin!(quiet);
-    let reason = loop {
-        tokio::select! {
-            msg = out.recv() => match msg {
-                Some(Message::Close(f)) => {
-                    let _ = ws.send(Message::Close(f)).await;
-                    break CloseReason::ClientClose;
-                }
-                Some(m) => {
-                    if let Err(e) = ws.send(m).await {
-                        break CloseReason::Transport(e.to_string());
-                    }
-                }
-                None => {
-                    let _ = ws.close(None).await;
-                    break CloseReason::ClientClose;
-                }
-            },
-            // The server pings every ping_interval; silence past interval + timeout means the
-            // connection is dead even if TCP has not noticed.
-            () = &mut quiet => break CloseReason::PingTimeout,
-            msg = ws.next() => match msg {
-                None => break CloseReason::Transport("connection closed".into()),
-                Some(Err(e)) => break CloseReason::Transport(e.to_string()),
-                Some(Ok(msg)) => {
-                    quiet.as_mut().reset(tokio::time::Instant::now() + silence);
-                    if let Err(reason) = on_message(&mut ws, msg, &incoming, &bytes_in).await {
-                        break reason;
-                    }
-                }
-            },
-        }
-    };
-    let _ = incoming.send(Incoming::Closed(reason)).await;
-}
-
-/// Handles one message from the server; `Err` ends the connection.
-async fn on_message(
-    ws: &mut Ws,
-    msg: Message,
-    incoming: &mpsc::Sender<Incoming>,
-    bytes_in: &AtomicU64,
-) -> Result<(), CloseReason> {
-    match msg {
-        Message::Text(t) => match t.as_str() {
-            "2" => ws
-                .send(Message::text("3"))
-                .await
-                .map_err(|e| CloseReason::Transport(e.to_string())),
-            "1" => Err(CloseReason::ServerDisconnect),
-            _ => Ok(()),
-        },
-        Message::Binary(b) => {
-            bytes_in.fetch_add(b.len() as u64, Ordering::Relaxed);
-            let Ok(p) = wire::decode_packet(&b) else {
-                return Ok(());
-            };
-            match p.kind {
-                kind::EVENT => {
-                    let Some(Ok((name, arg))) = p.data.as_ref().map(split_any) else {
-                        return Ok(());
-                    };
-                    let ev = EventMsg { name, arg };
-                    incoming
-                        .send(Incoming::Event(ev))
-                        .await
-                        .map_err(|_| CloseReason::ClientClose)
-                }
-                kind::DISCONNECT => Err(CloseReason::ServerDisconnect),
-                _ => Ok(()),
-            }
-        }
-        Message::Close(_) => Err(CloseReason::Transport("closed by server".into())),
-        _ => Ok(()),
     }
 }
 

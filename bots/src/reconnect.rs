@@ -185,8 +185,8 @@ impl ReconnectingClient {
     }
 
     /// Emits on the current connection; fails while disconnected.
-    pub async fn emit<T: Serialize>(&self, name: &str, arg: &T) -> Result<(), CloseReason> {
-        match &self.client {
+    pub async fn emit<T: Serialize>(&mut self, name: &str, arg: &T) -> Result<(), CloseReason> {
+        match &mut self.client {
             Some(c) => c.emit(name, arg).await,
             None => Err(CloseReason::Transport("not connected".into())),
         }
