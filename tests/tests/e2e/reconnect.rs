@@ -2,7 +2,7 @@
 //! and entity; one back too late starts over. The hold's timing itself is tested with a paused
 //! clock in `server/src/registry.rs`; these check the wiring over real sockets.
 
-use tickroom_bots::client::Client;
+use tickroom_bots::client::{Client, Incoming};
 use tickroom_shared::games::arena::{ArenaState, SIZE};
 use tickroom_shared::{AuthPayload, Presence, PresenceStatus, Role, event};
 use tickroom_tests::{
@@ -166,4 +166,44 @@ async fn a_player_back_after_the_grace_period_starts_over() {
         fresh.acks["alice"], 0,
         "a new seat starts with no acknowledged input"
     );
+}
+
+/// The Rust client has no task of its own: it answers the server's pings from `recv`. With a
+/// 100 ms ping interval and timeout, a client that keeps reading stays connected through many
+/// pings; one that stops reading is dropped by the server's ping timeout, and says so when it
+/// reads again.
+#[tokio::test]
+async fn the_client_answers_pings_while_it_reads() {
+    let server = TestServer::start_with(tickroom_server::Config {
+        ping_interval_ms: 100,
+        ping_timeout_ms: 100,
+        ..test_config()
+    })
+    .await;
+    let m = server.arena(2).await;
+    let mut c = server.join(&m, "pinged", Role::Player).await;
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(1_500);
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("an event")
+        {
+            Some(Incoming::Event(_)) => {}
+            other => panic!("the connection ended after pings: {other:?}"),
+        }
+    }
+    assert_eq!(server.metric("tickroom_connections").await, 1);
+
+    // Not read for 10 ping intervals: the server gives up on it.
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    assert!(
+        wait_closed(&mut c).await.is_empty(),
+        "no error event, just closed"
+    );
+    // The server counts the connection closed as it closes it; allow that to land.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.metric("tickroom_connections").await != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "still counted open");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
