@@ -207,3 +207,35 @@ async fn the_client_answers_pings_while_it_reads() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// `recv` is cancel-safe, as the swarm's `select!` loop relies on: with a 1 ms timer racing
+/// it, most calls are dropped mid-wait, yet every snapshot still arrives, in order, with no
+/// tick missing (unless the server counted one lost).
+#[tokio::test]
+async fn a_recv_dropped_mid_wait_loses_nothing() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let mut c = server.join(&m, "raced", Role::Player).await;
+    let (mut cancelled, mut ticks) = (0u32, Vec::new());
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(1_000);
+    while tokio::time::Instant::now() < until {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(1)) => cancelled += 1,
+            m = c.recv() => match m {
+                Some(Incoming::Event(e)) => {
+                    if let Some(s) = c.snapshot::<ArenaState>(&e).unwrap() {
+                        ticks.push(s.tick);
+                    }
+                }
+                other => panic!("the connection ended: {other:?}"),
+            },
+        }
+    }
+    assert!(cancelled > 100, "only {cancelled} calls were cancelled");
+    assert!(ticks.len() >= 15, "{} snapshots in a second", ticks.len());
+    let gaps: u64 = ticks.windows(2).map(|w| w[1] - w[0] - 1).sum();
+    assert!(
+        gaps == 0 || server.ticks_lost().await > 0,
+        "{gaps} ticks missing from {ticks:?}"
+    );
+}
