@@ -75,10 +75,15 @@ fn detach<B>(req: Request<B>) -> Request<B> {
     }
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
-        let Ok(mut copy) = HeaderValue::from_bytes(value.as_bytes()) else {
-            continue;
-        };
-        copy.set_sensitive(value.is_sensitive());
+        // A value hyper accepted is a valid one; should the copy ever be refused, the
+        // original is kept rather than the header lost.
+        let copy = HeaderValue::from_bytes(value.as_bytes()).map_or_else(
+            |_| value.clone(),
+            |mut copy| {
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            },
+        );
         headers.append(name.clone(), copy);
     }
     parts.headers = headers;
