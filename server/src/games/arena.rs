@@ -4,7 +4,7 @@
 //! nothing in the server knows about it beyond its entry in the default catalog.
 
 use bevy_ecs::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tickroom_shared::games::arena::{
     ArenaInput, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL, NAME, PLAYER_RADIUS,
@@ -26,9 +26,11 @@ pub struct Position {
     pub y: f32,
 }
 
-/// The query the snapshot reads, kept across ticks.
+/// The query the snapshot reads, kept across ticks. It sits behind a mutex so the snapshot can
+/// borrow it and the world together; `resource_scope` would instead take the resource out of
+/// the world and put it back, moving its entity between archetypes twice a tick.
 #[derive(Resource)]
-struct SnapshotQuery(QueryState<(Entity, &'static PlayerId, &'static Position)>);
+struct SnapshotQuery(Mutex<QueryState<(Entity, &'static PlayerId, &'static Position)>>);
 
 /// The arena game.
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,7 +66,7 @@ impl Game for Arena {
     }
 
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
-        let rows = SnapshotQuery(world.query());
+        let rows = SnapshotQuery(Mutex::new(world.query()));
         world.insert_resource(rows);
         schedule.add_systems((
             movement.in_set(GameSystems::Simulate),
@@ -86,11 +88,15 @@ impl Game for Arena {
 
     fn snapshot(&self, world: &mut World, rows: &mut Rows<'_, ArenaRow>) {
         // The query state lives in the world: building one per tick would allocate.
-        world.resource_scope(|world, mut query: Mut<'_, SnapshotQuery>| {
-            for (entity, id, pos) in query.0.iter(world) {
-                rows.push(entity.index_u32(), &ArenaRow(id.0.clone(), pos.x, pos.y));
-            }
-        });
+        let world = &*world;
+        let mut query = world
+            .resource::<SnapshotQuery>()
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (entity, id, pos) in query.iter(world) {
+            rows.push(entity.index_u32(), &ArenaRow(id.0.clone(), pos.x, pos.y));
+        }
     }
 }
 

@@ -69,6 +69,10 @@ pub struct Room<G: Game> {
     tick: u64,
     seats: BTreeMap<Arc<str>, Seat<G::Input>>,
     encoder: Encoder,
+    /// The list [`AppliedInputs`] held before the last tick, kept for its allocation: each
+    /// tick fills it and swaps it into the world (`resource_scope` would move the resource's
+    /// entity between archetypes twice a tick).
+    applied: Vec<AppliedInput<G::Input>>,
 }
 
 impl<G: Game> std::fmt::Debug for Room<G> {
@@ -116,6 +120,7 @@ impl<G: Game> Room<G> {
             tick: 0,
             seats: BTreeMap::new(),
             encoder,
+            applied: Vec::new(),
         }
     }
 
@@ -223,33 +228,34 @@ impl<G: Game> Room<G> {
     /// player is behind by over [`RoomConfig::max_input_lag`]), runs the schedule, and encodes
     /// the snapshot. Returns the snapshot's msgpack bytes, valid until the next call.
     pub fn tick(&mut self) -> &[u8] {
-        self.world
-            .resource_scope(|world, mut applied: Mut<'_, AppliedInputs<G::Input>>| {
-                applied.0.clear();
-                for seat in self.seats.values_mut() {
-                    let queued = seat.queue.len();
-                    let n = if queued == 0 {
-                        0
-                    } else {
-                        queued.saturating_sub(self.config.max_input_lag).max(1)
-                    };
-                    for _ in 0..n {
-                        let Some((seq, input)) = seat.queue.pop() else {
-                            break;
-                        };
-                        if let Some(mut controls) = world.get_mut::<Controls<G::Input>>(seat.entity)
-                        {
-                            controls.input = input.clone();
-                            controls.seq = seq;
-                        }
-                        applied.0.push(AppliedInput {
-                            entity: seat.entity,
-                            seq,
-                            input,
-                        });
-                    }
+        let mut applied = std::mem::take(&mut self.applied);
+        applied.clear();
+        for seat in self.seats.values_mut() {
+            let queued = seat.queue.len();
+            let n = if queued == 0 {
+                0
+            } else {
+                queued.saturating_sub(self.config.max_input_lag).max(1)
+            };
+            for _ in 0..n {
+                let Some((seq, input)) = seat.queue.pop() else {
+                    break;
+                };
+                if let Some(mut controls) = self.world.get_mut::<Controls<G::Input>>(seat.entity) {
+                    controls.input = input.clone();
+                    controls.seq = seq;
                 }
-            });
+                applied.push(AppliedInput {
+                    entity: seat.entity,
+                    seq,
+                    input,
+                });
+            }
+        }
+        if let Some(mut res) = self.world.get_resource_mut::<AppliedInputs<G::Input>>() {
+            std::mem::swap(&mut res.0, &mut applied);
+        }
+        self.applied = applied;
         self.tick += 1;
         if let Some(mut info) = self.world.get_resource_mut::<TickInfo>() {
             info.tick = self.tick;
