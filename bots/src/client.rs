@@ -294,7 +294,7 @@ impl Client {
         // `recv` applied it already (every snapshot must reach the mirror, or the deltas
         // after a skipped keyframe could not be rebuilt): type that result, don't apply twice.
         match self.last.take() {
-            Some((arg, applied)) if same_bytes(&arg, &e.arg) => applied?.typed(),
+            Some((arg, applied)) if same_bytes(&arg, &e.arg) => self.mirror.typed(applied?),
             _ => self.mirror.apply_typed(&e.arg),
         }
     }
