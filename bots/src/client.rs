@@ -148,8 +148,12 @@ pub struct Client {
     /// The server pings every ping interval; silence past interval + timeout means the
     /// connection is dead even if TCP has not noticed.
     silence: Duration,
-    /// When that silence runs out: one timer for the connection's life, moved forward on
-    /// every message (cheap), where a fresh timeout per read would register one each time.
+    /// When the server was last heard from.
+    heard: tokio::time::Instant,
+    /// When that silence may run out: one timer for the connection's life. A message only
+    /// updates `heard`; the timer, when it fires, moves itself to `heard + silence` if the
+    /// server spoke meanwhile, so it is re-registered about once a silence period instead
+    /// of on every message.
     quiet: Pin<Box<tokio::time::Sleep>>,
     /// Set once the end was reported; `recv` returns `None` after.
     closed: bool,
@@ -275,6 +279,7 @@ impl Client {
             last: None,
             open,
             silence,
+            heard: tokio::time::Instant::now(),
             quiet: Box::pin(tokio::time::sleep(silence)),
             closed: false,
             pong_due: false,
@@ -322,7 +327,14 @@ impl Client {
                 break Incoming::Closed(reason);
             }
             let msg = tokio::select! {
-                () = self.quiet.as_mut() => break Incoming::Closed(CloseReason::PingTimeout),
+                () = self.quiet.as_mut() => {
+                    let deadline = self.heard + self.silence;
+                    if deadline <= tokio::time::Instant::now() {
+                        break Incoming::Closed(CloseReason::PingTimeout);
+                    }
+                    self.quiet.as_mut().reset(deadline);
+                    continue;
+                }
                 msg = self.ws.next() => msg,
             };
             let msg = match msg {
@@ -330,8 +342,7 @@ impl Client {
                 Some(Err(e)) => break Incoming::Closed(CloseReason::Transport(e.to_string())),
                 Some(Ok(msg)) => msg,
             };
-            let deadline = tokio::time::Instant::now() + self.silence;
-            self.quiet.as_mut().reset(deadline);
+            self.heard = tokio::time::Instant::now();
             match self.on_message(msg).await {
                 Ok(Some(event)) => break Incoming::Event(event),
                 Ok(None) => {}

@@ -277,6 +277,7 @@ pub struct CutProxy {
     /// `http://` address of the proxy.
     pub url: String,
     cut: tokio::sync::watch::Sender<u64>,
+    freeze: tokio::sync::watch::Sender<u64>,
     task: JoinHandle<()>,
 }
 
@@ -294,10 +295,13 @@ impl CutProxy {
             .expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().expect("proxy addr"));
         let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (freeze, _) = tokio::sync::watch::channel(0u64);
         let cut_tx = cut.clone();
+        let freeze_tx = freeze.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let mut cut_rx = cut_tx.subscribe();
+                let mut freeze_rx = freeze_tx.subscribe();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
@@ -309,16 +313,32 @@ impl CutProxy {
                             let _ = inbound.set_zero_linger();
                             let _ = outbound.set_zero_linger();
                         }
+                        _ = freeze_rx.changed() => {
+                            // Both connections stay open and nothing passes any more, not
+                            // even a close, until the test's runtime ends.
+                            std::future::pending::<()>().await;
+                        }
                     }
                 });
             }
         });
-        Self { url, cut, task }
+        Self {
+            url,
+            cut,
+            freeze,
+            task,
+        }
     }
 
     /// Cuts every connection open through the proxy now; later ones pass again.
     pub fn cut_all(&self) {
         self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Stops every connection open through the proxy now, in both directions, without
+    /// closing it: a network that silently stopped delivering.
+    pub fn freeze_all(&self) {
+        self.freeze.send_modify(|n| *n += 1);
     }
 }
 

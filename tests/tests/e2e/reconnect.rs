@@ -2,7 +2,7 @@
 //! and entity; one back too late starts over. The hold's timing itself is tested with a paused
 //! clock in `server/src/registry.rs`; these check the wiring over real sockets.
 
-use tickroom_bots::client::{Client, Incoming};
+use tickroom_bots::client::{Client, CloseReason, Incoming};
 use tickroom_shared::games::arena::{ArenaState, SIZE};
 use tickroom_shared::{AuthPayload, Presence, PresenceStatus, Role, event};
 use tickroom_tests::{
@@ -206,6 +206,49 @@ async fn the_client_answers_pings_while_it_reads() {
         assert!(tokio::time::Instant::now() < deadline, "still counted open");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// A network that silently stops delivering (no close, no reset) is noticed by the client
+/// itself: past the server's ping interval + timeout without hearing from it, `recv` reports
+/// `PingTimeout`. Until then every message (snapshots, pings) keeps the connection alive.
+#[tokio::test]
+async fn the_client_notices_a_silent_network_by_its_ping_timeout() {
+    let server = TestServer::start_with(tickroom_server::Config {
+        ping_interval_ms: 100,
+        ping_timeout_ms: 100,
+        ..test_config()
+    })
+    .await;
+    let proxy = CutProxy::start(server.addr).await;
+    let m = server.arena(2).await;
+    let token = server.token(&m, "alice", Role::Player).await;
+    let mut alice = connect_via(&proxy.url, &token).await;
+    // Well past one silence period (200 ms) of traffic: messages keep it alive.
+    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(600);
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(WAIT, alice.recv())
+            .await
+            .expect("an event")
+        {
+            Some(Incoming::Event(_)) => {}
+            other => panic!("ended while the server was talking: {other:?}"),
+        }
+    }
+    proxy.freeze_all();
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            match alice.recv().await {
+                Some(Incoming::Event(_)) => {} // what was in flight before the freeze
+                other => break other,
+            }
+        }
+    })
+    .await
+    .expect("the client gives up on a silent server");
+    assert!(
+        matches!(end, Some(Incoming::Closed(CloseReason::PingTimeout))),
+        "{end:?}"
+    );
 }
 
 /// `recv` is cancel-safe, as the swarm's `select!` loop relies on: with a 1 ms timer racing
