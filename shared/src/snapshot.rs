@@ -341,10 +341,11 @@ pub struct Mirror {
     key: Frame,
     /// The state after the last snapshot applied.
     cur: Frame,
-    /// Keys of the rows in which `cur` may differ from `key`.
-    dirty: Vec<u32>,
-    /// Scratch: the keys the delta being applied names, sorted.
-    named: Vec<u32>,
+    /// The rows in which `cur` may differ from `key`, with the fields that may
+    /// ([`WHOLE_ROW`]: the row was added or removed).
+    dirty: Vec<(u32, u64)>,
+    /// Scratch: the rows the delta being applied changes, with its masks, sorted by key.
+    named: Vec<(u32, u64)>,
     last_tick: Option<u64>,
 }
 
@@ -396,52 +397,62 @@ impl Mirror {
         if self.key_tick != Some(raw.base) {
             return Ok(Applied::NeedKeyframe);
         }
-        // Rows the previous delta changed and this one does not name go back to the
-        // keyframe's values; the rows this delta names are rebuilt from the keyframe's.
+        // What the previous delta changed and this one does not goes back to the keyframe's
+        // values; the rest is overwritten below. Only those fields are touched: a row whose
+        // fields all change every tick never reads the keyframe's copy.
         self.named.clear();
-        self.named.extend(raw.changed.iter().map(|(key, ..)| *key));
-        self.named.extend(raw.removed.iter().copied());
-        self.named.sort_unstable();
-        for key in self.dirty.drain(..) {
-            if self.named.binary_search(&key).is_ok() {
-                continue;
-            }
+        self.named
+            .extend(raw.changed.iter().map(|(key, mask, _)| (*key, *mask)));
+        self.named.sort_unstable_by_key(|(key, _)| *key);
+        for (key, was_changed) in self.dirty.drain(..) {
+            let changes = self
+                .named
+                .binary_search_by_key(&key, |(k, _)| *k)
+                .map_or(0, |i| self.named[i].1);
+            let restore = was_changed & !changes;
             match (self.cur.rows.get_mut(&key), self.key.rows.get(&key)) {
-                (Some(row), Some(was)) => reset_row(row, was),
+                (Some(row), Some(was)) => {
+                    for_bits(restore, row.len(), |i| {
+                        if let Some(v) = was.get(i) {
+                            row[i].clone_from(v);
+                        }
+                    });
+                }
+                (Some(row), None) if changes != 0 => {
+                    for_bits(restore, row.len(), |i| row[i] = nil());
+                }
                 (Some(_), None) => {
                     self.cur.rows.remove(&key);
                 }
-                (None, Some(was)) => {
+                // (removed since the keyframe; unless it still is)
+                (None, Some(was)) if !raw.removed.contains(&key) => {
                     self.cur.rows.insert(key, was.clone());
                 }
-                (None, None) => {}
+                (None, _) => {}
             }
         }
         self.cur.globals = raw.globals;
         for key in raw.removed {
             if self.cur.rows.remove(&key).is_some() || self.key.rows.contains_key(&key) {
-                self.dirty.push(key);
+                self.dirty.push((key, WHOLE_ROW));
             }
         }
         let n = self.cur.fields.len();
         for (key, mask, values) in raw.changed {
-            let was = self.key.rows.get(&key);
             let row = self.cur.rows.entry(key).or_insert_with(|| vec![nil(); n]);
             // `parse` checked there is one value per mask bit.
             let mut values = values.into_iter();
-            for (i, slot) in row.iter_mut().enumerate() {
-                if i < MAX_FIELDS && mask & (1 << i) != 0 {
-                    if let Some(v) = values.next() {
-                        *slot = v;
-                    }
-                } else {
-                    match was.and_then(|w| w.get(i)) {
-                        Some(v) => reset_value(slot, v),
-                        None => reset_value(slot, &nil()),
-                    }
+            for_bits(mask, row.len(), |i| {
+                if let Some(v) = values.next() {
+                    row[i] = v;
                 }
-            }
-            self.dirty.push(key);
+            });
+            let changed = if self.key.rows.contains_key(&key) {
+                mask
+            } else {
+                WHOLE_ROW
+            };
+            self.dirty.push((key, changed));
         }
         Ok(Applied::State {
             tick: raw.tick,
@@ -497,24 +508,18 @@ fn nil() -> Bytes {
     Bytes::from_static(&[0xc0])
 }
 
-/// The same bytes (a slice of the same buffer), so no need to replace them.
-fn same(a: &Bytes, b: &Bytes) -> bool {
-    a.as_ptr() == b.as_ptr() && a.len() == b.len()
-}
+/// A [`Mirror`]'s mark for a row that was added or removed since the keyframe.
+const WHOLE_ROW: u64 = u64::MAX;
 
-fn reset_value(slot: &mut Bytes, to: &Bytes) {
-    if !same(slot, to) && slot != to {
-        *slot = to.clone();
-    }
-}
-
-fn reset_row(row: &mut Vec<Bytes>, to: &[Bytes]) {
-    if row.len() != to.len() {
-        *row = to.to_vec();
-        return;
-    }
-    for (slot, v) in row.iter_mut().zip(to) {
-        reset_value(slot, v);
+/// Calls `f` with the index of every bit set in `mask` below `len` (and [`MAX_FIELDS`]).
+fn for_bits(mut mask: u64, len: usize, mut f: impl FnMut(usize)) {
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        if i >= len {
+            break;
+        }
+        f(i);
+        mask &= mask - 1;
     }
 }
 
