@@ -16,9 +16,11 @@ use clap::Parser;
 #[command(about = "Sweep players per server until the SLO breaks")]
 struct Args {
     /// `tickroom`, `node` (the socket.io baseline in benches/baseline-node) or `floor` (the
-    /// same protocol on bare tokio-tungstenite, `tickroom-floor`).
-    #[arg(long, default_value = "tickroom")]
-    target: String,
+    /// same protocol on bare tokio-tungstenite, `tickroom-floor`); several, comma-separated,
+    /// are measured interleaved: each run of a step goes through every target in turn, so
+    /// a change in the machine's speed during the sweep hits them all alike.
+    #[arg(long, value_delimiter = ',', default_value = "tickroom")]
+    target: Vec<String>,
     /// Player counts to try, ascending (multiples of 8).
     #[arg(
         long,
@@ -69,12 +71,13 @@ fn rss_kib(pid: u32) -> u64 {
 /// port and process id, and stops it again whatever happened.
 fn with_server<T>(
     args: &Args,
+    target: &str,
     measure: impl FnOnce(&str, u16, u32) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     wait_idle();
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(args, port)?;
+    let mut server = start_server(args, target, port)?;
     let result = wait_healthy(&url).and_then(|()| measure(&url, port, server.id()));
     let _ = server.kill();
     let _ = server.wait();
@@ -82,8 +85,8 @@ fn with_server<T>(
 }
 
 /// Server memory growth per idle connection, KiB, with `conns` spectators connected.
-fn idle_step(args: &Args, conns: usize) -> anyhow::Result<f64> {
-    with_server(args, |url, _, pid| {
+fn idle_step(args: &Args, target: &str, conns: usize) -> anyhow::Result<f64> {
+    with_server(args, target, |url, _, pid| {
         std::thread::sleep(Duration::from_millis(500));
         let before = rss_kib(pid);
         let per_room = 16;
@@ -165,10 +168,10 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn start_server(args: &Args, port: u16) -> anyhow::Result<Child> {
+fn start_server(args: &Args, target: &str, port: u16) -> anyhow::Result<Child> {
     let core = args.server_core.to_string();
     let mut cmd = Command::new("taskset");
-    match args.target.as_str() {
+    match target {
         "tickroom" => {
             cmd.args(["-c", &core])
                 .arg(bin_dir()?.join("tickroom-server"));
@@ -247,8 +250,8 @@ impl Step {
     }
 }
 
-fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
-    with_server(args, |url, port, pid| {
+fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
+    with_server(args, target, |url, port, pid| {
         let json = std::env::temp_dir().join(format!("tickroom-load-{port}.json"));
         let cpu0 = cpu_seconds(pid);
         let t0 = Instant::now();
@@ -311,65 +314,105 @@ fn run_step(args: &Args, players: usize) -> anyhow::Result<Step> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let targets = &args.target;
     if args.idle {
-        println!(
-            "target {} — memory per idle connection (server RSS growth)",
-            args.target
-        );
-        println!("| connections | KiB per connection |");
-        println!("|---|---|");
+        println!("memory per idle connection (server RSS growth)");
+        println!("| target | connections | KiB per connection |");
+        println!("|---|---|---|");
         for &conns in &args.players {
-            println!("| {conns} | {:.1} |", idle_step(&args, conns)?);
+            for target in targets {
+                let kib = idle_step(&args, target, conns)?;
+                println!("| {target} | {conns} | {kib:.1} |");
+            }
         }
         return Ok(());
     }
-    println!(
-        "target {} — server on core {}, bots on core {}, {} s + {} s ramp per run, {} run(s) per \
-         step",
-        args.target, args.server_core, args.bots_core, args.seconds, args.ramp, args.repeat
-    );
-    println!(
-        "| players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | per client | SLO |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    let mut best = None;
     let repeat = args.repeat.max(1);
-    for &players in &args.players {
-        let mut runs = (0..repeat)
-            .map(|_| run_step(&args, players))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let passed = runs.iter().filter(|r| r.passes()).count();
-        let pass = 2 * passed > repeat;
-        runs.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
-        let step = &runs[repeat / 2];
-        let verdict = if pass { "pass" } else { "miss" };
-        let verdict = if repeat > 1 {
-            format!("{verdict} ({passed}/{repeat} runs)")
+    println!(
+        "targets {} — server on core {}, bots on core {}, {} s + {} s ramp per run, {} run(s) per \
+         step{}",
+        targets.join(", "),
+        args.server_core,
+        args.bots_core,
+        args.seconds,
+        args.ramp,
+        repeat,
+        if targets.len() > 1 {
+            ", targets interleaved"
         } else {
-            verdict.to_owned()
-        };
-        println!(
-            "| {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {:.1} KB/s | {} |",
-            step.players,
-            step.server_cpu,
-            step.bots_cpu,
-            step.p50_ms,
-            step.p99_ms,
-            step.overrun_pct
-                .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3} %")),
-            step.dropped,
-            step.bytes_per_client / 1000.0,
-            verdict,
-        );
-        if pass {
-            best = Some(players);
-        } else if !args.all {
+            ""
+        },
+    );
+    println!(
+        "| target | players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | per client | SLO |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut best: Vec<Option<usize>> = vec![None; targets.len()];
+    let mut going = vec![true; targets.len()];
+    for &players in &args.players {
+        let mut runs: Vec<Vec<Step>> = targets.iter().map(|_| Vec::new()).collect();
+        for _ in 0..repeat {
+            for (i, target) in targets.iter().enumerate() {
+                if going[i] {
+                    runs[i].push(run_step(&args, target, players)?);
+                }
+            }
+        }
+        for (i, mut runs) in runs.into_iter().enumerate() {
+            if !going[i] {
+                continue;
+            }
+            let passed = runs.iter().filter(|r| r.passes()).count();
+            let pass = 2 * passed > repeat;
+            runs.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
+            let step = &runs[repeat / 2];
+            let verdict = if pass { "pass" } else { "miss" };
+            let verdict = if repeat > 1 {
+                format!("{verdict} ({passed}/{repeat} runs)")
+            } else {
+                verdict.to_owned()
+            };
+            println!(
+                "| {} | {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {:.1} KB/s | {} |",
+                targets[i],
+                step.players,
+                step.server_cpu,
+                step.bots_cpu,
+                step.p50_ms,
+                step.p99_ms,
+                step.overrun_pct
+                    .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3} %")),
+                step.dropped,
+                step.bytes_per_client / 1000.0,
+                verdict,
+            );
+            if pass {
+                best[i] = Some(players);
+            } else if !args.all {
+                going[i] = false;
+            }
+        }
+        if !going.contains(&true) {
             break;
         }
     }
-    match best {
-        Some(n) => println!("\nmax players within the SLO: {n}"),
-        None => println!("\nno step met the SLO"),
+    println!();
+    for (target, best) in targets.iter().zip(&best) {
+        match best {
+            Some(n) => println!("{target}: max players within the SLO: {n}"),
+            None => println!("{target}: no step met the SLO"),
+        }
+    }
+    if let (Some(Some(first)), true) = (best.first(), targets.len() > 1) {
+        for (target, best) in targets.iter().zip(&best).skip(1) {
+            if let Some(n) = best {
+                println!(
+                    "{} / {target}: {:.2}×",
+                    targets[0],
+                    *first as f64 / *n as f64
+                );
+            }
+        }
     }
     Ok(())
 }
