@@ -34,12 +34,13 @@ struct Args {
     /// Seconds of ramp-up.
     #[arg(long, default_value_t = 3)]
     ramp: u64,
-    /// Core for the server.
-    #[arg(long, default_value_t = 0)]
-    server_core: usize,
-    /// Core for the bots.
-    #[arg(long, default_value_t = 1)]
-    bots_core: usize,
+    /// Core(s) for the server, as `taskset -c` takes them (`0`, `0,2`, `0-1`).
+    #[arg(long, default_value = "0")]
+    server_core: String,
+    /// Core(s) for the bots, as `taskset -c` takes them: on a machine with more cores, give
+    /// the bots several (`1-3`) so they can offer more players than one core of bots can.
+    #[arg(long, default_value = "1")]
+    bots_core: String,
     /// Keep going after the first step that misses the SLO.
     #[arg(long)]
     all: bool,
@@ -91,7 +92,7 @@ fn idle_step(args: &Args, target: &str, conns: usize) -> anyhow::Result<f64> {
         let before = rss_kib(pid);
         let per_room = 16;
         let mut swarm = Command::new("taskset")
-            .args(["-c", &args.bots_core.to_string()])
+            .args(["-c", &args.bots_core])
             .arg(bin_dir()?.join("tickroom-bots"))
             .args(["swarm", "--server", url, "--players", "0"])
             .args(["--spectators", &per_room.to_string()])
@@ -169,7 +170,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn start_server(args: &Args, target: &str, port: u16) -> anyhow::Result<Child> {
-    let core = args.server_core.to_string();
+    let core = args.server_core.clone();
     let mut cmd = Command::new("taskset");
     match target {
         "tickroom" => {
@@ -256,7 +257,7 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
         let cpu0 = cpu_seconds(pid);
         let t0 = Instant::now();
         let status = Command::new("taskset")
-            .args(["-c", &args.bots_core.to_string()])
+            .args(["-c", &args.bots_core])
             .arg(bin_dir()?.join("tickroom-bots"))
             .args(["swarm", "--server", url, "--players", "8"])
             .args(["--rooms", &(players / 8).to_string()])
@@ -329,7 +330,7 @@ fn main() -> anyhow::Result<()> {
     }
     let repeat = args.repeat.max(1);
     println!(
-        "targets {} — server on core {}, bots on core {}, {} s + {} s ramp per run, {} run(s) per \
+        "targets {} — server on core(s) {}, bots on core(s) {}, {} s + {} s ramp per run, {} run(s) per \
          step{}",
         targets.join(", "),
         args.server_core,
