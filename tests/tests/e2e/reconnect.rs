@@ -32,6 +32,30 @@ async fn connect_via(url: &str, token: &str) -> Client {
     c
 }
 
+/// A server that pings every 100 ms and waits 100 ms for the pong.
+async fn fast_ping_server() -> TestServer {
+    TestServer::start_with(tickroom_server::Config {
+        ping_interval_ms: 100,
+        ping_timeout_ms: 100,
+        ..test_config()
+    })
+    .await
+}
+
+/// Reads `c` for `span`, failing if its connection ends meanwhile.
+async fn read_events_for(c: &mut Client, span: std::time::Duration) {
+    let until = tokio::time::Instant::now() + span;
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("an event")
+        {
+            Some(Incoming::Event(_)) => {}
+            other => panic!("the connection ended while the server was talking: {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_player_back_within_the_grace_period_keeps_its_entity() {
     let server = TestServer::start().await;
@@ -174,24 +198,10 @@ async fn a_player_back_after_the_grace_period_starts_over() {
 /// reads again.
 #[tokio::test]
 async fn the_client_answers_pings_while_it_reads() {
-    let server = TestServer::start_with(tickroom_server::Config {
-        ping_interval_ms: 100,
-        ping_timeout_ms: 100,
-        ..test_config()
-    })
-    .await;
+    let server = fast_ping_server().await;
     let m = server.arena(2).await;
     let mut c = server.join(&m, "pinged", Role::Player).await;
-    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(1_500);
-    while tokio::time::Instant::now() < until {
-        match tokio::time::timeout(WAIT, c.recv())
-            .await
-            .expect("an event")
-        {
-            Some(Incoming::Event(_)) => {}
-            other => panic!("the connection ended after pings: {other:?}"),
-        }
-    }
+    read_events_for(&mut c, std::time::Duration::from_millis(1_500)).await;
     assert_eq!(server.metric("tickroom_connections").await, 1);
 
     // Not read for 10 ping intervals: the server gives up on it.
@@ -213,27 +223,13 @@ async fn the_client_answers_pings_while_it_reads() {
 /// `PingTimeout`. Until then every message (snapshots, pings) keeps the connection alive.
 #[tokio::test]
 async fn the_client_notices_a_silent_network_by_its_ping_timeout() {
-    let server = TestServer::start_with(tickroom_server::Config {
-        ping_interval_ms: 100,
-        ping_timeout_ms: 100,
-        ..test_config()
-    })
-    .await;
+    let server = fast_ping_server().await;
     let proxy = CutProxy::start(server.addr).await;
     let m = server.arena(2).await;
     let token = server.token(&m, "alice", Role::Player).await;
     let mut alice = connect_via(&proxy.url, &token).await;
     // Well past one silence period (200 ms) of traffic: messages keep it alive.
-    let until = tokio::time::Instant::now() + std::time::Duration::from_millis(600);
-    while tokio::time::Instant::now() < until {
-        match tokio::time::timeout(WAIT, alice.recv())
-            .await
-            .expect("an event")
-        {
-            Some(Incoming::Event(_)) => {}
-            other => panic!("ended while the server was talking: {other:?}"),
-        }
-    }
+    read_events_for(&mut alice, std::time::Duration::from_millis(600)).await;
     proxy.freeze_all();
     let end = tokio::time::timeout(WAIT, async {
         loop {
