@@ -346,7 +346,6 @@ pub struct Mirror {
     dirty: Vec<(u32, u64)>,
     /// Scratch: the rows the delta being applied changes, with its masks, sorted by key.
     named: Vec<(u32, u64)>,
-    last_tick: Option<u64>,
 }
 
 /// What [`Mirror::apply`] made of a snapshot. The state itself is the mirror's
@@ -377,7 +376,6 @@ impl Mirror {
     /// decode leaves the mirror as it was.
     pub fn apply(&mut self, bytes: &Bytes) -> Result<Applied, DecodeError> {
         let raw = parse(bytes)?;
-        self.last_tick = Some(raw.tick);
         if let Some(fields) = raw.fields {
             let rows = raw.rows.unwrap_or_default();
             self.key = Frame {
@@ -418,9 +416,7 @@ impl Mirror {
                         }
                     });
                 }
-                (Some(row), None) if changes != 0 => {
-                    for_bits(restore, row.len(), |i| row[i] = nil());
-                }
+                // added since the keyframe: if this delta still has it, it is rebuilt below
                 (Some(_), None) => {
                     self.cur.rows.remove(&key);
                 }
