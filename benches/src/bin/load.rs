@@ -85,27 +85,31 @@ fn with_server<T>(
     result
 }
 
+/// `tickroom-bots swarm` against `url` on the bots' cores for the run's ramp-up and duration,
+/// output discarded; the caller adds what the swarm is made of.
+fn swarm_command(args: &Args, url: &str) -> anyhow::Result<Command> {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &args.bots_core])
+        .arg(bin_dir()?.join("tickroom-bots"))
+        .args(["swarm", "--server", url])
+        .args(["--duration", &args.seconds.to_string()])
+        .args(["--ramp-up", &args.ramp.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Ok(cmd)
+}
+
 /// Server memory growth per idle connection, KiB, with `conns` spectators connected.
 fn idle_step(args: &Args, target: &str, conns: usize) -> anyhow::Result<f64> {
     with_server(args, target, |url, _, pid| {
         std::thread::sleep(Duration::from_millis(500));
         let before = rss_kib(pid);
         let per_room = 16;
-        let mut swarm = Command::new("taskset")
-            .args(["-c", &args.bots_core])
-            .arg(bin_dir()?.join("tickroom-bots"))
-            .args(["swarm", "--server", url, "--players", "0"])
+        let mut swarm = swarm_command(args, url)?
+            .args(["--players", "0"])
             .args(["--spectators", &per_room.to_string()])
             .args(["--rooms", &conns.div_ceil(per_room).to_string()])
-            .args([
-                "--duration",
-                &args.seconds.to_string(),
-                "--ramp-up",
-                &args.ramp.to_string(),
-            ])
             .args(["--json", "/dev/null"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()?;
         // Everyone is connected after the ramp; measure mid-way through the idle time.
         std::thread::sleep(Duration::from_secs(args.ramp) + Duration::from_secs(args.seconds) / 2);
@@ -256,21 +260,11 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
         let json = std::env::temp_dir().join(format!("tickroom-load-{port}.json"));
         let cpu0 = cpu_seconds(pid);
         let t0 = Instant::now();
-        let status = Command::new("taskset")
-            .args(["-c", &args.bots_core])
-            .arg(bin_dir()?.join("tickroom-bots"))
-            .args(["swarm", "--server", url, "--players", "8"])
+        let status = swarm_command(args, url)?
+            .args(["--players", "8"])
             .args(["--rooms", &(players / 8).to_string()])
-            .args([
-                "--duration",
-                &args.seconds.to_string(),
-                "--ramp-up",
-                &args.ramp.to_string(),
-            ])
             .arg("--json")
             .arg(&json)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .status()?;
         let wall = t0.elapsed().as_secs_f64();
         let server_cpu = 100.0 * (cpu_seconds(pid) - cpu0) / wall;
