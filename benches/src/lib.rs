@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use tickroom_server::games::arena::Arena;
-use tickroom_server::room::{Room, RoomConfig};
+use tickroom_engine::{Room, RoomConfig};
+use tickroom_games::arena::Arena;
 use tickroom_shared::games::arena::ArenaInput;
 
 /// An arena room with `players` seated players, each holding a different direction, ticked

@@ -9,7 +9,7 @@ use tickroom_shared::{
     AuthPayload, ErrorCode, MatchClaims, PROTOCOL_VERSION, TokenError, TokenKey,
 };
 
-use crate::registry::{Match, Registry, SeatError};
+use crate::directory::{Directory, Match, SeatError};
 
 /// A handshake that passed: who connects, to which match.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub struct Admission {
 pub fn admit(
     auth: Option<rmpv::Value>,
     key: &TokenKey,
-    registry: &Registry,
+    directory: &Directory,
 ) -> Result<Admission, ErrorCode> {
     let payload = parse_payload(auth)?;
     if payload.protocol.is_some_and(|p| p != PROTOCOL_VERSION) {
@@ -43,7 +43,7 @@ pub fn admit(
     if payload.match_id.is_some_and(|m| m != claims.match_id) {
         return Err(ErrorCode::TokenWrongMatch);
     }
-    let game_match = registry
+    let game_match = directory
         .get(&claims.match_id)
         .ok_or(ErrorCode::MatchNotFound)?;
     game_match

@@ -1,9 +1,11 @@
 //! The `tickroom-server` binary: parses configuration, sets up logging, binds, and serves until
 //! SIGINT or SIGTERM. `mint-token` signs a match token for testing and for game backends.
 
+mod cli;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tickroom_server::Config;
+use tickroom_server::{Config, Server};
 use tickroom_shared::{MatchClaims, Role, TokenKey};
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +19,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    config: Config,
+    config: cli::ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -52,6 +54,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let config = cli.config.into_config();
     match cli.command.unwrap_or(Command::Serve) {
         Command::MintToken {
             match_id,
@@ -60,8 +63,8 @@ async fn main() -> anyhow::Result<()> {
             ttl,
         } => {
             let key = TokenKey::new(
-                cli.config.token_secret.as_bytes(),
-                cli.config.token_issuer.clone(),
+                config.auth.token_secret.as_bytes(),
+                config.auth.token_issuer.clone(),
             );
             let token = key
                 .sign(&MatchClaims::new(match_id, player, role, ttl, key.issuer()))
@@ -69,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve => serve(cli.config).await,
+        Command::Serve => serve(config).await,
     }
 }
 
@@ -80,17 +83,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,tickroom_server=info".into()),
         )
         .init();
-    if config.admin_key == tickroom_server::config::DEV_ADMIN_KEY {
+    if config.auth.uses_dev_keys() {
         tracing::warn!(
             "using the development admin key and token secret (loopback only); set TICKROOM_ADMIN_KEY and TICKROOM_TOKEN_SECRET for anything else"
         );
     }
-    let listener = tokio::net::TcpListener::bind(config.addr)
+    let addr = config.addr;
+    let server = Server::builder(config).build()?;
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {}", config.addr))?;
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signals(shutdown.clone()));
-    tickroom_server::run(listener, config, shutdown).await?;
+    server.serve(listener, shutdown).await?;
     Ok(())
 }
 

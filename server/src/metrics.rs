@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use tickroom_engine::{PushOutcome, RoomMetrics};
 use tickroom_shared::ErrorCode;
 use tickroom_shared::error::ALL as ALL_CODES;
 
@@ -305,6 +306,42 @@ impl Metrics {
             "How late ticks started after their scheduled time.",
         );
         out
+    }
+}
+
+impl RoomMetrics for Metrics {
+    fn room_opened(&self) {
+        self.rooms_open.inc();
+    }
+    fn room_closed(&self) {
+        self.rooms_open.dec();
+    }
+    fn tick(&self, took: std::time::Duration) {
+        self.ticks.inc();
+        self.tick_duration.observe(took);
+    }
+    fn tick_lateness(&self, late: std::time::Duration) {
+        self.tick_lateness.observe(late);
+    }
+    fn tick_overrun(&self) {
+        self.tick_overruns.inc();
+    }
+    fn ticks_skipped(&self, n: u64) {
+        self.ticks_skipped.add(n);
+    }
+    fn snapshot(&self, bytes: usize) {
+        self.snapshot_bytes.add(bytes as u64);
+    }
+    fn snapshot_dropped(&self) {
+        self.snapshots_dropped.inc();
+    }
+    fn input(&self, outcome: PushOutcome) {
+        match outcome {
+            PushOutcome::Queued => self.inputs_accepted.inc(),
+            PushOutcome::Duplicate => self.inputs_duplicate.inc(),
+            PushOutcome::Full => self.inputs_overflow.inc(),
+            PushOutcome::NotSeated => self.inputs_unseated.inc(),
+        }
     }
 }
 

@@ -1,20 +1,21 @@
-//! Input rate limiting with governor, keyed by match and player so that reconnecting does not
-//! reset a player's budget.
+//! Rate limits (governor): per player for inputs, per address for handshakes, per connection
+//! for other events, and the window that tells sustained abuse from a burst.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Per-player input budget: `rate` per second sustained, `burst` at once.
+/// A budget per key: `rate` a second sustained, bursts of `burst`, memory bounded by
+/// [`sweep`](Self::sweep) to the keys used recently.
 #[derive(Debug)]
-pub struct InputLimiter {
-    limiter: DefaultKeyedRateLimiter<Arc<str>>,
+pub(crate) struct KeyedLimiter<K: std::hash::Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
 }
 
-impl InputLimiter {
-    /// A limiter allowing `rate` inputs per second with bursts of `burst` (both at least 1).
-    pub fn new(rate: u32, burst: u32) -> Self {
+impl<K: std::hash::Hash + Eq + Clone> KeyedLimiter<K> {
+    /// A limiter allowing `rate` per second with bursts of `burst` (both at least 1).
+    pub(crate) fn new(rate: u32, burst: u32) -> Self {
         let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Self {
@@ -22,32 +23,29 @@ impl InputLimiter {
         }
     }
 
-    /// The key of `player` in `match_id`.
-    pub fn key(match_id: &str, player: &str) -> Arc<str> {
-        format!("{match_id}\u{1f}{player}").into()
-    }
-
-    /// Takes one input from `key`'s budget; `false` if it is exhausted.
-    pub fn check(&self, key: &Arc<str>) -> bool {
+    /// Takes one from `key`'s budget; `false` if it is exhausted.
+    pub(crate) fn check(&self, key: &K) -> bool {
         self.limiter.check_key(key).is_ok()
     }
 
-    /// Forgets keys whose budget is full again, bounding memory to recently active players.
-    pub fn sweep(&self) {
+    /// Forgets keys whose budget is full again.
+    pub(crate) fn sweep(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
-
-    /// Keys currently remembered.
-    pub fn len(&self) -> usize {
-        self.limiter.len()
-    }
-
-    /// Whether no key is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.limiter.is_empty()
-    }
 }
+
+/// Per-player input budgets, keyed by match and player so that reconnecting does not reset a
+/// player's budget.
+pub(crate) type InputLimiter = KeyedLimiter<Arc<str>>;
+
+/// The key of `player` in `match_id` for an [`InputLimiter`].
+pub(crate) fn player_key(match_id: &str, player: &str) -> Arc<str> {
+    format!("{match_id}\u{1f}{player}").into()
+}
+
+/// Handshakes per client address.
+pub(crate) type HandshakeLimiter = KeyedLimiter<std::net::IpAddr>;
 
 #[cfg(test)]
 mod tests {
@@ -56,45 +54,17 @@ mod tests {
     #[test]
     fn burst_then_refuse_per_key() {
         let l = InputLimiter::new(1, 3);
-        let a = InputLimiter::key("m", "a");
-        let b = InputLimiter::key("m", "b");
+        let a = player_key("m", "a");
+        let b = player_key("m", "b");
         assert!((0..3).all(|_| l.check(&a)));
         assert!(!l.check(&a));
         assert!(l.check(&b), "another player's budget is separate");
     }
 }
 
-/// Handshakes per client address.
-#[derive(Debug)]
-pub struct HandshakeLimiter {
-    limiter: DefaultKeyedRateLimiter<std::net::IpAddr>,
-}
-
-impl HandshakeLimiter {
-    /// `rate` handshakes per second per address, bursts of `burst`.
-    pub fn new(rate: u32, burst: u32) -> Self {
-        let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        Self {
-            limiter: RateLimiter::dashmap(Quota::per_second(rate).allow_burst(burst)),
-        }
-    }
-
-    /// Takes one handshake from `ip`'s budget; `false` if it is exhausted.
-    pub fn check(&self, ip: std::net::IpAddr) -> bool {
-        self.limiter.check_key(&ip).is_ok()
-    }
-
-    /// Forgets addresses whose budget is full again.
-    pub fn sweep(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
-    }
-}
-
 /// One connection's budget for events other than inputs.
 #[derive(Debug)]
-pub struct EventLimiter {
+pub(crate) struct EventLimiter {
     limiter: governor::DefaultDirectRateLimiter,
 }
 
@@ -117,13 +87,13 @@ impl EventLimiter {
 /// Counts one connection's dropped messages over a fixed window, to tell sustained abuse from
 /// a burst.
 #[derive(Debug, Default)]
-pub struct DropWindow {
+pub(crate) struct DropWindow {
     window_start_ms: std::sync::atomic::AtomicU64,
     count: std::sync::atomic::AtomicU32,
 }
 
 /// The window [`DropWindow`] counts over.
-pub const DROP_WINDOW_MS: u64 = 10_000;
+pub(crate) const DROP_WINDOW_MS: u64 = 10_000;
 
 impl DropWindow {
     /// Counts a drop at `now_ms` (any monotonic milliseconds); returns the drops in the
@@ -152,9 +122,9 @@ mod abuse_tests {
         let h = HandshakeLimiter::new(1, 2);
         let a: std::net::IpAddr = "10.0.0.1".parse().unwrap();
         let b: std::net::IpAddr = "10.0.0.2".parse().unwrap();
-        assert!(h.check(a) && h.check(a));
-        assert!(!h.check(a));
-        assert!(h.check(b), "per address");
+        assert!(h.check(&a) && h.check(&a));
+        assert!(!h.check(&a));
+        assert!(h.check(&b), "per address");
         let e = EventLimiter::new(2);
         assert_eq!(
             (0..10).filter(|_| e.check()).count(),

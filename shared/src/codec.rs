@@ -59,6 +59,53 @@ pub fn decode_map<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
+/// Decodes one msgpack value from `bytes` into `T` (any form serde accepts for it), refusing
+/// trailing bytes.
+pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+    let value = T::deserialize(&mut de).map_err(|_| DecodeError::Shape)?;
+    if de.position() as usize != bytes.len() {
+        return Err(DecodeError::Trailing);
+    }
+    Ok(value)
+}
+
+/// Splits the argument of an `input` event, the map `{seq, input}`
+/// ([`InputMsg`](crate::InputMsg)), into `seq` and the raw msgpack of `input`, without
+/// decoding the game's input: the same shape rules as decoding `InputMsg` (both keys, once
+/// each, no other key, `seq` an integer that fits `u32`, nothing trailing).
+pub fn split_input(arg: &[u8]) -> Result<(u32, &[u8]), DecodeError> {
+    if !matches!(arg.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
+        return Err(DecodeError::NotAMap);
+    }
+    let mut rd = arg;
+    let len = rmp::decode::read_map_len(&mut rd).map_err(|_| DecodeError::Truncated)?;
+    let (mut seq, mut input) = (None, None);
+    for _ in 0..len {
+        let (key, rest) = rmp::decode::read_str_from_slice(rd).map_err(|_| DecodeError::Shape)?;
+        rd = rest;
+        match key {
+            "seq" if seq.is_none() => {
+                seq =
+                    Some(rmp::decode::read_int::<u32, _>(&mut rd).map_err(|_| DecodeError::Shape)?);
+            }
+            "input" if input.is_none() => {
+                let start = arg.len() - rd.len();
+                skip_value(&mut rd)?;
+                input = Some(&arg[start..arg.len() - rd.len()]);
+            }
+            _ => return Err(DecodeError::Shape),
+        }
+    }
+    if !rd.is_empty() {
+        return Err(DecodeError::Trailing);
+    }
+    match (seq, input) {
+        (Some(seq), Some(input)) => Ok((seq, input)),
+        _ => Err(DecodeError::Shape),
+    }
+}
+
 /// Decodes a whole event payload `[name, arg]` whose argument is a map into `T`.
 pub fn decode_event<T: DeserializeOwned>(payload: &[u8]) -> Result<(&str, T), DecodeError> {
     let (name, arg) = split_event(payload)?;
@@ -176,6 +223,44 @@ mod tests {
         let (name, msg) = decode_event::<InputMsg<ArenaInput>>(&bytes).unwrap();
         assert_eq!(name, "input");
         assert_eq!(msg, input());
+    }
+
+    #[test]
+    fn split_input_agrees_with_decoding_input_msg() {
+        let event = encode_event("input", &input());
+        let (_, arg) = split_event(&event).unwrap();
+        let (seq, raw) = split_input(arg).unwrap();
+        assert_eq!(seq, 7);
+        assert_eq!(decode_value::<ArenaInput>(raw).unwrap(), input().input);
+        // Every shape InputMsg refuses, split_input refuses too.
+        let cases: Vec<Vec<u8>> = vec![
+            rmp_serde::to_vec_named(&serde_json::json!({"seq": 1})).unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!({"input": {}})).unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!({"seq": -1, "input": {}})).unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!({"seq": 4294967296u64, "input": {}}))
+                .unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!({"seq": 1.5, "input": {}})).unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!({"seq": 1, "input": {}, "x": 0})).unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!([1, {}])).unwrap(),
+            vec![
+                0x82, 0xa3, b's', b'e', b'q', 0x01, 0xa3, b's', b'e', b'q', 0x02,
+            ],
+            vec![
+                0x82, 0xa3, b's', b'e', b'q', 0x01, 0xa5, b'i', b'n', b'p', b'u', b't',
+            ],
+            vec![0x81, 0xa3, b's', b'e', b'q', 0x01, 0xc0],
+        ];
+        for case in cases {
+            assert!(split_input(&case).is_err(), "{case:x?}");
+            assert!(
+                decode_map::<InputMsg<serde::de::IgnoredAny>>(&case).is_err(),
+                "{case:x?}"
+            );
+        }
+        assert_eq!(
+            decode_value::<u8>(&[0x01, 0x02]),
+            Err(DecodeError::Trailing)
+        );
     }
 
     #[test]

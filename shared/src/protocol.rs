@@ -142,6 +142,19 @@ pub enum EndReason {
     Abandoned,
 }
 
+impl EndReason {
+    /// The reason as it appears on the wire (and in logs).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::GameOver => "game_over",
+            Self::Shutdown => "shutdown",
+            Self::Error => "error",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
 /// Sent to every socket of a match as it ends; the server then disconnects them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchEnd {

@@ -24,13 +24,13 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Claims for `player` in `match_id`, valid for a minute, with the test issuer.
 pub fn claims(match_id: &str, player: &str, role: Role) -> MatchClaims {
-    MatchClaims::new(match_id, player, role, 60, test_config().token_issuer)
+    MatchClaims::new(match_id, player, role, 60, test_config().auth.token_issuer)
 }
 
 /// Signs `claims` with the test server's secret, as a game backend would.
 pub fn sign(claims: &MatchClaims) -> String {
     let c = test_config();
-    TokenKey::new(c.token_secret.as_bytes(), c.token_issuer)
+    TokenKey::new(c.auth.token_secret.as_bytes(), c.auth.token_issuer)
         .sign(claims)
         .expect("sign")
 }
@@ -52,12 +52,13 @@ pub struct TestServer {
 
 /// A config for tests: defaults with no drain, a short shutdown, results kept in memory.
 pub fn test_config() -> Config {
-    Config {
-        shutdown_timeout_ms: 3_000,
-        drain_secs: 0,
-        results_db: ":memory:".into(),
+    let mut config = Config {
+        results_db: Some(":memory:".into()),
         ..Config::default()
-    }
+    };
+    config.shutdown.timeout = Duration::from_secs(3);
+    config.shutdown.drain = Duration::ZERO;
+    config
 }
 
 fn init_tracing() {
@@ -87,7 +88,7 @@ impl TestServer {
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let url = format!("http://{addr}");
-        let admin = AdminClient::new(&url, &config.admin_key);
+        let admin = AdminClient::new(&url, &config.auth.admin_key);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(tickroom_server::run(listener, config, shutdown.clone()));
         Self {

@@ -18,12 +18,92 @@ use subtle::ConstantTimeEq;
 use tickroom_shared::limits::is_valid_id;
 use tickroom_shared::{EndReason, MatchClaims, Role};
 
-use crate::App;
-use crate::registry::{CreateError, CreateMatch, MatchView};
+use super::NetState as App;
+use crate::directory::{CreateError, Match, MatchSpec};
 use crate::results::MatchResult;
 
 /// Longest token lifetime the admin API mints, in seconds (7 days).
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// The body of `POST /admin/matches`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMatch {
+    /// The game to run (e.g. `"arena"`).
+    pub game: String,
+    /// The match id; a random one when absent.
+    #[serde(default)]
+    pub match_id: Option<String>,
+    /// Ticks per second; the server's default when absent.
+    #[serde(default)]
+    pub tick_rate: Option<u32>,
+    /// Player seats; the server's default when absent.
+    #[serde(default)]
+    pub max_players: Option<u32>,
+}
+
+impl From<CreateMatch> for MatchSpec {
+    fn from(req: CreateMatch) -> Self {
+        Self {
+            game: req.game,
+            match_id: req.match_id,
+            tick_rate: req.tick_rate,
+            max_players: req.max_players,
+        }
+    }
+}
+
+/// A match as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchView {
+    /// Match id.
+    pub id: String,
+    /// Game name.
+    pub game: &'static str,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// Player seats.
+    pub max_players: u32,
+    /// Spectator seats.
+    pub max_spectators: u32,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// `waiting` (no player has joined yet), `running` or `ended`.
+    pub state: &'static str,
+    /// Why it ended, once it has.
+    pub end_reason: Option<EndReason>,
+    /// The room's last tick.
+    pub tick: u64,
+    /// Ids of players holding a seat (connected or held), sorted.
+    pub players: Vec<String>,
+    /// Ids of players whose seat is held after a dropped connection, sorted.
+    pub disconnected: Vec<String>,
+    /// Connected spectators.
+    pub spectators: usize,
+}
+
+impl MatchView {
+    /// The view of `m` now.
+    pub fn of(m: &Match) -> Self {
+        let info = m.info();
+        let state = m.state();
+        let seats = m.seats_view();
+        Self {
+            id: info.id.to_string(),
+            game: info.game,
+            tick_rate: info.tick_rate,
+            max_players: info.max_players,
+            max_spectators: info.max_spectators,
+            created_at: info.created_at,
+            state: state.as_str(),
+            end_reason: state.end_reason(),
+            tick: m.tick(),
+            players: seats.players,
+            disconnected: seats.disconnected,
+            spectators: seats.spectators,
+        }
+    }
+}
 
 /// An admin API error: status, stable code, message.
 #[derive(Debug)]
@@ -104,10 +184,7 @@ async fn require_admin(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let ok: bool = presented
-        .as_bytes()
-        .ct_eq(app.config.admin_key.as_bytes())
-        .into();
+    let ok: bool = presented.as_bytes().ct_eq(app.admin_key.as_bytes()).into();
     if !ok {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -120,7 +197,7 @@ async fn require_admin(
 }
 
 async fn list_games(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    let games: Vec<&str> = app.registry.catalog().names().collect();
+    let games: Vec<&str> = app.directory.games().collect();
     Json(json!({ "games": games }))
 }
 
@@ -129,8 +206,8 @@ async fn create_match(
     body: Result<Json<CreateMatch>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MatchView>), ApiError> {
     let Json(req) = body?;
-    let m = app.registry.create(req)?;
-    Ok((StatusCode::CREATED, Json(m.view())))
+    let m = app.directory.create(req.into())?;
+    Ok((StatusCode::CREATED, Json(MatchView::of(&m))))
 }
 
 #[derive(Serialize)]
@@ -140,7 +217,12 @@ struct MatchList {
 
 async fn list_matches(State(app): State<Arc<App>>) -> Json<MatchList> {
     Json(MatchList {
-        matches: app.registry.list().iter().map(|m| m.view()).collect(),
+        matches: app
+            .directory
+            .list()
+            .iter()
+            .map(|m| MatchView::of(m))
+            .collect(),
     })
 }
 
@@ -148,8 +230,8 @@ async fn get_match(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<MatchView>, ApiError> {
-    let m = app.registry.get(&id).ok_or_else(ApiError::not_found)?;
-    Ok(Json(m.view()))
+    let m = app.directory.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(Json(MatchView::of(&m)))
 }
 
 async fn end_match(
@@ -157,10 +239,10 @@ async fn end_match(
     Path(id): Path<String>,
 ) -> Result<Json<MatchView>, ApiError> {
     let m = app
-        .registry
+        .directory
         .end(&id, EndReason::Admin)
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(m.view()))
+    Ok(Json(MatchView::of(&m)))
 }
 
 /// Body of `POST /admin/matches/{id}/tokens`.
@@ -193,7 +275,7 @@ async fn mint_token(
     body: Result<Json<MintRequest>, JsonRejection>,
 ) -> Result<Json<MintResponse>, ApiError> {
     let Json(req) = body?;
-    let m = app.registry.get(&id).ok_or_else(ApiError::not_found)?;
+    let m = app.directory.get(&id).ok_or_else(ApiError::not_found)?;
     if !is_valid_id(&req.player_id) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -201,7 +283,7 @@ async fn mint_token(
             "player_id must be 1-64 characters of A-Z a-z 0-9 - _ . :",
         ));
     }
-    let ttl = req.ttl_secs.unwrap_or(app.config.token_ttl_secs);
+    let ttl = req.ttl_secs.unwrap_or(app.token_ttl.as_secs());
     if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -210,7 +292,7 @@ async fn mint_token(
         ));
     }
     let claims = MatchClaims::new(
-        m.info.id.as_ref(),
+        m.info().id.as_ref(),
         req.player_id,
         req.role,
         ttl,
@@ -253,7 +335,7 @@ async fn with_store<T: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
-    let store = app.registry.results().cloned().ok_or_else(|| {
+    let store = app.directory.results().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "results_disabled",

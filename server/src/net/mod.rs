@@ -1,46 +1,85 @@
 //! The transport: Socket.IO (msgpack parser) and the HTTP routes, on one axum router.
 
-pub mod admin;
-pub mod raw;
-pub mod serve;
-pub mod sink;
-pub(crate) mod socket;
-pub mod tls;
+mod admin;
+mod raw;
+pub(crate) mod serve;
+pub(crate) mod sink;
+mod socket;
+pub(crate) mod tls;
+
+pub use admin::{CreateMatch, MatchView};
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo};
+use tickroom_shared::TokenKey;
+use tokio_util::sync::CancellationToken;
 
-use crate::App;
-use crate::config::Config;
+use crate::config::{LimitConfig, NetConfig};
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::ratelimit::{HandshakeLimiter, InputLimiter};
 
 /// Admin request bodies are small JSON documents.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
 
-/// Builds the Socket.IO layer and its handle, with every limit from `config`.
-pub fn socketio(config: &Config) -> (SocketIoLayer, SocketIo) {
+/// What the transport's handlers share: the directory they admit into, the keys they check
+/// and the budgets they enforce.
+#[derive(Debug)]
+pub(crate) struct NetState {
+    /// The matches of this node.
+    pub(crate) directory: Arc<Directory>,
+    /// Verifies (and for the admin API, signs) match tokens.
+    pub(crate) key: TokenKey,
+    /// The admin API key.
+    pub(crate) admin_key: String,
+    /// Lifetime of tokens the admin API mints when the request names none.
+    pub(crate) token_ttl: Duration,
+    /// Counters.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Per-player input budgets.
+    pub(crate) limiter: InputLimiter,
+    /// Per-address handshake budgets.
+    pub(crate) handshakes: HandshakeLimiter,
+    /// Per-connection budgets and sizes.
+    pub(crate) limits: LimitConfig,
+    /// Origins, forwarded addresses.
+    pub(crate) net: NetConfig,
+    /// Cancelled when the server begins shutting down: handshakes are refused.
+    pub(crate) shutdown: CancellationToken,
+    /// When the server started (the clock of the drop windows).
+    pub(crate) started: Instant,
+}
+
+/// Builds the Socket.IO layer and its handle, with every limit from the configuration.
+pub(crate) fn socketio(limits: &LimitConfig, net: &NetConfig) -> (SocketIoLayer, SocketIo) {
     SocketIo::builder()
         .with_parser(ParserConfig::msgpack())
-        .max_payload(config.max_message_bytes as u64)
-        .ws_max_message_size(config.max_message_bytes)
-        .ws_max_frame_size(config.max_message_bytes)
+        .max_payload(limits.max_message_bytes as u64)
+        .ws_max_message_size(limits.max_message_bytes)
+        .ws_max_frame_size(limits.max_message_bytes)
         // Client messages are small; a large read buffer is kept per connection for nothing.
         .ws_read_buffer_size(1024)
-        .max_buffer_size(config.socket_buffer)
-        .connect_timeout(config.connect_timeout())
-        .ping_interval(Duration::from_millis(config.ping_interval_ms))
-        .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
+        .max_buffer_size(limits.socket_buffer)
+        .connect_timeout(net.connect_timeout)
+        .ping_interval(net.ping_interval)
+        .ping_timeout(net.ping_timeout)
         .build_layer()
 }
 
-/// Registers the handlers and returns the full router.
-pub(crate) fn router(app: Arc<App>, io: &SocketIo, layer: SocketIoLayer) -> Router {
-    socket::register(io, app.clone());
+/// Registers the Socket.IO handlers on `io`: from then on, `io` admits clients into `app`'s
+/// matches, and their rooms can broadcast to them.
+pub(crate) fn register(app: Arc<NetState>, io: &SocketIo) {
+    socket::register(io, app);
+}
+
+/// The full router: Socket.IO (`layer`), health, metrics and the admin API.
+pub(crate) fn router(app: Arc<NetState>, layer: SocketIoLayer) -> Router {
     let app_for_origin = app.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -59,18 +98,15 @@ pub(crate) fn router(app: Arc<App>, io: &SocketIo, layer: SocketIoLayer) -> Rout
 /// Refuses browser requests from origins not in `--allowed-origins` (when set) with 403.
 /// Requests without an `Origin` header (native clients) pass.
 async fn check_origin(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let allowed = &app.config.allowed_origins;
-    let restricted = allowed.iter().any(|o| !o.is_empty());
-    if restricted
+    let allowed = &app.net.allowed_origins;
+    if !allowed.is_empty()
         && let Some(origin) = req.headers().get(axum::http::header::ORIGIN)
-        && !allowed
-            .iter()
-            .any(|o| origin.as_bytes() == o.trim().as_bytes())
+        && !allowed.iter().any(|o| origin.as_bytes() == o.as_bytes())
     {
         let body = serde_json::json!({
             "error": { "code": "origin_not_allowed", "message": "this origin may not connect" }
@@ -81,7 +117,7 @@ async fn check_origin(
 }
 
 async fn metrics(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     (
         [(

@@ -6,7 +6,8 @@ use socketioxide::adapter::Adapter;
 use tickroom_shared::{MatchEnd, Presence, event};
 
 use super::raw::RawMsgpack;
-use crate::room::driver::{BoxFuture, SnapshotSink};
+use tickroom_engine::SnapshotSink;
+use tickroom_engine::driver::BoxFuture;
 
 /// Broadcasts a room's output to the sockets of its match on this node.
 #[derive(Debug)]

@@ -14,11 +14,13 @@ use socketioxide_core::adapter::DefinedAdapter;
 use socketioxide_core::{Sid, Value};
 use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, event};
 
-use crate::App;
+use tickroom_engine::InputError;
+use tickroom_shared::codec;
+
+use super::NetState as App;
 use crate::auth::{self, Admission, seat_error_code};
-use crate::ratelimit::{DropWindow, EventLimiter, InputLimiter};
-use crate::registry::{Departure, Match};
-use crate::room::driver::InputError;
+use crate::directory::{Departure, Match};
+use crate::ratelimit::{DropWindow, EventLimiter, player_key};
 
 /// How often a connection is told about dropped inputs, at most.
 const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
@@ -51,7 +53,7 @@ impl Session {
             return true;
         }
         let now = app.started.elapsed().as_millis() as u64;
-        let limit = app.config.abuse_drop_limit;
+        let limit = app.limits.abuse_drop_limit;
         if limit > 0 && self.drops.drop_one(now) > limit {
             if self.cut.swap(true, Ordering::AcqRel) {
                 return true;
@@ -140,11 +142,11 @@ fn authenticate<A: Adapter>(
         return Err(refuse(&s, ErrorCode::ServerBusy, app));
     }
     if let Some(ip) = client_ip(&s, app)
-        && !app.handshakes.check(ip)
+        && !app.handshakes.check(&ip)
     {
         return Err(refuse(&s, ErrorCode::HandshakeRateLimited, app));
     }
-    let admission = auth::admit(auth, &app.key, &app.registry).map_err(|c| refuse(&s, c, app))?;
+    let admission = auth::admit(auth, &app.key, &app.directory).map_err(|c| refuse(&s, c, app))?;
     // The seat is taken in `connected`, not here: socketioxide may still fail to send the
     // CONNECT reply after the middleware passes, and then no handler would ever give it back.
     s.extensions.insert(Arc::new(admission));
@@ -155,7 +157,7 @@ fn authenticate<A: Adapter>(
 /// is configured to trust it.
 fn client_ip<A: Adapter>(s: &Socket<A>, app: &App) -> Option<std::net::IpAddr> {
     let parts = s.req_parts();
-    if app.config.trust_forwarded_for
+    if app.net.trust_forwarded_for
         && let Some(ip) = parts
             .headers
             .get("x-forwarded-for")
@@ -206,13 +208,13 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
     }
     app.metrics.connections.inc();
     let session = Arc::new(Session {
-        limiter_key: InputLimiter::key(&m.info.id, &player),
+        limiter_key: player_key(&m.info().id, &player),
         game_match: m.clone(),
         player,
         role: claims.role,
         conn,
         last_notice_ms: AtomicU64::new(0),
-        events: EventLimiter::new(app.config.event_rate),
+        events: EventLimiter::new(app.limits.event_rate),
         drops: DropWindow::default(),
         cut: AtomicBool::new(false),
         closed: AtomicBool::new(false),
@@ -220,20 +222,20 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
 
     let welcome = Welcome {
         protocol: PROTOCOL_VERSION,
-        match_id: m.info.id.to_string(),
+        match_id: m.info().id.to_string(),
         player_id: session.player.to_string(),
         role: session.role,
-        game: m.info.game.to_owned(),
-        tick_rate: m.info.tick_rate,
-        tick: m.room().tick(),
+        game: m.info().game.to_owned(),
+        tick_rate: m.info().tick_rate,
+        tick: m.tick(),
     };
     // Welcome first, then join the room: the per-socket queue keeps that order, so no
     // snapshot can precede the welcome.
     let _ = s.emit(event::WELCOME, &welcome);
-    s.join(m.info.id.to_string());
+    s.join(m.info().id.to_string());
     // Deltas are relative to a keyframe this connection has not seen: have the next tick send
     // one.
-    m.room().request_keyframe();
+    m.request_keyframe();
     s.on(
         event::INPUT,
         InputHandler {
@@ -272,7 +274,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
     if !s.connected() {
         session.close(&app, Departure::Left);
     }
-    tracing::debug!(sid = %s.id, match_id = %m.info.id, player = %session.player, role = session.role.as_str(), "connected");
+    tracing::debug!(sid = %s.id, match_id = %m.info().id, player = %session.player, role = session.role.as_str(), "connected");
 }
 
 /// Sends an `error` event with `code` to one socket and counts it.
@@ -313,15 +315,18 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
             session.dropped(&s, app);
             return;
         }
+        // With the msgpack parser an event's data is the raw msgpack of `[name, arg]`.
         let Value::Bytes(payload) = v else {
             send_error(&s, ErrorCode::BadPayload, app);
             return;
         };
-        match session
-            .game_match
-            .room()
-            .submit_input(&session.player, &payload)
-        {
+        let Ok((seq, input)) =
+            codec::split_event(&payload).and_then(|(_, arg)| codec::split_input(arg))
+        else {
+            send_error(&s, ErrorCode::BadPayload, app);
+            return;
+        };
+        match session.game_match.submit_input(&session.player, seq, input) {
             Ok(()) => {}
             Err(InputError::Decode(_)) => send_error(&s, ErrorCode::BadPayload, app),
             Err(InputError::Invalid(e)) => {

@@ -172,8 +172,8 @@ async fn oversize_payloads_are_refused_on_both_transports() {
 #[tokio::test]
 async fn handshake_storms_from_one_address_are_refused() {
     let mut config = test_config();
-    config.handshake_rate = 1;
-    config.handshake_burst = 3;
+    config.limits.handshake_rate = 1;
+    config.limits.handshake_burst = 3;
     let server = TestServer::start_with(config).await;
     let m = server.arena(2).await;
     let forged = sign(&claims(&m, "x", Role::Player)).replace('.', ".x");
@@ -200,7 +200,7 @@ async fn handshake_storms_from_one_address_are_refused() {
 #[tokio::test]
 async fn only_allowed_origins_may_connect() {
     let mut config = test_config();
-    config.allowed_origins = vec!["https://game.example".into()];
+    config.net.allowed_origins = vec!["https://game.example".into()];
     let server = TestServer::start_with(config).await;
     let http = reqwest::Client::new();
     let open = |origin: Option<&'static str>| {
@@ -232,8 +232,8 @@ async fn only_allowed_origins_may_connect() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
     let mut config = test_config();
-    config.write_timeout_ms = 1_000;
-    config.seat_grace_secs = 0;
+    config.net.write_timeout = Duration::from_secs(1);
+    config.matches.seat_grace = Duration::ZERO;
     let server = TestServer::start_with(config).await;
     let m = server.arena(4).await;
     // A reading player keeps the room busy.
@@ -293,8 +293,10 @@ async fn tls_serves_the_same_protocol() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let mut config = test_config();
-    config.tls_cert = Some(cert_path);
-    config.tls_key = Some(key_path);
+    config.net.tls = Some(tickroom_server::config::TlsFiles {
+        cert: cert_path,
+        key: key_path,
+    });
     let server = TestServer::start_with(config).await;
 
     // Plain HTTP to a TLS port gets nowhere.
@@ -351,7 +353,7 @@ async fn tls_serves_the_same_protocol() {
 async fn half_sent_requests_are_closed_after_the_header_deadline() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut config = test_config();
-    config.header_read_timeout_ms = 500;
+    config.net.header_read_timeout = Duration::from_millis(500);
     let server = TestServer::start_with(config).await;
     // A slowloris: the start of a request, then silence.
     let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();

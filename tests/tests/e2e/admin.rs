@@ -123,7 +123,7 @@ async fn create_list_get_end() {
 #[tokio::test]
 async fn room_limit_is_enforced() {
     let mut config = tickroom_tests::test_config();
-    config.max_rooms = 2;
+    config.matches.max_rooms = 2;
     let server = TestServer::start_with(config).await;
     server.arena(2).await;
     let second = server.arena(2).await;

@@ -35,7 +35,7 @@ async fn bad_tokens_are_refused_with_their_codes() {
     // forged: right claims, wrong secret
     let forged = TokenKey::new(
         b"not-the-server-secret-not-the-server",
-        test_config().token_issuer,
+        test_config().auth.token_issuer,
     )
     .sign(&claims(&m, "alice", Role::Player))
     .unwrap();
@@ -133,7 +133,7 @@ async fn malformed_auth_payloads_are_refused() {
 #[tokio::test]
 async fn full_matches_refuse_and_spectator_seats_are_separate() {
     let mut config = test_config();
-    config.max_spectators = 1;
+    config.matches.max_spectators = 1;
     let server = TestServer::start_with(config).await;
     let m = server.arena(1).await;
     let _alice = server.join(&m, "alice", Role::Player).await;

@@ -266,7 +266,7 @@ async fn a_tictactoe_match_is_played_to_a_win_and_ends_itself() {
 #[tokio::test]
 async fn shutdown_does_not_wait_for_matches_nobody_is_in() {
     let mut config = tickroom_tests::test_config();
-    config.drain_secs = 600;
+    config.shutdown.drain = std::time::Duration::from_secs(600);
     let server = TestServer::start_with(config).await;
     let _waiting = server.arena(2).await;
     let left = server.arena(2).await;

@@ -93,8 +93,8 @@ async fn malformed_and_invalid_inputs_get_error_codes() {
 #[tokio::test]
 async fn input_floods_are_rate_limited_and_reported_once() {
     let mut config = test_config();
-    config.input_rate = 10;
-    config.input_burst = 5;
+    config.limits.input_rate = 10;
+    config.limits.input_burst = 5;
     let server = TestServer::start_with(config).await;
     let m = server.arena(2).await;
     let mut c = server.join(&m, "flood", Role::Player).await;

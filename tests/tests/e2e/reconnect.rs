@@ -34,12 +34,10 @@ async fn connect_via(url: &str, token: &str) -> Client {
 
 /// A server that pings every 100 ms and waits 100 ms for the pong.
 async fn fast_ping_server() -> TestServer {
-    TestServer::start_with(tickroom_server::Config {
-        ping_interval_ms: 100,
-        ping_timeout_ms: 100,
-        ..test_config()
-    })
-    .await
+    let mut config = test_config();
+    config.net.ping_interval = std::time::Duration::from_millis(100);
+    config.net.ping_timeout = std::time::Duration::from_millis(100);
+    TestServer::start_with(config).await
 }
 
 /// Reads `c` for `span`, failing if its connection ends meanwhile.
@@ -139,7 +137,7 @@ async fn a_player_back_within_the_grace_period_keeps_its_entity() {
 #[tokio::test]
 async fn a_player_back_after_the_grace_period_starts_over() {
     let mut config = test_config();
-    config.seat_grace_secs = 1;
+    config.matches.seat_grace = std::time::Duration::from_secs(1);
     let server = TestServer::start_with(config).await;
     let proxy = CutProxy::start(server.addr).await;
     let m = server.arena(2).await;

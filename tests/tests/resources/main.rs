@@ -77,7 +77,7 @@ fn an_arena_tick_allocates_almost_nothing_after_warm_up() {
     let mut room = tickroom_benches::arena_room(8);
     let players: Vec<Arc<str>> = (0..8).map(|i| format!("p{i}").into()).collect();
     let mut seq = 1;
-    let step = |room: &mut tickroom_server::room::Room<_>, seq: &mut u32| {
+    let step = |room: &mut tickroom_engine::Room<_>, seq: &mut u32| {
         *seq += 1;
         for (i, p) in players.iter().enumerate() {
             let angle = (*seq as f32) * 0.1 + i as f32;
@@ -121,30 +121,22 @@ fn ten_thousand_rooms_leave_nothing_behind() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let rt = runtime();
     rt.block_on(async {
-        use tickroom_server::registry::{CreateMatch, Registry};
-        use tickroom_server::{Catalog, Config, metrics::Metrics, net, room::driver::Runtimes};
+        use tickroom_server::directory::MatchSpec;
+        use tickroom_server::{Config, Server};
         use tickroom_shared::{EndReason, Role};
-        use tokio_util::sync::CancellationToken;
-        use tokio_util::task::TaskTracker;
 
-        let config = Arc::new(Config {
-            max_rooms: 20_000,
-            ended_retention_secs: 0,
+        let mut config = Config {
+            results_db: None,
             ..Config::default()
-        });
-        let (_layer, io) = net::socketio(&config);
-        io.ns("/", async || {});
-        let sink = Arc::new(net::sink::SocketIoSink::new(io.clone()));
-        let metrics = Arc::new(Metrics::default());
-        let tracker = TaskTracker::new();
-        let registry = Registry::new(
-            Catalog::builtin(),
-            sink,
-            metrics.clone(),
-            config,
-            Runtimes::current(tracker.clone()),
-            CancellationToken::new(),
-        );
+        };
+        config.matches.max_rooms = 20_000;
+        config.matches.ended_retention = Duration::ZERO;
+        config.matches.sim_threads = Some(0);
+        // A built server that is not serving: its rooms publish to Socket.IO rooms nobody is
+        // in, as a node's rooms do before their players connect.
+        let server = Server::builder(config).build().expect("build");
+        let registry = server.directory().clone();
+        let metrics = server.metrics().clone();
         let cycle = |n: usize| {
             let registry = &registry;
             let metrics = &metrics;
@@ -152,18 +144,18 @@ fn ten_thousand_rooms_leave_nothing_behind() {
                 let mut ids = Vec::with_capacity(n);
                 for i in 0..n {
                     let m = registry
-                        .create(CreateMatch {
+                        .create(MatchSpec {
                             game: "arena".into(),
                             tick_rate: Some(1),
                             max_players: Some(2),
-                            ..CreateMatch::default()
+                            ..MatchSpec::default()
                         })
                         .expect("create");
                     for p in ["a", "b"] {
                         m.claim(&Arc::from(p), Role::Player, &format!("conn-{i}-{p}"))
                             .expect("seat");
                     }
-                    ids.push(m.info.id.clone());
+                    ids.push(m.info().id.clone());
                 }
                 assert_eq!(registry.len(), n);
                 // Every room saw its players and started.
@@ -216,8 +208,8 @@ fn a_client_that_stops_reading_holds_bounded_memory() {
     let rt = runtime();
     rt.block_on(async {
         let mut config = test_config();
-        config.write_timeout_ms = 3_000;
-        config.seat_grace_secs = 0;
+        config.net.write_timeout = Duration::from_secs(3);
+        config.matches.seat_grace = Duration::ZERO;
         let server = TestServer::start_with(config).await;
         let m = server.arena(8).await;
         // Six reading players make snapshots bigger and keep the room busy.

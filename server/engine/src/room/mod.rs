@@ -1,11 +1,9 @@
-//! Rooms: one game instance each, a bevy_ecs World ticked at a fixed rate.
+//! A room: one game instance, a bevy_ecs World stepped one tick at a time.
 //!
 //! [`Room`] is the simulation alone and can be stepped by a test or a benchmark with no
-//! sockets. [`driver`] runs a room on a timer, feeding it commands and handing each tick's
-//! encoded snapshot to a [`SnapshotSink`](driver::SnapshotSink).
+//! sockets and no clock. [`crate::driver`] runs a room on a timer, feeding it commands and
+//! handing each tick's encoded snapshot to a [`SnapshotSink`](crate::SnapshotSink).
 
-pub mod driver;
-pub mod game;
 mod inputs;
 
 use std::collections::BTreeMap;
@@ -16,9 +14,9 @@ use bevy_ecs::schedule::SingleThreadedExecutor;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-pub use game::{
-    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, InvalidInput,
-    MatchControl, PlayerId, Players, Rows, TickInfo,
+use crate::game::{
+    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, MatchControl, PlayerId,
+    Players, Rows, TickInfo,
 };
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
@@ -122,6 +120,11 @@ impl<G: Game> Room<G> {
             encoder,
             applied: Vec::new(),
         }
+    }
+
+    /// The room's fixed parameters.
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
     }
 
     /// The number of the last tick run (0 before the first).

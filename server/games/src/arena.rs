@@ -11,7 +11,7 @@ use tickroom_shared::games::arena::{
     ROW_FIELDS, SIZE, SPEED,
 };
 
-use crate::room::{Controls, Game, GameSystems, InvalidInput, PlayerId, Rows, TickInfo};
+use tickroom_engine::{Controls, Game, GameSystems, InvalidInput, PlayerId, Rows, TickInfo};
 
 /// One disc on the wire: player id, x, y (see [`ROW_FIELDS`]).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -180,7 +180,7 @@ mod tests {
     use tickroom_shared::{Mirror, Snapshot};
 
     use super::*;
-    use crate::room::{PushOutcome, Room, RoomConfig};
+    use tickroom_engine::{PushOutcome, Room, RoomConfig};
 
     fn room() -> Room<Arena> {
         room_with_lag(0)
@@ -199,7 +199,7 @@ mod tests {
 
     fn applied_seqs(r: &Room<Arena>) -> Vec<u32> {
         r.world()
-            .resource::<crate::room::AppliedInputs<ArenaInput>>()
+            .resource::<tickroom_engine::AppliedInputs<ArenaInput>>()
             .0
             .iter()
             .map(|a| a.seq)

@@ -4,7 +4,9 @@
 use bevy_ecs::prelude::*;
 use tickroom_shared::games::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 
-use crate::room::{AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId, Rows};
+use tickroom_engine::{
+    AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId, Rows,
+};
 
 /// The mark a player plays with.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +168,7 @@ mod tests {
     use tickroom_shared::Mirror;
 
     use super::*;
-    use crate::room::{Room, RoomConfig};
+    use tickroom_engine::{Room, RoomConfig};
 
     fn room() -> Room<TicTacToe> {
         let config = RoomConfig {

@@ -1,0 +1,193 @@
+//! Runs a [`Room`](crate::Room) on a fixed-rate timer and connects it to the outside through
+//! channels.
+//!
+//! The transport talks to a running room only through a [`RoomControl`] (join, leave, input,
+//! end) and hears from it only through a [`SnapshotSink`]; neither side knows the other's
+//! types, so the same room runs under Socket.IO, in a test, or in a benchmark.
+//!
+//! [`spawn`] returns the room's two futures instead of spawning them, so the embedder decides
+//! where they run: the server ticks rooms on a simulation runtime of its own and does the
+//! socket work of the publisher on its I/O runtime. A transport that falls behind costs
+//! dropped snapshots (counted), never a late tick.
+//!
+//! # Layout
+//! - `handle`: the [`RoomControl`] handle and the room's [`MatchState`].
+//! - `clock`: the fixed-timestep clock (which ticks are due, how many to skip); pure.
+//! - `task`: the room's task: waiting, ticking, ending.
+//! - `publisher`: hands the room's output to the sink, in order.
+
+mod clock;
+mod handle;
+mod publisher;
+mod task;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tickroom_shared::codec::DecodeError;
+use tickroom_shared::{EndReason, MatchEnd, Presence};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use clock::{Due, TickClock};
+pub use handle::MatchState;
+
+use crate::{Game, InvalidInput, Room, RoomConfig, RoomMetrics};
+
+/// A boxed, sendable future, as [`SnapshotSink`] and [`RoomControl::closed`] return.
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Most ticks a late room runs back to back to catch up; beyond that it skips ticks (counted
+/// by [`RoomMetrics::ticks_skipped`]), so a stalled room comes back at its rate instead of
+/// bursting.
+pub const MAX_CATCH_UP: u32 = 3;
+
+/// Snapshots a room may have waiting for its publisher before newer ones are dropped.
+const PUBLISH_QUEUE: usize = 4;
+
+/// Where a running room sends what it produces. Implemented by the transport.
+pub trait SnapshotSink: Send + Sync + 'static {
+    /// Delivers one tick's snapshot (msgpack of [`tickroom_shared::Snapshot`]) to everyone in
+    /// `match_id`. Called once per tick, in tick order.
+    fn publish<'a>(&'a self, match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a>;
+    /// A player joined, left, dropped or came back.
+    fn presence<'a>(&'a self, match_id: &'a str, presence: &'a Presence) -> BoxFuture<'a>;
+    /// The match ended: tell its connections and close them.
+    fn ended<'a>(&'a self, end: &'a MatchEnd) -> BoxFuture<'a>;
+}
+
+/// Why an input was not queued. Each maps to one error code for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// The input does not decode into the game's input type.
+    #[error("bad payload: {0}")]
+    Decode(#[from] DecodeError),
+    /// The game's validation hook refused it.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// The room's inbox is full.
+    #[error("room inbox full")]
+    InboxFull,
+    /// The room has stopped.
+    #[error("room closed")]
+    Closed,
+}
+
+/// A running room, as its owner sees it, independent of the game type.
+pub trait RoomControl: Send + Sync + 'static {
+    /// Decodes `input` (the msgpack of one game input) into the game's input type, validates
+    /// it and queues it as `player`'s input `seq`. Runs on the caller's task: decoding never
+    /// happens inside the tick.
+    fn submit_input(&self, player: &Arc<str>, seq: u32, input: &[u8]) -> Result<(), InputError>;
+    /// Seats `player` (spawns its entity at the next tick). Seating an already seated player
+    /// keeps its entity.
+    fn join(&self, player: Arc<str>);
+    /// Unseats `player` (despawns its entity at the next tick).
+    fn leave(&self, player: Arc<str>);
+    /// Makes the next snapshot a keyframe, for a connection that just joined.
+    fn request_keyframe(&self);
+    /// `player`'s connection dropped (`connected = false`; the seat and entity are held) or
+    /// came back (`true`).
+    fn set_connected(&self, player: Arc<str>, connected: bool);
+    /// The last tick the room ran.
+    fn tick(&self) -> u64;
+    /// Where the match is in its life.
+    fn state(&self) -> MatchState;
+    /// Ends the match: the room stops after its current tick and tells the sink. The first
+    /// reason given wins.
+    fn end(&self, reason: EndReason);
+    /// Whether the room's task and its publisher have stopped.
+    fn is_closed(&self) -> bool;
+    /// Resolves once the room's task and its publisher have stopped.
+    fn closed(&self) -> BoxFuture<'_>;
+    /// Players, scores and playing time, once the room has ended (not after a panic).
+    fn outcome(&self) -> Option<Outcome>;
+}
+
+/// How a room ended, as its result records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Players seated at the end, sorted.
+    pub players: Vec<String>,
+    /// The game's final scores.
+    pub scores: std::collections::BTreeMap<String, i64>,
+    /// Time from the first tick to the end.
+    pub played: Duration,
+}
+
+/// Everything needed to start a room.
+#[derive(Debug, Clone)]
+pub struct SpawnParams {
+    /// The match id; the sink addresses the room by it.
+    pub match_id: Arc<str>,
+    /// Tick rate and input buffering.
+    pub room: RoomConfig,
+    /// Capacity of the room's inbox (inputs from all players waiting for the next tick).
+    pub inbox: usize,
+    /// A room with no seated player for this long ends with [`EndReason::Abandoned`] (a
+    /// waiting room counts from its creation).
+    pub empty_grace: Duration,
+}
+
+/// A room ready to run: its handle and the two futures that run it. Spawn both (on any
+/// runtimes); the room ends when its handle says so, when `stop` is cancelled, when the game
+/// ends it, or after the empty-room grace period.
+pub struct Spawned {
+    /// The room's handle.
+    pub control: Arc<dyn RoomControl>,
+    /// Ticks the room; finishes once the match has ended and its last message is queued.
+    pub room: BoxFuture<'static>,
+    /// Hands the room's output to the sink; finishes after the match-end message.
+    pub publisher: BoxFuture<'static>,
+}
+
+impl std::fmt::Debug for Spawned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawned").finish_non_exhaustive()
+    }
+}
+
+/// Builds a room for `game` and returns its handle and the futures that run it. `stop` ends
+/// the room with [`EndReason::Shutdown`] unless another reason was given first.
+pub fn spawn<G: Game>(
+    game: Arc<G>,
+    params: SpawnParams,
+    sink: Arc<dyn SnapshotSink>,
+    metrics: Arc<dyn RoomMetrics>,
+    stop: CancellationToken,
+) -> Spawned {
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
+    let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+    let shared = Arc::new(handle::Shared::new(stop.child_token()));
+    let room = Room::new(game.clone(), params.room);
+    let task = task::RoomTask::new(
+        room,
+        params.match_id.clone(),
+        params.empty_grace,
+        control_rx,
+        input_rx,
+        publish_tx,
+        metrics.clone(),
+        shared.clone(),
+    );
+    Spawned {
+        control: Arc::new(handle::Handle::new(
+            game,
+            control_tx,
+            input_tx,
+            shared.clone(),
+        )),
+        room: Box::pin(task.run_guarded()),
+        publisher: Box::pin(publisher::run(
+            params.match_id,
+            publish_rx,
+            sink,
+            shared,
+            metrics,
+        )),
+    }
+}

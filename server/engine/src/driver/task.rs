@@ -1,0 +1,260 @@
+//! A room's task: waiting for its first player, ticking on its clock, ending.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tickroom_shared::{EndReason, MatchEnd, Presence, PresenceStatus};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Outcome;
+use super::clock::TickClock;
+use super::handle::{Command, Shared};
+use super::publisher::Publish;
+use crate::{Game, Room, RoomMetrics};
+
+pub(super) struct RoomTask<G: Game> {
+    room: Room<G>,
+    match_id: Arc<str>,
+    empty_grace: Duration,
+    control: mpsc::UnboundedReceiver<Command<G::Input>>,
+    inputs: mpsc::Receiver<Command<G::Input>>,
+    publish: mpsc::Sender<Publish>,
+    metrics: Arc<dyn RoomMetrics>,
+    shared: Arc<Shared>,
+    /// Presence changes applied since the last publish.
+    presence: Vec<Presence>,
+    /// When the first tick ran.
+    started: Option<Instant>,
+}
+
+impl<G: Game> RoomTask<G> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        room: Room<G>,
+        match_id: Arc<str>,
+        empty_grace: Duration,
+        control: mpsc::UnboundedReceiver<Command<G::Input>>,
+        inputs: mpsc::Receiver<Command<G::Input>>,
+        publish: mpsc::Sender<Publish>,
+        metrics: Arc<dyn RoomMetrics>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            room,
+            match_id,
+            empty_grace,
+            control,
+            inputs,
+            publish,
+            metrics,
+            shared,
+            presence: Vec::new(),
+            started: None,
+        }
+    }
+
+    /// Runs the room; if the game panics, the match ends with [`EndReason::Error`] instead of
+    /// leaving its clients waiting for snapshots that will never come. Other rooms and the
+    /// server are unaffected either way.
+    pub(super) async fn run_guarded(self) {
+        use futures_util::FutureExt;
+        let match_id = self.match_id.clone();
+        let publish = self.publish.clone();
+        let shared = self.shared.clone();
+        self.metrics.room_opened();
+        let outcome = match std::panic::AssertUnwindSafe(self.run())
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => Some(outcome),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(%match_id, panic = %what, "room panicked; ending the match");
+                shared.end(EndReason::Error);
+                None
+            }
+        };
+        let scores = outcome
+            .as_ref()
+            .map(|o| o.scores.clone())
+            .unwrap_or_default();
+        let reason = shared.finish(outcome);
+        let end = MatchEnd {
+            match_id: match_id.to_string(),
+            reason,
+            tick: shared.tick.load(Ordering::Relaxed),
+            scores,
+        };
+        tracing::info!(%match_id, reason = reason.as_str(), tick = end.tick, "match ended");
+        // The publisher is still running (it ends on this message), so this cannot fail.
+        let _ = publish.send(Publish::Ended(end)).await;
+    }
+
+    async fn run(mut self) -> Outcome {
+        let reason = self.run_until_end().await;
+        // The first reason decided wins (an admin end racing a game over keeps the admin's).
+        let reason = self.shared.end(reason);
+        let scores = self.room.end(reason);
+        Outcome {
+            players: self.room.player_ids(),
+            scores,
+            played: self.started.map_or(Duration::ZERO, |t| t.elapsed()),
+        }
+    }
+
+    async fn run_until_end(&mut self) -> EndReason {
+        // Waiting: no ticks until the first player, or the grace period, or an end.
+        let grace = tokio::time::sleep(self.empty_grace);
+        tokio::pin!(grace);
+        loop {
+            if self.room.player_count() > 0 {
+                break;
+            }
+            tokio::select! {
+                biased;
+                _ = self.shared.cancel.cancelled() => return self.requested_end(),
+                _ = &mut grace => return EndReason::Abandoned,
+                cmd = self.control.recv() => match cmd {
+                    Some(cmd) => self.apply(cmd),
+                    None => return self.requested_end(),
+                },
+            }
+            self.flush_presence().await;
+        }
+        self.shared.start();
+        self.started = Some(Instant::now());
+
+        let mut clock = TickClock::new(self.room.config().tick_rate, Instant::now());
+        let period = clock.period();
+        let mut empty_since: Option<Instant> = None;
+        let mut overrun_warned = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shared.cancel.cancelled() => return self.requested_end(),
+                _ = tokio::time::sleep_until(clock.next()) => {}
+            }
+            let now = Instant::now();
+            let due = clock.due(now);
+            self.metrics.tick_lateness(due.late);
+            if due.skipped > 0 {
+                self.metrics.ticks_skipped(u64::from(due.skipped));
+            }
+            for i in 0..due.run {
+                if i > 0 {
+                    // Catching up: give the thread back between ticks, so a late room delays
+                    // the others on its thread by one tick at a time, not by the whole backlog.
+                    tokio::task::yield_now().await;
+                }
+                self.drain();
+                self.flush_presence().await;
+                // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
+                // scheduler's notion of now.
+                let started = std::time::Instant::now();
+                let snapshot = Bytes::copy_from_slice(self.room.tick());
+                let took = started.elapsed();
+                self.metrics.tick(took);
+                if took > period {
+                    self.metrics.tick_overrun();
+                    if !overrun_warned {
+                        overrun_warned = true;
+                        tracing::warn!(match_id = %self.match_id, ?took, ?period, "tick overran its period");
+                    }
+                }
+                self.shared
+                    .tick
+                    .store(self.room.tick_number(), Ordering::Relaxed);
+                self.metrics.snapshot(snapshot.len());
+                if self.publish.try_send(Publish::Snapshot(snapshot)).is_err() {
+                    self.metrics.snapshot_dropped();
+                }
+                if self.room.is_over() {
+                    return EndReason::GameOver;
+                }
+            }
+            if self.room.player_count() == 0 {
+                let since = *empty_since.get_or_insert(now);
+                if now.duration_since(since) >= self.empty_grace {
+                    return EndReason::Abandoned;
+                }
+            } else {
+                empty_since = None;
+            }
+        }
+    }
+
+    fn note(&mut self, player: Arc<str>, status: PresenceStatus) {
+        self.presence.push(Presence {
+            player_id: player.to_string(),
+            status,
+            tick: self.room.tick_number(),
+        });
+    }
+
+    /// Hands the presence changes gathered so far to the publisher. Unlike snapshots they are
+    /// never dropped: this waits for room in the queue.
+    async fn flush_presence(&mut self) {
+        for p in self.presence.drain(..) {
+            let _ = self.publish.send(Publish::Presence(p)).await;
+        }
+    }
+
+    /// The reason the end was decided with; a `stop` from the embedder is a shutdown.
+    fn requested_end(&self) -> EndReason {
+        self.shared
+            .state()
+            .end_reason()
+            .unwrap_or(EndReason::Shutdown)
+    }
+
+    fn drain(&mut self) {
+        // Joins and leaves first, so an input sent right after joining finds its seat.
+        while let Ok(cmd) = self.control.try_recv() {
+            self.apply(cmd);
+        }
+        // At most what was queued when the drain began: a flood cannot keep the tick waiting.
+        for _ in 0..self.inputs.len() {
+            match self.inputs.try_recv() {
+                Ok(cmd) => self.apply(cmd),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Command<G::Input>) {
+        match cmd {
+            Command::Join(player) => {
+                if self.room.join(player.clone()) {
+                    self.note(player, PresenceStatus::Joined);
+                }
+            }
+            Command::Leave(player) => {
+                if self.room.leave(&player) {
+                    self.note(player, PresenceStatus::Left);
+                }
+            }
+            Command::Keyframe => self.room.request_keyframe(),
+            Command::Connected(player, connected) => {
+                if self.room.set_connected(&player, connected) {
+                    let status = if connected {
+                        PresenceStatus::Reconnected
+                    } else {
+                        PresenceStatus::Disconnected
+                    };
+                    self.note(player, status);
+                }
+            }
+            Command::Input { player, seq, input } => {
+                let outcome = self.room.push_input(&player, seq, input);
+                self.metrics.input(outcome);
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Tickroom's room engine: a match is a room, a `bevy_ecs` World ticked at a fixed rate by its
+//! own task, fed player inputs and producing one encoded snapshot per tick.
+//!
+//! The engine knows no transport: a room takes `(player, seq, input bytes)` through a
+//! [`RoomControl`], hands its output to a [`SnapshotSink`], and reports through
+//! [`RoomMetrics`]. The server plugs Socket.IO in; a test plugs in a recorder
+//! ([`testing::Recorder`]); a benchmark steps a [`Room`] with no task at all.
+//!
+//! # Layout
+//! - [`Game`] and what a game's systems see ([`Controls`], [`TickInfo`], [`Players`] …):
+//!   `game`.
+//! - [`Room`]: World, Schedule, players and their input queues; stepped by hand.
+//! - [`driver`]: runs a room on a fixed-timestep clock ([`driver::spawn`]).
+//! - [`Catalog`]: the games an embedder offers, by name.
+//! - [`RoomMetrics`]: what a room reports.
+//! - [`testing`]: a recording sink and metrics, for testing games and embedders.
+//!
+//! # Quick start
+//! ```no_run
+//! # async fn demo<G: tickroom_engine::Game>(game: G) {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use tickroom_engine::{RoomConfig, driver::{self, SpawnParams}, testing::Recorder};
+//! let sink = Arc::new(Recorder::default());
+//! let params = SpawnParams {
+//!     match_id: "m1".into(),
+//!     room: RoomConfig::with_rate(30),
+//!     inbox: 1024,
+//!     empty_grace: Duration::from_secs(60),
+//! };
+//! let room = driver::spawn(Arc::new(game), params, sink, Arc::new(()), Default::default());
+//! tokio::spawn(room.room);
+//! tokio::spawn(room.publisher);
+//! room.control.join("alice".into());
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod catalog;
+pub mod driver;
+mod game;
+mod metrics;
+mod room;
+pub mod testing;
+
+pub use catalog::Catalog;
+pub use driver::{InputError, MatchState, Outcome, RoomControl, SnapshotSink, SpawnParams};
+pub use game::{
+    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, InvalidInput,
+    MatchControl, PlayerId, Players, Rows, TickInfo,
+};
+pub use metrics::RoomMetrics;
+pub use room::{PushOutcome, Room, RoomConfig};

@@ -1,0 +1,323 @@
+//! The driver, end to end on tokio's paused clock: rooms of the demo games ticking, taking
+//! inputs, ending, panicking and falling behind, seen through a recording sink.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tickroom_engine::driver::{self, MAX_CATCH_UP, SpawnParams};
+use tickroom_engine::testing::{CountingMetrics, Recorder};
+use tickroom_engine::{Game, InputError, MatchState, RoomConfig, RoomControl};
+use tickroom_games::arena::Arena;
+use tickroom_shared::EndReason;
+use tickroom_shared::codec::DecodeError;
+use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Rooms on the test's (paused) runtime, all publishing to one recorder.
+struct Harness {
+    sink: Arc<Recorder>,
+    metrics: Arc<CountingMetrics>,
+    tracker: TaskTracker,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            sink: Arc::new(Recorder::default()),
+            metrics: Arc::new(CountingMetrics::default()),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    fn spawn<G: Game>(&self, game: G, params: SpawnParams) -> Arc<dyn RoomControl> {
+        let spawned = driver::spawn(
+            Arc::new(game),
+            params,
+            self.sink.clone(),
+            self.metrics.clone(),
+            CancellationToken::new(),
+        );
+        self.tracker.spawn(spawned.room);
+        self.tracker.spawn(spawned.publisher);
+        spawned.control
+    }
+
+    fn ticks(&self) -> u64 {
+        CountingMetrics::get(&self.metrics.ticks)
+    }
+
+    async fn wait_closed(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+fn params(id: &str, rate: u32) -> SpawnParams {
+    SpawnParams {
+        match_id: id.into(),
+        room: RoomConfig::with_rate(rate),
+        inbox: 8,
+        empty_grace: Duration::from_secs(5),
+    }
+}
+
+/// An arena room at `rate` Hz with an inbox of `inbox`.
+fn start(rate: u32, inbox: usize) -> (Arc<Recorder>, Arc<dyn RoomControl>, TaskTracker) {
+    let h = Harness::new();
+    let room = h.spawn(
+        Arena,
+        SpawnParams {
+            inbox,
+            ..params("m", rate)
+        },
+    );
+    (h.sink, room, h.tracker)
+}
+
+fn walk(dir: [f32; 2]) -> Vec<u8> {
+    rmp_serde::to_vec_named(&ArenaInput { dir, buttons: 0 }).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn ticks_at_its_rate_and_applies_inputs() {
+    let (sink, room, tracker) = start(30, 16);
+    // The first join starts the clock: tick 1 at once, then one every 1/30 s.
+    room.join("a".into());
+    tokio::time::sleep(Duration::from_millis(990)).await;
+    assert_eq!(sink.count(), 30, "30 Hz for one second");
+    assert_eq!(room.tick(), 30);
+    let x0 = sink.last::<ArenaState>().state.player("a").unwrap().x;
+
+    let a: Arc<str> = "a".into();
+    let dir = if x0 < 50.0 { 1.0 } else { -1.0 };
+    room.submit_input(&a, 1, &walk([dir, 0.0])).unwrap();
+    tokio::time::sleep(Duration::from_millis(34)).await;
+    let s = sink.last::<ArenaState>();
+    assert_eq!(s.tick, 31);
+    assert_eq!(s.acks["a"], 1);
+    assert!((s.state.player("a").unwrap().x - x0) * dir > 0.0);
+
+    room.end(EndReason::Admin);
+    tracker.close();
+    tracker.wait().await;
+    assert!(room.is_closed());
+    let end = sink.end().unwrap();
+    assert_eq!(end.reason, EndReason::Admin);
+    assert_eq!(end.tick, 31);
+    assert_eq!(
+        room.submit_input(&a, 2, &walk([0.0, 0.0])),
+        Err(InputError::Closed)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn inbox_is_bounded_and_decoding_is_strict() {
+    let (sink, room, _tracker) = start(10, 2);
+    let a: Arc<str> = "a".into();
+    room.join(a.clone());
+    assert_eq!(room.submit_input(&a, 1, &walk([0.0, 0.0])), Ok(()));
+    assert_eq!(room.submit_input(&a, 2, &walk([0.0, 0.0])), Ok(()));
+    assert_eq!(
+        room.submit_input(&a, 3, &walk([0.0, 0.0])),
+        Err(InputError::InboxFull)
+    );
+    assert!(matches!(
+        room.submit_input(&a, 4, &walk([f32::NAN, 0.0])),
+        Err(InputError::Invalid(_))
+    ));
+    assert!(matches!(
+        room.submit_input(&a, 5, b"\xc0"),
+        Err(InputError::Decode(DecodeError::Shape))
+    ));
+    let mut trailing = walk([0.0, 0.0]);
+    trailing.push(0xc0);
+    assert!(matches!(
+        room.submit_input(&a, 5, &trailing),
+        Err(InputError::Decode(DecodeError::Trailing))
+    ));
+    // After a tick the inbox has room again; with the default lag of 0 that tick applied
+    // both waiting inputs.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sink.last::<ArenaState>().acks["a"], 2);
+    assert_eq!(room.submit_input(&a, 3, &walk([0.0, 0.0])), Ok(()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sink.last::<ArenaState>().acks["a"], 3);
+}
+
+/// A test game made of one system; its globals are the tick number.
+struct OneSystem(fn(bevy_ecs::prelude::Res<'_, tickroom_engine::TickInfo>));
+
+impl Game for OneSystem {
+    type Input = ArenaInput;
+    type Row = ();
+    type Globals = u64;
+    fn name(&self) -> &'static str {
+        "one-system"
+    }
+    fn build(
+        &self,
+        _world: &mut bevy_ecs::world::World,
+        schedule: &mut bevy_ecs::schedule::Schedule,
+    ) {
+        use bevy_ecs::prelude::*;
+        schedule.add_systems(self.0.in_set(tickroom_engine::GameSystems::Simulate));
+    }
+    fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
+    fn row_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn snapshot(
+        &self,
+        world: &mut bevy_ecs::world::World,
+        _rows: &mut tickroom_engine::Rows<'_, ()>,
+    ) -> u64 {
+        world.resource::<tickroom_engine::TickInfo>().tick
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_game_ends_its_match_only() {
+    let h = Harness::new();
+    let faulty = h.spawn(
+        OneSystem(|tick| assert!(tick.tick < 3, "simulated game bug")),
+        params("bad", 10),
+    );
+    let healthy = h.spawn(Arena, params("good", 10));
+    faulty.join("p".into());
+    healthy.join("p".into());
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert!(faulty.is_closed());
+    let end = h
+        .sink
+        .end
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the faulty match ended");
+    assert_eq!(
+        (end.match_id.as_str(), end.reason, end.tick),
+        ("bad", EndReason::Error, 2)
+    );
+    assert!(!healthy.is_closed());
+    assert_eq!(
+        healthy.tick(),
+        11,
+        "the other room kept its rate: ticks at 0, 0.1, .. 1.0 s"
+    );
+    assert_eq!(h.metrics.rooms_open.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_rooms_do_not_tick_and_empty_rooms_are_abandoned() {
+    let h = Harness::new();
+    let never = h.spawn(Arena, params("never", 10));
+    let left = h.spawn(Arena, params("left", 10));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(never.state(), MatchState::Waiting);
+    assert_eq!(never.tick(), 0);
+    assert_eq!(h.sink.count(), 0, "waiting rooms send nothing");
+
+    left.join("a".into());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(left.state(), MatchState::Running);
+    left.leave("a".into());
+    // `never` waited 5 s since creation; `left` runs on, empty, until 5 s after the leave.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert!(never.is_closed());
+    assert_eq!(never.state().end_reason(), Some(EndReason::Abandoned));
+    assert!(!left.is_closed());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(left.is_closed());
+    assert_eq!(left.state().end_reason(), Some(EndReason::Abandoned));
+    assert_eq!(h.metrics.rooms_open.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_game_can_end_its_match() {
+    use tickroom_games::tictactoe::TicTacToe;
+    use tickroom_shared::games::tictactoe::{Board, Move, X};
+    let h = Harness::new();
+    let room = h.spawn(TicTacToe, params("ttt", 20));
+    let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
+    room.join(x.clone());
+    room.join(o.clone());
+    let mv = |cell: u8| rmp_serde::to_vec_named(&Move { cell }).unwrap();
+    for (who, seq, cell) in [(&x, 1, 0), (&o, 1, 3), (&x, 2, 1), (&o, 2, 4), (&x, 3, 2)] {
+        room.submit_input(who, seq, &mv(cell)).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    h.wait_closed().await;
+    let end = h.sink.end().unwrap();
+    assert_eq!(end.reason, EndReason::GameOver);
+    let last = h.sink.rebuild::<Board>().pop().unwrap();
+    assert_eq!(last.state.winner, Some(X));
+    assert_eq!(
+        last.tick, end.tick,
+        "the final board was published before the end"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn overruns_are_measured_and_counted() {
+    let h = Harness::new();
+    // Every tick takes 30 ms of real time (the paused clock does not move meanwhile):
+    // within a 50 ms period at 20 Hz, over a 20 ms period at 50 Hz.
+    let slow = |_: bevy_ecs::prelude::Res<'_, tickroom_engine::TickInfo>| {
+        std::thread::sleep(Duration::from_millis(30));
+    };
+    let fits = h.spawn(OneSystem(slow), params("fits", 20));
+    fits.join("p".into());
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let ticks = h.ticks();
+    assert!(ticks >= 3, "{ticks}");
+    assert_eq!(CountingMetrics::get(&h.metrics.tick_overruns), 0);
+    assert_eq!(h.metrics.tick_duration.count(), ticks);
+    assert_eq!(
+        h.metrics
+            .tick_duration
+            .count_above(Duration::from_millis(25)),
+        ticks,
+        "each tick took its 30 ms"
+    );
+    fits.end(EndReason::Admin);
+
+    let over = h.spawn(OneSystem(slow), params("over", 50));
+    over.join("p".into());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        CountingMetrics::get(&h.metrics.tick_overruns) >= 3,
+        "{}",
+        CountingMetrics::get(&h.metrics.tick_overruns)
+    );
+    over.end(EndReason::Admin);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_room_catches_up_three_ticks_and_skips_the_rest() {
+    let h = Harness::new();
+    let room = h.spawn(Arena, params("late", 30));
+    room.join("p".into());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(h.ticks(), 1);
+    // The whole runtime stalls for a second (as if the machine froze): 30 ticks fall due
+    // at once. The room runs 3 of them back to back and skips the rest.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(h.ticks(), 1 + MAX_CATCH_UP as u64);
+    assert_eq!(
+        CountingMetrics::get(&h.metrics.ticks_skipped),
+        30 - u64::from(MAX_CATCH_UP)
+    );
+    // Then it is back on its clock: one tick per period.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.ticks(), 1 + u64::from(MAX_CATCH_UP) + 3);
+    assert!(
+        h.metrics
+            .tick_lateness
+            .count_above(Duration::from_millis(900))
+            >= 1,
+        "the late tick was measured"
+    );
+}

@@ -1,0 +1,340 @@
+//! The binary's flags and environment variables, mapped onto [`Config`]. The only place the
+//! command line and the environment are read; defaults come from `Config::default()`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use tickroom_server::config::{
+    AuthConfig, Config, LimitConfig, MatchConfig, NetConfig, ShutdownConfig, TlsFiles,
+};
+
+static DEFAULTS: LazyLock<Config> = LazyLock::new(Config::default);
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Every setting of `tickroom-server serve`, by flag or env var (docs/CONFIGURATION.md).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TICKROOM_ADDR", default_value_t = DEFAULTS.addr)]
+    pub addr: SocketAddr,
+
+    /// Admin API key (sent as `Authorization: Bearer <key>`). The development default is
+    /// refused unless the server listens on a loopback address.
+    #[arg(long, env = "TICKROOM_ADMIN_KEY", default_value_t = DEFAULTS.auth.admin_key.clone(), hide_env_values = true)]
+    pub admin_key: String,
+
+    /// HS256 secret that signs match tokens (at least 32 bytes outside loopback). The
+    /// development default is refused unless the server listens on a loopback address.
+    #[arg(long, env = "TICKROOM_TOKEN_SECRET", default_value_t = DEFAULTS.auth.token_secret.clone(), hide_env_values = true)]
+    pub token_secret: String,
+
+    /// Issuer that tokens must carry (`iss`).
+    #[arg(long, env = "TICKROOM_TOKEN_ISSUER", default_value_t = DEFAULTS.auth.token_issuer.clone())]
+    pub token_issuer: String,
+
+    /// Lifetime of tokens minted by the admin API when the request names none, in seconds.
+    #[arg(long, env = "TICKROOM_TOKEN_TTL", default_value_t = secs(DEFAULTS.auth.token_ttl))]
+    pub token_ttl_secs: u64,
+
+    /// Tick rate of matches created without one, in Hz.
+    #[arg(long, env = "TICKROOM_TICK_RATE", default_value_t = DEFAULTS.matches.default_tick_rate)]
+    pub default_tick_rate: u32,
+
+    /// Player seats of matches created without a number.
+    #[arg(long, env = "TICKROOM_MAX_PLAYERS", default_value_t = DEFAULTS.matches.default_max_players)]
+    pub default_max_players: u32,
+
+    /// Spectator connections per match.
+    #[arg(long, env = "TICKROOM_MAX_SPECTATORS", default_value_t = DEFAULTS.matches.max_spectators)]
+    pub max_spectators: u32,
+
+    /// Matches this node runs at once; creating one more is refused with `room_limit`.
+    #[arg(long, env = "TICKROOM_MAX_ROOMS", default_value_t = DEFAULTS.matches.max_rooms)]
+    pub max_rooms: usize,
+
+    /// Inputs per player that may wait for their tick; more are dropped and counted.
+    #[arg(long, env = "TICKROOM_INPUT_BUFFER", default_value_t = DEFAULTS.matches.input_buffer)]
+    pub input_buffer: usize,
+
+    /// Inputs per player that may stay queued after a tick; a longer queue is caught up at
+    /// once, bounding input-to-ack latency to `max_input_lag + 1` ticks. 0: every input
+    /// waiting at a tick is applied in it.
+    #[arg(long, env = "TICKROOM_MAX_INPUT_LAG", default_value_t = DEFAULTS.matches.max_input_lag)]
+    pub max_input_lag: usize,
+
+    /// Ticks between snapshot keyframes; deltas in between (0: one keyframe a second, i.e.
+    /// the match's tick rate; 1: every snapshot is a keyframe). A keyframe also follows every
+    /// join.
+    #[arg(long, env = "TICKROOM_KEYFRAME_INTERVAL", default_value_t = DEFAULTS.matches.keyframe_interval)]
+    pub keyframe_interval: u32,
+
+    /// Threads that tick rooms (0: share the I/O runtime's threads). Default: half the cores
+    /// available to the process, or 0 when it has only one.
+    #[arg(long, env = "TICKROOM_SIM_THREADS")]
+    pub sim_threads: Option<usize>,
+
+    /// Seconds a dropped player's seat and entity are held for a reconnection (0: give the
+    /// seat up at once).
+    #[arg(long, env = "TICKROOM_SEAT_GRACE_SECS", default_value_t = secs(DEFAULTS.matches.seat_grace))]
+    pub seat_grace_secs: u64,
+
+    /// Seconds a room may have no seated player (from creation, or since the last one left)
+    /// before it ends as `abandoned`.
+    #[arg(long, env = "TICKROOM_EMPTY_ROOM_GRACE_SECS", default_value_t = secs(DEFAULTS.matches.empty_room_grace))]
+    pub empty_room_grace_secs: u64,
+
+    /// Seconds an ended match stays visible in the admin API (state `ended`) before it is
+    /// forgotten. Matches ended through the admin API are forgotten at once.
+    #[arg(long, env = "TICKROOM_ENDED_RETENTION_SECS", default_value_t = secs(DEFAULTS.matches.ended_retention))]
+    pub ended_retention_secs: u64,
+
+    /// Inputs from all players of a room that may wait for the next tick; more are refused
+    /// with `inbox_full`.
+    #[arg(long, env = "TICKROOM_ROOM_INBOX", default_value_t = DEFAULTS.matches.room_inbox)]
+    pub room_inbox: usize,
+
+    /// Sustained inputs per second allowed per player.
+    #[arg(long, env = "TICKROOM_INPUT_RATE", default_value_t = DEFAULTS.limits.input_rate)]
+    pub input_rate: u32,
+
+    /// Inputs a player may send in a burst above the sustained rate.
+    #[arg(long, env = "TICKROOM_INPUT_BURST", default_value_t = DEFAULTS.limits.input_burst)]
+    pub input_burst: u32,
+
+    /// Socket.IO handshakes (CONNECT) allowed per second from one IP address, sustained.
+    #[arg(long, env = "TICKROOM_HANDSHAKE_RATE", default_value_t = DEFAULTS.limits.handshake_rate)]
+    pub handshake_rate: u32,
+
+    /// Handshakes one IP address may make in a burst above that rate.
+    #[arg(long, env = "TICKROOM_HANDSHAKE_BURST", default_value_t = DEFAULTS.limits.handshake_burst)]
+    pub handshake_burst: u32,
+
+    /// Events other than `input` (unknown ones included) allowed per second per connection.
+    #[arg(long, env = "TICKROOM_EVENT_RATE", default_value_t = DEFAULTS.limits.event_rate)]
+    pub event_rate: u32,
+
+    /// Messages a connection may have dropped by the rate limits within 10 s before it is
+    /// disconnected with `too_many_dropped` (0: never).
+    #[arg(long, env = "TICKROOM_ABUSE_DROP_LIMIT", default_value_t = DEFAULTS.limits.abuse_drop_limit)]
+    pub abuse_drop_limit: u32,
+
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
+    /// that sets it).
+    #[arg(long, env = "TICKROOM_TRUST_FORWARDED_FOR", default_value_t = DEFAULTS.net.trust_forwarded_for)]
+    pub trust_forwarded_for: bool,
+
+    /// Browser origins allowed to connect, comma-separated (e.g.
+    /// `https://game.example,https://beta.example`); empty allows any. Requests without an
+    /// `Origin` header (native clients, bots) are not affected.
+    #[arg(
+        long,
+        env = "TICKROOM_ALLOWED_ORIGINS",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// PEM certificate chain: serve HTTPS and WSS directly (with `--tls-key`).
+    #[arg(long, env = "TICKROOM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "TICKROOM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Largest incoming message, in bytes, on both WebSocket and HTTP long-polling.
+    #[arg(long, env = "TICKROOM_MAX_MESSAGE_BYTES", default_value_t = DEFAULTS.limits.max_message_bytes)]
+    pub max_message_bytes: usize,
+
+    /// Outgoing packets buffered per connection before further ones are dropped.
+    #[arg(long, env = "TICKROOM_SOCKET_BUFFER", default_value_t = DEFAULTS.limits.socket_buffer)]
+    pub socket_buffer: usize,
+
+    /// How long data sent to a client may stay unacknowledged before the connection is
+    /// dropped (TCP_USER_TIMEOUT, Linux), in milliseconds.
+    #[arg(long, env = "TICKROOM_WRITE_TIMEOUT_MS", default_value_t = millis(DEFAULTS.net.write_timeout))]
+    pub write_timeout_ms: u64,
+
+    /// Time a client has to send a request's headers, in milliseconds: idle or half-sent
+    /// requests (slowloris) are closed after it.
+    #[arg(long, env = "TICKROOM_HEADER_READ_TIMEOUT_MS", default_value_t = millis(DEFAULTS.net.header_read_timeout))]
+    pub header_read_timeout_ms: u64,
+
+    /// Time a client has to complete the Socket.IO handshake, in milliseconds.
+    #[arg(long, env = "TICKROOM_CONNECT_TIMEOUT_MS", default_value_t = millis(DEFAULTS.net.connect_timeout))]
+    pub connect_timeout_ms: u64,
+
+    /// Engine.IO ping interval, in milliseconds.
+    #[arg(long, env = "TICKROOM_PING_INTERVAL_MS", default_value_t = millis(DEFAULTS.net.ping_interval))]
+    pub ping_interval_ms: u64,
+
+    /// Engine.IO ping timeout, in milliseconds.
+    #[arg(long, env = "TICKROOM_PING_TIMEOUT_MS", default_value_t = millis(DEFAULTS.net.ping_timeout))]
+    pub ping_timeout_ms: u64,
+
+    /// Seconds running matches get to finish after SIGTERM/SIGINT before they are ended with
+    /// reason `shutdown`. New connections and matches are refused meanwhile.
+    #[arg(long, env = "TICKROOM_DRAIN_SECS", default_value_t = secs(DEFAULTS.shutdown.drain))]
+    pub drain_secs: u64,
+
+    /// SQLite file where ended matches' results are kept (`:memory:` keeps them only while the
+    /// server runs).
+    #[arg(long, env = "TICKROOM_RESULTS_DB", default_value_os_t = DEFAULTS.results_db.clone().unwrap_or_default())]
+    pub results_db: PathBuf,
+
+    /// Time given to connections and rooms to close at shutdown, in milliseconds.
+    #[arg(long, env = "TICKROOM_SHUTDOWN_TIMEOUT_MS", default_value_t = millis(DEFAULTS.shutdown.timeout))]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl ServeArgs {
+    /// The configuration these flags describe.
+    pub fn into_config(self) -> Config {
+        Config {
+            addr: self.addr,
+            auth: AuthConfig {
+                admin_key: self.admin_key,
+                token_secret: self.token_secret,
+                token_issuer: self.token_issuer,
+                token_ttl: Duration::from_secs(self.token_ttl_secs),
+            },
+            matches: MatchConfig {
+                default_tick_rate: self.default_tick_rate,
+                default_max_players: self.default_max_players,
+                max_spectators: self.max_spectators,
+                max_rooms: self.max_rooms,
+                input_buffer: self.input_buffer,
+                max_input_lag: self.max_input_lag,
+                keyframe_interval: self.keyframe_interval,
+                room_inbox: self.room_inbox,
+                sim_threads: self.sim_threads,
+                seat_grace: Duration::from_secs(self.seat_grace_secs),
+                empty_room_grace: Duration::from_secs(self.empty_room_grace_secs),
+                ended_retention: Duration::from_secs(self.ended_retention_secs),
+            },
+            limits: LimitConfig {
+                input_rate: self.input_rate,
+                input_burst: self.input_burst,
+                handshake_rate: self.handshake_rate,
+                handshake_burst: self.handshake_burst,
+                event_rate: self.event_rate,
+                abuse_drop_limit: self.abuse_drop_limit,
+                max_message_bytes: self.max_message_bytes,
+                socket_buffer: self.socket_buffer,
+            },
+            net: NetConfig {
+                trust_forwarded_for: self.trust_forwarded_for,
+                allowed_origins: self
+                    .allowed_origins
+                    .into_iter()
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+                tls: match (self.tls_cert, self.tls_key) {
+                    (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                    _ => None,
+                },
+                write_timeout: Duration::from_millis(self.write_timeout_ms),
+                header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+                connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+                ping_interval: Duration::from_millis(self.ping_interval_ms),
+                ping_timeout: Duration::from_millis(self.ping_timeout_ms),
+            },
+            shutdown: ShutdownConfig {
+                drain: Duration::from_secs(self.drain_secs),
+                timeout: Duration::from_millis(self.shutdown_timeout_ms),
+            },
+            results_db: Some(self.results_db),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    /// An empty command line (and no environment) is exactly `Config::default()`.
+    #[test]
+    fn no_flags_is_the_default_config() {
+        // Variables in the test's own environment would count as flags.
+        if std::env::vars().any(|(k, _)| k.starts_with("TICKROOM_")) {
+            return;
+        }
+        let config = Wrapper::try_parse_from(["tickroom-server"])
+            .unwrap()
+            .args
+            .into_config();
+        assert_eq!(config, Config::default());
+        let parsed = Wrapper::try_parse_from([
+            "tickroom-server",
+            "--sim-threads",
+            "2",
+            "--allowed-origins",
+            "https://a.example, https://b.example",
+            "--seat-grace-secs",
+            "0",
+        ])
+        .unwrap()
+        .args
+        .into_config();
+        assert_eq!(parsed.matches.sim_threads, Some(2));
+        assert_eq!(parsed.matches.seat_grace, Duration::ZERO);
+        assert_eq!(
+            parsed.net.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    /// docs/CONFIGURATION.md lists every flag with its env var and default.
+    #[test]
+    fn every_setting_is_documented() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/CONFIGURATION.md"
+        ))
+        .unwrap();
+        for arg in Wrapper::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `--{long}` |")))
+                .unwrap_or_else(|| panic!("--{long} is not in docs/CONFIGURATION.md"));
+            let env = arg.get_env().unwrap().to_str().unwrap();
+            assert!(
+                row.contains(&format!("`{env}`")),
+                "{long}: env {env} not in {row}"
+            );
+            let Some(default) = arg.get_default_values().first().and_then(|d| d.to_str()) else {
+                assert!(
+                    row.contains("(none)") || row.contains("half the number of cores"),
+                    "{long}: no default, but the row does not say (none)"
+                );
+                continue;
+            };
+            if default.is_empty() && row.contains("(empty)") {
+                continue;
+            }
+            assert!(
+                row.contains(&format!("`{default}`")),
+                "{long}: default {default} not in {row}"
+            );
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! What happens once a match's room has closed: its result is saved, it stays readable for
+//! the retention period, then it leaves the directory. Also counts the rooms not yet closed,
+//! so a shutdown can wait for the last one instead of polling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::Match;
+use crate::results::ResultStore;
+use crate::runtime::Runtimes;
+
+/// Follows every match from creation to the end of its retention.
+#[derive(Debug)]
+pub(super) struct Lifecycle {
+    results: Option<Arc<ResultStore>>,
+    retention: Duration,
+    shutdown: CancellationToken,
+    runtimes: Runtimes,
+    /// Rooms created and not yet closed.
+    open: watch::Sender<usize>,
+}
+
+impl Lifecycle {
+    pub(super) fn new(
+        results: Option<Arc<ResultStore>>,
+        retention: Duration,
+        shutdown: CancellationToken,
+        runtimes: Runtimes,
+    ) -> Self {
+        Self {
+            results,
+            retention,
+            shutdown,
+            runtimes,
+            open: watch::Sender::new(0),
+        }
+    }
+
+    pub(super) fn results(&self) -> Option<&Arc<ResultStore>> {
+        self.results.as_ref()
+    }
+
+    /// Follows `m`, just listed under `id` in `matches`: once its room closes, saves its
+    /// result, and after the retention period (or at shutdown) removes it, unless another
+    /// match has taken its id meanwhile.
+    pub(super) fn follow(
+        &self,
+        matches: Arc<DashMap<Arc<str>, Arc<Match>>>,
+        id: Arc<str>,
+        m: Arc<Match>,
+    ) {
+        self.open.send_modify(|n| *n += 1);
+        let open = self.open.clone();
+        let results = self.results.clone();
+        let retention = self.retention;
+        let shutdown = self.shutdown.clone();
+        self.runtimes.spawn_io(async move {
+            m.closed().await;
+            if let Some(store) = results {
+                save(store, &m).await;
+            }
+            open.send_modify(|n| *n -= 1);
+            let still_listed = matches.get(&id).is_some_and(|v| Arc::ptr_eq(v.value(), &m));
+            if !still_listed {
+                // Ended through the admin API: already gone from the directory.
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retention) => {}
+                _ = shutdown.cancelled() => {}
+            }
+            matches.remove_if(&id, |_, v| Arc::ptr_eq(v, &m));
+        });
+    }
+
+    /// Rooms created and not yet closed (their results not yet saved).
+    pub(super) fn open(&self) -> usize {
+        *self.open.borrow()
+    }
+
+    /// Resolves once every room created so far has closed and its result is saved.
+    pub(super) async fn all_closed(&self) {
+        let mut rx = self.open.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// Saves `m`'s result off the async threads (SQLite blocks); a failure is logged, never
+/// fatal.
+async fn save(store: Arc<ResultStore>, m: &Match) {
+    let result = m.result();
+    let id = result.match_id.clone();
+    match tokio::task::spawn_blocking(move || store.record(&result)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(match_id = %id, error = %e, "result not saved"),
+        Err(e) => tracing::error!(match_id = %id, error = %e, "result not saved"),
+    }
+}

@@ -1,0 +1,318 @@
+//! The composition root: the one place the server's parts are built and wired together.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socketioxide::SocketIo;
+use socketioxide::layer::SocketIoLayer;
+use tickroom_engine::Catalog;
+use tickroom_shared::{Shutdown, TokenKey};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::net::{self, NetState};
+use crate::ratelimit::{HandshakeLimiter, InputLimiter};
+use crate::results::{ResultStore, StoreError};
+use crate::runtime::{Runtimes, SimRuntime};
+
+/// How often idle rate-limiter entries are swept.
+const LIMITER_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Why the server could not be built or could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unsafe or invalid for the bound address.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Listening or serving failed, or the simulation runtime could not start.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The results store could not be opened.
+    #[error(transparent)]
+    Results(#[from] StoreError),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] net::tls::TlsError),
+    /// [`ServerBuilder::build`] was called outside a tokio runtime.
+    #[error("the server must be built inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// Builds a [`Server`]: `Server::builder(config).games(catalog).build()?`.
+#[derive(Debug)]
+#[must_use]
+pub struct ServerBuilder {
+    config: Config,
+    catalog: Catalog,
+}
+
+impl ServerBuilder {
+    /// Offers the games of `catalog` instead of the built-in ones.
+    pub fn games(mut self, catalog: Catalog) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
+    /// Checks the configuration, opens the results store, loads the TLS files, starts the
+    /// simulation runtime and wires the transport to the directory. Call it inside a tokio
+    /// runtime: everything but the ticks runs on it.
+    pub fn build(self) -> Result<Server, ServeError> {
+        let config = self.config;
+        config.validate()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ServeError::NoRuntime);
+        }
+        let tls = match &config.net.tls {
+            Some(files) => Some(net::tls::load(&files.cert, &files.key)?),
+            None => None,
+        };
+        let results = match &config.results_db {
+            Some(path) => Some(Arc::new(ResultStore::open(path)?)),
+            None => None,
+        };
+        let sim = SimRuntime::new(config.matches.sim_threads())?;
+        let runtimes = Runtimes::new(&sim);
+        let metrics = Arc::new(Metrics::default());
+        let shutdown = CancellationToken::new();
+        let (layer, io) = net::socketio(&config.limits, &config.net);
+        let directory = Arc::new(Directory::new(
+            self.catalog,
+            Arc::new(net::sink::SocketIoSink::new(io.clone())),
+            metrics.clone(),
+            config.matches.clone(),
+            results,
+            runtimes.clone(),
+            shutdown.clone(),
+        ));
+        let state = Arc::new(NetState {
+            directory: directory.clone(),
+            key: TokenKey::new(
+                config.auth.token_secret.as_bytes(),
+                config.auth.token_issuer.clone(),
+            ),
+            admin_key: config.auth.admin_key.clone(),
+            token_ttl: config.auth.token_ttl,
+            metrics,
+            limiter: InputLimiter::new(config.limits.input_rate, config.limits.input_burst),
+            handshakes: HandshakeLimiter::new(
+                config.limits.handshake_rate,
+                config.limits.handshake_burst,
+            ),
+            limits: config.limits.clone(),
+            net: config.net.clone(),
+            shutdown: shutdown.clone(),
+            started: Instant::now(),
+        });
+        net::register(state.clone(), &io);
+        Ok(Server {
+            config,
+            state,
+            io,
+            layer,
+            tls,
+            runtimes,
+            sim,
+            shutdown,
+        })
+    }
+}
+
+/// A built server, ready to serve a listener.
+pub struct Server {
+    config: Config,
+    state: Arc<NetState>,
+    io: SocketIo,
+    layer: SocketIoLayer,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    runtimes: Runtimes,
+    sim: SimRuntime,
+    /// The server's own shutdown, cancelled when `serve`'s is.
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A builder serving the built-in games with `config`.
+    pub fn builder(config: Config) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            catalog: tickroom_games::builtin(),
+        }
+    }
+
+    /// The matches of this server, to create and end them without the admin API.
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.state.directory
+    }
+
+    /// The server's counters, as `/metrics` renders them.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.state.metrics
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled, then drains: clients are told,
+    /// new matches and connections are refused, running matches get the drain period to
+    /// finish and are then ended, every result is saved and the connections are closed, all
+    /// within the configured shutdown timeout.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
+        let addr = listener.local_addr()?;
+        self.config.validate_for(addr)?;
+        let Self {
+            config,
+            state,
+            io,
+            layer,
+            tls,
+            runtimes,
+            sim,
+            shutdown: own_shutdown,
+        } = self;
+        let router = net::router(state.clone(), layer);
+        runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
+        tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
+
+        // The listener stays open through the drain, so late clients are told `server_busy`
+        // instead of finding the port closed.
+        let stop_http = CancellationToken::new();
+        let serving = tokio::spawn(accept(
+            listener,
+            router,
+            tls,
+            config.net.clone(),
+            stop_http.clone(),
+        ));
+
+        shutdown.cancelled().await;
+        own_shutdown.cancel();
+        drain(&state.directory, &io, &config.shutdown).await;
+
+        let deadline = config.shutdown.timeout;
+        let close = async {
+            // Rooms run their last tick, send `match_end` and disconnect their sockets, and
+            // their results are saved; then the sockets that were not in a room are closed.
+            runtimes.tracker.close();
+            runtimes.tracker.wait().await;
+            io.close().await;
+        };
+        if tokio::time::timeout(deadline, close).await.is_err() {
+            tracing::warn!(
+                ?deadline,
+                "shutdown timed out; dropping remaining connections"
+            );
+        }
+        stop_http.cancel();
+        drop(sim);
+        match tokio::time::timeout(deadline, serving).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("HTTP server did not stop in time"),
+        }
+        Ok(())
+    }
+}
+
+/// Serves the built-in games on `listener` with `config` until `shutdown` is cancelled:
+/// `Server::builder(config).build()?.serve(listener, shutdown)`.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    Server::builder(config)
+        .build()?
+        .serve(listener, shutdown)
+        .await
+}
+
+/// Accepts connections on `listener` (TLS when configured) until `stop` is cancelled.
+async fn accept(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    net: NetConfig,
+    stop: CancellationToken,
+) {
+    let write_timeout = net.write_timeout;
+    let tune = move |tcp: &tokio::net::TcpStream| {
+        // Snapshots are small and latency-bound: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
+        // A peer that stops reading makes our writes wait forever (and socketioxide's writer
+        // with them); the kernel drops the connection once sent data has waited this long.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(write_timeout));
+    };
+    let header_timeout = net.header_read_timeout;
+    match tls {
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(
+                listener,
+                move |tcp: &mut tokio::net::TcpStream| tune(tcp),
+            );
+            net::serve::serve(listener, router, header_timeout, stop).await;
+        }
+        Some(tls) => {
+            let listener = net::tls::TlsListener::new(listener, tls, net.connect_timeout, tune);
+            net::serve::serve(listener, router, header_timeout, stop).await;
+        }
+    }
+}
+
+/// Tells every client the server is going, ends the matches nobody is in, and waits for the
+/// others to end by themselves until the drain deadline; then ends those still running.
+async fn drain(directory: &Directory, io: &SocketIo, shutdown: &ShutdownConfig) {
+    let drain = shutdown.drain;
+    tracing::info!(?drain, "shutting down: draining running matches");
+    let millis = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX);
+    let notice = Shutdown {
+        reason: "server_shutdown".to_owned(),
+        deadline_ms: millis,
+        reconnect_after_ms: millis,
+    };
+    if let Some(ns) = io.of(tickroom_shared::NAMESPACE) {
+        let _ = ns
+            .local()
+            .emit(tickroom_shared::event::SHUTDOWN, &notice)
+            .await;
+    }
+    // Matches with nobody in them would wait out the whole drain for nothing; so would ones
+    // whose last players leave during it (the directory ends those as they empty).
+    directory.begin_drain();
+    if tokio::time::timeout(drain, directory.all_closed())
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            still_running = directory.open_rooms(),
+            "drain deadline: ending the remaining matches"
+        );
+    }
+    directory.stop_rooms();
+}
+
+/// Forgets idle rate-limiter entries every [`LIMITER_SWEEP_EVERY`] until shutdown.
+async fn sweep_limiters(state: Arc<NetState>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(LIMITER_SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = every.tick() => {
+                state.limiter.sweep();
+                state.handshakes.sweep();
+            }
+        }
+    }
+}
