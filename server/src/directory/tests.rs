@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tickroom_engine::MatchState;
 use tickroom_engine::testing::Recorder;
 use tickroom_shared::PresenceStatus::{Disconnected, Joined, Left, Reconnected};
 use tickroom_shared::Role;
@@ -117,4 +118,56 @@ async fn without_a_grace_period_drops_leave_at_once() {
     m.claim(&a, Role::Player, "c2").unwrap();
     assert!(!m.release(&a, Role::Player, "c1", Departure::Left));
     assert_eq!(m.seats_view().players, ["a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_ends_empty_matches_and_waits_for_the_last_to_close() {
+    let sink = Arc::new(Recorder::default());
+    let shutdown = CancellationToken::new();
+    let r = Directory::new(
+        tickroom_games::builtin(),
+        sink.clone(),
+        Arc::new(()),
+        MatchConfig::default(),
+        None,
+        Runtimes::new(&SimRuntime::new(0).unwrap()),
+        shutdown.clone(),
+    );
+    let empty = arena(&r, 2);
+    let busy = arena(&r, 2);
+    let a: Arc<str> = "a".into();
+    busy.claim(&a, Role::Player, "c1").unwrap();
+    settle().await;
+    assert_eq!(r.open_rooms(), 2);
+
+    shutdown.cancel();
+    r.begin_drain();
+    settle().await;
+    assert_eq!(empty.state(), MatchState::Ended(EndReason::Shutdown));
+    assert_eq!(
+        busy.state(),
+        MatchState::Running,
+        "a match with a player drains on"
+    );
+    assert_eq!(
+        r.create(MatchSpec {
+            game: "arena".into(),
+            ..MatchSpec::default()
+        })
+        .unwrap_err(),
+        CreateError::ShuttingDown
+    );
+    // A dropped player's seat is not held during a drain: the match empties and ends.
+    assert!(busy.release(&a, Role::Player, "c1", Departure::Dropped));
+    assert_eq!(
+        busy.claim(&"b".into(), Role::Player, "c2").unwrap_err(),
+        SeatError::Ended,
+        "no seat is given once the end is decided"
+    );
+    tokio::time::timeout(Duration::from_secs(1), r.all_closed())
+        .await
+        .expect("every room closed");
+    assert_eq!(busy.state(), MatchState::Ended(EndReason::Shutdown));
+    assert_eq!(r.open_rooms(), 0);
+    assert_eq!(r.live(), 0);
 }
