@@ -6,9 +6,9 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickroom_benches::arena_room;
 use tickroom_shared::InputMsg;
-use tickroom_shared::codec;
 use tickroom_shared::games::arena::ArenaInput;
 use tickroom_shared::snapshot::Encoder;
+use tickroom_shared::wire;
 
 /// One full tick (inputs, schedule, snapshot encode) of arena rooms of several sizes.
 fn tick(c: &mut Criterion) {
@@ -83,7 +83,7 @@ fn mirror_apply(c: &mut Criterion) {
 
 /// Strict decoding of one input event, as the connection task does for every input.
 fn input_decode(c: &mut Criterion) {
-    let payload = codec::encode_event(
+    let payload = wire::encode_event(
         "input",
         &InputMsg {
             seq: 42,
@@ -95,8 +95,8 @@ fn input_decode(c: &mut Criterion) {
     );
     c.bench_function("input_decode", |b| {
         b.iter(|| {
-            let (_, arg) = codec::split_event(black_box(&payload)).expect("event");
-            let msg: InputMsg<ArenaInput> = codec::decode_map(arg).expect("input");
+            let (_, arg) = wire::split_event(black_box(&payload)).expect("event");
+            let msg: InputMsg<ArenaInput> = wire::decode_map(arg).expect("input");
             black_box(msg.seq)
         });
     });

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use tickroom_bots::admin::AdminClient;
 use tickroom_bots::bot::{self, BotConfig};
 use tickroom_bots::swarm;
+use tickroom_client::admin::AdminClient;
 use tickroom_shared::Role;
 
 #[derive(Parser)]

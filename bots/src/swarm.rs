@@ -10,9 +10,10 @@ use tickroom_shared::games::arena::{ArenaInput, ArenaState, BUTTON_BOOST};
 use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, event};
 use tokio::time::Instant;
 
-use crate::admin::{AdminClient, AdminError};
-use crate::bot::{Checker, Rng, seed_for};
-use crate::client::{Client, CloseReason, ConnectError, Incoming};
+use tickroom_client::admin::{AdminClient, AdminError};
+use tickroom_client::{Client, CloseReason, ConnectError, Incoming, Rng};
+
+use crate::bot::{Checker, seed_for};
 use crate::report::{
     BotCounts, Cause, ProcessReport, ProcessUsage, Report, ReportConfig, Stats, Totals, get,
 };

@@ -9,7 +9,7 @@
 //! - [`config`]: every limit and default, grouped by concern, with a literal `Default`.
 //! - `server`: the composition root ([`Server::builder`]), serving and draining.
 //! - [`directory`]: the matches of this node, their seats and their lifecycle.
-//! - `auth`: handshake token checks.
+//! - [`auth`]: handshake checks: the `auth` payload, the token, the seat.
 //! - `ratelimit`: per-player, per-address and per-connection budgets (governor).
 //! - [`net`]: Socket.IO handlers, the snapshot sink, the admin API, TLS, the accept loop.
 //! - [`metrics`]: counters rendered at `/metrics`; the engine reports into them.
@@ -30,7 +30,7 @@
 //! ```
 #![warn(missing_docs)]
 
-mod auth;
+pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod metrics;

@@ -5,8 +5,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tickroom_bots::admin::AdminClient;
-use tickroom_bots::client::Client;
+use tickroom_client::Client;
+use tickroom_client::admin::AdminClient;
 use tickroom_shared::{AuthPayload, EndReason, MatchEnd, Role, Shutdown, event};
 use tokio::process::{Child, Command};
 
@@ -75,7 +75,7 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
-async fn next_named(c: &mut Client, name: &str) -> tickroom_bots::client::EventMsg {
+async fn next_named(c: &mut Client, name: &str) -> tickroom_client::EventMsg {
     loop {
         let e = c.next_event(WAIT).await.expect("an event");
         if e.name == name {
@@ -120,7 +120,7 @@ async fn sigterm_drains_saves_results_and_exits_cleanly() {
     next_named(&mut alice, event::SNAPSHOT).await;
     let late = Client::connect(&server.url, &auth, WAIT).await.unwrap_err();
     assert!(
-        matches!(late, tickroom_bots::client::ConnectError::Refused { ref code } if code == "server_busy"),
+        matches!(late, tickroom_client::ConnectError::Refused { ref code } if code == "server_busy"),
         "{late:?}"
     );
     // At the deadline the match is ended and the client told why.

@@ -9,7 +9,7 @@
 //! - [`protocol`]: version, event names and message types.
 //! - [`error`]: [`ErrorCode`], the machine-readable codes sent in CONNECT_ERROR and `error` events.
 //! - [`token`]: [`MatchClaims`] and the HS256 [`TokenKey`] that signs and verifies them.
-//! - [`codec`]: strict decoding of a Socket.IO msgpack event (`[name, arg]`).
+//! - [`wire`]: Socket.IO msgpack packets and the strict decoding of an event's `[name, arg]`.
 //! - [`limits`]: protocol-level bounds (identifier lengths, tick-rate range).
 //! - [`snapshot`]: keyframes and deltas: the [`Encoder`](snapshot::Encoder) the server writes
 //!   them with and the [`Mirror`] clients rebuild state with.
@@ -25,13 +25,13 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod codec;
 pub mod error;
 pub mod games;
 pub mod limits;
 pub mod protocol;
 pub mod snapshot;
 pub mod token;
+pub mod wire;
 
 pub use error::ErrorCode;
 pub use protocol::*;

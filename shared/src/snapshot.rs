@@ -19,7 +19,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{DecodeError, skip_value};
+use crate::wire::{DecodeError, skip_value};
 
 /// Most fields a row may have (the delta mask is a `u64`).
 pub const MAX_FIELDS: usize = 64;

@@ -8,8 +8,8 @@ use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tickroom_bots::admin::AdminClient;
-use tickroom_bots::client::{Client, ConnectError, EventMsg, Incoming};
+use tickroom_client::admin::AdminClient;
+use tickroom_client::{Client, ConnectError, EventMsg, Incoming};
 use tickroom_server::Config;
 use tickroom_shared::{
     AuthPayload, MatchClaims, PROTOCOL_VERSION, Role, Snapshot, TokenKey, event,
@@ -351,7 +351,7 @@ pub async fn connect_and_stop_reading(
     token: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
     use futures_util::{SinkExt, StreamExt};
-    use tickroom_bots::wire::{encode_packet, kind};
+    use tickroom_shared::wire::{encode_packet, kind};
     use tokio_tungstenite::tungstenite::Message;
 
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");

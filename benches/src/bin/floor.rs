@@ -18,11 +18,11 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
-use tickroom_bots::wire::{decode_packet, encode_packet, kind};
 use tickroom_engine::{Room, RoomConfig};
 use tickroom_games::arena::Arena;
-use tickroom_shared::codec;
 use tickroom_shared::games::arena::ArenaInput;
+use tickroom_shared::wire;
+use tickroom_shared::wire::{decode_packet, encode_packet, kind};
 use tickroom_shared::{InputMsg, MatchClaims, Role, TokenKey, Welcome};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
@@ -214,7 +214,7 @@ async fn serve_connection(f: Floor, mut ws: WebSocketStream<TokioIo<hyper::upgra
         tick_rate: room.tick_rate,
         tick: 0,
     };
-    let welcome = codec::encode_event("welcome", &welcome);
+    let welcome = wire::encode_event("welcome", &welcome);
     for packet in [
         encode_packet(kind::CONNECT, "/", Some(&sid)),
         encode_packet(kind::EVENT, "/", Some(&welcome)),
@@ -240,7 +240,7 @@ async fn serve_connection(f: Floor, mut ws: WebSocketStream<TokioIo<hyper::upgra
                 Some(Ok(Message::Binary(b))) => {
                     let Ok(p) = decode_packet(&b) else { break };
                     let Some(data) = p.data else { continue };
-                    if let Ok(("input", msg)) = codec::decode_event::<InputMsg<ArenaInput>>(&data) {
+                    if let Ok(("input", msg)) = wire::decode_event::<InputMsg<ArenaInput>>(&data) {
                         room.room.lock().expect("room").push_input(&player, msg.seq, msg.input);
                     }
                 }

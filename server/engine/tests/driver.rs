@@ -10,8 +10,8 @@ use tickroom_engine::testing::{CountingMetrics, Recorder};
 use tickroom_engine::{Game, InputError, MatchState, RoomConfig, RoomControl};
 use tickroom_games::arena::Arena;
 use tickroom_shared::EndReason;
-use tickroom_shared::codec::DecodeError;
 use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+use tickroom_shared::wire::DecodeError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 

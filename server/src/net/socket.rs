@@ -15,7 +15,7 @@ use socketioxide_core::{Sid, Value};
 use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, event};
 
 use tickroom_engine::InputError;
-use tickroom_shared::codec;
+use tickroom_shared::wire;
 
 use super::NetState as App;
 use crate::auth::{self, Admission, seat_error_code};
@@ -321,7 +321,7 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
             return;
         };
         let Ok((seq, input)) =
-            codec::split_event(&payload).and_then(|(_, arg)| codec::split_input(arg))
+            wire::split_event(&payload).and_then(|(_, arg)| wire::split_input(arg))
         else {
             send_error(&s, ErrorCode::BadPayload, app);
             return;

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::DecodeError;
 use crate::snapshot::{Frame, FromFrame};
+use crate::wire::DecodeError;
 
 /// The game's name, as given when creating a match.
 pub const NAME: &str = "tictactoe";

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tickroom_bots::client::{ConnectError, Incoming};
+use tickroom_client::{ConnectError, Incoming};
 use tickroom_shared::games::arena::ArenaState;
 use tickroom_shared::{Role, event};
 use tickroom_tests::{
@@ -283,7 +283,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_cannot_stall_shutdown() {
 async fn tls_serves_the_same_protocol() {
     use futures_util::{SinkExt, StreamExt};
     use std::sync::Arc;
-    use tickroom_bots::wire::{decode_packet, encode_packet, kind};
+    use tickroom_shared::wire::{decode_packet, encode_packet, kind};
     use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
 
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();

@@ -1,7 +1,7 @@
 //! Handshake refusals: each bad token or payload gets its documented CONNECT_ERROR code, and
 //! a refused client never reaches a room.
 
-use tickroom_bots::client::{Client, ConnectError};
+use tickroom_client::{Client, ConnectError};
 use tickroom_shared::games::arena::ArenaState;
 use tickroom_shared::token::unix_now;
 use tickroom_shared::{AuthPayload, Role, TokenKey};
@@ -23,7 +23,7 @@ async fn connect_auth(
 ) -> Result<Client, ConnectError> {
     // The auth payload is sent as given, to try shapes AuthPayload cannot express.
     let raw = rmp_serde::to_vec_named(auth).unwrap();
-    tickroom_bots::client::Client::connect_raw_auth(&server.url, &raw, WAIT).await
+    tickroom_client::Client::connect_raw_auth(&server.url, &raw, WAIT).await
 }
 
 #[tokio::test]

@@ -175,7 +175,7 @@ async fn ending_a_match_tells_everyone_and_disconnects() {
     let token = sign(&claims(&m, "alice", Role::Player));
     let refused = server.connect(&token).await.unwrap_err();
     assert!(
-        matches!(refused, tickroom_bots::client::ConnectError::Refused { ref code } if code == "match_not_found"),
+        matches!(refused, tickroom_client::ConnectError::Refused { ref code } if code == "match_not_found"),
         "{refused:?}"
     );
 }

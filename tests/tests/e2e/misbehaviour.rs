@@ -6,7 +6,7 @@ use tickroom_tests::{
     TestServer, next_named, next_snapshot, snapshot_where, test_config, wait_closed, walk,
 };
 
-async fn expect_error(c: &mut tickroom_bots::client::Client, code: &str) {
+async fn expect_error(c: &mut tickroom_client::Client, code: &str) {
     let e = next_named(c, event::ERROR).await.unwrap();
     assert_eq!(e.error().unwrap().code, code);
 }

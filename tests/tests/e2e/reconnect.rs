@@ -2,7 +2,7 @@
 //! and entity; one back too late starts over. The hold's timing itself is tested with a paused
 //! clock in `server/src/registry.rs`; these check the wiring over real sockets.
 
-use tickroom_bots::client::{Client, CloseReason, Incoming};
+use tickroom_client::{Client, CloseReason, Incoming};
 use tickroom_shared::games::arena::{ArenaState, SIZE};
 use tickroom_shared::{AuthPayload, Presence, PresenceStatus, Role, event};
 use tickroom_tests::{

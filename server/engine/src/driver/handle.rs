@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tickroom_shared::EndReason;
-use tickroom_shared::codec;
+use tickroom_shared::wire;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -169,7 +169,7 @@ impl<G: Game> Handle<G> {
 
 impl<G: Game> RoomControl for Handle<G> {
     fn submit_input(&self, player: &Arc<str>, seq: u32, input: &[u8]) -> Result<(), InputError> {
-        let input: G::Input = codec::decode_value(input)?;
+        let input: G::Input = wire::decode_value(input)?;
         self.game.validate(&input)?;
         self.inputs
             .try_send(Command::Input {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tickroom_shared::codec::DecodeError;
+use tickroom_shared::wire::DecodeError;
 use tickroom_shared::{EndReason, MatchEnd, Presence};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -4,13 +4,13 @@
 //!
 //! ```sh
 //! TOKEN=$(cargo run -q -p tickroom-server -- mint-token --match demo --player alice)
-//! cargo run -p tickroom-bots --example game_client -- http://127.0.0.1:7350 "$TOKEN"
+//! cargo run -p tickroom-client --example game_client -- http://127.0.0.1:7350 "$TOKEN"
 //! ```
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use tickroom_bots::reconnect::{Backoff, ReconnectingClient, Update};
+use tickroom_client::reconnect::{Backoff, ReconnectingClient, Update};
 use tickroom_shared::games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE, SPEED};
 use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, event};
 

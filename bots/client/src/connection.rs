@@ -17,8 +17,8 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tickroom_shared::codec::{self, DecodeError};
 use tickroom_shared::snapshot::{Applied, FromFrame};
+use tickroom_shared::wire::{self, DecodeError};
 use tickroom_shared::{
     AuthPayload, ErrorMsg, MatchEnd, Mirror, NAMESPACE, Snapshot, Welcome, event,
 };
@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::wire::{self, kind};
+use tickroom_shared::wire::kind;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -94,7 +94,7 @@ pub struct EventMsg {
 impl EventMsg {
     /// Decodes the argument as a map into `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        codec::decode_map(&self.arg)
+        wire::decode_map(&self.arg)
     }
 
     /// The argument as a [`Welcome`], if this is the welcome event.
@@ -418,7 +418,7 @@ impl Client {
 
     /// Emits `name` with one argument (serialized as a msgpack map for structs).
     pub async fn emit<T: Serialize>(&mut self, name: &str, arg: &T) -> Result<(), CloseReason> {
-        let data = codec::encode_event(name, arg);
+        let data = wire::encode_event(name, arg);
         self.emit_raw(&data).await
     }
 
@@ -478,7 +478,7 @@ fn split_any(data: &Bytes) -> Result<(String, Bytes), wire::PacketError> {
     }
     let start = data.len() - rest.len();
     let mut rd = rest;
-    wire::skip_value(&mut rd)?;
+    wire::skip_value(&mut rd).map_err(|_| bad())?;
     let end = data.len() - rd.len();
     Ok((name, data.slice(start..end)))
 }

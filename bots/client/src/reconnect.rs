@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tickroom_shared::codec::DecodeError;
 use tickroom_shared::snapshot::FromFrame;
+use tickroom_shared::wire::DecodeError;
 use tickroom_shared::{AuthPayload, ErrorCode, Snapshot};
 
-use crate::bot::Rng;
-use crate::client::{Client, CloseReason, ConnectError, EventMsg, Incoming};
+use crate::Rng;
+use crate::connection::{Client, CloseReason, ConnectError, EventMsg, Incoming};
 
 /// Retry schedule: `initial`, doubling up to `max`, each delay scaled by a random factor in
 /// `1 - jitter ..= 1`; at most `max_attempts` attempts in a row (0 = no limit).

@@ -5,7 +5,8 @@
 //! payload stays a slice of the frame that can be decoded straight into a typed message.
 
 use bytes::Bytes;
-use tickroom_shared::codec;
+
+use super::skip_value as skip;
 
 /// Socket.IO packet types.
 pub mod kind {
@@ -35,7 +36,7 @@ pub struct Packet {
 /// Why a frame is not a packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed Socket.IO msgpack packet: {0}")]
-pub struct PacketError(pub(crate) &'static str);
+pub struct PacketError(pub &'static str);
 
 /// Encodes a packet with `data` given as raw msgpack.
 pub fn encode_packet(kind: u8, nsp: &str, data: Option<&[u8]>) -> Vec<u8> {
@@ -91,9 +92,9 @@ pub fn decode_packet(frame: &Bytes) -> Result<Packet, PacketError> {
     })
 }
 
-/// Advances `rd` past one msgpack value (see [`tickroom_shared::codec::skip_value`]).
-pub fn skip_value(rd: &mut &[u8]) -> Result<(), PacketError> {
-    codec::skip_value(rd).map_err(|_| PacketError("truncated value"))
+/// Advances `rd` past one msgpack value (see [`super::skip_value`]).
+fn skip_value(rd: &mut &[u8]) -> Result<(), PacketError> {
+    skip(rd).map_err(|_| PacketError("truncated value"))
 }
 
 #[cfg(test)]
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_skip() {
-        let event = tickroom_shared::codec::encode_event(
+        let event = super::super::encode_event(
             "input",
             &serde_json::json!({"seq": 1, "input": {"dir": [1.0, -0.5], "buttons": 3, "s": "x".repeat(300)}}),
         );

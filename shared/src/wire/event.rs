@@ -1,4 +1,4 @@
-//! Strict decoding of Socket.IO msgpack event payloads.
+//! Event payloads: strict decoding of a Socket.IO msgpack event's `[name, arg]`.
 //!
 //! With the msgpack parser an EVENT packet's `data` is a msgpack array `[name, arg...]`.
 //! Tickroom events carry exactly one argument, and that argument must be a msgpack map. The
@@ -206,6 +206,7 @@ mod tests {
     use super::*;
     use crate::InputMsg;
     use crate::games::arena::ArenaInput;
+    use serde::de::IgnoredAny;
 
     fn input() -> InputMsg<ArenaInput> {
         InputMsg {
@@ -253,7 +254,7 @@ mod tests {
         for case in cases {
             assert!(split_input(&case).is_err(), "{case:x?}");
             assert!(
-                decode_map::<InputMsg<serde::de::IgnoredAny>>(&case).is_err(),
+                decode_map::<InputMsg<IgnoredAny>>(&case).is_err(),
                 "{case:x?}"
             );
         }
