@@ -11,7 +11,7 @@
 //! - [`directory`]: the matches of this node, their seats and their lifecycle.
 //! - [`auth`]: handshake checks: the `auth` payload, the token, the seat.
 //! - `ratelimit`: per-player, per-address and per-connection budgets (governor).
-//! - [`net`]: Socket.IO handlers, the snapshot sink, the admin API, TLS, the accept loop.
+//! - `net`: Socket.IO handlers, the snapshot sink, the admin API, TLS, the accept loop.
 //! - [`metrics`]: counters rendered at `/metrics`; the engine reports into them.
 //! - [`results`]: ended matches' results in SQLite.
 //!
@@ -34,12 +34,13 @@ pub mod auth;
 pub mod config;
 pub mod directory;
 pub mod metrics;
-pub mod net;
+mod net;
 mod ratelimit;
 pub mod results;
 mod runtime;
 mod server;
 
 pub use config::Config;
+pub use net::tls::TlsError;
 pub use server::{ServeError, Server, ServerBuilder, run};
 pub use tickroom_engine::Catalog;

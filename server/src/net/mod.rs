@@ -7,8 +7,6 @@ pub(crate) mod sink;
 mod socket;
 pub(crate) mod tls;
 
-pub use admin::{CreateMatch, MatchView};
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

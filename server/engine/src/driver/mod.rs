@@ -1,4 +1,4 @@
-//! Runs a [`Room`](crate::Room) on a fixed-rate timer and connects it to the outside through
+//! Runs a [`Room`] on a fixed-rate timer and connects it to the outside through
 //! channels.
 //!
 //! The transport talks to a running room only through a [`RoomControl`] (join, leave, input,
