@@ -8,6 +8,9 @@ use serde::de::DeserializeOwned;
 use super::{Frame, FromFrame, Snapshot};
 use crate::wire::{DecodeError, skip_value};
 
+/// Rebuilds full state from keyframes and deltas, as a client does.
+///
+/// The current state is kept and patched in place: a delta costs the rows it names (and the
 /// rows the previous delta named, put back to the keyframe's values first), not a copy of
 /// the whole state.
 #[derive(Debug, Default, Clone)]

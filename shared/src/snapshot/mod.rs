@@ -81,10 +81,6 @@ pub trait FromFrame: Sized {
     fn from_frame(frame: &Frame) -> Result<Self, DecodeError>;
 }
 
-/// Rebuilds full state from keyframes and deltas, as a client does.
-///
-/// The current state is kept and patched in place: a delta costs the rows it names (and the
-
 #[cfg(test)]
 mod tests {
     use serde::Serialize;
