@@ -81,7 +81,8 @@ fn mirror_apply(c: &mut Criterion) {
     });
 }
 
-/// Strict decoding of one input event, as the connection task does for every input.
+/// Strict decoding of one input event, as every input goes: the connection task splits the
+/// event and its `{seq, input}` map, the room's handle decodes the game's input.
 fn input_decode(c: &mut Criterion) {
     let payload = wire::encode_event(
         "input",
@@ -96,8 +97,9 @@ fn input_decode(c: &mut Criterion) {
     c.bench_function("input_decode", |b| {
         b.iter(|| {
             let (_, arg) = wire::split_event(black_box(&payload)).expect("event");
-            let msg: InputMsg<ArenaInput> = wire::decode_map(arg).expect("input");
-            black_box(msg.seq)
+            let (seq, input) = wire::split_input(arg).expect("{seq, input}");
+            let input: ArenaInput = wire::decode_value(input).expect("input");
+            black_box((seq, input))
         });
     });
 }

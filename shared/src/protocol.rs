@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ErrorCode;
+use crate::error::ErrorCode;
 
 /// The protocol version this crate speaks. A client may send it in the handshake `auth`
 /// payload; the server refuses any other with [`ErrorCode::ProtocolUnsupported`].

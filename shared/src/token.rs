@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
-use crate::{Role, limits::is_valid_id};
+use crate::limits::is_valid_id;
+use crate::protocol::Role;
 
 /// Seconds of clock skew tolerated when checking `exp`.
 pub const EXP_LEEWAY_SECS: u64 = 5;

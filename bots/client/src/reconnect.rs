@@ -12,8 +12,8 @@ use tickroom_shared::snapshot::FromFrame;
 use tickroom_shared::wire::DecodeError;
 use tickroom_shared::{AuthPayload, ErrorCode, Snapshot};
 
-use crate::Rng;
 use crate::connection::{Client, CloseReason, ConnectError, EventMsg, Incoming};
+use crate::rng::Rng;
 
 /// Retry schedule: `initial`, doubling up to `max`, each delay scaled by a random factor in
 /// `1 - jitter ..= 1`; at most `max_attempts` attempts in a row (0 = no limit).

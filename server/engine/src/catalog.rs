@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{self, SnapshotSink, SpawnParams, Spawned};
-use crate::{Game, RoomMetrics};
+use crate::game::Game;
+use crate::metrics::RoomMetrics;
 
 /// Starts a room of one game: [`driver::spawn`] with the game already chosen.
 type Factory = dyn Fn(SpawnParams, Arc<dyn SnapshotSink>, Arc<dyn RoomMetrics>, CancellationToken) -> Spawned

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::PushOutcome;
+use crate::room::PushOutcome;
 
 /// Receives a room's measurements. Called from the room's task and its publisher, so every
 /// method must be cheap and must not block.

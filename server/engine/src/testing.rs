@@ -11,7 +11,8 @@ use tickroom_shared::snapshot::FromFrame;
 use tickroom_shared::{MatchEnd, Mirror, Presence, PresenceStatus, Snapshot};
 
 use crate::driver::{BoxFuture, SnapshotSink};
-use crate::{PushOutcome, RoomMetrics};
+use crate::metrics::RoomMetrics;
+use crate::room::PushOutcome;
 
 /// A sink that keeps what it is given, to look at rooms from outside.
 #[derive(Debug, Default)]

@@ -204,8 +204,8 @@ pub fn skip_value(rd: &mut &[u8]) -> Result<(), DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::InputMsg;
     use crate::games::arena::ArenaInput;
+    use crate::protocol::InputMsg;
     use serde::de::IgnoredAny;
 
     fn input() -> InputMsg<ArenaInput> {

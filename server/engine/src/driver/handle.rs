@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{BoxFuture, InputError, Outcome, RoomControl};
-use crate::Game;
+use crate::game::Game;
 
 /// Where a match is in its life. It only moves forward:
 /// `Waiting → Running → Ending → Ended`, or straight from `Waiting` to `Ending`.

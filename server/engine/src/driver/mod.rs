@@ -35,7 +35,9 @@ use tokio_util::sync::CancellationToken;
 pub use clock::{Due, TickClock};
 pub use handle::MatchState;
 
-use crate::{Game, InvalidInput, Room, RoomConfig, RoomMetrics};
+use crate::game::{Game, InvalidInput};
+use crate::metrics::RoomMetrics;
+use crate::room::{Room, RoomConfig};
 
 /// A boxed, sendable future, as [`SnapshotSink`] and [`RoomControl::closed`] return.
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;

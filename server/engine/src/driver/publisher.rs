@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::SnapshotSink;
 use super::handle::Shared;
-use crate::RoomMetrics;
+use crate::metrics::RoomMetrics;
 
 /// What a room hands its publisher.
 pub(super) enum Publish {

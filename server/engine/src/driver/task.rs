@@ -13,7 +13,9 @@ use super::Outcome;
 use super::clock::TickClock;
 use super::handle::{Command, Shared};
 use super::publisher::Publish;
-use crate::{Game, Room, RoomMetrics};
+use crate::game::Game;
+use crate::metrics::RoomMetrics;
+use crate::room::Room;
 
 pub(super) struct RoomTask<G: Game> {
     room: Room<G>,
