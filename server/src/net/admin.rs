@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use tickroom_shared::limits::is_valid_id;
 use tickroom_shared::{EndReason, MatchClaims, Role};
 
-use super::NetState as App;
+use super::NetState;
 use crate::directory::{CreateError, Match, MatchSpec};
 use crate::results::MatchResult;
 
@@ -158,7 +158,7 @@ impl From<JsonRejection> for ApiError {
 }
 
 /// The admin routes, already guarded by the admin key.
-pub(crate) fn routes(app: Arc<App>) -> Router {
+pub(crate) fn routes(app: Arc<NetState>) -> Router {
     Router::new()
         .route("/admin/games", get(list_games))
         .route("/admin/matches", post(create_match).get(list_matches))
@@ -174,7 +174,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
 }
 
 async fn require_admin(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     headers: HeaderMap,
     req: Request,
     next: Next,
@@ -196,13 +196,13 @@ async fn require_admin(
     next.run(req).await
 }
 
-async fn list_games(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+async fn list_games(State(app): State<Arc<NetState>>) -> Json<serde_json::Value> {
     let games: Vec<&str> = app.directory.games().collect();
     Json(json!({ "games": games }))
 }
 
 async fn create_match(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     body: Result<Json<CreateMatch>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MatchView>), ApiError> {
     let Json(req) = body?;
@@ -215,7 +215,7 @@ struct MatchList {
     matches: Vec<MatchView>,
 }
 
-async fn list_matches(State(app): State<Arc<App>>) -> Json<MatchList> {
+async fn list_matches(State(app): State<Arc<NetState>>) -> Json<MatchList> {
     Json(MatchList {
         matches: app
             .directory
@@ -227,7 +227,7 @@ async fn list_matches(State(app): State<Arc<App>>) -> Json<MatchList> {
 }
 
 async fn get_match(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
 ) -> Result<Json<MatchView>, ApiError> {
     let m = app.directory.get(&id).ok_or_else(ApiError::not_found)?;
@@ -235,7 +235,7 @@ async fn get_match(
 }
 
 async fn end_match(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
 ) -> Result<Json<MatchView>, ApiError> {
     let m = app
@@ -270,7 +270,7 @@ struct MintResponse {
 }
 
 async fn mint_token(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
     body: Result<Json<MintRequest>, JsonRejection>,
 ) -> Result<Json<MintResponse>, ApiError> {
@@ -330,7 +330,7 @@ struct ResultList {
 
 /// Runs `query` on the results store off the async threads (SQLite blocks).
 async fn with_store<T: Send + 'static>(
-    app: &App,
+    app: &NetState,
     query: impl FnOnce(&crate::results::ResultStore) -> Result<T, crate::results::StoreError>
     + Send
     + 'static,
@@ -359,7 +359,7 @@ async fn with_store<T: Send + 'static>(
 }
 
 async fn list_results(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     query: Result<axum::extract::Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ResultList>, ApiError> {
     let axum::extract::Query(q) =
@@ -369,7 +369,7 @@ async fn list_results(
 }
 
 async fn get_result(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
 ) -> Result<Json<MatchResult>, ApiError> {
     with_store(&app, move |store| store.get(&id))

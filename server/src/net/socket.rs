@@ -17,7 +17,7 @@ use tickroom_shared::{ErrorCode, ErrorMsg, PROTOCOL_VERSION, Role, Welcome, even
 use tickroom_engine::InputError;
 use tickroom_shared::wire;
 
-use super::NetState as App;
+use super::NetState;
 use crate::auth::{self, Admission, seat_error_code};
 use crate::directory::{Departure, Match};
 use crate::ratelimit::{DropWindow, EventLimiter, player_key};
@@ -32,7 +32,7 @@ pub(crate) struct Session {
     role: Role,
     conn: String,
     limiter_key: Arc<str>,
-    /// Milliseconds since `App::started` of the last rate-limit notice sent.
+    /// Milliseconds since `NetState::started` of the last rate-limit notice sent.
     last_notice_ms: AtomicU64,
     /// Budget for events other than inputs.
     events: EventLimiter,
@@ -48,7 +48,7 @@ impl Session {
     /// Counts a message dropped by a rate limit: tells the client `rate_limited` at most once
     /// per [`NOTICE_INTERVAL`], and past the abuse limit disconnects it. Returns whether it
     /// was disconnected.
-    fn dropped<A: Adapter>(&self, s: &Socket<A>, app: &App) -> bool {
+    fn dropped<A: Adapter>(&self, s: &Socket<A>, app: &NetState) -> bool {
         if self.cut.load(Ordering::Acquire) {
             return true;
         }
@@ -80,7 +80,7 @@ impl Session {
 
     /// Gives the seat back (or has it held, for a dropped connection) and counts the
     /// connection closed, once.
-    fn close(&self, app: &App, how: Departure) {
+    fn close(&self, app: &NetState, how: Departure) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.game_match
                 .release(&self.player, self.role, &self.conn, how);
@@ -116,7 +116,7 @@ impl std::fmt::Display for Refusal {
 /// Registers the root namespace on `io`.
 pub(crate) fn register<A: Adapter + DefinedAdapter>(
     io: &socketioxide::SocketIo<A>,
-    app: Arc<App>,
+    app: Arc<NetState>,
 ) -> A::InitRes {
     let mw_app = app.clone();
     let middleware = move |s: SocketRef<A>, TryData(auth): TryData<rmpv::Value>| {
@@ -136,7 +136,7 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(
 fn authenticate<A: Adapter>(
     s: SocketRef<A>,
     auth: Option<rmpv::Value>,
-    app: &App,
+    app: &NetState,
 ) -> Result<(), Refusal> {
     if app.shutdown.is_cancelled() {
         return Err(refuse(&s, ErrorCode::ServerBusy, app));
@@ -155,7 +155,7 @@ fn authenticate<A: Adapter>(
 
 /// The client's address: the TCP peer, or the first `X-Forwarded-For` entry when the server
 /// is configured to trust it.
-fn client_ip<A: Adapter>(s: &Socket<A>, app: &App) -> Option<std::net::IpAddr> {
+fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAddr> {
     let parts = s.req_parts();
     if app.net.trust_forwarded_for
         && let Some(ip) = parts
@@ -173,14 +173,14 @@ fn client_ip<A: Adapter>(s: &Socket<A>, app: &App) -> Option<std::net::IpAddr> {
         .map(|c| c.0.ip())
 }
 
-fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &App) -> Refusal {
+fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal {
     app.metrics.handshakes_refused.inc();
     app.metrics.error(code);
     tracing::debug!(sid = %s.id, code = %code, "handshake refused");
     Refusal(code)
 }
 
-fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
+fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
     let Some(admission) = s.extensions.get::<Arc<Admission>>() else {
         // Unreachable: the middleware admits only with an admission.
         let _ = s.disconnect();
@@ -278,7 +278,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<App>) {
 }
 
 /// Sends an `error` event with `code` to one socket and counts it.
-pub(crate) fn send_error<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &App) {
+pub(crate) fn send_error<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) {
     app.metrics.error(code);
     let _ = s.emit(event::ERROR, &ErrorMsg::new(code));
 }
@@ -287,7 +287,7 @@ pub(crate) fn send_error<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &App) 
 /// validation and rate limiting are synchronous.
 struct InputHandler {
     session: Arc<Session>,
-    app: Arc<App>,
+    app: Arc<NetState>,
 }
 
 #[derive(Debug, Clone, Copy)]

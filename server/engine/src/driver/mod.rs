@@ -166,16 +166,18 @@ pub fn spawn<G: Game>(
     let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
     let shared = Arc::new(handle::Shared::new(stop.child_token()));
     let room = Room::new(game.clone(), params.room);
-    let task = task::RoomTask::new(
+    let task = task::RoomTask {
         room,
-        params.match_id.clone(),
-        params.empty_grace,
-        control_rx,
-        input_rx,
-        publish_tx,
-        metrics.clone(),
-        shared.clone(),
-    );
+        match_id: params.match_id.clone(),
+        empty_grace: params.empty_grace,
+        control: control_rx,
+        inputs: input_rx,
+        publish: publish_tx,
+        metrics: metrics.clone(),
+        shared: shared.clone(),
+        presence: Vec::new(),
+        started: None,
+    };
     Spawned {
         control: Arc::new(handle::Handle::new(
             game,

@@ -17,47 +17,23 @@ use crate::game::Game;
 use crate::metrics::RoomMetrics;
 use crate::room::Room;
 
+/// A room and the channels it talks through; [`RoomTask::run_guarded`] runs it.
 pub(super) struct RoomTask<G: Game> {
-    room: Room<G>,
-    match_id: Arc<str>,
-    empty_grace: Duration,
-    control: mpsc::UnboundedReceiver<Command<G::Input>>,
-    inputs: mpsc::Receiver<Command<G::Input>>,
-    publish: mpsc::Sender<Publish>,
-    metrics: Arc<dyn RoomMetrics>,
-    shared: Arc<Shared>,
+    pub(super) room: Room<G>,
+    pub(super) match_id: Arc<str>,
+    pub(super) empty_grace: Duration,
+    pub(super) control: mpsc::UnboundedReceiver<Command<G::Input>>,
+    pub(super) inputs: mpsc::Receiver<Command<G::Input>>,
+    pub(super) publish: mpsc::Sender<Publish>,
+    pub(super) metrics: Arc<dyn RoomMetrics>,
+    pub(super) shared: Arc<Shared>,
     /// Presence changes applied since the last publish.
-    presence: Vec<Presence>,
+    pub(super) presence: Vec<Presence>,
     /// When the first tick ran.
-    started: Option<Instant>,
+    pub(super) started: Option<Instant>,
 }
 
 impl<G: Game> RoomTask<G> {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        room: Room<G>,
-        match_id: Arc<str>,
-        empty_grace: Duration,
-        control: mpsc::UnboundedReceiver<Command<G::Input>>,
-        inputs: mpsc::Receiver<Command<G::Input>>,
-        publish: mpsc::Sender<Publish>,
-        metrics: Arc<dyn RoomMetrics>,
-        shared: Arc<Shared>,
-    ) -> Self {
-        Self {
-            room,
-            match_id,
-            empty_grace,
-            control,
-            inputs,
-            publish,
-            metrics,
-            shared,
-            presence: Vec::new(),
-            started: None,
-        }
-    }
-
     /// Runs the room; if the game panics, the match ends with [`EndReason::Error`] instead of
     /// leaving its clients waiting for snapshots that will never come. Other rooms and the
     /// server are unaffected either way.
