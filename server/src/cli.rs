@@ -133,8 +133,9 @@ pub struct ServeArgs {
     pub trust_forwarded_for: bool,
 
     /// Browser origins allowed to connect, comma-separated (e.g.
-    /// `https://game.example,https://beta.example`); empty allows any. Requests without an
-    /// `Origin` header (native clients, bots) are not affected.
+    /// `https://game.example,https://beta.example`), besides the server's own pages; `*`
+    /// allows any. Empty: any with the development keys, only the server's own pages with
+    /// production keys. Requests without an `Origin` header (native clients) pass.
     #[arg(
         long,
         env = "TICKROOM_ALLOWED_ORIGINS",

@@ -125,8 +125,10 @@ pub struct NetConfig {
     /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
     /// that sets it). Default off.
     pub trust_forwarded_for: bool,
-    /// Browser origins allowed to connect (e.g. `https://game.example`); empty allows any.
-    /// Requests without an `Origin` header (native clients, bots) are not affected.
+    /// Browser origins allowed to connect (e.g. `https://game.example`), besides the server's
+    /// own pages; `*` allows any. Empty: any origin with the development keys (they work on
+    /// loopback only), only the server's own pages with production keys. Requests without an
+    /// `Origin` header (native clients, bots) are not affected.
     pub allowed_origins: Vec<String>,
     /// Serve HTTPS and WSS directly with this certificate and key. Default none.
     pub tls: Option<TlsFiles>,

@@ -149,6 +149,8 @@ pub struct Metrics {
     pub events_dropped: Counter,
     /// Connections closed for sustained flooding.
     pub abuse_disconnects: Counter,
+    /// Browser requests refused for their `Origin`.
+    pub origins_refused: Counter,
     errors: Vec<(ErrorCode, Counter)>,
 }
 
@@ -172,6 +174,7 @@ impl Default for Metrics {
             inputs_rate_limited: Counter::default(),
             events_dropped: Counter::default(),
             abuse_disconnects: Counter::default(),
+            origins_refused: Counter::default(),
             errors: ALL_CODES.iter().map(|c| (*c, Counter::default())).collect(),
         }
     }
@@ -272,6 +275,11 @@ impl Metrics {
                 "tickroom_abuse_disconnects_total",
                 "Connections closed for sustained flooding.",
                 self.abuse_disconnects.get(),
+            ),
+            (
+                "tickroom_origins_refused_total",
+                "Browser requests refused for their Origin (origin_not_allowed).",
+                self.origins_refused.get(),
             ),
             (
                 "tickroom_errors_total",

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
-use crate::net::{self, NetState};
+use crate::net::{self, NetState, OriginPolicy};
 use crate::ratelimit::{HandshakeLimiter, InputLimiter};
 use crate::results::{ResultStore, StoreError};
 use crate::runtime::{Runtimes, SimRuntime};
@@ -103,6 +103,7 @@ impl ServerBuilder {
             ),
             limits: config.limits.clone(),
             net: config.net.clone(),
+            origins: OriginPolicy::new(&config.net.allowed_origins, config.auth.uses_dev_keys()),
             shutdown: shutdown.clone(),
             started: Instant::now(),
         });

@@ -1,6 +1,7 @@
 //! The transport: Socket.IO (msgpack parser) and the HTTP routes, on one axum router.
 
 mod admin;
+mod origin;
 mod raw;
 pub(crate) mod serve;
 pub(crate) mod sink;
@@ -22,6 +23,7 @@ use crate::config::{LimitConfig, NetConfig};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::ratelimit::{HandshakeLimiter, InputLimiter};
+pub(crate) use origin::OriginPolicy;
 
 /// Admin request bodies are small JSON documents.
 const ADMIN_BODY_LIMIT: usize = 64 * 1024;
@@ -46,8 +48,10 @@ pub(crate) struct NetState {
     pub(crate) handshakes: HandshakeLimiter,
     /// Per-connection budgets and sizes.
     pub(crate) limits: LimitConfig,
-    /// Origins, forwarded addresses.
+    /// Forwarded addresses, timeouts.
     pub(crate) net: NetConfig,
+    /// Which browser origins may connect.
+    pub(crate) origins: OriginPolicy,
     /// Cancelled when the server begins shutting down: handshakes are refused.
     pub(crate) shutdown: CancellationToken,
     /// When the server started (the clock of the drop windows).
@@ -89,29 +93,8 @@ pub(crate) fn router(app: Arc<NetState>, layer: SocketIoLayer) -> Router {
         // Outermost, so it sees Socket.IO requests before the Socket.IO layer takes them.
         .layer(axum::middleware::from_fn_with_state(
             app_for_origin,
-            check_origin,
+            origin::cors,
         ))
-}
-
-/// Refuses browser requests from origins not in `--allowed-origins` (when set) with 403.
-/// Requests without an `Origin` header (native clients) pass.
-async fn check_origin(
-    State(app): State<Arc<NetState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let allowed = &app.net.allowed_origins;
-    if !allowed.is_empty()
-        && let Some(origin) = req.headers().get(axum::http::header::ORIGIN)
-        && !allowed.iter().any(|o| origin.as_bytes() == o.as_bytes())
-    {
-        let body = serde_json::json!({
-            "error": { "code": "origin_not_allowed", "message": "this origin may not connect" }
-        });
-        return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
-    }
-    next.run(req).await
 }
 
 async fn metrics(

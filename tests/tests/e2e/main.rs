@@ -3,6 +3,7 @@
 mod abuse;
 mod admin;
 mod bots;
+mod cors;
 mod handshake;
 mod js_client;
 mod match_flow;
