@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Every error a client can be told about.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

@@ -35,6 +35,7 @@ pub mod event {
 }
 
 /// What a connection may do in its match.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -56,19 +57,23 @@ impl Role {
 
 /// The handshake `auth` payload (Socket.IO CONNECT data). Must be a msgpack map; unknown keys
 /// are ignored so that newer clients can talk to older servers.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthPayload {
     /// The signed match token (an HS256 JWT with [`MatchClaims`](crate::MatchClaims)).
     pub token: String,
     /// If set, the match the client means to join; the token must name the same match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub match_id: Option<String>,
     /// If set, the protocol version the client speaks; must equal [`PROTOCOL_VERSION`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub protocol: Option<u32>,
 }
 
 /// First event on every connection: who you are and how the match runs.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Welcome {
     /// [`PROTOCOL_VERSION`] of the server.
@@ -92,6 +97,7 @@ pub struct Welcome {
 /// player's inputs in `seq` order, one per tick (more when catching up on a backlog), and
 /// ignores a `seq` at or below the
 /// last one it processed (a resend is harmless).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputMsg<I> {
@@ -103,6 +109,7 @@ pub struct InputMsg<I> {
 
 /// An error reported on an open connection. Whether the connection stays open depends on the
 /// code; see `docs/PROTOCOL.md`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorMsg {
     /// A stable code from [`ErrorCode`]; clients should tolerate unknown codes.
@@ -127,6 +134,7 @@ impl ErrorMsg {
 }
 
 /// Why a match ended.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
@@ -156,6 +164,7 @@ impl EndReason {
 }
 
 /// Sent to every socket of a match as it ends; the server then disconnects them.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchEnd {
     /// The match that ended.
@@ -170,6 +179,7 @@ pub struct MatchEnd {
 }
 
 /// What happened to a player's connection.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceStatus {
@@ -184,6 +194,7 @@ pub enum PresenceStatus {
 }
 
 /// A presence change, sent to everyone in the match.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     /// Whose.
@@ -195,6 +206,7 @@ pub struct Presence {
 }
 
 /// Sent to every connection when the server starts shutting down.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shutdown {
     /// Why (`"server_shutdown"`).

@@ -2,6 +2,8 @@
 //! runtime, real clients (the Rust client, and the official JS client through Node).
 #![warn(missing_docs)]
 
+pub mod npm;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Once, OnceLock};
@@ -206,38 +208,17 @@ pub fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
 }
 
-/// Installs the JS client's packages from the lock file, once per machine state (guarded by a
-/// file lock, so parallel test processes do not race).
+/// Installs the JS client's packages from the lock file, once per test process.
 pub fn ensure_js_deps() -> anyhow::Result<()> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
-    DONE.get_or_init(|| install_js_deps().map_err(|e| format!("{e:#}")))
+    DONE.get_or_init(|| npm::ci(&js_dir()).map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(anyhow::Error::msg)
 }
 
-fn install_js_deps() -> anyhow::Result<()> {
-    let dir = js_dir();
-    let lock = std::fs::File::create(dir.join(".install.lock")).context("create install lock")?;
-    lock.lock().context("take install lock")?;
-    let marker = dir.join("node_modules").join(".package-lock.json");
-    let fresh = match (
-        std::fs::metadata(&marker),
-        std::fs::metadata(dir.join("package-lock.json")),
-    ) {
-        (Ok(m), Ok(l)) => m.modified()? >= l.modified()?,
-        _ => false,
-    };
-    if !fresh {
-        let out = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .output()
-            .context("run npm (is Node.js installed?)")?;
-        if !out.status.success() {
-            bail!("npm ci failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
-    Ok(())
+/// `@tickroom/client`'s folder (`clients/js`).
+pub fn client_package_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/js")
 }
 
 /// Runs `tests/js/join.mjs` against `url`; returns its stdout, or an error with its stderr.

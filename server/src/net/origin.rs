@@ -70,11 +70,7 @@ fn same_origin(origin: &[u8], host: Option<&[u8]>) -> bool {
 
 /// Checks the `Origin` of browser requests, answers CORS preflights, and adds the CORS
 /// headers to what allowed origins get.
-pub(crate) async fn cors(
-    State(state): State<Arc<NetState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn cors(State(state): State<Arc<NetState>>, req: Request, next: Next) -> Response {
     let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
         return next.run(req).await;
     };

@@ -58,8 +58,15 @@ async fn with_the_development_keys_any_origin_gets_cors_headers() {
     );
     assert!(header(h, "access-control-allow-methods").is_some_and(|m| m.contains("POST")));
     // Native clients send no Origin and get no CORS headers.
-    let native = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
-    assert!(native.headers().get("access-control-allow-origin").is_none());
+    let native = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert!(
+        native
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }
 
 #[tokio::test]

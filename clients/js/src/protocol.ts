@@ -1,0 +1,163 @@
+// Generated from tickroom-shared's protocol types by
+// `TICKROOM_BLESS=1 cargo test -p tickroom-tests --test js_package generated`.
+// Do not edit: tests/tests/js_package fails when this file and the Rust source differ.
+
+/** The protocol version this client speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** The Socket.IO namespace. */
+export const NAMESPACE = "/";
+
+/** Event names, in both directions. */
+export const EVENT = {
+  input: "input",
+  welcome: "welcome",
+  snapshot: "snapshot",
+  error: "error",
+  match_end: "match_end",
+  presence: "presence",
+  shutdown: "shutdown",
+} as const;
+
+/** Every error code the server sends, in CONNECT_ERROR and `error` events. */
+export const ERROR_CODES = [
+  "auth_missing",
+  "auth_malformed",
+  "protocol_unsupported",
+  "token_invalid",
+  "token_expired",
+  "token_wrong_match",
+  "match_not_found",
+  "match_full",
+  "match_ended",
+  "server_busy",
+  "handshake_rate_limited",
+  "unknown_event",
+  "bad_payload",
+  "invalid_input",
+  "spectator_cannot_act",
+  "rate_limited",
+  "inbox_full",
+  "session_replaced",
+  "too_many_dropped",
+] as const;
+
+export type Role = "player" | "spectator";
+
+export type AuthPayload = { 
+/**
+ * The signed match token (an HS256 JWT with [`MatchClaims`](crate::MatchClaims)).
+ */
+token: string, 
+/**
+ * If set, the match the client means to join; the token must name the same match.
+ */
+match_id?: string, 
+/**
+ * If set, the protocol version the client speaks; must equal [`PROTOCOL_VERSION`].
+ */
+protocol?: number, };
+
+export type Welcome = { 
+/**
+ * [`PROTOCOL_VERSION`] of the server.
+ */
+protocol: number, 
+/**
+ * The match this connection is in.
+ */
+match_id: string, 
+/**
+ * The player id from the token.
+ */
+player_id: string, 
+/**
+ * The role from the token.
+ */
+role: Role, 
+/**
+ * The game the match runs (e.g. `"arena"`).
+ */
+game: string, 
+/**
+ * Ticks per second.
+ */
+tick_rate: number, 
+/**
+ * The room's tick counter when this connection joined; the first snapshot received has a
+ * tick greater than or equal to it.
+ */
+tick: number, };
+
+export type InputMsg<I> = { 
+/**
+ * Client-assigned sequence number, starting at 1.
+ */
+seq: number, 
+/**
+ * The game-specific input.
+ */
+input: I, };
+
+export type ErrorCode = "auth_missing" | "auth_malformed" | "protocol_unsupported" | "token_invalid" | "token_expired" | "token_wrong_match" | "match_not_found" | "match_full" | "match_ended" | "server_busy" | "handshake_rate_limited" | "unknown_event" | "bad_payload" | "invalid_input" | "spectator_cannot_act" | "rate_limited" | "inbox_full" | "session_replaced" | "too_many_dropped";
+
+export type ErrorMsg = { 
+/**
+ * A stable code from [`ErrorCode`]; clients should tolerate unknown codes.
+ */
+code: string, 
+/**
+ * Human-readable detail; never parse it.
+ */
+message: string, };
+
+export type EndReason = "admin" | "game_over" | "shutdown" | "error" | "abandoned";
+
+export type MatchEnd = { 
+/**
+ * The match that ended.
+ */
+match_id: string, 
+/**
+ * Why.
+ */
+reason: EndReason, 
+/**
+ * The last tick the room ran.
+ */
+tick: number, 
+/**
+ * The game's final scores by player id (empty for games without scores).
+ */
+scores: { [key in string]: number }, };
+
+export type PresenceStatus = "joined" | "left" | "disconnected" | "reconnected";
+
+export type Presence = { 
+/**
+ * Whose.
+ */
+player_id: string, 
+/**
+ * What happened.
+ */
+status: PresenceStatus, 
+/**
+ * The room's tick when it happened (it shows in the next snapshot).
+ */
+tick: number, };
+
+export type Shutdown = { 
+/**
+ * Why (`"server_shutdown"`).
+ */
+reason: string, 
+/**
+ * Milliseconds until running matches are ended if they have not finished.
+ */
+deadline_ms: number, 
+/**
+ * Reconnecting to this server will be refused: connect to another one (or retry after
+ * this many milliseconds, when the server is expected back).
+ */
+reconnect_after_ms: number, };

@@ -1,0 +1,205 @@
+//! What the TypeScript package takes from the Rust source, checked for drift: the protocol's
+//! types (generated with ts-rs) and the snapshot conformance vectors (generated with the
+//! Rust encoder). `TICKROOM_BLESS=1` rewrites the files instead of comparing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use tickroom_shared::error::ALL as ALL_CODES;
+use tickroom_shared::snapshot::{Applied, Encoder};
+use tickroom_shared::{
+    AuthPayload, EndReason, ErrorCode, ErrorMsg, InputMsg, MatchEnd, Mirror, NAMESPACE,
+    PROTOCOL_VERSION, Presence, PresenceStatus, Role, Shutdown, Welcome, event,
+};
+use ts_rs::{Config, TS};
+
+fn package_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../clients/js")
+}
+
+/// Compares `generated` with the committed file at `rel` (or writes it when blessing).
+fn check(rel: &str, generated: &str) {
+    let path = package_dir().join(rel);
+    if std::env::var_os("TICKROOM_BLESS").is_some() {
+        std::fs::write(&path, generated).expect("write the generated file");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "clients/js/{rel} is not what the Rust source generates: run \
+         `TICKROOM_BLESS=1 cargo test -p tickroom-tests --test js_package generated` and \
+         commit the result"
+    );
+}
+
+/// `clients/js/src/protocol.ts`: the messages, codes, event names and version of
+/// `tickroom-shared`, as TypeScript.
+fn protocol_ts() -> String {
+    let cfg = Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from tickroom-shared's protocol types by\n\
+         // `TICKROOM_BLESS=1 cargo test -p tickroom-tests --test js_package generated`.\n\
+         // Do not edit: tests/tests/js_package fails when this file and the Rust source differ.\n\n",
+    );
+    out += &format!(
+        "/** The protocol version this client speaks. */\nexport const PROTOCOL_VERSION = {PROTOCOL_VERSION};\n\n"
+    );
+    out += &format!("/** The Socket.IO namespace. */\nexport const NAMESPACE = {NAMESPACE:?};\n\n");
+    out += "/** Event names, in both directions. */\nexport const EVENT = {\n";
+    for (name, value) in [
+        ("input", event::INPUT),
+        ("welcome", event::WELCOME),
+        ("snapshot", event::SNAPSHOT),
+        ("error", event::ERROR),
+        ("match_end", event::MATCH_END),
+        ("presence", event::PRESENCE),
+        ("shutdown", event::SHUTDOWN),
+    ] {
+        out += &format!("  {name}: {value:?},\n");
+    }
+    out += "} as const;\n\n";
+    out += "/** Every error code the server sends, in CONNECT_ERROR and `error` events. */\nexport const ERROR_CODES = [\n";
+    for code in ALL_CODES {
+        out += &format!("  {:?},\n", code.as_str());
+    }
+    out += "] as const;\n\n";
+    for decl in [
+        Role::decl(&cfg),
+        AuthPayload::decl(&cfg),
+        Welcome::decl(&cfg),
+        InputMsg::<()>::decl(&cfg),
+        ErrorCode::decl(&cfg),
+        ErrorMsg::decl(&cfg),
+        EndReason::decl(&cfg),
+        MatchEnd::decl(&cfg),
+        PresenceStatus::decl(&cfg),
+        Presence::decl(&cfg),
+        Shutdown::decl(&cfg),
+    ] {
+        out += "export ";
+        out += decl.trim();
+        out += "\n\n";
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[test]
+fn generated_protocol_types_match_the_rust_source() {
+    check("src/protocol.ts", &protocol_ts());
+}
+
+/// A tiny deterministic generator, so the vectors are the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Globals {
+    round: u32,
+    phase: &'static str,
+}
+
+/// `clients/js/test/vectors/snapshots.json`: what the Rust encoder sends for a world that
+/// changes at random (rows join, leave, move, move back; globals change; snapshots are
+/// missed), and the state a client must hold after each snapshot it receives.
+fn snapshot_vectors() -> String {
+    let fields = ["id", "x", "y", "hp"];
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut enc = Encoder::new(&fields, 7);
+    let mut mirror = Mirror::new();
+    // key → (x, y, hp); floats are quarters, exact in float32 and in JSON.
+    let mut world: BTreeMap<u32, (f32, f32, i32)> = BTreeMap::new();
+    let mut acks: BTreeMap<String, u32> = BTreeMap::new();
+    let mut round = 0;
+    let mut frames = Vec::new();
+    for tick in 1..=240u64 {
+        for _ in 0..rng.below(4) {
+            let key = rng.below(10) as u32;
+            match rng.below(6) {
+                0 => {
+                    world.remove(&key);
+                    acks.remove(&format!("p{key}"));
+                }
+                1 => {
+                    world.insert(key, (0.0, 0.0, 100));
+                }
+                2 => {
+                    if let Some(row) = world.get_mut(&key) {
+                        row.2 -= rng.below(20) as i32;
+                    }
+                }
+                _ => {
+                    let (x, y) = (rng.below(400) as f32 / 4.0, rng.below(400) as f32 / 4.0);
+                    let hp = world.get(&key).map_or(100, |r| r.2);
+                    world.insert(key, (x, y, hp));
+                    *acks.entry(format!("p{key}")).or_default() += 1;
+                }
+            }
+        }
+        if rng.below(10) == 0 {
+            round += 1;
+        }
+        if rng.below(25) == 0 {
+            enc.request_keyframe();
+        }
+        enc.begin();
+        for (key, (x, y, hp)) in &world {
+            enc.push(*key, &(format!("p{key}"), *x, *y, *hp))
+                .expect("a row of the declared fields");
+        }
+        let globals = Globals {
+            round,
+            phase: if round % 2 == 0 { "play" } else { "pause" },
+        };
+        let bytes = Bytes::copy_from_slice(enc.finish(tick, &acks, &globals));
+        if rng.below(5) == 0 {
+            continue; // missed: the client never sees it
+        }
+        let applied = mirror.apply(&bytes).expect("decodes");
+        let expect = match applied {
+            Applied::NeedKeyframe => serde_json::Value::Null,
+            Applied::State { keyframe, .. } => {
+                let rows: Vec<serde_json::Value> = world
+                    .iter()
+                    .map(|(k, (x, y, hp))| serde_json::json!([k, format!("p{k}"), x, y, hp]))
+                    .collect();
+                // The Rust client holds exactly this state too.
+                let frame = mirror.frame();
+                assert_eq!(frame.rows.len(), world.len(), "tick {tick}");
+                serde_json::json!({
+                    "tick": tick,
+                    "keyframe": keyframe,
+                    "acks": acks,
+                    "rows": rows,
+                    "globals": { "round": round, "phase": globals.phase },
+                })
+            }
+        };
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        frames.push(serde_json::json!({ "msgpack": hex, "expect": expect }));
+    }
+    let doc = serde_json::json!({
+        "about": "Generated by tests/tests/js_package/generated.rs from the Rust snapshot encoder; \
+                  `msgpack` is one snapshot event's argument, `expect` the state after applying \
+                  it (null: a delta to wait through until a keyframe).",
+        "fields": fields,
+        "frames": frames,
+    });
+    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+}
+
+#[test]
+fn snapshot_conformance_vectors_match_the_rust_encoder() {
+    check("test/vectors/snapshots.json", &snapshot_vectors());
+}
