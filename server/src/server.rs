@@ -104,6 +104,7 @@ impl ServerBuilder {
             limits: config.limits.clone(),
             net: config.net.clone(),
             origins: OriginPolicy::new(&config.net.allowed_origins, config.auth.uses_dev_keys()),
+            dev_keys: config.auth.uses_dev_keys(),
             shutdown: shutdown.clone(),
             started: Instant::now(),
         });

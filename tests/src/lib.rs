@@ -2,6 +2,7 @@
 //! runtime, real clients (the Rust client, and the official JS client through Node).
 #![warn(missing_docs)]
 
+pub mod browser;
 pub mod npm;
 
 use std::net::SocketAddr;

@@ -107,14 +107,14 @@ impl MatchView {
 
 /// An admin API error: status, stable code, message.
 #[derive(Debug)]
-pub struct ApiError {
+pub(super) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -260,8 +260,9 @@ fn default_role() -> Role {
     Role::Player
 }
 
+/// A signed token and what it admits to.
 #[derive(Debug, Serialize)]
-struct MintResponse {
+pub(super) struct MintResponse {
     token: String,
     match_id: String,
     player_id: String,
@@ -291,24 +292,35 @@ async fn mint_token(
             format!("ttl_secs must be within 1..={MAX_TOKEN_TTL_SECS}"),
         ));
     }
-    let claims = MatchClaims::new(
-        m.info().id.as_ref(),
+    Ok(Json(sign(
+        &app,
+        &m.info().id,
         req.player_id,
         req.role,
         ttl,
-        app.key.issuer(),
-    );
+    )?))
+}
+
+/// Signs a token for `player_id` in `match_id`, valid `ttl_secs`.
+pub(super) fn sign(
+    app: &NetState,
+    match_id: &str,
+    player_id: String,
+    role: Role,
+    ttl_secs: u64,
+) -> Result<MintResponse, ApiError> {
+    let claims = MatchClaims::new(match_id, player_id, role, ttl_secs, app.key.issuer());
     let token = app
         .key
         .sign(&claims)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    Ok(Json(MintResponse {
+    Ok(MintResponse {
         token,
         match_id: claims.match_id,
         player_id: claims.player_id,
         role: claims.role,
         expires_at: claims.exp,
-    }))
+    })
 }
 
 /// Query of `GET /admin/results`.

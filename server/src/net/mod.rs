@@ -1,6 +1,7 @@
 //! The transport: Socket.IO (msgpack parser) and the HTTP routes, on one axum router.
 
 mod admin;
+mod demo;
 mod origin;
 mod raw;
 pub(crate) mod serve;
@@ -52,6 +53,9 @@ pub(crate) struct NetState {
     pub(crate) net: NetConfig,
     /// Which browser origins may connect.
     pub(crate) origins: OriginPolicy,
+    /// Whether the development keys are in use (they only work on loopback): enables the
+    /// development endpoint `POST /dev/join`.
+    pub(crate) dev_keys: bool,
     /// Cancelled when the server begins shutting down: handshakes are refused.
     pub(crate) shutdown: CancellationToken,
     /// When the server started (the clock of the drop windows).
@@ -87,7 +91,8 @@ pub(crate) fn router(app: Arc<NetState>, layer: SocketIoLayer) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(app.clone())
-        .merge(admin::routes(app))
+        .merge(admin::routes(app.clone()))
+        .merge(demo::routes(app))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)
         // Outermost, so it sees Socket.IO requests before the Socket.IO layer takes them.

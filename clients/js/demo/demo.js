@@ -1,0 +1,121 @@
+// The arena in a browser: the own disc predicted from its inputs and reconciled with the
+// server's acks, the others interpolated between snapshots. Gets a token from the server's
+// development endpoint (POST /dev/join), or from the page's URL: #token=<JWT>&server=<url>.
+import { connect, Interpolator, Predictor } from "./tickroom.js";
+
+// The arena's rules (shared/src/games/arena.rs), for prediction.
+const SIZE = 100, RADIUS = 2, SPEED = 20, BOOST = 2, BUTTON_BOOST = 1, BUTTON_BRAKE = 2;
+
+const params = new URLSearchParams(location.hash.slice(1));
+const server = params.get("server") ?? location.origin;
+const $ = (id) => document.getElementById(id);
+const status = (text, error = false) => {
+  $("status").textContent = text;
+  $("status").className = error ? "err" : "";
+};
+
+async function token() {
+  if (params.get("token")) return params.get("token");
+  const match = params.get("match") ?? "demo";
+  const res = await fetch(`${server}/dev/join`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ match_id: match }),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error?.code ?? `HTTP ${res.status}`);
+  return body.token;
+}
+
+function step(pos, input, dt) {
+  if (input.buttons & BUTTON_BRAKE) return pos;
+  let [dx, dy] = input.dir;
+  const len = Math.hypot(dx, dy);
+  if (len > 1) { dx /= len; dy /= len; }
+  const s = SPEED * (input.buttons & BUTTON_BOOST ? BOOST : 1) * dt;
+  const clamp = (v) => Math.min(SIZE - RADIUS, Math.max(RADIUS, v));
+  return { x: clamp(pos.x + dx * s), y: clamp(pos.y + dy * s) };
+}
+
+const keys = new Set();
+let touch = null;
+addEventListener("keydown", (e) => keys.add(e.key.toLowerCase()));
+addEventListener("keyup", (e) => keys.delete(e.key.toLowerCase()));
+const canvas = $("board");
+const ctx = canvas.getContext("2d");
+const toWorld = (e) => {
+  const r = canvas.getBoundingClientRect();
+  return { x: ((e.clientX - r.left) / r.width) * SIZE, y: ((e.clientY - r.top) / r.height) * SIZE };
+};
+canvas.addEventListener("pointerdown", (e) => { touch = toWorld(e); canvas.setPointerCapture(e.pointerId); });
+canvas.addEventListener("pointermove", (e) => { if (touch) touch = toWorld(e); });
+canvas.addEventListener("pointerup", () => { touch = null; });
+
+let predictor = null;
+function readInput() {
+  let x = 0, y = 0;
+  if (keys.has("a") || keys.has("arrowleft")) x -= 1;
+  if (keys.has("d") || keys.has("arrowright")) x += 1;
+  if (keys.has("w") || keys.has("arrowup")) y -= 1;
+  if (keys.has("s") || keys.has("arrowdown")) y += 1;
+  const me = predictor?.state;
+  if (touch && me) {
+    const dx = touch.x - me.x, dy = touch.y - me.y, d = Math.hypot(dx, dy);
+    if (d > 1) { x = dx / d; y = dy / d; }
+  }
+  const buttons = (keys.has("shift") ? BUTTON_BOOST : 0) | (keys.has(" ") ? BUTTON_BRAKE : 0);
+  return { dir: [x, y], buttons };
+}
+
+async function main() {
+  const client = connect(server, await token());
+  const others = new Interpolator((a, b, t) => ({ id: b.id, x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t }));
+  let stopInputs = null;
+  client.on("welcome", (w) => {
+    status(`connected as ${w.player_id} in ${w.match_id}`);
+    predictor = new Predictor(step, 1 / w.tick_rate);
+    others.setDelay(2000 / w.tick_rate);
+    stopInputs?.();
+    stopInputs = client.paceInputs(readInput, (seq, input) => predictor.push(seq, input));
+  });
+  client.on("snapshot", (s) => {
+    const me = client.playerId;
+    const entities = new Map();
+    for (const [key, row] of client.state.rows) {
+      if (row.id === me) predictor?.reconcile({ x: row.x, y: row.y }, s.acks[me] ?? 0);
+      else entities.set(key, { id: row.id, x: row.x, y: row.y });
+    }
+    others.push(performance.now(), entities);
+    $("players").textContent = String(client.state.rows.size);
+    $("tick").textContent = String(s.tick);
+  });
+  client.on("error", (e) => status(`${e.code}: ${e.message}`, e.fatal));
+  client.on("match_end", (m) => status(`match over (${m.reason})`, true));
+  client.on("disconnect", (reason, again) => status(again ? `reconnecting (${reason})…` : `disconnected (${reason})`, !again));
+
+  const draw = () => {
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const k = canvas.width / SIZE;
+    const disc = (p, color, label) => {
+      ctx.fillStyle = color;
+      ctx.beginPath();
+      ctx.arc(p.x * k, p.y * k, RADIUS * k, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.fillStyle = "#aaa";
+      ctx.fillText(label, p.x * k - RADIUS * k, p.y * k - RADIUS * k - 3);
+    };
+    for (const o of others.sample(performance.now()).values()) disc(o, "#e96", o.id);
+    const me = predictor?.state;
+    if (me) {
+      disc(me, "#6cf", client.playerId ?? "me");
+      $("me").textContent = `x=${me.x.toFixed(1)} y=${me.y.toFixed(1)}`;
+    }
+    const l = client.inputLatency;
+    $("latency").textContent = l === null ? "–" : `${l.toFixed(0)} ms`;
+    requestAnimationFrame(draw);
+  };
+  requestAnimationFrame(draw);
+  window.tickroom = client; // for the browser tests and for poking at it in the console
+}
+
+main().catch((e) => status(`cannot join: ${e.message}`, true));

@@ -1,0 +1,113 @@
+//! The browser demo of the arena (`/demo/`, built from `clients/js/demo`) and the
+//! development-only endpoint that lets a page join without holding the admin key
+//! (`POST /dev/join`, only while the development keys are in use — they only work on
+//! loopback).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tickroom_shared::Role;
+use tickroom_shared::limits::is_valid_id;
+
+use super::NetState;
+use super::admin::{ApiError, MintResponse, sign};
+use crate::directory::{CreateError, MatchSpec};
+
+const INDEX: &str = include_str!("../../../clients/js/demo/index.html");
+const DEMO_JS: &str = include_str!("../../../clients/js/demo/demo.js");
+/// `@tickroom/client`'s browser bundle, committed beside the demo (a test checks it is what
+/// `npm run build` makes of the package's source).
+const CLIENT_JS: &str = include_str!("../../../clients/js/demo/tickroom.js");
+
+/// Seats of a match the development endpoint creates.
+const DEV_MATCH_SEATS: u32 = 16;
+
+/// The demo's pages, and with the development keys the endpoint it joins through.
+pub(crate) fn routes(state: Arc<NetState>) -> Router {
+    let pages = Router::new()
+        .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
+        .route(
+            "/demo/",
+            get(|| async { page("text/html; charset=utf-8", INDEX) }),
+        )
+        .route("/demo/demo.js", get(|| async { page(JS, DEMO_JS) }))
+        .route("/demo/tickroom.js", get(|| async { page(JS, CLIENT_JS) }));
+    if !state.dev_keys {
+        return pages;
+    }
+    pages.merge(
+        Router::new()
+            .route("/dev/join", post(dev_join))
+            .with_state(state),
+    )
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+fn page(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The body of `POST /dev/join`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevJoin {
+    /// The match to join, created if it does not exist (default `demo`).
+    #[serde(default)]
+    match_id: Option<String>,
+    /// Its game, when it is created (default `arena`).
+    #[serde(default)]
+    game: Option<String>,
+    /// Who to join as (default: a new `guest-…` id).
+    #[serde(default)]
+    player_id: Option<String>,
+}
+
+/// Joins (creating if needed) a match and answers with a player token for it: what a game's
+/// backend would do, for pages and quick starts with the development keys.
+async fn dev_join(
+    State(app): State<Arc<NetState>>,
+    body: axum::body::Bytes,
+) -> Result<Json<MintResponse>, ApiError> {
+    let req: DevJoin = if body.iter().all(u8::is_ascii_whitespace) {
+        DevJoin::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?
+    };
+    let match_id = req.match_id.unwrap_or_else(|| "demo".to_owned());
+    let player_id = req
+        .player_id
+        .unwrap_or_else(|| format!("guest-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]));
+    if !is_valid_id(&player_id) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_player_id",
+            "player_id must be 1-64 characters of A-Z a-z 0-9 - _ . :",
+        ));
+    }
+    // An ended match keeps its id for the retention period: a new demo takes it over.
+    if let Some(m) = app.directory.get(&match_id)
+        && m.state().is_over()
+    {
+        app.directory
+            .end(&match_id, tickroom_shared::EndReason::Admin);
+    }
+    let spec = MatchSpec {
+        game: req.game.unwrap_or_else(|| "arena".to_owned()),
+        match_id: Some(match_id.clone()),
+        tick_rate: None,
+        max_players: Some(DEV_MATCH_SEATS),
+    };
+    match app.directory.create(spec) {
+        Ok(_) | Err(CreateError::Exists) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let ttl = app.token_ttl.as_secs();
+    Ok(Json(sign(&app, &match_id, player_id, Role::Player, ttl)?))
+}

@@ -1,0 +1,226 @@
+// Browser scenarios against a running Tickroom server, in Debian's chromium driven by
+// playwright-core. Prints one JSON line with what the page showed; exits 1 with a reason on
+// failure. Screenshots go to $ARTIFACTS (a directory) when set.
+//
+// Usage: node run.mjs <scenario> <json arguments>
+//   cross-origin {server, token, transports?}  a page on another origin joins with @tickroom/client
+//                                              (socket.io-client's default options unless
+//                                              transports is given), sees itself, moves
+//   refused      {server, token}               the same page, its origin not allowed
+//   demo         {server}                      two tabs of /demo/: both join, one moves, the
+//                                              other sees it
+//   dashboard    {server, adminKey, matchId}   /dashboard shows the live match
+import { createServer } from "node:http";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [scenario, rawArgs] = process.argv.slice(2);
+const args = JSON.parse(rawArgs ?? "{}");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const BUNDLE = new URL("../../clients/js/demo/tickroom.js", import.meta.url);
+const artifacts = process.env.ARTIFACTS;
+
+const fail = (why) => {
+  console.error(`FAIL (${scenario}): ${why}`);
+  process.exit(1);
+};
+setTimeout(() => fail("timed out"), 45_000).unref();
+
+/** Serves a test page and the client bundle from 127.0.0.1 on a port of its own: another origin. */
+async function otherOrigin(html) {
+  const bundle = readFileSync(BUNDLE);
+  const server = createServer((req, res) => {
+    if (req.url === "/tickroom.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
+    } else {
+      res.writeHead(200, { "content-type": "text/html" }).end(html);
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { server, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
+/** A page that joins with @tickroom/client and writes what it sees into #out as JSON. */
+function joinPage({ server, token, transports }) {
+  const opts = transports ? `{ transports: ${JSON.stringify(transports)} }` : "{}";
+  return `<!doctype html><meta charset="utf-8"><pre id="out">starting</pre>
+<script type="module">
+import { connect } from "./tickroom.js";
+const out = (o) => (document.getElementById("out").textContent = JSON.stringify(o));
+const client = connect(${JSON.stringify(server)}, ${JSON.stringify(token)}, ${opts});
+const seen = { welcome: null, snapshots: 0, ack: 0, fromX: null, toX: null, errors: [] };
+client.on("welcome", (w) => { seen.welcome = w; });
+client.on("error", (e) => { seen.errors.push(e.code); out(seen); });
+client.on("snapshot", (s) => {
+  seen.snapshots++;
+  const mine = client.state.find("id", client.playerId);
+  if (mine) {
+    seen.fromX ??= mine[1].x;
+    seen.toX = mine[1].x;
+  }
+  seen.ack = s.acks[client.playerId] ?? 0;
+  seen.transport = client.socket.io.engine.transport.name;
+  if (seen.snapshots === 3) for (let i = 0; i < 10; i++) client.sendInput({ dir: [1, 0], buttons: 0 });
+  out(seen);
+});
+</script>`;
+}
+
+async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // Two tabs play at once: neither may be throttled for being in the background.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-timer-throttling",
+      "--disable-renderer-backgrounding",
+      "--disable-backgrounding-occluded-windows",
+    ],
+  });
+}
+
+async function readOut(page, done) {
+  await page.waitForFunction(
+    (test) => {
+      try {
+        return new Function("o", `return ${test}`)(JSON.parse(document.getElementById("out").textContent));
+      } catch {
+        return false;
+      }
+    },
+    done,
+    { timeout: 20_000, polling: 100 },
+  );
+  return JSON.parse(await page.textContent("#out"));
+}
+
+async function shot(page, name) {
+  if (!artifacts) return;
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, `${name}.png`) });
+}
+
+async function crossOrigin() {
+  const site = await otherOrigin(joinPage(args));
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.goto(site.url);
+    const seen = await readOut(page, "o.ack >= 10 && o.toX > o.fromX");
+    await shot(page, `cross-origin-${(args.transports ?? ["default"]).join("-")}`);
+    console.log(JSON.stringify({ ok: true, origin: site.url, ...seen }));
+  } finally {
+    await browser.close();
+    site.server.close();
+  }
+}
+
+async function refused() {
+  const site = await otherOrigin(joinPage(args));
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.goto(site.url);
+    const seen = await readOut(page, "o.errors.length > 0");
+    console.log(JSON.stringify({ ok: true, ...seen }));
+  } finally {
+    await browser.close();
+    site.server.close();
+  }
+}
+
+/** The text of `selector` on `page`. */
+const text = (page, selector) => page.textContent(selector);
+
+async function demo() {
+  const browser = await launch();
+  try {
+    const a = await browser.newPage();
+    const b = await browser.newPage();
+    const url = `${args.server}/demo/#match=${args.match ?? "demo"}`;
+    await a.goto(url);
+    const poll = { timeout: 20_000, polling: 100 };
+    await a.waitForFunction(() => document.getElementById("status").textContent.startsWith("connected as"), null, poll);
+    await b.goto(url);
+    await b.waitForFunction(() => document.getElementById("players").textContent === "2", null, poll);
+    const aId = await a.evaluate(() => window.tickroom.playerId);
+    const whereBSeesA = () =>
+      b.evaluate((id) => window.tickroom.state.find("id", id)?.[1].x ?? null, aId);
+    const x0 = await whereBSeesA();
+    const pixels0 = await b.evaluate(() => document.getElementById("board").toDataURL());
+    // A holds "d" (move right) for a second.
+    await a.bringToFront();
+    await a.keyboard.down("d");
+    await a.waitForTimeout(1000);
+    await a.keyboard.up("d");
+    await b.waitForFunction(
+      ([id, x]) => (window.tickroom.state.find("id", id)?.[1].x ?? x) > x + 5,
+      [aId, x0],
+      poll,
+    );
+    const x1 = await whereBSeesA();
+    const pixels1 = await b.evaluate(() => document.getElementById("board").toDataURL());
+    const statusA = await text(a, "#status");
+    const statusB = await text(b, "#status");
+    const meA = await text(a, "#me");
+    const latencyA = await text(a, "#latency");
+    await shot(a, "demo-tab-a");
+    await shot(b, "demo-tab-b");
+    console.log(
+      JSON.stringify({
+        ok: true,
+        statusA,
+        statusB,
+        meA,
+        latencyA,
+        playersB: await text(b, "#players"),
+        aId,
+        x0,
+        x1,
+        canvasChanged: pixels0 !== pixels1,
+      }),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+async function dashboard() {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${args.server}/dashboard/#key=${encodeURIComponent(args.adminKey)}`);
+    await page.waitForFunction(
+      (id) => document.body.textContent.includes(id) && document.getElementById("status").textContent.includes("live"),
+      args.matchId,
+      { timeout: 20_000, polling: 100 },
+    );
+    const chart0 = await page.evaluate(() => document.getElementById("chart").toDataURL());
+    await page.waitForFunction(
+      (c) => document.getElementById("chart").toDataURL() !== c,
+      chart0,
+      { timeout: 20_000, polling: 100 },
+    );
+    await shot(page, "dashboard");
+    console.log(
+      JSON.stringify({
+        ok: true,
+        status: await text(page, "#status"),
+        matches: await text(page, "#matches"),
+        totals: await text(page, "#totals"),
+      }),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+const scenarios = { "cross-origin": crossOrigin, refused, demo, dashboard };
+const run = scenarios[scenario];
+if (!run) fail(`unknown scenario ${scenario}`);
+run().then(
+  () => process.exit(0),
+  (e) => fail(e.stack ?? String(e)),
+);

@@ -1,0 +1,89 @@
+//! Real browsers (Debian's chromium, driven by playwright-core) against a real server: a page
+//! on another origin joins with socket.io-client's default options, with polling only and with
+//! WebSocket only; an origin not on the list is refused with a code the page can read; the
+//! demo plays in two tabs. Screenshots are kept in `target/browser-artifacts`.
+
+use serde_json::json;
+use tickroom_shared::Role;
+use tickroom_tests::{TestServer, browser, test_config};
+
+async fn join_from_another_origin(transports: Option<&[&str]>) -> serde_json::Value {
+    let server = TestServer::start().await;
+    let m = server.arena(4).await;
+    let token = server.token(&m, "web", Role::Player).await;
+    let mut args = json!({ "server": server.url, "token": token });
+    if let Some(t) = transports {
+        args["transports"] = json!(t);
+    }
+    let seen = browser::run("cross-origin", args)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(seen["ok"], true);
+    assert_eq!(seen["welcome"]["player_id"], "web");
+    assert!(
+        !seen["origin"]
+            .as_str()
+            .unwrap()
+            .contains(&server.addr.port().to_string()),
+        "the page is on an origin of its own"
+    );
+    assert!(seen["ack"].as_u64().unwrap() >= 10, "{seen}");
+    assert!(seen["toX"].as_f64().unwrap() > seen["fromX"].as_f64().unwrap());
+    assert_eq!(seen["errors"], json!([]));
+    seen
+}
+
+#[tokio::test]
+async fn a_page_on_another_origin_joins_with_the_default_options() {
+    let seen = join_from_another_origin(None).await;
+    // Long-polling first, then the upgrade.
+    assert_eq!(seen["transport"], "websocket", "{seen}");
+}
+
+#[tokio::test]
+async fn a_page_on_another_origin_joins_over_long_polling_only() {
+    let seen = join_from_another_origin(Some(&["polling"])).await;
+    assert_eq!(seen["transport"], "polling");
+}
+
+#[tokio::test]
+async fn a_page_on_another_origin_joins_over_websocket_only() {
+    let seen = join_from_another_origin(Some(&["websocket"])).await;
+    assert_eq!(seen["transport"], "websocket");
+}
+
+#[tokio::test]
+async fn an_origin_not_on_the_list_is_refused_with_a_readable_code() {
+    let mut config = test_config();
+    config.net.allowed_origins = vec!["https://game.example".into()];
+    let server = TestServer::start_with(config).await;
+    let m = server.arena(4).await;
+    let token = server.token(&m, "web", Role::Player).await;
+    let seen = browser::run("refused", json!({ "server": server.url, "token": token }))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(seen["errors"][0], "origin_not_allowed", "{seen}");
+    assert_eq!(seen["welcome"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn the_demo_plays_in_two_tabs() {
+    let server = TestServer::start().await;
+    let seen = browser::run("demo", json!({ "server": server.url, "match": "two-tabs" }))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        seen["statusA"]
+            .as_str()
+            .unwrap()
+            .starts_with("connected as guest-"),
+        "{seen}"
+    );
+    assert!(seen["statusB"].as_str().unwrap().contains("in two-tabs"));
+    assert_eq!(seen["playersB"], "2");
+    assert!(seen["x1"].as_f64().unwrap() > seen["x0"].as_f64().unwrap() + 5.0);
+    assert_eq!(seen["canvasChanged"], true);
+    assert!(seen["meA"].as_str().unwrap().starts_with("x="));
+    let view = server.admin.get_match("two-tabs").await.unwrap();
+    assert_eq!(view.players.len(), 2);
+}
