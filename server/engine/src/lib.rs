@@ -44,7 +44,9 @@ mod room;
 pub mod testing;
 
 pub use catalog::Catalog;
-pub use driver::{InputError, MatchState, Outcome, RoomControl, SnapshotSink, SpawnParams};
+pub use driver::{
+    InputError, MatchState, Outcome, RoomControl, RoomStats, SnapshotSink, SpawnParams,
+};
 pub use game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, InvalidInput,
     MatchControl, PlayerId, Players, Rows, TickInfo,

@@ -8,6 +8,7 @@ use tickroom_shared::wire;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::stats::{RoomStats, StatsCell};
 use super::{BoxFuture, InputError, Outcome, RoomControl};
 use crate::game::Game;
 
@@ -68,6 +69,8 @@ pub(super) struct Shared {
     pub(super) cancel: CancellationToken,
     /// Cancelled when the task and the publisher have both stopped.
     pub(super) closed: CancellationToken,
+    /// The room's own measurements.
+    pub(super) stats: StatsCell,
 }
 
 impl Shared {
@@ -80,6 +83,7 @@ impl Shared {
             tick: AtomicU64::new(0),
             cancel,
             closed: CancellationToken::new(),
+            stats: StatsCell::default(),
         }
     }
 
@@ -224,5 +228,9 @@ impl<G: Game> RoomControl for Handle<G> {
 
     fn outcome(&self) -> Option<Outcome> {
         self.shared.outcome()
+    }
+
+    fn stats(&self) -> RoomStats {
+        self.shared.stats.get()
     }
 }

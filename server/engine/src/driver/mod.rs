@@ -15,10 +15,12 @@
 //! - `clock`: the fixed-timestep clock (which ticks are due, how many to skip); pure.
 //! - `task`: the room's task: waiting, ticking, ending.
 //! - `publisher`: hands the room's output to the sink, in order.
+//! - `stats`: the room's own measurements ([`RoomStats`]).
 
 mod clock;
 mod handle;
 mod publisher;
+mod stats;
 mod task;
 
 use std::future::Future;
@@ -34,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use clock::{Due, TickClock};
 pub use handle::MatchState;
+pub use stats::RoomStats;
 
 use crate::game::{Game, InvalidInput};
 use crate::metrics::RoomMetrics;
@@ -107,6 +110,8 @@ pub trait RoomControl: Send + Sync + 'static {
     fn closed(&self) -> BoxFuture<'_>;
     /// Players, scores and playing time, once the room has ended (not after a panic).
     fn outcome(&self) -> Option<Outcome>;
+    /// The room's own measurements so far (tick duration and lateness, snapshot bytes).
+    fn stats(&self) -> RoomStats;
 }
 
 /// How a room ended, as its result records it.

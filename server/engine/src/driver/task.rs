@@ -139,7 +139,8 @@ impl<G: Game> RoomTask<G> {
                 let snapshot = Bytes::copy_from_slice(self.room.tick());
                 let took = started.elapsed();
                 self.metrics.tick(took);
-                if took > period {
+                let overran = took > period;
+                if overran {
                     self.metrics.tick_overrun();
                     if !overrun_warned {
                         overrun_warned = true;
@@ -149,10 +150,14 @@ impl<G: Game> RoomTask<G> {
                 self.shared
                     .tick
                     .store(self.room.tick_number(), Ordering::Relaxed);
-                self.metrics.snapshot(snapshot.len());
-                if self.publish.try_send(Publish::Snapshot(snapshot)).is_err() {
+                let bytes = snapshot.len();
+                self.metrics.snapshot(bytes);
+                let dropped = self.publish.try_send(Publish::Snapshot(snapshot)).is_err();
+                if dropped {
                     self.metrics.snapshot_dropped();
                 }
+                let late = if i == 0 { due.late } else { Duration::ZERO };
+                self.shared.stats.tick(took, late, bytes, overran, dropped);
                 if self.room.is_over() {
                     return EndReason::GameOver;
                 }
