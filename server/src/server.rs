@@ -183,7 +183,7 @@ impl Server {
             sim,
             shutdown: own_shutdown,
         } = self;
-        let router = net::router(state.clone(), layer);
+        let router = net::router(state.clone(), io.clone(), layer);
         runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
         tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
 

@@ -282,8 +282,14 @@ async fn overruns_are_measured_and_counted() {
         "each tick took its 30 ms"
     );
     let stats = fits.stats();
-    assert!(stats.tick_duration >= Duration::from_millis(25), "{stats:?}");
-    assert!(stats.tick_duration_max >= Duration::from_millis(30), "{stats:?}");
+    assert!(
+        stats.tick_duration >= Duration::from_millis(25),
+        "{stats:?}"
+    );
+    assert!(
+        stats.tick_duration_max >= Duration::from_millis(30),
+        "{stats:?}"
+    );
     assert_eq!(stats.tick_overruns, 0);
     assert!(stats.snapshot_bytes > 0);
     fits.end(EndReason::Admin);

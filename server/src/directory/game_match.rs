@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tickroom_engine::{InputError, MatchState, RoomControl};
+use tickroom_engine::{InputError, MatchState, RoomControl, RoomStats};
 use tickroom_shared::token::unix_now;
 use tickroom_shared::{EndReason, Role};
 use tokio_util::sync::CancellationToken;
@@ -107,6 +107,11 @@ impl Match {
     /// The room's last tick.
     pub fn tick(&self) -> u64 {
         self.room.tick()
+    }
+
+    /// The room's own measurements (tick duration and lateness, snapshot bytes).
+    pub fn stats(&self) -> RoomStats {
+        self.room.stats()
     }
 
     /// Who holds its seats.

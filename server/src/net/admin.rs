@@ -173,7 +173,8 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .with_state(app)
 }
 
-async fn require_admin(
+/// Lets only requests with the admin key through.
+pub(super) async fn require_admin(
     State(app): State<Arc<NetState>>,
     headers: HeaderMap,
     req: Request,

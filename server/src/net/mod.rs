@@ -7,6 +7,7 @@ mod raw;
 pub(crate) mod serve;
 pub(crate) mod sink;
 mod socket;
+mod stats;
 pub(crate) mod tls;
 
 use std::sync::Arc;
@@ -84,15 +85,17 @@ pub(crate) fn register(app: Arc<NetState>, io: &SocketIo) {
     socket::register(io, app);
 }
 
-/// The full router: Socket.IO (`layer`), health, metrics and the admin API.
-pub(crate) fn router(app: Arc<NetState>, layer: SocketIoLayer) -> Router {
+/// The full router: Socket.IO (`layer`), health, metrics, the admin API, the demo and the
+/// dashboard.
+pub(crate) fn router(app: Arc<NetState>, io: SocketIo, layer: SocketIoLayer) -> Router {
     let app_for_origin = app.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(app.clone())
         .merge(admin::routes(app.clone()))
-        .merge(demo::routes(app))
+        .merge(demo::routes(app.clone()))
+        .merge(stats::routes(app, io))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)
         // Outermost, so it sees Socket.IO requests before the Socket.IO layer takes them.

@@ -87,3 +87,35 @@ async fn the_demo_plays_in_two_tabs() {
     let view = server.admin.get_match("two-tabs").await.unwrap();
     assert_eq!(view.players.len(), 2);
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_a_live_match() {
+    let server = TestServer::start().await;
+    let m = server.arena(4).await;
+    let mut player = server.join(&m, "dash-player", Role::Player).await;
+    // Keep the player reading while the page watches.
+    let reader = tokio::spawn(async move { while player.recv().await.is_some() {} });
+    let seen = browser::run(
+        "dashboard",
+        json!({ "server": server.url, "adminKey": "dev-admin-key", "matchId": m }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        seen["status"].as_str().unwrap().starts_with("live"),
+        "{seen}"
+    );
+    let matches = seen["matches"].as_str().unwrap();
+    assert!(
+        matches.contains(&m) && matches.contains("arenarunning"),
+        "{matches}"
+    );
+    assert!(
+        seen["totals"]
+            .as_str()
+            .unwrap()
+            .contains("1 (ws 1, polling 0)"),
+        "{seen}"
+    );
+    reader.abort();
+}

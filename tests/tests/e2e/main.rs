@@ -9,3 +9,4 @@ mod js_client;
 mod match_flow;
 mod misbehaviour;
 mod reconnect;
+mod stats;
