@@ -195,10 +195,10 @@ async fn stats(
     let mut rows: Vec<MatchRow> = all.iter().map(|m| row(m, now)).collect();
     match q.sort {
         SortBy::Players => rows.sort_by(|a, b| b.players.cmp(&a.players).then(a.id.cmp(&b.id))),
-        SortBy::Tick => rows.sort_by(|a, b| b.tick_us.cmp(&a.tick_us)),
-        SortBy::Lateness => rows.sort_by(|a, b| b.late_us.cmp(&a.late_us)),
-        SortBy::Bytes => rows.sort_by(|a, b| b.snapshot_bytes.cmp(&a.snapshot_bytes)),
-        SortBy::Age => rows.sort_by(|a, b| b.age_secs.cmp(&a.age_secs)),
+        SortBy::Tick => rows.sort_by_key(|r| std::cmp::Reverse(r.tick_us)),
+        SortBy::Lateness => rows.sort_by_key(|r| std::cmp::Reverse(r.late_us)),
+        SortBy::Bytes => rows.sort_by_key(|r| std::cmp::Reverse(r.snapshot_bytes)),
+        SortBy::Age => rows.sort_by_key(|r| std::cmp::Reverse(r.age_secs)),
         SortBy::Id => {}
     }
     let total = rows.len();
