@@ -217,6 +217,20 @@ pub fn ensure_js_deps() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)
 }
 
+/// Builds `@tickroom/client` (`npm ci` and `npm run build` in `clients/js`), once per test
+/// process, so Node scripts can import its `dist/`.
+pub fn ensure_client_package_built() -> anyhow::Result<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let dir = client_package_dir();
+        npm::ci(&dir)
+            .and_then(|()| npm::run(&dir, "build").map(drop))
+            .map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
+}
+
 /// `@tickroom/client`'s folder (`clients/js`).
 pub fn client_package_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/js")

@@ -54,3 +54,47 @@ async fn js_client_sees_refusal_codes() {
         assert!(out.contains("\"refused\":\"token_expired\""), "{out}");
     }
 }
+
+/// `@tickroom/client` in Node: when the network drops, socket.io-client reconnects with the
+/// same token and the player is back in its own seat (same row), its inputs acknowledged
+/// again.
+#[tokio::test]
+async fn the_typescript_client_reconnects_to_its_seat() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    tickroom_tests::ensure_client_package_built().unwrap_or_else(|e| panic!("{e:#}"));
+    let server = TestServer::start().await;
+    let proxy = tickroom_tests::CutProxy::start(server.addr).await;
+    let m = server.arena(4).await;
+    let token = server.token(&m, "ts-client", Role::Player).await;
+    let mut node = tokio::process::Command::new("node")
+        .arg("tickroom-client.mjs")
+        .arg(&proxy.url)
+        .arg(&token)
+        .current_dir(tickroom_tests::js_dir())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let next = async |lines: &mut tokio::io::Lines<_>| {
+        tokio::time::timeout(tickroom_tests::WAIT, lines.next_line())
+            .await
+            .expect("the Node client answers")
+            .expect("read")
+            .expect("a line")
+    };
+    assert_eq!(next(&mut lines).await, "READY");
+    proxy.cut_all();
+    let line: String = next(&mut lines).await;
+    let seen: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(seen["welcomes"], 2, "{seen}");
+    assert_eq!(seen["player"], "ts-client");
+    assert_eq!(
+        seen["keyAfter"], seen["keyBefore"],
+        "the same entity: the seat was held"
+    );
+    assert!(seen["ackAfter"].as_u64() > seen["ackBefore"].as_u64());
+    assert_eq!(seen["disconnects"][0]["reconnecting"], true, "{seen}");
+    assert!(node.wait().await.unwrap().success());
+}
