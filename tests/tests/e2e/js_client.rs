@@ -98,3 +98,37 @@ async fn the_typescript_client_reconnects_to_its_seat() {
     assert_eq!(seen["disconnects"][0]["reconnecting"], true, "{seen}");
     assert!(node.wait().await.unwrap().success());
 }
+
+/// The README's JavaScript example runs as written (with the official packages, against a
+/// server with the development keys) and exits once its input was applied.
+#[tokio::test]
+async fn the_readme_javascript_example_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let start = readme.find("```js\n// join.mjs").expect("the README's example") + "```js\n".len();
+    let example = &readme[start..];
+    let example = &example[..example.find("```").expect("the end of the example")];
+    let server = TestServer::start().await;
+    assert!(example.contains("http://127.0.0.1:7350"));
+    let script = example.replace("http://127.0.0.1:7350", &server.url);
+    tickroom_tests::ensure_js_deps().unwrap_or_else(|e| panic!("{e:#}"));
+    // Beside tests/js's node_modules, as it would be beside the reader's.
+    let path = tickroom_tests::js_dir().join(".readme-join.mjs");
+    std::fs::write(&path, script).unwrap();
+    let out = tokio::time::timeout(
+        tickroom_tests::WAIT,
+        tokio::process::Command::new("node")
+            .arg(&path)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example exits by itself")
+    .expect("node");
+    let _ = std::fs::remove_file(&path);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("I am guest-"), "{stdout}");
+    assert!(stdout.contains("in demo"));
+    assert!(stdout.trim_end().ends_with("ack 1"), "{stdout}");
+}
