@@ -166,6 +166,7 @@ async function demo() {
     const statusB = await text(b, "#status");
     const meA = await text(a, "#me");
     const latencyA = await text(a, "#latency");
+    const rttA = await text(a, "#rtt");
     await shot(a, "demo-tab-a");
     await shot(b, "demo-tab-b");
     console.log(
@@ -175,6 +176,7 @@ async function demo() {
         statusB,
         meA,
         latencyA,
+        rttA,
         playersB: await text(b, "#players"),
         aId,
         x0,

@@ -115,6 +115,19 @@ async function main() {
     requestAnimationFrame(draw);
   };
   requestAnimationFrame(draw);
+  // Round trip to the server, measured with a tiny HTTP request every two seconds (the
+  // Socket.IO connection has no request/response to time); input→ack adds up to a tick.
+  const ping = async () => {
+    const t0 = performance.now();
+    try {
+      await fetch(`${server}/healthz`, { cache: "no-store" });
+      $("rtt").textContent = `${(performance.now() - t0).toFixed(0)} ms`;
+    } catch {
+      $("rtt").textContent = "–";
+    }
+  };
+  ping();
+  setInterval(ping, 2000);
   window.tickroom = client; // for the browser tests and for poking at it in the console
 }
 

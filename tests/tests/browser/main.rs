@@ -84,6 +84,11 @@ async fn the_demo_plays_in_two_tabs() {
     assert!(seen["x1"].as_f64().unwrap() > seen["x0"].as_f64().unwrap() + 5.0);
     assert_eq!(seen["canvasChanged"], true);
     assert!(seen["meA"].as_str().unwrap().starts_with("x="));
+    assert!(
+        seen["latencyA"].as_str().unwrap().ends_with(" ms"),
+        "{seen}"
+    );
+    assert!(seen["rttA"].as_str().unwrap().ends_with(" ms"), "{seen}");
     let view = server.admin.get_match("two-tabs").await.unwrap();
     assert_eq!(view.players.len(), 2);
 }

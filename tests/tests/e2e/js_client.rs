@@ -105,7 +105,10 @@ async fn the_typescript_client_reconnects_to_its_seat() {
 async fn the_readme_javascript_example_runs_as_written() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README.md");
-    let start = readme.find("```js\n// join.mjs").expect("the README's example") + "```js\n".len();
+    let start = readme
+        .find("```js\n// join.mjs")
+        .expect("the README's example")
+        + "```js\n".len();
     let example = &readme[start..];
     let example = &example[..example.find("```").expect("the end of the example")];
     let server = TestServer::start().await;
@@ -127,7 +130,11 @@ async fn the_readme_javascript_example_runs_as_written() {
     .expect("node");
     let _ = std::fs::remove_file(&path);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("I am guest-"), "{stdout}");
     assert!(stdout.contains("in demo"));
     assert!(stdout.trim_end().ends_with("ack 1"), "{stdout}");

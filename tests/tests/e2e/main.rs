@@ -4,6 +4,7 @@ mod abuse;
 mod admin;
 mod bots;
 mod cors;
+mod dev;
 mod handshake;
 mod js_client;
 mod match_flow;
