@@ -187,6 +187,7 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
         totals: Totals {
             inputs_sent: inputs,
             snapshots_received: snapshots,
+            snapshots_without_keyframe: get(&stats.without_keyframe),
             inputs_per_sec: inputs as f64 / wall.max(1e-9),
             snapshots_per_sec: snapshots as f64 / wall.max(1e-9),
             wall_secs: wall,
@@ -306,8 +307,11 @@ impl SwarmBot {
                         last_arrival = Some(now);
                         let snap = match client.snapshot::<ArenaState>(&e) {
                             Ok(Some(snap)) => snap,
-                            // a delta before this connection's first keyframe
-                            Ok(None) => continue,
+                            // a delta whose keyframe this connection does not have
+                            Ok(None) => {
+                                stats.without_keyframe.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
                             Err(_) => {
                                 stats.count(Cause::Desync, "undecodable_snapshot");
                                 continue;

@@ -332,3 +332,126 @@ async fn a_late_room_catches_up_three_ticks_and_skips_the_rest() {
         "the late tick was measured"
     );
 }
+
+/// A sink whose deliveries wait until the test opens its gate: a transport that has fallen
+/// behind (its runtime busy with a burst of handshakes, say).
+struct Stalled {
+    open: tokio::sync::watch::Receiver<bool>,
+    inner: Recorder,
+}
+
+impl Stalled {
+    fn gate() -> (tokio::sync::watch::Sender<bool>, Arc<Self>) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let sink = Arc::new(Self {
+            open: rx,
+            inner: Recorder::default(),
+        });
+        (tx, sink)
+    }
+
+    async fn wait_open(&self) {
+        let mut open = self.open.clone();
+        let _ = open.wait_for(|o| *o).await;
+    }
+}
+
+impl tickroom_engine::SnapshotSink for Stalled {
+    fn publish<'a>(&'a self, id: &'a str, s: bytes::Bytes) -> driver::BoxFuture<'a> {
+        Box::pin(async move {
+            self.wait_open().await;
+            self.inner.publish(id, s).await;
+        })
+    }
+    fn presence<'a>(
+        &'a self,
+        id: &'a str,
+        p: &'a tickroom_shared::Presence,
+    ) -> driver::BoxFuture<'a> {
+        Box::pin(async move {
+            self.wait_open().await;
+            self.inner.presence(id, p).await;
+        })
+    }
+    fn ended<'a>(&'a self, end: &'a tickroom_shared::MatchEnd) -> driver::BoxFuture<'a> {
+        Box::pin(async move {
+            self.wait_open().await;
+            self.inner.ended(end).await;
+        })
+    }
+}
+
+/// The join-burst tail: the transport is behind (its runtime busy with a burst of
+/// handshakes), snapshots and presence changes wait for it, and a player joins. The joiner
+/// must get a keyframe with itself in it from the first snapshot after it joined — not wait
+/// for the next periodic keyframe, a second later, with its acks unreadable. Fails when a
+/// full queue drops the joiner's keyframe (and the deltas that follow name it).
+#[tokio::test(start_paused = true)]
+async fn a_join_behind_a_stalled_publisher_loses_no_keyframe() {
+    let (gate, sink) = Stalled::gate();
+    let metrics = Arc::new(CountingMetrics::default());
+    let tracker = TaskTracker::new();
+    let spawned = driver::spawn(
+        Arc::new(Arena),
+        params("burst", 30),
+        sink.clone(),
+        metrics.clone(),
+        CancellationToken::new(),
+    );
+    tracker.spawn(spawned.room);
+    tracker.spawn(spawned.publisher);
+    let room = spawned.control;
+    room.join("first".into());
+    // Ticks 1-3 (at 0, 33, 67 ms) wait behind the first player's presence change.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let before = room.tick();
+    assert_eq!(before, 3);
+    // A second player joins (as the transport does: a seat, then a keyframe for its
+    // connection); tick 4 is its keyframe, and more ticks pass while the transport is stuck.
+    room.join("joiner".into());
+    room.request_keyframe();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.send_replace(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // What the joiner receives: the snapshots published after it joined, in order.
+    let after: Vec<bytes::Bytes> = sink
+        .inner
+        .snapshots
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| tick_of(b) > before)
+        .cloned()
+        .collect();
+    assert!(after.len() >= 3, "{}", after.len());
+    let mut joiner = tickroom_shared::Mirror::new();
+    let first = joiner
+        .apply_typed::<ArenaState>(&after[0])
+        .unwrap()
+        .expect("the first snapshot after the join is usable: a keyframe");
+    assert!(first.keyframe);
+    assert_eq!(first.tick, before + 1, "the keyframe the join asked for");
+    assert!(first.state.player("joiner").is_some());
+    for b in &after[1..] {
+        assert!(
+            joiner.apply_typed::<ArenaState>(b).unwrap().is_some(),
+            "every later snapshot is usable too"
+        );
+    }
+    assert!(
+        CountingMetrics::get(&metrics.snapshots_dropped) > 0,
+        "the stuck transport did cost snapshots"
+    );
+}
+
+/// The tick a snapshot says it is of.
+fn tick_of(snapshot: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        tick: u64,
+    }
+    rmp_serde::from_slice::<Head>(snapshot)
+        .expect("a snapshot")
+        .tick
+}

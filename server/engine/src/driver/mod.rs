@@ -14,11 +14,14 @@
 //! - `handle`: the [`RoomControl`] handle and the room's [`MatchState`].
 //! - `clock`: the fixed-timestep clock (which ticks are due, how many to skip); pure.
 //! - `task`: the room's task: waiting, ticking, ending.
+//! - `outbox`: the queue between a room and its publisher: snapshots bounded (never a
+//!   keyframe dropped), presence and the match end never dropped.
 //! - `publisher`: hands the room's output to the sink, in order.
 //! - `stats`: the room's own measurements ([`RoomStats`]).
 
 mod clock;
 mod handle;
+mod outbox;
 mod publisher;
 mod stats;
 mod task;
@@ -49,9 +52,6 @@ pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 /// by [`RoomMetrics::ticks_skipped`]), so a stalled room comes back at its rate instead of
 /// bursting.
 pub const MAX_CATCH_UP: u32 = 3;
-
-/// Snapshots a room may have waiting for its publisher before newer ones are dropped.
-const PUBLISH_QUEUE: usize = 4;
 
 /// Where a running room sends what it produces. Implemented by the transport.
 pub trait SnapshotSink: Send + Sync + 'static {
@@ -168,7 +168,7 @@ pub fn spawn<G: Game>(
 ) -> Spawned {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
-    let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+    let outbox = Arc::new(outbox::Outbox::default());
     let shared = Arc::new(handle::Shared::new(stop.child_token()));
     let room = Room::new(game.clone(), params.room);
     let task = task::RoomTask {
@@ -177,7 +177,7 @@ pub fn spawn<G: Game>(
         empty_grace: params.empty_grace,
         control: control_rx,
         inputs: input_rx,
-        publish: publish_tx,
+        outbox: outbox.clone(),
         metrics: metrics.clone(),
         shared: shared.clone(),
         presence: Vec::new(),
@@ -193,7 +193,7 @@ pub fn spawn<G: Game>(
         room: Box::pin(task.run_guarded()),
         publisher: Box::pin(publisher::run(
             params.match_id,
-            publish_rx,
+            outbox,
             sink,
             shared,
             metrics,

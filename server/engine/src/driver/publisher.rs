@@ -2,30 +2,21 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use tickroom_shared::{MatchEnd, Presence};
-use tokio::sync::mpsc;
-
 use super::SnapshotSink;
 use super::handle::Shared;
+use super::outbox::{Outbox, Publish};
 use crate::metrics::RoomMetrics;
 
-/// What a room hands its publisher.
-pub(super) enum Publish {
-    Snapshot(Bytes),
-    Presence(Presence),
-    Ended(MatchEnd),
-}
-
-/// Delivers `rx` to `sink` until the match-end message, then marks the room closed.
+/// Delivers what the room queues in `outbox` to `sink` until the match-end message (or until
+/// the room's task is gone), then marks the room closed.
 pub(super) async fn run(
     match_id: Arc<str>,
-    mut rx: mpsc::Receiver<Publish>,
+    outbox: Arc<Outbox>,
     sink: Arc<dyn SnapshotSink>,
     shared: Arc<Shared>,
     metrics: Arc<dyn RoomMetrics>,
 ) {
-    while let Some(msg) = rx.recv().await {
+    while let Some(msg) = outbox.pop().await {
         match msg {
             Publish::Snapshot(bytes) => sink.publish(&match_id, bytes).await,
             Publish::Presence(p) => sink.presence(&match_id, &p).await,

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::Outcome;
 use super::clock::TickClock;
 use super::handle::{Command, Shared};
-use super::publisher::Publish;
+use super::outbox::{CloseOnDrop, Outbox, Pushed};
 use crate::game::Game;
 use crate::metrics::RoomMetrics;
 use crate::room::Room;
@@ -24,7 +24,7 @@ pub(super) struct RoomTask<G: Game> {
     pub(super) empty_grace: Duration,
     pub(super) control: mpsc::UnboundedReceiver<Command<G::Input>>,
     pub(super) inputs: mpsc::Receiver<Command<G::Input>>,
-    pub(super) publish: mpsc::Sender<Publish>,
+    pub(super) outbox: Arc<Outbox>,
     pub(super) metrics: Arc<dyn RoomMetrics>,
     pub(super) shared: Arc<Shared>,
     /// Presence changes applied since the last publish.
@@ -40,7 +40,9 @@ impl<G: Game> RoomTask<G> {
     pub(super) async fn run_guarded(self) {
         use futures_util::FutureExt;
         let match_id = self.match_id.clone();
-        let publish = self.publish.clone();
+        // Tells the publisher if this future is dropped before the match-end message.
+        let _closing = CloseOnDrop(self.outbox.clone());
+        let outbox = self.outbox.clone();
         let shared = self.shared.clone();
         self.metrics.room_opened();
         let outcome = match std::panic::AssertUnwindSafe(self.run())
@@ -71,8 +73,7 @@ impl<G: Game> RoomTask<G> {
             scores,
         };
         tracing::info!(%match_id, reason = reason.as_str(), tick = end.tick, "match ended");
-        // The publisher is still running (it ends on this message), so this cannot fail.
-        let _ = publish.send(Publish::Ended(end)).await;
+        outbox.push_end(end);
     }
 
     async fn run(mut self) -> Outcome {
@@ -104,7 +105,7 @@ impl<G: Game> RoomTask<G> {
                     None => return self.requested_end(),
                 },
             }
-            self.flush_presence().await;
+            self.flush_presence();
         }
         self.shared.start();
         self.started = Some(Instant::now());
@@ -132,7 +133,7 @@ impl<G: Game> RoomTask<G> {
                     tokio::task::yield_now().await;
                 }
                 self.drain();
-                self.flush_presence().await;
+                self.flush_presence();
                 // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
                 // scheduler's notion of now.
                 let started = std::time::Instant::now();
@@ -152,10 +153,18 @@ impl<G: Game> RoomTask<G> {
                     .store(self.room.tick_number(), Ordering::Relaxed);
                 let bytes = snapshot.len();
                 self.metrics.snapshot(bytes);
-                let dropped = self.publish.try_send(Publish::Snapshot(snapshot)).is_err();
-                if dropped {
+                let dropped = match self
+                    .outbox
+                    .push_snapshot(snapshot, self.room.last_was_keyframe())
+                {
+                    Pushed::Queued => 0,
+                    Pushed::Dropped => 1,
+                    Pushed::Replaced(n) => n,
+                };
+                for _ in 0..dropped {
                     self.metrics.snapshot_dropped();
                 }
+                let dropped = dropped > 0;
                 let late = if i == 0 { due.late } else { Duration::ZERO };
                 self.shared.stats.tick(took, late, bytes, overran, dropped);
                 if self.room.is_over() {
@@ -182,10 +191,12 @@ impl<G: Game> RoomTask<G> {
     }
 
     /// Hands the presence changes gathered so far to the publisher. Unlike snapshots they are
-    /// never dropped: this waits for room in the queue.
-    async fn flush_presence(&mut self) {
+    /// never dropped for a slow transport.
+    fn flush_presence(&mut self) {
         for p in self.presence.drain(..) {
-            let _ = self.publish.send(Publish::Presence(p)).await;
+            if self.outbox.push_presence(p) {
+                tracing::warn!(match_id = %self.match_id, "presence queue full: the oldest change was dropped");
+            }
         }
     }
 
