@@ -145,6 +145,8 @@ pub struct Metrics {
     pub inputs_unseated: Counter,
     /// Inputs dropped by the rate limiter.
     pub inputs_rate_limited: Counter,
+    /// Inputs refused: their `seq` jumped too far ahead of the last applied one.
+    pub inputs_out_of_range: Counter,
     /// Other events (unknown ones, spectator inputs) dropped over a connection's event budget.
     pub events_dropped: Counter,
     /// Connections closed for sustained flooding.
@@ -172,6 +174,7 @@ impl Default for Metrics {
             inputs_overflow: Counter::default(),
             inputs_unseated: Counter::default(),
             inputs_rate_limited: Counter::default(),
+            inputs_out_of_range: Counter::default(),
             events_dropped: Counter::default(),
             abuse_disconnects: Counter::default(),
             origins_refused: Counter::default(),
@@ -262,6 +265,11 @@ impl Metrics {
                 self.inputs_unseated.get(),
             ),
             (
+                "tickroom_inputs_out_of_range_total",
+                "Inputs refused: seq more than 65,536 ahead of the last applied.",
+                self.inputs_out_of_range.get(),
+            ),
+            (
                 "tickroom_inputs_rate_limited_total",
                 "Inputs dropped by the rate limiter.",
                 self.inputs_rate_limited.get(),
@@ -349,6 +357,7 @@ impl RoomMetrics for Metrics {
             PushOutcome::Duplicate => self.inputs_duplicate.inc(),
             PushOutcome::Full => self.inputs_overflow.inc(),
             PushOutcome::NotSeated => self.inputs_unseated.inc(),
+            PushOutcome::OutOfRange => self.inputs_out_of_range.inc(),
         }
     }
 }

@@ -12,6 +12,13 @@ pub const MAX_TICK_RATE: u32 = 120;
 /// Largest number of players a single match may be created with.
 pub const MAX_PLAYERS_PER_MATCH: u32 = 256;
 
+/// How far ahead of the last applied input a `seq` may jump. An input further ahead is
+/// refused: one bogus `seq` (`u32::MAX`, say) would otherwise make every later input of the
+/// seat look old — and ignored — for the rest of the seat's life, reconnections included. A
+/// client that counts one input per tick needs 2.2 years at 60 inputs a second to spend the
+/// whole range; the seat's sequence then ends, and the player rejoins as a new seat.
+pub const MAX_SEQ_JUMP: u32 = 1 << 16;
+
 /// Whether `id` is an acceptable match or player id: 1..=[`MAX_ID_LEN`] bytes of ASCII letters,
 /// digits, `-`, `_`, `.` or `:`. Ids appear in room names, logs and URLs, so the set is narrow.
 pub fn is_valid_id(id: &str) -> bool {

@@ -168,6 +168,9 @@ export class TickroomClient<I = unknown> {
     const me = this.welcome?.player_id;
     const acked = me === undefined ? undefined : applied.acks[me];
     if (acked !== undefined) {
+      // A new client on a held seat (a page reloaded) continues after what was applied:
+      // inputs at or below it would be ignored as old.
+      if (acked > this.seq) this.seq = acked;
       const sent = this.sentAt.get(acked);
       if (sent !== undefined) this.lastLatency = now() - sent;
       for (const seq of this.sentAt.keys()) if (seq <= acked) this.sentAt.delete(seq);

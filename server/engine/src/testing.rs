@@ -152,9 +152,10 @@ impl RoomMetrics for CountingMetrics {
     fn input(&self, outcome: PushOutcome) {
         let counter = match outcome {
             PushOutcome::Queued => &self.inputs_queued,
-            PushOutcome::Duplicate | PushOutcome::Full | PushOutcome::NotSeated => {
-                &self.inputs_refused
-            }
+            PushOutcome::Duplicate
+            | PushOutcome::Full
+            | PushOutcome::NotSeated
+            | PushOutcome::OutOfRange => &self.inputs_refused,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -176,3 +176,34 @@ async fn broken_packets_close_only_that_connection() {
         .unwrap();
     assert_eq!(s.state.players[0].id, "alice");
 }
+
+/// A `seq` far ahead (`u32::MAX`) is refused instead of making every later input of the seat
+/// look old: the player's next inputs are applied, also after a reconnection with the same
+/// token (docs/PROTOCOL.md, "input").
+#[tokio::test]
+async fn a_huge_seq_cannot_wedge_a_seat() {
+    let server = TestServer::start().await;
+    let m = server.arena(2).await;
+    let token = server.token(&m, "wedge", Role::Player).await;
+    let mut c = server.connect(&token).await.unwrap();
+    next_named(&mut c, event::WELCOME).await.unwrap();
+    c.emit(event::INPUT, &walk(u32::MAX, [1.0, 0.0]))
+        .await
+        .unwrap();
+    c.emit(event::INPUT, &walk(1, [1.0, 0.0])).await.unwrap();
+    snapshot_where::<ArenaState>(&mut c, |s| s.acks.get("wedge") == Some(&1))
+        .await
+        .expect("seq 1 applied after the huge one");
+    assert_eq!(server.metric("tickroom_inputs_out_of_range_total").await, 1);
+    // Same token, new connection: the seat's sequence goes on.
+    drop(c);
+    let mut again = server.connect(&token).await.unwrap();
+    next_named(&mut again, event::WELCOME).await.unwrap();
+    again
+        .emit(event::INPUT, &walk(2, [0.0, 1.0]))
+        .await
+        .unwrap();
+    snapshot_where::<ArenaState>(&mut again, |s| s.acks.get("wedge") == Some(&2))
+        .await
+        .expect("seq 2 applied on the new connection");
+}

@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use tickroom_shared::limits::MAX_SEQ_JUMP;
+
 /// What happened to a pushed input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {
@@ -13,6 +15,8 @@ pub enum PushOutcome {
     Full,
     /// The player has no seat in the room.
     NotSeated,
+    /// Its `seq` is more than [`MAX_SEQ_JUMP`] ahead of the last applied input; refused.
+    OutOfRange,
 }
 
 /// Inputs ordered by `seq`, bounded, remembering the last one applied.
@@ -44,6 +48,9 @@ impl<I> InputQueue<I> {
     pub(crate) fn push(&mut self, seq: u32, input: I) -> PushOutcome {
         if seq <= self.last_applied {
             return PushOutcome::Duplicate;
+        }
+        if seq - self.last_applied > MAX_SEQ_JUMP {
+            return PushOutcome::OutOfRange;
         }
         // Inputs usually arrive in order, so search from the back.
         let at = self.pending.iter().rposition(|(s, _)| *s <= seq);
@@ -87,5 +94,17 @@ mod tests {
         assert_eq!(q.last_applied(), 3);
         assert_eq!(q.push(3, 'c'), PushOutcome::Duplicate);
         assert_eq!(q.push(10, 'j'), PushOutcome::Queued);
+    }
+
+    #[test]
+    fn a_seq_far_ahead_cannot_wedge_the_queue() {
+        let mut q = InputQueue::new(4);
+        assert_eq!(q.push(u32::MAX, 'x'), PushOutcome::OutOfRange);
+        assert_eq!(q.push(MAX_SEQ_JUMP + 1, 'x'), PushOutcome::OutOfRange);
+        assert_eq!(q.push(MAX_SEQ_JUMP, 'a'), PushOutcome::Queued);
+        assert_eq!(q.pop(), Some((MAX_SEQ_JUMP, 'a')));
+        // The window moves with the last applied input.
+        assert_eq!(q.push(2 * MAX_SEQ_JUMP, 'b'), PushOutcome::Queued);
+        assert_eq!(q.push(2, 'c'), PushOutcome::Duplicate);
     }
 }
