@@ -26,7 +26,7 @@ pub struct Admission {
 /// map, or a field of the wrong type → `auth_malformed`; another protocol version →
 /// `protocol_unsupported`; expired → `token_expired`; any other token fault → `token_invalid`;
 /// `match_id` given and not the token's → `token_wrong_match`; unknown match →
-/// `match_not_found`; ended → `match_ended`; no free seat → `match_full`.
+/// `match_not_found`; minted for an earlier instance of the match → `token_stale`; ended → `match_ended`; no free seat → `match_full`.
 pub fn admit(
     auth: Option<rmpv::Value>,
     key: &TokenKey,
@@ -46,6 +46,13 @@ pub fn admit(
     let game_match = directory
         .get(&claims.match_id)
         .ok_or(ErrorCode::MatchNotFound)?;
+    if claims
+        .instance
+        .as_deref()
+        .is_some_and(|i| i != &*game_match.info().instance)
+    {
+        return Err(ErrorCode::TokenStale);
+    }
     game_match
         .has_room_for(&claims.player_id, claims.role)
         .map_err(seat_error_code)?;

@@ -40,6 +40,10 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        /// Bind the token to this instance of the match (the `instance` the admin API shows):
+        /// a match created again under the same id then refuses it (`token_stale`).
+        #[arg(long)]
+        instance: Option<String>,
     },
 }
 
@@ -61,14 +65,15 @@ async fn main() -> anyhow::Result<()> {
             player,
             role,
             ttl,
+            instance,
         } => {
             let key = TokenKey::new(
                 config.auth.token_secret.as_bytes(),
                 config.auth.token_issuer.clone(),
             );
-            let token = key
-                .sign(&MatchClaims::new(match_id, player, role, ttl, key.issuer()))
-                .context("cannot sign these claims")?;
+            let mut claims = MatchClaims::new(match_id, player, role, ttl, key.issuer());
+            claims.instance = instance;
+            let token = key.sign(&claims).context("cannot sign these claims")?;
             println!("{token}");
             Ok(())
         }

@@ -26,6 +26,9 @@ pub enum ErrorCode {
     TokenExpired,
     /// The client asked for a match (`auth.match_id`) other than the one its token names.
     TokenWrongMatch,
+    /// The token was minted for an earlier match of the same id, which has ended: a match
+    /// created again under an id does not accept the old match's tokens.
+    TokenStale,
     /// The match the token names does not exist on this server.
     MatchNotFound,
     /// The match has no free player (or spectator) seat.
@@ -66,6 +69,7 @@ impl ErrorCode {
             Self::TokenInvalid => "token_invalid",
             Self::TokenExpired => "token_expired",
             Self::TokenWrongMatch => "token_wrong_match",
+            Self::TokenStale => "token_stale",
             Self::MatchNotFound => "match_not_found",
             Self::MatchFull => "match_full",
             Self::MatchEnded => "match_ended",
@@ -95,6 +99,9 @@ impl ErrorCode {
             Self::TokenInvalid => "the match token is not valid",
             Self::TokenExpired => "the match token has expired",
             Self::TokenWrongMatch => "the match token is for another match",
+            Self::TokenStale => {
+                "the match token is for an earlier match of this id, which has ended"
+            }
             Self::MatchNotFound => "the match does not exist",
             Self::MatchFull => "the match has no free seat",
             Self::MatchEnded => "the match has ended",
@@ -125,6 +132,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::TokenInvalid,
     ErrorCode::TokenExpired,
     ErrorCode::TokenWrongMatch,
+    ErrorCode::TokenStale,
     ErrorCode::MatchNotFound,
     ErrorCode::MatchFull,
     ErrorCode::MatchEnded,

@@ -31,6 +31,11 @@ pub struct MatchClaims {
     pub iat: u64,
     /// Expires at, seconds since the Unix epoch.
     pub exp: u64,
+    /// The instance of the match the token was minted for (claim `mi`), when the minter knew
+    /// it: a match created again under the same id has another instance and refuses the
+    /// token (`token_stale`). Tokens without it are accepted by whichever match has the id.
+    #[serde(rename = "mi", default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 impl MatchClaims {
@@ -50,7 +55,14 @@ impl MatchClaims {
             role,
             iat: now,
             exp: now.saturating_add(ttl_secs),
+            instance: None,
         }
+    }
+
+    /// Binds the claims to one instance of the match (see [`Self::instance`]).
+    pub fn for_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
     }
 }
 

@@ -35,6 +35,9 @@ pub enum AdminError {
 pub struct MatchInfo {
     /// Match id.
     pub id: String,
+    /// This instance of the match (tokens minted for it join no later match of the id).
+    #[serde(default)]
+    pub instance: String,
     /// Game name.
     pub game: String,
     /// Ticks per second.

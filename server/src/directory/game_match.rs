@@ -17,6 +17,9 @@ use crate::runtime::Runtimes;
 pub struct MatchInfo {
     /// Match id.
     pub id: Arc<str>,
+    /// This instance of the match: a new one each time a match is created, also under an id
+    /// used before. Tokens bound to it (claim `mi`) join no other instance.
+    pub instance: Arc<str>,
     /// Game name.
     pub game: &'static str,
     /// Ticks per second.

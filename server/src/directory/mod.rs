@@ -202,6 +202,7 @@ impl Directory {
         let m = Arc::new(Match::new(
             MatchInfo {
                 id: id.clone(),
+                instance: uuid::Uuid::new_v4().simple().to_string().into(),
                 game,
                 tick_rate,
                 max_players,

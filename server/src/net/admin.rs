@@ -19,7 +19,7 @@ use tickroom_shared::limits::is_valid_id;
 use tickroom_shared::{EndReason, MatchClaims, Role};
 
 use super::NetState;
-use crate::directory::{CreateError, Match, MatchSpec};
+use crate::directory::{CreateError, Match, MatchInfo, MatchSpec};
 use crate::results::MatchResult;
 
 /// Longest token lifetime the admin API mints, in seconds (7 days).
@@ -58,6 +58,8 @@ impl From<CreateMatch> for MatchSpec {
 pub struct MatchView {
     /// Match id.
     pub id: String,
+    /// This instance of the match (tokens bound to it join no other instance of the id).
+    pub instance: String,
     /// Game name.
     pub game: &'static str,
     /// Ticks per second.
@@ -90,6 +92,7 @@ impl MatchView {
         let seats = m.seats_view();
         Self {
             id: info.id.to_string(),
+            instance: info.instance.to_string(),
             game: info.game,
             tick_rate: info.tick_rate,
             max_players: info.max_players,
@@ -293,24 +296,19 @@ async fn mint_token(
             format!("ttl_secs must be within 1..={MAX_TOKEN_TTL_SECS}"),
         ));
     }
-    Ok(Json(sign(
-        &app,
-        &m.info().id,
-        req.player_id,
-        req.role,
-        ttl,
-    )?))
+    Ok(Json(sign(&app, m.info(), req.player_id, req.role, ttl)?))
 }
 
-/// Signs a token for `player_id` in `match_id`, valid `ttl_secs`.
+/// Signs a token for `player_id` in match `m` (bound to this instance of it), valid `ttl_secs`.
 pub(super) fn sign(
     app: &NetState,
-    match_id: &str,
+    m: &MatchInfo,
     player_id: String,
     role: Role,
     ttl_secs: u64,
 ) -> Result<MintResponse, ApiError> {
-    let claims = MatchClaims::new(match_id, player_id, role, ttl_secs, app.key.issuer());
+    let claims = MatchClaims::new(m.id.as_ref(), player_id, role, ttl_secs, app.key.issuer())
+        .for_instance(m.instance.as_ref());
     let token = app
         .key
         .sign(&claims)

@@ -104,10 +104,17 @@ async fn dev_join(
         tick_rate: None,
         max_players: Some(DEV_MATCH_SEATS),
     };
-    match app.directory.create(spec) {
-        Ok(_) | Err(CreateError::Exists) => {}
+    let m = match app.directory.create(spec) {
+        Ok(m) => m,
+        Err(CreateError::Exists) => app.directory.get(&match_id).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "match_exists",
+                "the match was ending; try again",
+            )
+        })?,
         Err(e) => return Err(e.into()),
-    }
+    };
     let ttl = app.token_ttl.as_secs();
-    Ok(Json(sign(&app, &match_id, player_id, Role::Player, ttl)?))
+    Ok(Json(sign(&app, m.info(), player_id, Role::Player, ttl)?))
 }

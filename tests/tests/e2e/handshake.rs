@@ -177,3 +177,41 @@ async fn a_second_connection_for_a_player_replaces_the_first_and_keeps_the_entit
     let s = next_snapshot::<ArenaState>(&mut second).await.unwrap();
     assert!(s.state.player("alice").is_some());
 }
+
+/// A token names one instance of a match: once the match is ended and created again under the
+/// same id, the old tokens are refused (`token_stale`); tokens minted for the new one work, and
+/// tokens a backend signed without an instance work for whichever match has the id.
+#[tokio::test]
+async fn a_token_does_not_outlive_its_match() {
+    let server = TestServer::start().await;
+    let create = async || -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}/admin/matches", server.url))
+            .bearer_auth("dev-admin-key")
+            .json(&serde_json::json!({"game": "arena", "match_id": "cup"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    let first = create().await;
+    let old = server.token("cup", "alice", Role::Player).await;
+    server.admin.end_match("cup").await.unwrap();
+    let second = create().await;
+    assert_eq!(second["id"], "cup");
+    assert_ne!(first["instance"], second["instance"]);
+    assert!(second["instance"].as_str().is_some_and(|i| i.len() == 32));
+    match server.connect(&old).await {
+        Err(ConnectError::Refused { code }) => assert_eq!(code, "token_stale"),
+        other => panic!("the old match's token joined the new one: {other:?}"),
+    }
+    let new = server.token("cup", "alice", Role::Player).await;
+    server.connect(&new).await.expect("the new match's token");
+    let unbound = tickroom_tests::sign(&tickroom_tests::claims("cup", "bob", Role::Player));
+    server
+        .connect(&unbound)
+        .await
+        .expect("a token without an instance joins the match of that id");
+}
