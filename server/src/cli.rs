@@ -160,6 +160,25 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKROOM_SOCKET_BUFFER", default_value_t = DEFAULTS.limits.socket_buffer)]
     pub socket_buffer: usize,
 
+    /// TCP connections held at once; more are answered 503 `server_busy` and closed.
+    /// Default: the descriptor limit (raised to the hard limit at start-up) less 64.
+    #[arg(long, env = "TICKROOM_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// TCP connections one address may hold at once (0: no cap); more are answered 503
+    /// `too_many_connections`. Default: a quarter of --max-connections.
+    #[arg(long, env = "TICKROOM_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+
+    /// New Engine.IO sessions per second allowed from one address, sustained; more get 429
+    /// `handshake_rate_limited`.
+    #[arg(long, env = "TICKROOM_SESSION_RATE", default_value_t = DEFAULTS.limits.session_rate)]
+    pub session_rate: u32,
+
+    /// New Engine.IO sessions one address may open in a burst above that rate.
+    #[arg(long, env = "TICKROOM_SESSION_BURST", default_value_t = DEFAULTS.limits.session_burst)]
+    pub session_burst: u32,
+
     /// How long data sent to a client may stay unacknowledged before the connection is
     /// dropped (TCP_USER_TIMEOUT, Linux), in milliseconds.
     #[arg(long, env = "TICKROOM_WRITE_TIMEOUT_MS", default_value_t = millis(DEFAULTS.net.write_timeout))]
@@ -231,6 +250,10 @@ impl ServeArgs {
                 abuse_drop_limit: self.abuse_drop_limit,
                 max_message_bytes: self.max_message_bytes,
                 socket_buffer: self.socket_buffer,
+                max_connections: self.max_connections,
+                max_connections_per_ip: self.max_connections_per_ip,
+                session_rate: self.session_rate,
+                session_burst: self.session_burst,
             },
             net: NetConfig {
                 trust_forwarded_for: self.trust_forwarded_for,
@@ -324,8 +347,8 @@ mod tests {
             );
             let Some(default) = arg.get_default_values().first().and_then(|d| d.to_str()) else {
                 assert!(
-                    row.contains("(none)") || row.contains("half the number of cores"),
-                    "{long}: no default, but the row does not say (none)"
+                    row.contains("(none)") || row.contains("(computed)"),
+                    "{long}: no default, but the row says neither (none) nor (computed)"
                 );
                 continue;
             };

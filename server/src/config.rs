@@ -117,6 +117,21 @@ pub struct LimitConfig {
     pub max_message_bytes: usize,
     /// Outgoing packets buffered per connection before further ones are dropped. Default 128.
     pub socket_buffer: usize,
+    /// TCP connections the server holds at once; more are answered 503 `server_busy` and
+    /// closed. Default `None`: the descriptor limit (raised to its hard limit at start-up
+    /// where the OS allows) less 64.
+    pub max_connections: Option<usize>,
+    /// TCP connections one client address may hold at once (0: no cap); more are answered 503
+    /// `too_many_connections` and closed, so one host cannot take every descriptor. Behind a
+    /// proxy every client has the proxy's address: raise it or set 0 there. Default `None`: a
+    /// quarter of `max_connections`.
+    pub max_connections_per_ip: Option<usize>,
+    /// New Engine.IO sessions allowed per second from one address, sustained, before any
+    /// Socket.IO work (each holds a descriptor until its handshake completes or times out);
+    /// more get 429 `handshake_rate_limited`. Default 20.
+    pub session_rate: u32,
+    /// Sessions one address may open in a burst above that rate. Default 60.
+    pub session_burst: u32,
 }
 
 /// The transport.
@@ -221,6 +236,10 @@ impl Default for LimitConfig {
             abuse_drop_limit: 600,
             max_message_bytes: 16 * 1024,
             socket_buffer: 128,
+            max_connections: None,
+            max_connections_per_ip: None,
+            session_rate: 20,
+            session_burst: 60,
         }
     }
 }

@@ -41,6 +41,7 @@ mod runtime;
 mod server;
 
 pub use config::Config;
+pub use net::conns::raise_fd_limit;
 pub use net::tls::TlsError;
 pub use server::{ServeError, Server, ServerBuilder, run};
 pub use tickroom_engine::Catalog;

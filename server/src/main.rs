@@ -93,6 +93,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "using the development admin key and token secret (loopback only); set TICKROOM_ADMIN_KEY and TICKROOM_TOKEN_SECRET for anything else"
         );
     }
+    match tickroom_server::raise_fd_limit() {
+        Ok(limit) => tracing::info!(limit, "file descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the file descriptor limit"),
+    }
     let addr = config.addr;
     let server = Server::builder(config).build()?;
     let listener = tokio::net::TcpListener::bind(addr)

@@ -153,6 +153,14 @@ pub struct Metrics {
     pub abuse_disconnects: Counter,
     /// Browser requests refused for their `Origin`.
     pub origins_refused: Counter,
+    /// TCP connections refused: the server held as many as it may (`--max-connections`).
+    pub connections_refused_total: Counter,
+    /// TCP connections refused: their address held as many as one may.
+    pub connections_refused_per_address: Counter,
+    /// TCP connections closed for sending nothing before the header deadline.
+    pub connections_idle_closed: Counter,
+    /// New Engine.IO sessions refused over their address's budget.
+    pub sessions_refused: Counter,
     errors: Vec<(ErrorCode, Counter)>,
 }
 
@@ -178,6 +186,10 @@ impl Default for Metrics {
             events_dropped: Counter::default(),
             abuse_disconnects: Counter::default(),
             origins_refused: Counter::default(),
+            connections_refused_total: Counter::default(),
+            connections_refused_per_address: Counter::default(),
+            connections_idle_closed: Counter::default(),
+            sessions_refused: Counter::default(),
             errors: ALL_CODES.iter().map(|c| (*c, Counter::default())).collect(),
         }
     }
@@ -288,6 +300,26 @@ impl Metrics {
                 "tickroom_origins_refused_total",
                 "Browser requests refused for their Origin (origin_not_allowed).",
                 self.origins_refused.get(),
+            ),
+            (
+                "tickroom_connections_refused_total",
+                "TCP connections refused: --max-connections reached (server_busy).",
+                self.connections_refused_total.get(),
+            ),
+            (
+                "tickroom_connections_refused_per_address_total",
+                "TCP connections refused: --max-connections-per-ip reached (too_many_connections).",
+                self.connections_refused_per_address.get(),
+            ),
+            (
+                "tickroom_connections_idle_closed_total",
+                "TCP connections closed for sending nothing before the header deadline.",
+                self.connections_idle_closed.get(),
+            ),
+            (
+                "tickroom_sessions_refused_total",
+                "New Engine.IO sessions refused over the address's --session-rate.",
+                self.sessions_refused.get(),
             ),
             (
                 "tickroom_errors_total",

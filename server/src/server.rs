@@ -101,6 +101,11 @@ impl ServerBuilder {
                 config.limits.handshake_rate,
                 config.limits.handshake_burst,
             ),
+            sessions: HandshakeLimiter::new(
+                config.limits.session_rate,
+                config.limits.session_burst,
+            ),
+            session_log: net::conns::LogLimiter::default(),
             limits: config.limits.clone(),
             net: config.net.clone(),
             origins: OriginPolicy::new(&config.net.allowed_origins, config.auth.uses_dev_keys()),
@@ -190,11 +195,22 @@ impl Server {
         // The listener stays open through the drain, so late clients are told `server_busy`
         // instead of finding the port closed.
         let stop_http = CancellationToken::new();
+        let max_connections = config
+            .limits
+            .max_connections
+            .unwrap_or_else(net::conns::default_max_connections);
+        let per_ip = config
+            .limits
+            .max_connections_per_ip
+            .unwrap_or((max_connections / 4).max(1));
+        tracing::info!(max_connections, per_ip, "connection caps");
+        let limits = net::conns::ConnLimits::new(max_connections, per_ip, state.metrics.clone());
         let serving = tokio::spawn(accept(
             listener,
             router,
             tls,
             config.net.clone(),
+            limits,
             stop_http.clone(),
         ));
 
@@ -246,6 +262,7 @@ async fn accept(
     router: axum::Router,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     net: NetConfig,
+    limits: Arc<net::conns::ConnLimits>,
     stop: CancellationToken,
 ) {
     let write_timeout = net.write_timeout;
@@ -264,11 +281,11 @@ async fn accept(
                 listener,
                 move |tcp: &mut tokio::net::TcpStream| tune(tcp),
             );
-            net::serve::serve(listener, router, header_timeout, stop).await;
+            net::serve::serve(listener, router, header_timeout, limits, stop).await;
         }
         Some(tls) => {
             let listener = net::tls::TlsListener::new(listener, tls, net.connect_timeout, tune);
-            net::serve::serve(listener, router, header_timeout, stop).await;
+            net::serve::serve(listener, router, header_timeout, limits, stop).await;
         }
     }
 }

@@ -186,6 +186,10 @@ fn start_server(args: &Args, target: &str, port: u16) -> anyhow::Result<Child> {
                 .env("TICKROOM_MAX_ROOMS", "10000")
                 .env("TICKROOM_HANDSHAKE_BURST", "100000")
                 .env("TICKROOM_HANDSHAKE_RATE", "100000")
+                // Every bot connects from 127.0.0.1: no per-address caps.
+                .env("TICKROOM_SESSION_BURST", "100000")
+                .env("TICKROOM_SESSION_RATE", "100000")
+                .env("TICKROOM_MAX_CONNECTIONS_PER_IP", "0")
                 .env("RUST_LOG", "error");
         }
         "floor" => {

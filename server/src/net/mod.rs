@@ -1,6 +1,7 @@
 //! The transport: Socket.IO (msgpack parser) and the HTTP routes, on one axum router.
 
 mod admin;
+pub(crate) mod conns;
 mod demo;
 mod origin;
 mod raw;
@@ -46,8 +47,12 @@ pub(crate) struct NetState {
     pub(crate) metrics: Arc<Metrics>,
     /// Per-player input budgets.
     pub(crate) limiter: InputLimiter,
-    /// Per-address handshake budgets.
+    /// Per-address handshake budgets (Socket.IO CONNECT).
     pub(crate) handshakes: HandshakeLimiter,
+    /// Per-address Engine.IO session budgets (a new session, before any Socket.IO work).
+    pub(crate) sessions: HandshakeLimiter,
+    /// Keeps the log of refused sessions to a line a second.
+    pub(crate) session_log: conns::LogLimiter,
     /// Per-connection budgets and sizes.
     pub(crate) limits: LimitConfig,
     /// Forwarded addresses, timeouts.
@@ -88,21 +93,72 @@ pub(crate) fn register(app: Arc<NetState>, io: &SocketIo) {
 /// The full router: Socket.IO (`layer`), health, metrics, the admin API, the demo and the
 /// dashboard.
 pub(crate) fn router(app: Arc<NetState>, io: SocketIo, layer: SocketIoLayer) -> Router {
-    let app_for_origin = app.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(app.clone())
         .merge(admin::routes(app.clone()))
         .merge(demo::routes(app.clone()))
-        .merge(stats::routes(app, io))
+        .merge(stats::routes(app.clone(), io))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)
-        // Outermost, so it sees Socket.IO requests before the Socket.IO layer takes them.
+        // Outside the Socket.IO layer, so they see its requests before it takes them; the
+        // origin check outermost.
         .layer(axum::middleware::from_fn_with_state(
-            app_for_origin,
-            origin::cors,
+            app.clone(),
+            limit_sessions,
         ))
+        .layer(axum::middleware::from_fn_with_state(app, origin::cors))
+}
+
+/// The client's address: the TCP peer, or the first `X-Forwarded-For` entry when the server
+/// is configured to trust it.
+pub(crate) fn client_ip(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    trust_forwarded_for: bool,
+) -> Option<std::net::IpAddr> {
+    if trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Refuses a new Engine.IO session (a Socket.IO request without `sid`) over the address's
+/// budget with 429 `handshake_rate_limited`, before socketioxide allocates anything for it.
+async fn limit_sessions(
+    State(app): State<Arc<NetState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let new_session = req.uri().path().starts_with("/socket.io")
+        && !req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("sid=")));
+    if new_session
+        && let Some(ip) = client_ip(req.headers(), req.extensions(), app.net.trust_forwarded_for)
+        && !app.sessions.check(&ip)
+    {
+        app.metrics.sessions_refused.inc();
+        if let Some(suppressed) = app.session_log.ready() {
+            tracing::info!(%ip, suppressed, "Engine.IO session refused: handshake_rate_limited");
+        }
+        let body = serde_json::json!({
+            "error": { "code": "handshake_rate_limited", "message": "too many new sessions from this address" }
+        });
+        return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    }
+    next.run(req).await
 }
 
 async fn metrics(

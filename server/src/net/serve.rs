@@ -1,9 +1,12 @@
-//! The HTTP accept loop: axum's router on hyper, with what `axum::serve` does not offer — a
-//! deadline for reading request headers, so idle or half-sent requests (slowloris) cannot hold
-//! connections open — and the peer address as `ConnectInfo<SocketAddr>`.
+//! The HTTP accept loop: axum's router on hyper, with what `axum::serve` does not offer — the
+//! connection caps (`conns`), a deadline for the first byte and one for reading request
+//! headers, so silent, idle or half-sent requests (slowloris) cannot hold connections open —
+//! and the peer address as `ConnectInfo<SocketAddr>`.
 
 use std::net::SocketAddr;
 use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,13 +20,17 @@ use hyper_util::service::TowerToHyperService;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-/// Serves `router` on every connection `listener` accepts until `stop` is cancelled; then
-/// stops accepting and lets open connections finish their current requests. Upgraded
-/// connections (WebSocket) are not tracked here: the Socket.IO layer closes those.
-pub async fn serve<L>(
+use super::conns::{self, ConnLimits, Tracked};
+
+/// Serves `router` on every connection `listener` accepts and `limits` admits until `stop` is
+/// cancelled; then stops accepting and lets open connections finish their current requests.
+/// Upgraded connections (WebSocket) are closed by the Socket.IO layer; their place in
+/// `limits` goes with their socket.
+pub(crate) async fn serve<L>(
     mut listener: L,
     router: Router,
     header_timeout: Duration,
+    limits: Arc<ConnLimits>,
     stop: CancellationToken,
 ) where
     L: axum::serve::Listener<Addr = SocketAddr>,
@@ -33,6 +40,14 @@ pub async fn serve<L>(
             conn = listener.accept() => conn,
             _ = stop.cancelled() => break,
         };
+        let place = match limits.admit(addr.ip()) {
+            Ok(place) => place,
+            Err(why) => {
+                tokio::spawn(conns::refuse(io, why));
+                continue;
+            }
+        };
+        let (io, spoke) = Tracked::new(io, place);
         let service = router
             .clone()
             .map_request(move |req: hyper::Request<Incoming>| {
@@ -41,6 +56,7 @@ pub async fn serve<L>(
                 req
             });
         let stop = stop.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());
             builder
@@ -58,8 +74,19 @@ pub async fn serve<L>(
                     conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
                 }
+                // hyper's header deadline starts with the first byte; a connection that
+                // never sends one would hold its descriptor forever.
+                () = silent_past(&spoke, header_timeout) => limits.idle_closed(addr.ip()),
             }
         });
+    }
+}
+
+/// Resolves once `timeout` has passed without `spoke` being raised; never, once it was.
+async fn silent_past(spoke: &AtomicBool, timeout: Duration) {
+    tokio::time::sleep(timeout).await;
+    if spoke.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -157,20 +157,11 @@ fn authenticate<A: Adapter>(
 /// is configured to trust it.
 fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAddr> {
     let parts = s.req_parts();
-    if app.net.trust_forwarded_for
-        && let Some(ip) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+    super::client_ip(
+        &parts.headers,
+        &parts.extensions,
+        app.net.trust_forwarded_for,
+    )
 }
 
 fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal {

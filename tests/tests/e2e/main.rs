@@ -3,6 +3,7 @@
 mod abuse;
 mod admin;
 mod bots;
+mod connections;
 mod cors;
 mod dev;
 mod handshake;
