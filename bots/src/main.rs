@@ -79,6 +79,10 @@ struct SwarmArgs {
     /// Seed of the bots' randomness.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Every bot drops its connection (as a network drop) this often, in seconds, and
+    /// reconnects with the same token, taking its held seat back.
+    #[arg(long)]
+    reconnect_every: Option<f64>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "tickroom-swarm-report.json")]
     json: std::path::PathBuf,
@@ -162,6 +166,7 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
         ramp_up: secs(args.ramp_up, "ramp-up")?,
         duration: secs(args.duration, "duration")?,
         seed: args.seed,
+        reconnect_every: args.reconnect_every.map(Duration::from_secs_f64),
     };
     let tokens = swarm::mint_tokens(&cfg)
         .await

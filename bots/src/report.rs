@@ -35,6 +35,8 @@ pub struct Stats {
     /// Snapshots a bot could not use: deltas whose keyframe it does not have (before its first
     /// keyframe, or after one was lost). Its acks go unseen meanwhile.
     pub without_keyframe: AtomicU64,
+    /// Connections dropped on purpose to reconnect with the same token (`--reconnect-every`).
+    pub reconnects: AtomicU64,
     /// Socket.IO packet bytes received, all bots (added as each bot finishes).
     pub bytes_in: AtomicU64,
     latency: Mutex<Histogram<u64>>,
@@ -99,6 +101,7 @@ impl Default for Stats {
             inputs: AtomicU64::new(0),
             snapshots: AtomicU64::new(0),
             without_keyframe: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             latency: Mutex::new(new_hist()),
             window: Mutex::new(new_hist()),
@@ -306,6 +309,8 @@ pub struct Totals {
     pub snapshots_received: u64,
     /// Snapshots that were deltas whose keyframe the bot did not have (unusable; acks unseen).
     pub snapshots_without_keyframe: u64,
+    /// Connections dropped on purpose and made again with the same token.
+    pub reconnects: u64,
     /// Inputs per second over the wall time of the run.
     pub inputs_per_sec: f64,
     /// Snapshots per second over the wall time of the run.

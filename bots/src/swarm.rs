@@ -96,6 +96,9 @@ pub struct SwarmConfig {
     pub duration: Duration,
     /// Seed of the bots' randomness.
     pub seed: u64,
+    /// Every bot drops its connection (no goodbye, as a network drop) this often and
+    /// reconnects with the same token, taking its held seat back; `None`: never.
+    pub reconnect_every: Option<Duration>,
 }
 
 /// Mints the tokens of a run: `rooms` matches with `players` players and `spectators`
@@ -153,6 +156,7 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
             seed: cfg.seed ^ seed_for(i),
             start_at,
             end,
+            reconnect_every: cfg.reconnect_every,
         };
         tasks.push(tokio::spawn(bot.run(stats.clone())));
     }
@@ -188,6 +192,7 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
             inputs_sent: inputs,
             snapshots_received: snapshots,
             snapshots_without_keyframe: get(&stats.without_keyframe),
+            reconnects: get(&stats.reconnects),
             inputs_per_sec: inputs as f64 / wall.max(1e-9),
             snapshots_per_sec: snapshots as f64 / wall.max(1e-9),
             wall_secs: wall,
@@ -215,12 +220,43 @@ struct SwarmBot {
     seed: u64,
     start_at: Instant,
     end: Instant,
+    reconnect_every: Option<Duration>,
 }
 
 impl SwarmBot {
-    /// Plays until `end`; returns whether the bot joined.
+    /// Plays until `end`, reconnecting every `reconnect_every` if set; returns whether the
+    /// bot joined.
     async fn run(self, stats: Arc<Stats>) -> bool {
         tokio::time::sleep_until(self.start_at).await;
+        let mut joined = false;
+        let mut seq = 0;
+        loop {
+            let until = self
+                .reconnect_every
+                .map_or(self.end, |every| (Instant::now() + every).min(self.end));
+            match self.session(&stats, until, &mut seq).await {
+                Some(client) => {
+                    if !joined {
+                        stats.joined.fetch_add(1, Ordering::Relaxed);
+                        joined = true;
+                    }
+                    if until >= self.end {
+                        client.close().await;
+                        return true;
+                    }
+                    // A network drop: the socket goes without a goodbye; the seat is held.
+                    stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    drop(client);
+                }
+                None => return joined,
+            }
+        }
+    }
+
+    /// One connection: connects, plays until `until`, and returns the client still open.
+    /// `seq` is the last input sequence number the seat used; the seat's sequence goes on
+    /// across connections (docs/PROTOCOL.md, "input").
+    async fn session(&self, stats: &Stats, until: Instant, seq: &mut u64) -> Option<Client> {
         let auth = AuthPayload {
             token: self.token.clone(),
             match_id: None,
@@ -229,8 +265,8 @@ impl SwarmBot {
         let mut client = match Client::connect(&self.server, &auth, Duration::from_secs(10)).await {
             Ok(c) => c,
             Err(e) => {
-                count_connect_error(&stats, &e);
-                return false;
+                count_connect_error(stats, &e);
+                return None;
             }
         };
         let welcome = match client
@@ -242,21 +278,26 @@ impl SwarmBot {
             Some(w) => w,
             None => {
                 stats.count(Cause::ConnectFailure, "no_welcome");
-                return false;
+                return None;
             }
         };
-        stats.joined.fetch_add(1, Ordering::Relaxed);
         stats.connected.fetch_add(1, Ordering::Relaxed);
-        self.play(&mut client, &welcome, &stats).await;
+        *seq = self.play(&mut client, &welcome, stats, until, *seq).await;
         stats.connected.fetch_sub(1, Ordering::Relaxed);
         stats
             .bytes_in
             .fetch_add(client.bytes_received(), Ordering::Relaxed);
-        client.close().await;
-        true
+        Some(client)
     }
 
-    async fn play(&self, client: &mut Client, welcome: &tickroom_shared::Welcome, stats: &Stats) {
+    async fn play(
+        &self,
+        client: &mut Client,
+        welcome: &tickroom_shared::Welcome,
+        stats: &Stats,
+        until: Instant,
+        seq_base: u64,
+    ) -> u64 {
         let me = welcome.player_id.as_str();
         let acts = welcome.role == Role::Player && self.behaviour != Behaviour::Idle;
         let rate = self.input_rate.unwrap_or(welcome.tick_rate).max(1);
@@ -272,7 +313,7 @@ impl SwarmBot {
         let mut dir = [rng.unit(), rng.unit()];
         // Two timers for the bot's life, moved rather than created per loop turn: a turn per
         // snapshot and per input would otherwise register and cancel two timers each.
-        let end = tokio::time::sleep_until(self.end);
+        let end = tokio::time::sleep_until(until);
         let mut due = t0 + self.behaviour.schedule(k, rate);
         let next_input = tokio::time::sleep_until(due);
         tokio::pin!(end, next_input);
@@ -284,7 +325,7 @@ impl SwarmBot {
                     k += 1;
                     due = t0 + self.behaviour.schedule(k, rate);
                     next_input.as_mut().reset(due);
-                    let seq = u32::try_from(k).unwrap_or(u32::MAX);
+                    let seq = u32::try_from(seq_base + k).unwrap_or(u32::MAX);
                     let input = self.next_input(&mut rng, &mut dir, k, rate, me, &state);
                     if client.emit(event::INPUT, &InputMsg { seq, input }).await.is_err() {
                         continue;
@@ -317,7 +358,7 @@ impl SwarmBot {
                                 continue;
                             }
                         };
-                        let sent = u32::try_from(k).unwrap_or(u32::MAX);
+                        let sent = u32::try_from(seq_base + k).unwrap_or(u32::MAX);
                         checker.check(&snap, me, welcome.role == Role::Player, sent, |kind| {
                             stats.count(Cause::Desync, kind);
                         });
@@ -345,6 +386,7 @@ impl SwarmBot {
                 },
             }
         }
+        seq_base + k
     }
 
     fn next_input(

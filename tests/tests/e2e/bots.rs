@@ -27,6 +27,7 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
         ramp_up: Duration::from_millis(300),
         duration: Duration::from_secs(2),
         seed: 7,
+        reconnect_every: None,
     };
     let tokens = swarm::mint_tokens(&cfg).await.unwrap();
     assert_eq!(tokens.len(), 8);
@@ -177,4 +178,53 @@ async fn next(c: &mut ReconnectingClient) -> Update {
     tokio::time::timeout(WAIT, c.recv())
         .await
         .expect("an update in time")
+}
+
+/// `--reconnect-every`: bots drop their connection (no goodbye) and come back with the same
+/// token to their held seat, again and again, without errors.
+#[tokio::test]
+async fn a_swarm_that_keeps_reconnecting_keeps_its_seats() {
+    let server = TestServer::start().await;
+    let cfg = SwarmConfig {
+        server: server.url.clone(),
+        rooms: 1,
+        players: 3,
+        spectators: 0,
+        tokens: Tokens::Create {
+            admin_key: "dev-admin-key".into(),
+            tick_rate: None,
+        },
+        input_rate: None,
+        behaviour: Behaviour::RandomWalk,
+        ramp_up: Duration::from_millis(100),
+        duration: Duration::from_millis(2_500),
+        seed: 3,
+        reconnect_every: Some(Duration::from_millis(700)),
+    };
+    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
+    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+    assert_eq!(report.bots.joined, 3);
+    assert!(
+        report.totals.reconnects >= 6,
+        "{}",
+        report.totals.reconnects
+    );
+    let errors = serde_json::to_value(&report.errors).unwrap();
+    for cause in ["connect_failures", "refusals", "error_events", "desyncs"] {
+        assert_eq!(errors[cause], serde_json::json!({}), "{cause}: {errors}");
+    }
+    let stats: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/stats", server.url))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["matches"]["total"], 1);
+    assert!(
+        stats["matches"]["rows"][0]["players"].as_u64().unwrap() <= 3,
+        "{stats}"
+    );
 }
