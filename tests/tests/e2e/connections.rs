@@ -155,3 +155,27 @@ async fn new_sessions_are_limited_per_address() {
     assert_eq!(open("127.0.0.3").await.status(), 200, "per address");
     assert_eq!(server.metric("tickroom_sessions_refused_total").await, 1);
 }
+
+/// An Engine.IO session whose Socket.IO handshake never comes is closed at the connect
+/// deadline (socketioxide's default would hold it 45 s).
+#[tokio::test]
+async fn a_session_without_a_handshake_is_closed_at_the_connect_deadline() {
+    use futures_util::StreamExt;
+    let mut config = test_config();
+    config.net.connect_timeout = Duration::from_millis(300);
+    let server = TestServer::start_with(config).await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let open = ws.next().await.unwrap().unwrap();
+    assert!(open.to_text().unwrap().starts_with("0{"), "{open:?}");
+    // Say nothing more: the server ends the session.
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the session was never closed");
+}
