@@ -47,6 +47,8 @@ pub struct TestServer {
     pub url: String,
     /// Admin API client with the right key.
     pub admin: AdminClient,
+    /// The admin key.
+    pub admin_key: String,
     /// Cancel to shut the server down.
     pub shutdown: CancellationToken,
     /// The server task; resolves when `run` returns.
@@ -92,15 +94,30 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let url = format!("http://{addr}");
         let admin = AdminClient::new(&url, &config.auth.admin_key);
+        let admin_key = config.auth.admin_key.clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(tickroom_server::run(listener, config, shutdown.clone()));
         Self {
             addr,
             url,
             admin,
+            admin_key,
             shutdown,
             task,
         }
+    }
+
+    /// `GET path` with the admin key, as JSON (whatever the status).
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .expect("admin request")
+            .json()
+            .await
+            .expect("admin JSON")
     }
 
     /// The value of the Prometheus counter or gauge `name` at `/metrics`.

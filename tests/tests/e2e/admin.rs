@@ -83,15 +83,7 @@ async fn create_list_get_end() {
         assert_eq!(err["error"]["code"], code, "{body}");
     }
 
-    let list: serde_json::Value = http
-        .get(format!("{}/admin/matches", server.url))
-        .bearer_auth("dev-admin-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = server.admin_get("/admin/matches").await;
     assert_eq!(list["matches"].as_array().unwrap().len(), 1);
 
     let bad_token = http

@@ -213,15 +213,7 @@ async fn a_swarm_that_keeps_reconnecting_keeps_its_seats() {
     for cause in ["connect_failures", "refusals", "error_events", "desyncs"] {
         assert_eq!(errors[cause], serde_json::json!({}), "{cause}: {errors}");
     }
-    let stats: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/admin/stats", server.url))
-        .bearer_auth("dev-admin-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = server.admin_get("/admin/stats").await;
     assert_eq!(stats["matches"]["total"], 1);
     assert!(
         stats["matches"]["rows"][0]["players"].as_u64().unwrap() <= 3,

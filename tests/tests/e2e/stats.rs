@@ -15,25 +15,12 @@ async fn stats_page_through_matches_and_count_transports() {
     let mut b = server.join(&busy, "b", Role::Player).await;
     next_named(&mut a, "snapshot").await.unwrap();
     next_named(&mut b, "snapshot").await.unwrap();
-    let http = reqwest::Client::new();
-    let get = |query: &str| {
-        http.get(format!("{}/admin/stats{query}", server.url))
-            .bearer_auth("dev-admin-key")
-            .send()
-    };
-    let unauthorized = http
-        .get(format!("{}/admin/stats", server.url))
-        .send()
+    let unauthorized = reqwest::get(format!("{}/admin/stats", server.url))
         .await
         .unwrap();
     assert_eq!(unauthorized.status(), 401);
 
-    let stats: serde_json::Value = get("?sort=players&limit=2")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = server.admin_get("/admin/stats?sort=players&limit=2").await;
     assert_eq!(stats["totals"]["matches"], 5);
     assert_eq!(stats["totals"]["connections"], 2);
     assert_eq!(stats["totals"]["transports"]["websocket"], 2);
@@ -46,13 +33,10 @@ async fn stats_page_through_matches_and_count_transports() {
     assert!(rows[0]["snapshot_bytes"].as_u64().unwrap() > 0);
     assert!(rows[0]["tick_us"].as_u64().unwrap() > 0);
 
-    let last: serde_json::Value = get("?sort=players&limit=2&offset=4")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let last = server
+        .admin_get("/admin/stats?sort=players&limit=2&offset=4")
+        .await;
     assert_eq!(last["matches"]["rows"].as_array().unwrap().len(), 1);
-    let bad = get("?sort=nonsense").await.unwrap();
-    assert_eq!(bad.status(), 400);
+    let bad = server.admin_get("/admin/stats?sort=nonsense").await;
+    assert_eq!(bad["error"]["code"], "bad_request");
 }
