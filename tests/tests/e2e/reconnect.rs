@@ -1,6 +1,6 @@
 //! Network drops: a player cut off mid-match and back within the grace period keeps its seat
 //! and entity; one back too late starts over. The hold's timing itself is tested with a paused
-//! clock in `server/src/registry.rs`; these check the wiring over real sockets.
+//! clock in `server/src/directory/tests.rs`; these check the wiring over real sockets.
 
 use tickroom_client::{Client, CloseReason, Incoming};
 use tickroom_shared::games::arena::{ArenaState, SIZE};

@@ -1,5 +1,5 @@
 //! Resource bounds measured with a counting allocator: a tick allocates (near) nothing after
-//! warm-up, and 10,000 rooms created, filled and ended leave memory and the registry at their
+//! warm-up, and 10,000 rooms created, filled and ended leave memory and the directory at their
 //! baseline. These run in their own test binary because the allocator is process-wide.
 // The global allocator below is the one use of `unsafe` in the workspace: it forwards every
 // call unchanged to the system allocator and only counts.
@@ -135,15 +135,15 @@ fn ten_thousand_rooms_leave_nothing_behind() {
         // A built server that is not serving: its rooms publish to Socket.IO rooms nobody is
         // in, as a node's rooms do before their players connect.
         let server = Server::builder(config).build().expect("build");
-        let registry = server.directory().clone();
+        let directory = server.directory().clone();
         let metrics = server.metrics().clone();
         let cycle = |n: usize| {
-            let registry = &registry;
+            let directory = &directory;
             let metrics = &metrics;
             async move {
                 let mut ids = Vec::with_capacity(n);
                 for i in 0..n {
-                    let m = registry
+                    let m = directory
                         .create(MatchSpec {
                             game: "arena".into(),
                             tick_rate: Some(1),
@@ -157,14 +157,14 @@ fn ten_thousand_rooms_leave_nothing_behind() {
                     }
                     ids.push(m.info().id.clone());
                 }
-                assert_eq!(registry.len(), n);
+                assert_eq!(directory.len(), n);
                 // Every room saw its players and started.
                 wait_until(|| metrics.ticks.get() >= n as u64).await;
                 for id in &ids {
-                    registry.end(id, EndReason::Admin).expect("end");
+                    directory.end(id, EndReason::Admin).expect("end");
                 }
                 wait_until(|| {
-                    registry.is_empty() && registry.live() == 0 && metrics.rooms_open.get() == 0
+                    directory.is_empty() && directory.live() == 0 && metrics.rooms_open.get() == 0
                 })
                 .await;
             }
@@ -185,7 +185,7 @@ fn ten_thousand_rooms_leave_nothing_behind() {
             "memory grew by {grown} bytes over 10,000 rooms"
         );
         assert_eq!(metrics.rooms_open.get(), 0);
-        assert!(registry.is_empty());
+        assert!(directory.is_empty());
     });
 }
 
