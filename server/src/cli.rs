@@ -71,8 +71,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKROOM_MAX_INPUT_LAG", default_value_t = DEFAULTS.matches.max_input_lag)]
     pub max_input_lag: usize,
 
-    /// Ticks between snapshot keyframes; deltas in between (0: one keyframe a second, i.e.
-    /// the match's tick rate; 1: every snapshot is a keyframe). A keyframe also follows every
+    /// Snapshots between keyframes; deltas in between (0: one keyframe a second, i.e. the
+    /// match's snapshot rate; 1: every snapshot is a keyframe). A keyframe also follows every
     /// join.
     #[arg(long, env = "TICKROOM_KEYFRAME_INTERVAL", default_value_t = DEFAULTS.matches.keyframe_interval)]
     pub keyframe_interval: u32,

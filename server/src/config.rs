@@ -73,8 +73,8 @@ pub struct MatchConfig {
     /// once, bounding input-to-ack latency to `max_input_lag + 1` ticks. Default 0: every
     /// input waiting at a tick is applied in it.
     pub max_input_lag: usize,
-    /// Ticks between snapshot keyframes, deltas in between (0: one keyframe a second, i.e. the
-    /// match's tick rate; 1: every snapshot is a keyframe). A keyframe also follows every
+    /// Snapshots between keyframes, deltas in between (0: one keyframe a second, i.e. the
+    /// match's snapshot rate; 1: every snapshot is a keyframe). A keyframe also follows every
     /// join. Default 0.
     pub keyframe_interval: u32,
     /// Inputs from all players of a room that may wait for the next tick; more are refused

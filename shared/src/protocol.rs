@@ -88,6 +88,10 @@ pub struct Welcome {
     pub game: String,
     /// Ticks per second.
     pub tick_rate: u32,
+    /// Snapshots per second: a snapshot every `tick_rate / snapshot_rate` ticks (plus one at
+    /// once after a join, and the last tick of the match).
+    #[serde(default)]
+    pub snapshot_rate: u32,
     /// The room's tick counter when this connection joined; the first snapshot received has a
     /// tick greater than or equal to it.
     pub tick: u64,

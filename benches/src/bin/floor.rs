@@ -212,6 +212,7 @@ async fn serve_connection(f: Floor, mut ws: WebSocketStream<TokioIo<hyper::upgra
         role: claims.role,
         game: "arena".into(),
         tick_rate: room.tick_rate,
+        snapshot_rate: room.tick_rate,
         tick: 0,
     };
     let welcome = wire::encode_event("welcome", &welcome);

@@ -74,7 +74,8 @@ async function main() {
   client.on("welcome", (w) => {
     status(`connected as ${w.player_id} in ${w.match_id}`);
     predictor = new Predictor(step, 1 / w.tick_rate);
-    others.setDelay(2000 / w.tick_rate);
+    // Two snapshots behind, so there is almost always one on each side of the render time.
+    others.setDelay(2000 / (w.snapshot_rate || w.tick_rate));
     stopInputs?.();
     stopInputs = client.paceInputs(readInput, (seq, input) => predictor.push(seq, input));
   });

@@ -85,6 +85,11 @@ game: string,
  */
 tick_rate: number, 
 /**
+ * Snapshots per second: a snapshot every `tick_rate / snapshot_rate` ticks (plus one at
+ * once after a join, and the last tick of the match).
+ */
+snapshot_rate: number, 
+/**
  * The room's tick counter when this connection joined; the first snapshot received has a
  * tick greater than or equal to it.
  */

@@ -455,3 +455,79 @@ fn tick_of(snapshot: &[u8]) -> u64 {
         .expect("a snapshot")
         .tick
 }
+
+/// A snapshot rate below the tick rate: a 60 Hz room sending every third tick sends 20
+/// snapshots a second, each acknowledging the inputs applied since the last; a join is sent at
+/// once (its keyframe does not wait for the interval), and so is the last tick of a match.
+#[tokio::test(start_paused = true)]
+async fn a_room_can_send_fewer_snapshots_than_it_ticks() {
+    let h = Harness::new();
+    let room = h.spawn(
+        Arena,
+        SpawnParams {
+            room: RoomConfig {
+                snapshot_interval: 3,
+                keyframe_interval: 20,
+                ..RoomConfig::with_rate(60)
+            },
+            ..params("sixty", 60)
+        },
+    );
+    let a: Arc<str> = "a".into();
+    room.join(a.clone());
+    tokio::time::sleep(Duration::from_millis(990)).await;
+    assert_eq!(h.ticks(), 60, "60 Hz");
+    assert_eq!(h.sink.count(), 20, "a snapshot every third tick");
+    let ticks: Vec<u64> = h
+        .sink
+        .rebuild::<ArenaState>()
+        .iter()
+        .map(|s| s.tick)
+        .collect();
+    assert_eq!(&ticks[..4], [1, 4, 7, 10]);
+
+    room.submit_input(&a, 1, &walk([1.0, 0.0])).unwrap();
+    room.join("b".into());
+    room.request_keyframe();
+    tokio::time::sleep(Duration::from_millis(17)).await;
+    let s = h.sink.last::<ArenaState>();
+    assert_eq!(s.tick, 61, "the joiner's keyframe went out at once");
+    assert!(s.keyframe);
+    assert_eq!(s.acks["a"], 1);
+    assert!(s.state.player("b").is_some());
+
+    room.end(EndReason::Admin);
+    h.wait_closed().await;
+    let end = h.sink.end().unwrap();
+    assert!(end.tick >= 61);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_tick_of_a_match_is_sent_whatever_the_snapshot_interval() {
+    use tickroom_games::tictactoe::TicTacToe;
+    use tickroom_shared::games::tictactoe::{Board, Move, X};
+    let h = Harness::new();
+    let room = h.spawn(
+        TicTacToe,
+        SpawnParams {
+            room: RoomConfig {
+                snapshot_interval: 7,
+                ..RoomConfig::with_rate(20)
+            },
+            ..params("ttt-slow", 20)
+        },
+    );
+    let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
+    room.join(x.clone());
+    room.join(o.clone());
+    let mv = |cell: u8| rmp_serde::to_vec_named(&Move { cell }).unwrap();
+    for (who, seq, cell) in [(&x, 1, 0), (&o, 1, 3), (&x, 2, 1), (&o, 2, 4), (&x, 3, 2)] {
+        room.submit_input(who, seq, &mv(cell)).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    h.wait_closed().await;
+    let end = h.sink.end().unwrap();
+    let last = h.sink.rebuild::<Board>().pop().unwrap();
+    assert_eq!(last.state.winner, Some(X));
+    assert_eq!(last.tick, end.tick, "the final board was sent");
+}

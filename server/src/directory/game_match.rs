@@ -24,6 +24,8 @@ pub struct MatchInfo {
     pub game: &'static str,
     /// Ticks per second.
     pub tick_rate: u32,
+    /// Snapshots per second (a divisor of the tick rate).
+    pub snapshot_rate: u32,
     /// Player seats.
     pub max_players: u32,
     /// Spectator seats.

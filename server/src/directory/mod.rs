@@ -35,6 +35,8 @@ pub struct MatchSpec {
     pub match_id: Option<String>,
     /// Ticks per second; the server's default when absent.
     pub tick_rate: Option<u32>,
+    /// Snapshots per second, a divisor of the tick rate; the tick rate when absent.
+    pub snapshot_rate: Option<u32>,
     /// Player seats; the server's default when absent.
     pub max_players: Option<u32>,
 }
@@ -48,6 +50,9 @@ pub enum CreateError {
     /// The tick rate is outside the allowed range.
     #[error("tick_rate must be within {MIN_TICK_RATE}..={MAX_TICK_RATE}")]
     BadTickRate,
+    /// The snapshot rate is not a divisor of the tick rate.
+    #[error("snapshot_rate must divide tick_rate (a snapshot every whole number of ticks)")]
+    BadSnapshotRate,
     /// The seat count is outside the allowed range.
     #[error("max_players must be within 1..={MAX_PLAYERS_PER_MATCH}")]
     BadMaxPlayers,
@@ -71,6 +76,7 @@ impl CreateError {
         match self {
             Self::UnknownGame(_) => "unknown_game",
             Self::BadTickRate => "bad_tick_rate",
+            Self::BadSnapshotRate => "bad_snapshot_rate",
             Self::BadMaxPlayers => "bad_max_players",
             Self::BadMatchId => "bad_match_id",
             Self::Exists => "match_exists",
@@ -159,6 +165,10 @@ impl Directory {
         if !(MIN_TICK_RATE..=MAX_TICK_RATE).contains(&tick_rate) {
             return Err(CreateError::BadTickRate);
         }
+        let snapshot_rate = spec.snapshot_rate.unwrap_or(tick_rate);
+        if snapshot_rate == 0 || snapshot_rate > tick_rate || tick_rate % snapshot_rate != 0 {
+            return Err(CreateError::BadSnapshotRate);
+        }
         let max_players = spec.max_players.unwrap_or(self.config.default_max_players);
         if !(1..=MAX_PLAYERS_PER_MATCH).contains(&max_players) {
             return Err(CreateError::BadMaxPlayers);
@@ -182,9 +192,10 @@ impl Directory {
                 input_buffer: self.config.input_buffer,
                 max_input_lag: self.config.max_input_lag,
                 keyframe_interval: match self.config.keyframe_interval {
-                    0 => tick_rate,
+                    0 => snapshot_rate,
                     n => n,
                 },
+                snapshot_interval: tick_rate / snapshot_rate,
             },
             inbox: self.config.room_inbox,
             empty_grace: self.config.empty_room_grace,
@@ -205,6 +216,7 @@ impl Directory {
                 instance: uuid::Uuid::new_v4().simple().to_string().into(),
                 game,
                 tick_rate,
+                snapshot_rate,
                 max_players,
                 max_spectators: self.config.max_spectators,
                 created_at: unix_now(),

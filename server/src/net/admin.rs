@@ -37,6 +37,9 @@ pub struct CreateMatch {
     /// Ticks per second; the server's default when absent.
     #[serde(default)]
     pub tick_rate: Option<u32>,
+    /// Snapshots per second, a divisor of the tick rate; the tick rate when absent.
+    #[serde(default)]
+    pub snapshot_rate: Option<u32>,
     /// Player seats; the server's default when absent.
     #[serde(default)]
     pub max_players: Option<u32>,
@@ -48,6 +51,7 @@ impl From<CreateMatch> for MatchSpec {
             game: req.game,
             match_id: req.match_id,
             tick_rate: req.tick_rate,
+            snapshot_rate: req.snapshot_rate,
             max_players: req.max_players,
         }
     }
@@ -64,6 +68,8 @@ pub struct MatchView {
     pub game: &'static str,
     /// Ticks per second.
     pub tick_rate: u32,
+    /// Snapshots per second.
+    pub snapshot_rate: u32,
     /// Player seats.
     pub max_players: u32,
     /// Spectator seats.
@@ -95,6 +101,7 @@ impl MatchView {
             instance: info.instance.to_string(),
             game: info.game,
             tick_rate: info.tick_rate,
+            snapshot_rate: info.snapshot_rate,
             max_players: info.max_players,
             max_spectators: info.max_spectators,
             created_at: info.created_at,

@@ -102,6 +102,7 @@ async fn dev_join(
         game: req.game.unwrap_or_else(|| "arena".to_owned()),
         match_id: Some(match_id.clone()),
         tick_rate: None,
+        snapshot_rate: None,
         max_players: Some(DEV_MATCH_SEATS),
     };
     let m = match app.directory.create(spec) {

@@ -218,6 +218,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         role: session.role,
         game: m.info().game.to_owned(),
         tick_rate: m.info().tick_rate,
+        snapshot_rate: m.info().snapshot_rate,
         tick: m.tick(),
     };
     // Welcome first, then join the room: the per-socket queue keeps that order, so no

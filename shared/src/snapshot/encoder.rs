@@ -144,6 +144,11 @@ impl Encoder {
         self.force_key = true;
     }
 
+    /// Whether the next snapshot will be a keyframe because one was requested.
+    pub fn keyframe_requested(&self) -> bool {
+        self.force_key
+    }
+
     /// Whether the last snapshot [`finish`](Self::finish) wrote was a keyframe.
     pub fn last_was_keyframe(&self) -> bool {
         self.last_was_keyframe

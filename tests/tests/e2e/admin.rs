@@ -70,6 +70,16 @@ async fn create_list_get_end() {
             "bad_max_players",
         ),
         (
+            json!({"game": "arena", "tick_rate": 30, "snapshot_rate": 20}),
+            422,
+            "bad_snapshot_rate",
+        ),
+        (
+            json!({"game": "arena", "snapshot_rate": 0}),
+            422,
+            "bad_snapshot_rate",
+        ),
+        (
             json!({"game": "arena", "match_id": "has space"}),
             422,
             "bad_match_id",
@@ -127,4 +137,51 @@ async fn room_limit_is_enforced() {
     assert!(err.to_string().contains("room_limit"), "{err}");
     server.admin.end_match(&second).await.unwrap();
     server.arena(2).await;
+}
+
+/// A match created with a snapshot rate below its tick rate says so in its view and in the
+/// welcome, and sends that many snapshots.
+#[tokio::test]
+async fn a_match_can_send_fewer_snapshots_than_it_ticks() {
+    use tickroom_shared::{Role, event};
+    use tickroom_tests::next_named;
+    let server = TestServer::start().await;
+    let view = reqwest::Client::new()
+        .post(format!("{}/admin/matches", server.url))
+        .bearer_auth("dev-admin-key")
+        .json(&json!({"game": "arena", "match_id": "slow", "tick_rate": 60, "snapshot_rate": 20}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (view["tick_rate"].as_u64(), view["snapshot_rate"].as_u64()),
+        (Some(60), Some(20))
+    );
+    let token = server.token("slow", "p", Role::Player).await;
+    let mut c = server.connect(&token).await.unwrap();
+    let welcome = next_named(&mut c, event::WELCOME)
+        .await
+        .unwrap()
+        .welcome()
+        .unwrap();
+    assert_eq!((welcome.tick_rate, welcome.snapshot_rate), (60, 20));
+    let mut ticks = Vec::new();
+    while ticks.len() < 5 {
+        let e = next_named(&mut c, event::SNAPSHOT).await.unwrap();
+        ticks.push(
+            c.snapshot::<tickroom_shared::games::arena::ArenaState>(&e)
+                .unwrap()
+                .unwrap()
+                .tick,
+        );
+    }
+    // Ticks 1 and 2 may both be keyframes (the seat, then the connection's request); then
+    // every third tick.
+    assert!(
+        ticks.windows(2).skip(2).all(|w| w[1] - w[0] == 3),
+        "a snapshot every third tick: {ticks:?}"
+    );
 }

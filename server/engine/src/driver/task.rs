@@ -137,7 +137,11 @@ impl<G: Game> RoomTask<G> {
                 // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
                 // scheduler's notion of now.
                 let started = std::time::Instant::now();
-                let snapshot = Bytes::copy_from_slice(self.room.tick());
+                self.room.step();
+                let snapshot = self
+                    .room
+                    .snapshot_due()
+                    .then(|| Bytes::copy_from_slice(self.room.snapshot()));
                 let took = started.elapsed();
                 self.metrics.tick(took);
                 let overran = took > period;
@@ -151,15 +155,20 @@ impl<G: Game> RoomTask<G> {
                 self.shared
                     .tick
                     .store(self.room.tick_number(), Ordering::Relaxed);
-                let bytes = snapshot.len();
-                self.metrics.snapshot(bytes);
-                let dropped = match self
-                    .outbox
-                    .push_snapshot(snapshot, self.room.last_was_keyframe())
-                {
-                    Pushed::Queued => 0,
-                    Pushed::Dropped => 1,
-                    Pushed::Replaced(n) => n,
+                let bytes = snapshot.as_ref().map_or(0, Bytes::len);
+                let dropped = match snapshot {
+                    None => 0,
+                    Some(snapshot) => {
+                        self.metrics.snapshot(bytes);
+                        match self
+                            .outbox
+                            .push_snapshot(snapshot, self.room.last_was_keyframe())
+                        {
+                            Pushed::Queued => 0,
+                            Pushed::Dropped => 1,
+                            Pushed::Replaced(n) => n,
+                        }
+                    }
                 };
                 for _ in 0..dropped {
                     self.metrics.snapshot_dropped();

@@ -35,9 +35,13 @@ pub struct RoomConfig {
     /// drains instead of adding latency forever. Input-to-ack latency stays within
     /// `max_input_lag + 1` ticks.
     pub max_input_lag: usize,
-    /// A keyframe every this many ticks (1: every snapshot is a keyframe); deltas between.
-    /// A keyframe is also sent after anyone joins.
+    /// A keyframe every this many snapshots (1: every snapshot is a keyframe); deltas
+    /// between. A keyframe is also sent after anyone joins.
     pub keyframe_interval: u32,
+    /// A snapshot every this many ticks (1: every tick), so a fast simulation can send at a
+    /// lower rate. A requested keyframe (a join) and the last tick of a match are sent at once
+    /// whatever the interval.
+    pub snapshot_interval: u32,
 }
 
 impl RoomConfig {
@@ -49,6 +53,7 @@ impl RoomConfig {
             input_buffer: 16,
             max_input_lag: 0,
             keyframe_interval: tick_rate.max(1),
+            snapshot_interval: 1,
         }
     }
 }
@@ -227,10 +232,30 @@ impl<G: Game> Room<G> {
         }
     }
 
-    /// Runs one tick: applies queued inputs (lowest `seq` first; one per player, more when a
-    /// player is behind by over [`RoomConfig::max_input_lag`]), runs the schedule, and encodes
-    /// the snapshot. Returns the snapshot's msgpack bytes, valid until the next call.
+    /// Runs one tick ([`step`](Self::step)) and encodes the snapshot. Returns the snapshot's
+    /// msgpack bytes, valid until the next call.
     pub fn tick(&mut self) -> &[u8] {
+        self.step();
+        self.encode_snapshot()
+    }
+
+    /// Whether the tick just run should be sent: it falls on the snapshot interval (the first
+    /// tick always does), a keyframe was requested (someone joined), or the game ended the
+    /// match.
+    pub fn snapshot_due(&self) -> bool {
+        let interval = u64::from(self.config.snapshot_interval.max(1));
+        (self.tick - 1) % interval == 0 || self.encoder.keyframe_requested() || self.is_over()
+    }
+
+    /// Encodes the snapshot of the tick just run; the bytes are valid until the next call.
+    pub fn snapshot(&mut self) -> &[u8] {
+        self.encode_snapshot()
+    }
+
+    /// Runs one tick without encoding its snapshot: applies queued inputs (lowest `seq` first;
+    /// one per player, more when a player is behind by over [`RoomConfig::max_input_lag`]) and
+    /// runs the schedule.
+    pub fn step(&mut self) {
         let mut applied = std::mem::take(&mut self.applied);
         applied.clear();
         for seat in self.seats.values_mut() {
@@ -265,7 +290,6 @@ impl<G: Game> Room<G> {
             info.elapsed = (self.tick - 1) as f64 * f64::from(info.dt);
         }
         self.schedule.run(&mut self.world);
-        self.encode_snapshot()
     }
 
     /// Makes the next snapshot a keyframe (a spectator joined, say).
