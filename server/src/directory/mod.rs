@@ -166,7 +166,10 @@ impl Directory {
             return Err(CreateError::BadTickRate);
         }
         let snapshot_rate = spec.snapshot_rate.unwrap_or(tick_rate);
-        if snapshot_rate == 0 || snapshot_rate > tick_rate || tick_rate % snapshot_rate != 0 {
+        if snapshot_rate == 0
+            || snapshot_rate > tick_rate
+            || !tick_rate.is_multiple_of(snapshot_rate)
+        {
             return Err(CreateError::BadSnapshotRate);
         }
         let max_players = spec.max_players.unwrap_or(self.config.default_max_players);

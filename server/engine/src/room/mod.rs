@@ -244,7 +244,9 @@ impl<G: Game> Room<G> {
     /// match.
     pub fn snapshot_due(&self) -> bool {
         let interval = u64::from(self.config.snapshot_interval.max(1));
-        (self.tick - 1) % interval == 0 || self.encoder.keyframe_requested() || self.is_over()
+        (self.tick - 1).is_multiple_of(interval)
+            || self.encoder.keyframe_requested()
+            || self.is_over()
     }
 
     /// Encodes the snapshot of the tick just run; the bytes are valid until the next call.
