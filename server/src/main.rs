@@ -82,11 +82,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tickroom_server=info".into()),
         )
+        // Colour codes only for a terminal, never in a file or a log collector.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     if config.auth.uses_dev_keys() {
         tracing::warn!(

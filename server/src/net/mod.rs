@@ -95,6 +95,7 @@ pub(crate) fn register(app: Arc<NetState>, io: &SocketIo) {
 pub(crate) fn router(app: Arc<NetState>, io: SocketIo, layer: SocketIoLayer) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(app.clone())
         .merge(admin::routes(app.clone()))
@@ -159,6 +160,17 @@ async fn limit_sessions(
         return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     }
     next.run(req).await
+}
+
+/// Readiness, for load balancers and orchestrators: 200 `ready` while the server takes new
+/// matches and connections, 503 `draining` from the moment a shutdown begins (`/healthz`
+/// stays 200 — the process is alive — until it exits).
+async fn ready(State(app): State<Arc<NetState>>) -> (axum::http::StatusCode, &'static str) {
+    if app.shutdown.is_cancelled() {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else {
+        (axum::http::StatusCode::OK, "ready")
+    }
 }
 
 async fn metrics(

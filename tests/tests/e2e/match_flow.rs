@@ -280,3 +280,36 @@ async fn shutdown_does_not_wait_for_matches_nobody_is_in() {
         .unwrap()
         .unwrap();
 }
+
+/// `/readyz` turns 503 as soon as a drain begins, while `/healthz` stays 200 and the running
+/// match plays on; a player leaving ends the drain.
+#[tokio::test]
+async fn readiness_turns_off_when_the_drain_begins() {
+    let mut config = tickroom_tests::test_config();
+    config.shutdown.drain = std::time::Duration::from_secs(600);
+    let server = TestServer::start_with(config).await;
+    let get = async |path: &str| {
+        let r = reqwest::get(format!("{}{path}", server.url)).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(get("/readyz").await, (200, "ready".into()));
+    let m = server.arena(2).await;
+    let mut c = server.join(&m, "alice", Role::Player).await;
+    server.shutdown.cancel();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while get("/readyz").await.0 != 503 {
+        assert!(tokio::time::Instant::now() < deadline, "still ready");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(get("/readyz").await, (503, "draining".into()));
+    assert_eq!(get("/healthz").await, (200, "ok".into()));
+    next_named(&mut c, event::SNAPSHOT)
+        .await
+        .expect("the running match plays on");
+    c.close().await;
+    tokio::time::timeout(WAIT, server.task)
+        .await
+        .expect("the last player leaving ended the drain")
+        .unwrap()
+        .unwrap();
+}
