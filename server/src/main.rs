@@ -101,20 +101,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "could not raise the file descriptor limit"),
     }
     let addr = config.addr;
+    let drain = config.shutdown.drain;
     let server = Server::builder(config).build()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(wait_for_signals(shutdown.clone()));
+    tokio::spawn(wait_for_signals(shutdown.clone(), drain));
     server.serve(listener, shutdown).await?;
     Ok(())
 }
 
 /// Cancels `shutdown` on the first SIGINT or SIGTERM; a second signal exits at once.
-async fn wait_for_signals(shutdown: CancellationToken) {
+async fn wait_for_signals(shutdown: CancellationToken, drain: std::time::Duration) {
     signal().await;
-    tracing::info!("signal received, shutting down (send again to exit at once)");
+    tracing::info!(
+        "signal received: shutting down; running matches get up to {drain:?} to finish \
+         (--drain-secs) — send the signal again (Ctrl-C) to exit at once"
+    );
     shutdown.cancel();
     signal().await;
     std::process::exit(130);

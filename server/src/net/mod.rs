@@ -53,6 +53,8 @@ pub(crate) struct NetState {
     pub(crate) sessions: HandshakeLimiter,
     /// Keeps the log of refused sessions to a line a second.
     pub(crate) session_log: conns::LogLimiter,
+    /// Keeps the log of refused handshakes to a line a second.
+    pub(crate) refusal_log: conns::LogLimiter,
     /// Per-connection budgets and sizes.
     pub(crate) limits: LimitConfig,
     /// Forwarded addresses, timeouts.

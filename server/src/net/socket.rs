@@ -167,7 +167,11 @@ fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAd
 fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal {
     app.metrics.handshakes_refused.inc();
     app.metrics.error(code);
-    tracing::debug!(sid = %s.id, code = %code, "handshake refused");
+    // At info, so an operator sees refusals; at most a line a second, so a storm of them
+    // cannot flood the log.
+    if let Some(suppressed) = app.refusal_log.ready() {
+        tracing::info!(sid = %s.id, code = %code, suppressed, "handshake refused");
+    }
     Refusal(code)
 }
 
