@@ -192,6 +192,17 @@ impl Server {
         let router = net::router(state.clone(), io.clone(), layer);
         runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
         tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
+        let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
+        if state.dev_keys {
+            tracing::info!(
+                "play: {base}/demo/ · dashboard: {base}/dashboard/#key={} · metrics: {base}/metrics · next: cargo run --release -p tickroom-bots -- join --bots 3 --seconds 5",
+                state.admin_key
+            );
+        } else {
+            tracing::info!(
+                "dashboard: {base}/dashboard/ · metrics: {base}/metrics · admin API: {base}/admin/"
+            );
+        }
 
         // The listener stays open through the drain, so late clients are told `server_busy`
         // instead of finding the port closed.

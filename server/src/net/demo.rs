@@ -24,12 +24,28 @@ const DEMO_JS: &str = include_str!("../../../clients/js/demo/demo.js");
 /// `npm run build` makes of the package's source).
 const CLIENT_JS: &str = include_str!("../../../clients/js/demo/tickroom.js");
 
+/// What `GET /` shows: where to go next.
+const HOME: &str = r#"<!doctype html><meta charset="utf-8"><title>Tickroom</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
+<h1>Tickroom</h1>
+<p>An authoritative game room server: Socket.IO + MessagePack at <code>/socket.io/</code>.</p>
+<ul>
+<li><a href="/demo/">/demo/</a> — play the arena in the browser (with the development keys)</li>
+<li><a href="/dashboard/">/dashboard/</a> — the live dashboard (asks for the admin key)</li>
+<li><a href="/metrics">/metrics</a> — Prometheus metrics; <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
+<li><code>/admin/…</code> — the admin API (docs/PROTOCOL.md §8)</li>
+</ul>"#;
+
 /// Seats of a match the development endpoint creates.
 const DEV_MATCH_SEATS: u32 = 16;
 
 /// The demo's pages, and with the development keys the endpoint it joins through.
 pub(crate) fn routes(state: Arc<NetState>) -> Router {
     let pages = Router::new()
+        .route(
+            "/",
+            get(|| async { page("text/html; charset=utf-8", HOME) }),
+        )
         .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
         .route(
             "/demo/",

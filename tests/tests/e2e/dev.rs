@@ -73,3 +73,15 @@ async fn the_dev_endpoint_exists_only_with_the_development_keys() {
     let production = TestServer::start_with(config).await;
     assert_eq!(dev_join(&production, "").await.status(), 404);
 }
+
+/// `GET /` says where to go next instead of an empty 404.
+#[tokio::test]
+async fn the_root_page_links_the_demo_and_the_dashboard() {
+    let server = TestServer::start().await;
+    let home = reqwest::get(format!("{}/", server.url)).await.unwrap();
+    assert_eq!(home.status(), 200);
+    let text = home.text().await.unwrap();
+    for link in ["/demo/", "/dashboard/", "/metrics", "/readyz"] {
+        assert!(text.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+}
