@@ -210,6 +210,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stuck_transport_bounds_the_presence_changes_too() {
+        let o = Outbox::default();
+        for i in 0..PRESENCE_QUEUE as u64 {
+            assert!(!o.push_presence(presence(i)));
+        }
+        assert!(
+            o.push_presence(presence(PRESENCE_QUEUE as u64)),
+            "the oldest made room"
+        );
+        let order = drain(&o);
+        assert_eq!(order.len(), PRESENCE_QUEUE);
+        assert_eq!(order[0], "p1");
+        assert_eq!(order.last().unwrap(), &format!("p{PRESENCE_QUEUE}"));
+    }
+
+    #[test]
     fn a_dropped_room_task_ends_the_publisher() {
         let o = Arc::new(Outbox::default());
         o.push_presence(presence(1));
