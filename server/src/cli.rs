@@ -20,6 +20,19 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// How the binary logs (not part of [`Config`]: an embedder sets up its own logging).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log lines as `text` (for people) or `json` (one object a line, for collectors).
+    #[arg(long, env = "TICKROOM_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
+    /// Least severe level logged (`error`, `warn`, `info`, `debug`, `trace`), or a full filter
+    /// such as `info,tickroom_server=debug`. `RUST_LOG`, when set, wins.
+    #[arg(long, env = "TICKROOM_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
 /// Every setting of `tickroom-server serve`, by flag or env var (docs/CONFIGURATION.md).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -292,6 +305,8 @@ mod tests {
     struct Wrapper {
         #[command(flatten)]
         args: ServeArgs,
+        #[command(flatten)]
+        log: LogArgs,
     }
 
     /// An empty command line (and no environment) is exactly `Config::default()`.

@@ -20,6 +20,8 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     config: cli::ServeArgs,
+    #[command(flatten)]
+    log: cli::LogArgs,
 }
 
 #[derive(Subcommand)]
@@ -77,20 +79,22 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, cli.log).await,
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, log: cli::LogArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tickroom_server=info".into()),
-        )
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.log_level))
+        .with_context(|| format!("--log-level {:?} is not a level or filter", log.log_level))?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if log.log_format == "json" {
+        logs.json().init();
+    } else {
         // Colour codes only for a terminal, never in a file or a log collector.
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+        logs.with_ansi(std::io::stdout().is_terminal()).init();
+    }
     if config.auth.uses_dev_keys() {
         tracing::warn!(
             "using the development admin key and token secret (loopback only); set TICKROOM_ADMIN_KEY and TICKROOM_TOKEN_SECRET for anything else"
