@@ -211,10 +211,16 @@ impl Server {
             .limits
             .max_connections
             .unwrap_or_else(net::conns::default_max_connections);
+        // Off with the development keys, whose server only listens on loopback (see
+        // `NetState::dev_keys`), unless set explicitly.
         let per_ip = config
             .limits
             .max_connections_per_ip
-            .unwrap_or((max_connections / 4).max(1));
+            .unwrap_or(if state.dev_keys {
+                0
+            } else {
+                (max_connections / 4).max(1)
+            });
         tracing::info!(max_connections, per_ip, "connection caps");
         let limits = net::conns::ConnLimits::new(max_connections, per_ip, state.metrics.clone());
         let serving = tokio::spawn(accept(

@@ -66,6 +66,17 @@ pub fn test_config() -> Config {
     config
 }
 
+/// [`test_config`] with production keys instead of the development ones: the server then
+/// allows only listed origins, has no development endpoint, and applies the per-address
+/// limits (which the development keys, loopback-only, turn off). Tokens must come from its
+/// admin API ([`TestServer::token`]).
+pub fn production_config() -> Config {
+    let mut config = test_config();
+    config.auth.admin_key = "a-production-admin-key-of-some-length".into();
+    config.auth.token_secret = "a-production-token-secret-of-32-bytes-or-more".into();
+    config
+}
+
 fn init_tracing() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

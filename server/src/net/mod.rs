@@ -62,7 +62,9 @@ pub(crate) struct NetState {
     /// Which browser origins may connect.
     pub(crate) origins: OriginPolicy,
     /// Whether the development keys are in use (they only work on loopback): enables the
-    /// development endpoint `POST /dev/join`.
+    /// development endpoint `POST /dev/join`, and turns the per-address limits off — every
+    /// client of a loopback server has a loopback address, so they would only stop a local
+    /// bot swarm.
     pub(crate) dev_keys: bool,
     /// Cancelled when the server begins shutting down: handshakes are refused.
     pub(crate) shutdown: CancellationToken,
@@ -149,6 +151,7 @@ async fn limit_sessions(
             .query()
             .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("sid=")));
     if new_session
+        && !app.dev_keys
         && let Some(ip) = client_ip(req.headers(), req.extensions(), app.net.trust_forwarded_for)
         && !app.sessions.check(&ip)
     {

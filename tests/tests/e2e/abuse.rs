@@ -171,7 +171,7 @@ async fn oversize_payloads_are_refused_on_both_transports() {
 
 #[tokio::test]
 async fn handshake_storms_from_one_address_are_refused() {
-    let mut config = test_config();
+    let mut config = tickroom_tests::production_config();
     config.limits.handshake_rate = 1;
     config.limits.handshake_burst = 3;
     let server = TestServer::start_with(config).await;

@@ -220,3 +220,31 @@ async fn a_swarm_that_keeps_reconnecting_keeps_its_seats() {
         "{stats}"
     );
 }
+
+/// With the development keys (loopback only) the per-address limits are off: a local swarm
+/// far over the default handshake and session budgets joins without a refusal.
+#[tokio::test]
+async fn a_local_swarm_is_not_refused_by_a_development_server() {
+    let server = TestServer::start().await;
+    let cfg = SwarmConfig {
+        server: server.url.clone(),
+        rooms: 10,
+        players: 10,
+        spectators: 0,
+        tokens: Tokens::Create {
+            admin_key: "dev-admin-key".into(),
+            tick_rate: None,
+        },
+        input_rate: None,
+        behaviour: Behaviour::Idle,
+        ramp_up: Duration::from_millis(300),
+        duration: Duration::from_millis(500),
+        seed: 5,
+        reconnect_every: None,
+    };
+    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
+    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+    assert_eq!(report.bots.joined, 100, "{:?}", report.errors);
+    assert_eq!(server.metric("tickroom_handshakes_refused_total").await, 0);
+    assert_eq!(server.metric("tickroom_sessions_refused_total").await, 0);
+}

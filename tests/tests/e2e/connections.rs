@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tickroom_shared::{Role, event};
-use tickroom_tests::{TestServer, WAIT, next_named, test_config};
+use tickroom_tests::{TestServer, WAIT, next_named, production_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -41,7 +41,7 @@ async fn wait_for_metric(server: &TestServer, name: &str, at_least: u64) {
 
 #[tokio::test]
 async fn a_connection_that_never_speaks_is_closed_at_the_header_deadline() {
-    let mut config = test_config();
+    let mut config = production_config();
     config.net.header_read_timeout = Duration::from_millis(300);
     let server = TestServer::start_with(config).await;
     let silent = connect_from("127.0.0.1", server.addr).await.unwrap();
@@ -63,7 +63,7 @@ async fn a_connection_that_never_speaks_is_closed_at_the_header_deadline() {
 
 #[tokio::test]
 async fn eleven_hundred_idle_sockets_from_one_address_do_not_lock_another_out() {
-    let mut config = test_config();
+    let mut config = production_config();
     // As a process with 1,024 descriptors: 960 connections, 240 per address.
     config.limits.max_connections = Some(960);
     let server = TestServer::start_with(config).await;
@@ -97,7 +97,7 @@ async fn eleven_hundred_idle_sockets_from_one_address_do_not_lock_another_out() 
 
 #[tokio::test]
 async fn the_global_cap_refuses_with_server_busy() {
-    let mut config = test_config();
+    let mut config = production_config();
     config.limits.max_connections = Some(20);
     config.limits.max_connections_per_ip = Some(0);
     let server = TestServer::start_with(config).await;
@@ -131,7 +131,7 @@ async fn the_global_cap_refuses_with_server_busy() {
 
 #[tokio::test]
 async fn new_sessions_are_limited_per_address() {
-    let mut config = test_config();
+    let mut config = production_config();
     config.limits.session_rate = 1;
     config.limits.session_burst = 3;
     let server = TestServer::start_with(config).await;
@@ -161,7 +161,7 @@ async fn new_sessions_are_limited_per_address() {
 #[tokio::test]
 async fn a_session_without_a_handshake_is_closed_at_the_connect_deadline() {
     use futures_util::StreamExt;
-    let mut config = test_config();
+    let mut config = production_config();
     config.net.connect_timeout = Duration::from_millis(300);
     let server = TestServer::start_with(config).await;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);

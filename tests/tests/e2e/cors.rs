@@ -95,9 +95,7 @@ async fn a_refused_origin_can_read_why() {
 
 #[tokio::test]
 async fn with_production_keys_only_listed_origins_and_the_servers_own_pages_connect() {
-    let mut config = test_config();
-    config.auth.admin_key = "a-production-admin-key-of-some-length".into();
-    config.auth.token_secret = "a-production-token-secret-of-32-bytes-or-more".into();
+    let config = tickroom_tests::production_config();
     let server = TestServer::start_with(config).await;
     assert_eq!(poll(&server, "http://127.0.0.1:8080").await.status(), 403);
     let own = format!("http://{}", server.addr);
@@ -107,9 +105,7 @@ async fn with_production_keys_only_listed_origins_and_the_servers_own_pages_conn
         header(r.headers(), "access-control-allow-origin"),
         Some(own.as_str())
     );
-    let mut config = test_config();
-    config.auth.admin_key = "a-production-admin-key-of-some-length".into();
-    config.auth.token_secret = "a-production-token-secret-of-32-bytes-or-more".into();
+    let mut config = tickroom_tests::production_config();
     config.net.allowed_origins = vec!["*".into()];
     let server = TestServer::start_with(config).await;
     assert_eq!(poll(&server, "http://127.0.0.1:8080").await.status(), 200);

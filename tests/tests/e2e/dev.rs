@@ -3,7 +3,7 @@
 //! development keys.
 
 use tickroom_shared::{Role, event};
-use tickroom_tests::{TestServer, next_named, test_config};
+use tickroom_tests::{TestServer, next_named};
 
 async fn dev_join(server: &TestServer, body: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -67,9 +67,7 @@ async fn the_dev_endpoint_exists_only_with_the_development_keys() {
         assert_eq!(e["error"]["code"], code, "{body}");
     }
 
-    let mut config = test_config();
-    config.auth.admin_key = "a-production-admin-key-of-some-length".into();
-    config.auth.token_secret = "a-production-token-secret-of-32-bytes-or-more".into();
+    let config = tickroom_tests::production_config();
     let production = TestServer::start_with(config).await;
     assert_eq!(dev_join(&production, "").await.status(), 404);
 }
