@@ -86,9 +86,12 @@ struct SwarmArgs {
     /// Where to write the JSON report.
     #[arg(long, default_value = "tickroom-swarm-report.json")]
     json: std::path::PathBuf,
-    /// Exit with status 1 if anything was counted as an error.
+    /// Exit with status 1 if anything was counted as an error (error events included).
     #[arg(long)]
     strict: bool,
+    /// Exit 0 even if some bots could not join (by default that is status 1).
+    #[arg(long)]
+    allow_failures: bool,
 }
 
 #[derive(clap::Args)]
@@ -213,7 +216,10 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
     if report.bots.joined == 0 {
         bail!("no bot could join");
     }
-    if args.strict && (report.errors.total() > 0 || report.bots.failed > 0) {
+    if let Err(why) = swarm::verdict(&report, args.allow_failures) {
+        bail!(why);
+    }
+    if args.strict && report.errors.total() > 0 {
         bail!(
             "{} errors counted, {} bots failed",
             report.errors.total(),

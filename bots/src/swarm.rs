@@ -101,6 +101,37 @@ pub struct SwarmConfig {
     pub reconnect_every: Option<Duration>,
 }
 
+/// Whether a run went well enough to exit 0: every bot joined, unless `allow_failures`. The
+/// error says how many could not and why, and — when the server refused them for its limits —
+/// which of its settings to raise.
+pub fn verdict(report: &Report, allow_failures: bool) -> Result<(), String> {
+    if report.bots.failed == 0 || allow_failures {
+        return Ok(());
+    }
+    let limited = [
+        "handshake_rate_limited",
+        "too_many_connections",
+        "server_busy",
+    ]
+    .iter()
+    .any(|c| report.errors.refusals.contains_key(*c));
+    let hint = if limited {
+        "; the server refused them for its limits: raise its --handshake-rate/--handshake-burst, \
+         --session-rate/--session-burst and --max-connections-per-ip (or run it with the \
+         development keys on loopback, where those are off), or lengthen --ramp-up"
+    } else {
+        ""
+    };
+    Err(format!(
+        "{} of {} bots could not join (refusals {:?}, connect failures {:?}){hint}; \
+         --allow-failures to exit 0 anyway",
+        report.bots.failed,
+        report.bots.planned,
+        report.errors.refusals,
+        report.errors.connect_failures,
+    ))
+}
+
 /// Mints the tokens of a run: `rooms` matches with `players` players and `spectators`
 /// spectators each.
 pub async fn mint_tokens(cfg: &SwarmConfig) -> Result<Vec<String>, AdminError> {

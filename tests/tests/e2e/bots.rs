@@ -248,3 +248,36 @@ async fn a_local_swarm_is_not_refused_by_a_development_server() {
     assert_eq!(server.metric("tickroom_handshakes_refused_total").await, 0);
     assert_eq!(server.metric("tickroom_sessions_refused_total").await, 0);
 }
+
+/// Against a server whose per-address limits refuse part of a swarm, the run's verdict fails
+/// and names the settings to raise (the CLI exits 1 with it unless `--allow-failures`).
+#[tokio::test]
+async fn a_swarm_refused_by_the_limits_says_which_settings_to_raise() {
+    let mut config = tickroom_tests::production_config();
+    config.limits.handshake_rate = 1;
+    config.limits.handshake_burst = 2;
+    let server = TestServer::start_with(config).await;
+    let cfg = SwarmConfig {
+        server: server.url.clone(),
+        rooms: 1,
+        players: 6,
+        spectators: 0,
+        tokens: Tokens::Create {
+            admin_key: server.admin_key.clone(),
+            tick_rate: None,
+        },
+        input_rate: None,
+        behaviour: Behaviour::Idle,
+        ramp_up: Duration::from_millis(100),
+        duration: Duration::from_millis(300),
+        seed: 9,
+        reconnect_every: None,
+    };
+    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
+    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+    assert!(report.bots.failed >= 3, "{:?}", report.bots);
+    let why = swarm::verdict(&report, false).unwrap_err();
+    assert!(why.contains("handshake_rate_limited"), "{why}");
+    assert!(why.contains("--handshake-rate"), "{why}");
+    assert!(swarm::verdict(&report, true).is_ok());
+}
