@@ -237,18 +237,10 @@ async fn waiting_rooms_do_not_tick_and_empty_rooms_are_abandoned() {
 #[tokio::test(start_paused = true)]
 async fn a_game_can_end_its_match() {
     use tickroom_games::tictactoe::TicTacToe;
-    use tickroom_shared::games::tictactoe::{Board, Move, X};
+    use tickroom_shared::games::tictactoe::{Board, X};
     let h = Harness::new();
     let room = h.spawn(TicTacToe, params("ttt", 20));
-    let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
-    room.join(x.clone());
-    room.join(o.clone());
-    let mv = |cell: u8| rmp_serde::to_vec_named(&Move { cell }).unwrap();
-    for (who, seq, cell) in [(&x, 1, 0), (&o, 1, 3), (&x, 2, 1), (&o, 2, 4), (&x, 3, 2)] {
-        room.submit_input(who, seq, &mv(cell)).unwrap();
-        tokio::time::sleep(Duration::from_millis(60)).await;
-    }
-    h.wait_closed().await;
+    x_wins_in_five_moves(&h, &*room).await;
     let end = h.sink.end().unwrap();
     assert_eq!(end.reason, EndReason::GameOver);
     let last = h.sink.rebuild::<Board>().pop().unwrap();
@@ -331,6 +323,21 @@ async fn a_late_room_catches_up_three_ticks_and_skips_the_rest() {
             >= 1,
         "the late tick was measured"
     );
+}
+
+/// Seats x and o in a tictactoe room, plays a game x wins in five moves, and waits for the
+/// room (which the game ends) to close.
+async fn x_wins_in_five_moves(h: &Harness, room: &dyn RoomControl) {
+    use tickroom_shared::games::tictactoe::Move;
+    let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
+    room.join(x.clone());
+    room.join(o.clone());
+    let mv = |cell: u8| rmp_serde::to_vec_named(&Move { cell }).unwrap();
+    for (who, seq, cell) in [(&x, 1, 0), (&o, 1, 3), (&x, 2, 1), (&o, 2, 4), (&x, 3, 2)] {
+        room.submit_input(who, seq, &mv(cell)).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    h.wait_closed().await;
 }
 
 /// A sink whose deliveries wait until the test opens its gate: a transport that has fallen
@@ -505,7 +512,7 @@ async fn a_room_can_send_fewer_snapshots_than_it_ticks() {
 #[tokio::test(start_paused = true)]
 async fn the_last_tick_of_a_match_is_sent_whatever_the_snapshot_interval() {
     use tickroom_games::tictactoe::TicTacToe;
-    use tickroom_shared::games::tictactoe::{Board, Move, X};
+    use tickroom_shared::games::tictactoe::{Board, X};
     let h = Harness::new();
     let room = h.spawn(
         TicTacToe,
@@ -517,15 +524,7 @@ async fn the_last_tick_of_a_match_is_sent_whatever_the_snapshot_interval() {
             ..params("ttt-slow", 20)
         },
     );
-    let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
-    room.join(x.clone());
-    room.join(o.clone());
-    let mv = |cell: u8| rmp_serde::to_vec_named(&Move { cell }).unwrap();
-    for (who, seq, cell) in [(&x, 1, 0), (&o, 1, 3), (&x, 2, 1), (&o, 2, 4), (&x, 3, 2)] {
-        room.submit_input(who, seq, &mv(cell)).unwrap();
-        tokio::time::sleep(Duration::from_millis(60)).await;
-    }
-    h.wait_closed().await;
+    x_wins_in_five_moves(&h, &*room).await;
     let end = h.sink.end().unwrap();
     let last = h.sink.rebuild::<Board>().pop().unwrap();
     assert_eq!(last.state.winner, Some(X));
