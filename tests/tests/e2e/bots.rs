@@ -10,6 +10,33 @@ use tickroom_shared::games::arena::ArenaState;
 use tickroom_shared::{AuthPayload, Role, event};
 use tickroom_tests::{CutProxy, TestServer, WAIT};
 
+/// A swarm of `rooms` × `players` on `server` through its admin API: no spectators, idle
+/// players, joining over 300 ms and staying 500 ms; tests override what they need.
+fn swarm_on(server: &TestServer, rooms: usize, players: usize) -> SwarmConfig {
+    SwarmConfig {
+        server: server.url.clone(),
+        rooms,
+        players,
+        spectators: 0,
+        tokens: Tokens::Create {
+            admin_key: server.admin_key.clone(),
+            tick_rate: None,
+        },
+        input_rate: None,
+        behaviour: Behaviour::Idle,
+        ramp_up: Duration::from_millis(300),
+        duration: Duration::from_millis(500),
+        seed: 1,
+        reconnect_every: None,
+    }
+}
+
+/// Mints the swarm's tokens and runs it to the end.
+async fn run_swarm(cfg: &SwarmConfig) -> tickroom_bots::report::Report {
+    let tokens = swarm::mint_tokens(cfg).await.unwrap();
+    swarm::run(cfg, tokens, Arc::new(Stats::default())).await
+}
+
 #[tokio::test]
 async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
     let server = TestServer::start().await;
@@ -186,23 +213,13 @@ async fn next(c: &mut ReconnectingClient) -> Update {
 async fn a_swarm_that_keeps_reconnecting_keeps_its_seats() {
     let server = TestServer::start().await;
     let cfg = SwarmConfig {
-        server: server.url.clone(),
-        rooms: 1,
-        players: 3,
-        spectators: 0,
-        tokens: Tokens::Create {
-            admin_key: "dev-admin-key".into(),
-            tick_rate: None,
-        },
-        input_rate: None,
         behaviour: Behaviour::RandomWalk,
         ramp_up: Duration::from_millis(100),
         duration: Duration::from_millis(2_500),
-        seed: 3,
         reconnect_every: Some(Duration::from_millis(700)),
+        ..swarm_on(&server, 1, 3)
     };
-    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
-    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+    let report = run_swarm(&cfg).await;
     assert_eq!(report.bots.joined, 3);
     assert!(
         report.totals.reconnects >= 6,
@@ -226,24 +243,7 @@ async fn a_swarm_that_keeps_reconnecting_keeps_its_seats() {
 #[tokio::test]
 async fn a_local_swarm_is_not_refused_by_a_development_server() {
     let server = TestServer::start().await;
-    let cfg = SwarmConfig {
-        server: server.url.clone(),
-        rooms: 10,
-        players: 10,
-        spectators: 0,
-        tokens: Tokens::Create {
-            admin_key: "dev-admin-key".into(),
-            tick_rate: None,
-        },
-        input_rate: None,
-        behaviour: Behaviour::Idle,
-        ramp_up: Duration::from_millis(300),
-        duration: Duration::from_millis(500),
-        seed: 5,
-        reconnect_every: None,
-    };
-    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
-    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+    let report = run_swarm(&swarm_on(&server, 10, 10)).await;
     assert_eq!(report.bots.joined, 100, "{:?}", report.errors);
     assert_eq!(server.metric("tickroom_handshakes_refused_total").await, 0);
     assert_eq!(server.metric("tickroom_sessions_refused_total").await, 0);
@@ -258,23 +258,11 @@ async fn a_swarm_refused_by_the_limits_says_which_settings_to_raise() {
     config.limits.handshake_burst = 2;
     let server = TestServer::start_with(config).await;
     let cfg = SwarmConfig {
-        server: server.url.clone(),
-        rooms: 1,
-        players: 6,
-        spectators: 0,
-        tokens: Tokens::Create {
-            admin_key: server.admin_key.clone(),
-            tick_rate: None,
-        },
-        input_rate: None,
-        behaviour: Behaviour::Idle,
         ramp_up: Duration::from_millis(100),
         duration: Duration::from_millis(300),
-        seed: 9,
-        reconnect_every: None,
+        ..swarm_on(&server, 1, 6)
     };
-    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
-    let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
+    let report = run_swarm(&cfg).await;
     assert!(report.bots.failed >= 3, "{:?}", report.bots);
     let why = swarm::verdict(&report, false).unwrap_err();
     assert!(why.contains("handshake_rate_limited"), "{why}");
