@@ -29,7 +29,8 @@ server=$!
 trap 'kill "$server" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
 
-metric() { grep -E "^$1 " <<<"$2" | awk '{print $2}'; }
+# The value of metric $1 in the exposition $2: the sum of its series when it has labels.
+metric() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }' <<<"$2"; }
 (
   echo "t_s,rss_kib,fds,connections,rooms_open,ticks,lateness_sum_s,lateness_count,tick_overruns,snapshots_dropped,idle_closed"
   start=$SECONDS

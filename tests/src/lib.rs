@@ -131,8 +131,18 @@ impl TestServer {
             .expect("admin JSON")
     }
 
-    /// The value of the Prometheus counter or gauge `name` at `/metrics`.
+    /// The value of the Prometheus counter or gauge `name` at `/metrics`: the sum of its
+    /// series when it has labels.
     pub async fn metric(&self, name: &str) -> u64 {
+        let series = self.metric_series(name).await;
+        assert!(!series.is_empty(), "no metric {name}");
+        series.iter().map(|(_, v)| v).sum()
+    }
+
+    /// Every series of the Prometheus counter or gauge `name` at `/metrics`, as its labels
+    /// (`""` for none, else `{k="v",…}`) and value; none for a labelled metric with no series
+    /// yet.
+    pub async fn metric_series(&self, name: &str) -> Vec<(String, u64)> {
         let text = reqwest::get(format!("{}/metrics", self.url))
             .await
             .expect("GET /metrics")
@@ -140,8 +150,19 @@ impl TestServer {
             .await
             .expect("metrics body");
         text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name}"))
+            .filter_map(|l| {
+                let rest = l.strip_prefix(name)?;
+                let (labels, value) = if let Some(value) = rest.strip_prefix(' ') {
+                    (String::new(), value)
+                } else if rest.starts_with('{') {
+                    let (labels, value) = rest.split_once("} ")?;
+                    (format!("{labels}}}"), value)
+                } else {
+                    return None;
+                };
+                Some((labels, value.parse().ok()?))
+            })
+            .collect()
     }
 
     /// Ticks the server skipped or snapshots it dropped under load: the only reasons a client

@@ -1,15 +1,18 @@
-//! What happens once a match's room has closed: its result is saved, it stays readable for
-//! the retention period, then it leaves the directory. Also counts the rooms not yet closed,
-//! so a shutdown can wait for the last one instead of polling.
+//! What happens once a match's room has closed: it is counted by end reason, its result is
+//! saved, it stays readable for the retention period, then it leaves the directory. Also
+//! counts the rooms not yet closed, so a shutdown can wait for the last one instead of
+//! polling.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use tickroom_shared::EndReason;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Match;
+use crate::metrics::Metrics;
 use crate::results::ResultStore;
 use crate::runtime::Runtimes;
 
@@ -18,6 +21,7 @@ use crate::runtime::Runtimes;
 pub(super) struct Lifecycle {
     results: Option<Arc<ResultStore>>,
     retention: Duration,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     runtimes: Runtimes,
     /// Rooms created and not yet closed.
@@ -28,12 +32,14 @@ impl Lifecycle {
     pub(super) fn new(
         results: Option<Arc<ResultStore>>,
         retention: Duration,
+        metrics: Arc<Metrics>,
         shutdown: CancellationToken,
         runtimes: Runtimes,
     ) -> Self {
         Self {
             results,
             retention,
+            metrics,
             shutdown,
             runtimes,
             open: watch::Sender::new(0),
@@ -57,9 +63,12 @@ impl Lifecycle {
         let open = self.open.clone();
         let results = self.results.clone();
         let retention = self.retention;
+        let metrics = self.metrics.clone();
         let shutdown = self.shutdown.clone();
         self.runtimes.spawn_io(async move {
             m.closed().await;
+            let reason = m.state().end_reason().unwrap_or(EndReason::Error);
+            metrics.match_ended(m.info().game, reason);
             if let Some(store) = results {
                 save(store, &m).await;
             }

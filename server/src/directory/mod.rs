@@ -22,6 +22,7 @@ pub use game_match::{Claim, Match, MatchInfo, SeatsView};
 pub use seats::{Departure, SeatError};
 
 use crate::config::MatchConfig;
+use crate::metrics::Metrics;
 use crate::results::ResultStore;
 use crate::runtime::Runtimes;
 use lifecycle::Lifecycle;
@@ -91,7 +92,7 @@ pub struct Directory {
     matches: Arc<DashMap<Arc<str>, Arc<Match>>>,
     catalog: Catalog,
     sink: Arc<dyn SnapshotSink>,
-    metrics: Arc<dyn RoomMetrics>,
+    metrics: Arc<Metrics>,
     runtimes: Runtimes,
     config: MatchConfig,
     /// The server's shutdown: once cancelled no match is created and no seat is held.
@@ -117,7 +118,7 @@ impl Directory {
     pub(crate) fn new(
         catalog: Catalog,
         sink: Arc<dyn SnapshotSink>,
-        metrics: Arc<dyn RoomMetrics>,
+        metrics: Arc<Metrics>,
         config: MatchConfig,
         results: Option<Arc<ResultStore>>,
         runtimes: Runtimes,
@@ -128,6 +129,7 @@ impl Directory {
             lifecycle: Lifecycle::new(
                 results,
                 config.ended_retention,
+                metrics.clone(),
                 shutdown.clone(),
                 runtimes.clone(),
             ),
@@ -209,7 +211,7 @@ impl Directory {
                 game,
                 params,
                 self.sink.clone(),
-                self.metrics.clone(),
+                self.metrics.clone() as Arc<dyn RoomMetrics>,
                 self.stop_rooms.clone(),
             )
             .ok_or_else(|| CreateError::UnknownGame(spec.game.clone()))?;
@@ -230,6 +232,7 @@ impl Directory {
             self.shutdown.clone(),
         ));
         self.matches.insert(id.clone(), m.clone());
+        self.metrics.match_created(game);
         self.lifecycle.follow(self.matches.clone(), id, m.clone());
         tracing::info!(match_id = %m.info().id, game, tick_rate, max_players, "match created");
         Ok(m)

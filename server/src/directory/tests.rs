@@ -18,7 +18,7 @@ fn directory(sink: Arc<Recorder>, grace: u64) -> Directory {
     Directory::new(
         tickroom_games::builtin(),
         sink,
-        Arc::new(()),
+        Arc::new(Metrics::default()),
         config,
         None,
         Runtimes::new(&SimRuntime::new(0).unwrap()),
@@ -127,7 +127,7 @@ async fn a_drain_ends_empty_matches_and_waits_for_the_last_to_close() {
     let r = Directory::new(
         tickroom_games::builtin(),
         sink.clone(),
-        Arc::new(()),
+        Arc::new(Metrics::default()),
         MatchConfig::default(),
         None,
         Runtimes::new(&SimRuntime::new(0).unwrap()),

@@ -104,7 +104,7 @@ impl ConnLimits {
         match why {
             Refused::Total => self.metrics.connections_refused_total.inc(),
             Refused::PerAddress => self.metrics.connections_refused_per_address.inc(),
-        }
+        };
         if let Some(suppressed) = self.log.ready() {
             tracing::info!(%ip, code = why.code(), suppressed, "connection refused");
         }

@@ -14,9 +14,9 @@ pub(crate) mod tls;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
+use axum::{Extension, Router};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo};
 use tickroom_shared::TokenKey;
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{LimitConfig, NetConfig};
 use crate::directory::Directory;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Transports};
 use crate::ratelimit::{HandshakeLimiter, InputLimiter};
 pub(crate) use origin::OriginPolicy;
 
@@ -101,6 +101,7 @@ pub(crate) fn router(app: Arc<NetState>, io: SocketIo, layer: SocketIoLayer) -> 
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .layer(Extension(io.clone()))
         .with_state(app.clone())
         .merge(admin::routes(app.clone()))
         .merge(demo::routes(app.clone()))
@@ -180,12 +181,13 @@ async fn ready(State(app): State<Arc<NetState>>) -> (axum::http::StatusCode, &'s
 
 async fn metrics(
     State(app): State<Arc<NetState>>,
+    Extension(io): Extension<SocketIo>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )],
-        app.metrics.render(),
+        app.metrics.render(Transports::of(&io)),
     )
 }

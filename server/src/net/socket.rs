@@ -78,13 +78,11 @@ impl Session {
         false
     }
 
-    /// Gives the seat back (or has it held, for a dropped connection) and counts the
-    /// connection closed, once.
-    fn close(&self, app: &NetState, how: Departure) {
+    /// Gives the seat back (or has it held, for a dropped connection), once.
+    fn close(&self, how: Departure) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.game_match
                 .release(&self.player, self.role, &self.conn, how);
-            app.metrics.connections.dec();
         }
     }
 }
@@ -202,7 +200,6 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         send_error(&old_socket, ErrorCode::SessionReplaced, &app);
         let _ = old_socket.disconnect();
     }
-    app.metrics.connections.inc();
     let session = Arc::new(Session {
         limiter_key: player_key(&m.info().id, &player),
         game_match: m.clone(),
@@ -257,19 +254,17 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
             send_error(&s, ErrorCode::UnknownEvent, &app);
         }
     });
-    let close_app = app.clone();
     let close_session = session.clone();
     s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
-        let app = close_app.clone();
         let session = close_session.clone();
         async move {
             tracing::debug!(sid = %s.id, %reason, "disconnected");
-            session.close(&app, departure(reason));
+            session.close(departure(reason));
         }
     });
     // The socket may have closed before `on_disconnect` was registered; then no handler runs.
     if !s.connected() {
-        session.close(&app, Departure::Left);
+        session.close(Departure::Left);
     }
     tracing::debug!(sid = %s.id, match_id = %m.info().id, player = %session.player, role = session.role.as_str(), "connected");
 }

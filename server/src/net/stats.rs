@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
-use socketioxide::{SocketIo, TransportType};
+use socketioxide::SocketIo;
 use tickroom_shared::error::ALL as ALL_CODES;
 use tickroom_shared::token::unix_now;
 
 use super::NetState;
 use super::admin::{ApiError, require_admin};
 use crate::directory::Match;
+use crate::metrics::Transports;
 
 const INDEX: &str = include_str!("../../../clients/dashboard/index.html");
 const SCRIPT: &str = include_str!("../../../clients/dashboard/dashboard.js");
@@ -105,7 +106,7 @@ struct Totals {
     /// Matches whose room has not closed.
     live: usize,
     /// Authenticated connections.
-    connections: i64,
+    connections: u64,
     /// Authenticated connections by their current transport.
     transports: Transports,
     ticks: u64,
@@ -118,12 +119,6 @@ struct Totals {
     origins_refused: u64,
     /// Errors sent to clients, by code (codes never sent are left out).
     errors: std::collections::BTreeMap<&'static str, u64>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct Transports {
-    websocket: usize,
-    polling: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -207,15 +202,7 @@ async fn stats(
         .skip(q.offset)
         .take(q.limit.min(MAX_PAGE))
         .collect();
-    let mut transports = Transports::default();
-    if let Some(ns) = io.of(tickroom_shared::NAMESPACE) {
-        for s in ns.local().sockets() {
-            match s.transport_type() {
-                TransportType::Websocket => transports.websocket += 1,
-                TransportType::Polling => transports.polling += 1,
-            }
-        }
-    }
+    let transports = Transports::of(&io);
     let m = &app.metrics;
     let errors = ALL_CODES
         .iter()
@@ -227,7 +214,7 @@ async fn stats(
         totals: Totals {
             matches: total,
             live: app.directory.live(),
-            connections: m.connections.get(),
+            connections: transports.total(),
             transports,
             ticks: m.ticks.get(),
             tick_overruns: m.tick_overruns.get(),
