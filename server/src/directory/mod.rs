@@ -187,7 +187,7 @@ impl Directory {
         if self.matches.contains_key(&id) {
             return Err(CreateError::Exists);
         }
-        if self.live() >= self.config.max_rooms {
+        if self.is_full() {
             return Err(CreateError::TooManyRooms(self.config.max_rooms));
         }
         let params = SpawnParams {
@@ -242,6 +242,12 @@ impl Directory {
     /// A match ended through the admin API leaves the list, and frees its slot, at once.
     pub fn live(&self) -> usize {
         self.matches.iter().filter(|m| !m.is_closed()).count()
+    }
+
+    /// Whether the room limit (`--max-rooms`) is reached: no match can be created until one
+    /// ends.
+    pub fn is_full(&self) -> bool {
+        self.live() >= self.config.max_rooms
     }
 
     /// Rooms created and not yet closed, listed or not.

@@ -169,11 +169,13 @@ async fn limit_sessions(
 }
 
 /// Readiness, for load balancers and orchestrators: 200 `ready` while the server takes new
-/// matches and connections, 503 `draining` from the moment a shutdown begins (`/healthz`
-/// stays 200 — the process is alive — until it exits).
+/// matches, 503 `draining` from the moment a shutdown begins and 503 `full` while the room
+/// limit is reached (`/healthz` stays 200 — the process is alive — until it exits).
 async fn ready(State(app): State<Arc<NetState>>) -> (axum::http::StatusCode, &'static str) {
     if app.shutdown.is_cancelled() {
         (axum::http::StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if app.directory.is_full() {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "full")
     } else {
         (axum::http::StatusCode::OK, "ready")
     }

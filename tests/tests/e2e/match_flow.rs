@@ -281,6 +281,26 @@ async fn shutdown_does_not_wait_for_matches_nobody_is_in() {
         .unwrap();
 }
 
+/// `/readyz` is 503 `full` while the room limit is reached, and ready again once a match
+/// ends.
+#[tokio::test]
+async fn readiness_turns_off_while_the_room_limit_is_reached() {
+    let mut config = tickroom_tests::test_config();
+    config.matches.max_rooms = 2;
+    let server = TestServer::start_with(config).await;
+    let get = async |path: &str| {
+        let r = reqwest::get(format!("{}{path}", server.url)).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let first = server.arena(2).await;
+    assert_eq!(get("/readyz").await, (200, "ready".into()));
+    server.arena(2).await;
+    assert_eq!(get("/readyz").await, (503, "full".into()));
+    assert_eq!(get("/healthz").await, (200, "ok".into()));
+    server.admin.end_match(&first).await.unwrap();
+    assert_eq!(get("/readyz").await, (200, "ready".into()));
+}
+
 /// `/readyz` turns 503 as soon as a drain begins, while `/healthz` stays 200 and the running
 /// match plays on; a player leaving ends the drain.
 #[tokio::test]
