@@ -107,6 +107,7 @@ impl ServerBuilder {
             ),
             session_log: net::conns::LogLimiter::default(),
             refusal_log: net::conns::LogLimiter::default(),
+            disconnect_log: net::conns::LogLimiter::default(),
             limits: config.limits.clone(),
             net: config.net.clone(),
             origins: OriginPolicy::new(&config.net.allowed_origins, config.auth.uses_dev_keys()),

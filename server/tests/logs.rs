@@ -1,9 +1,12 @@
-//! The binary's logs: `--log-format json` writes one JSON object a line (for collectors), and a
-//! bad `--log-level` is refused before anything starts.
+//! The binary's logs: `--log-format json` writes one JSON object a line (for collectors), a
+//! bad `--log-level` is refused before anything starts, and disconnects show at info.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use tickroom_client::admin::AdminClient;
+use tickroom_client::{Client, Incoming};
+use tickroom_shared::{AuthPayload, Role, event};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -59,4 +62,58 @@ async fn a_bad_log_level_is_refused() {
         .expect("run tickroom-server");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-level"));
+}
+
+/// A player's connection closing is logged at info with the match, the player, a stable
+/// reason and what became of the seat.
+#[tokio::test]
+async fn disconnects_are_logged_at_info_with_their_reason() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickroom-server"))
+        .args(["--log-format", "json"])
+        .env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
+        .env("TICKROOM_RESULTS_DB", ":memory:")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start tickroom-server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || -> serde_json::Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("a log line in time")
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    while next().await["fields"]["message"] != "tickroom listening" {}
+
+    let admin = AdminClient::new(&url, "dev-admin-key");
+    let m = admin.create_match("arena", None, Some(2)).await.unwrap().id;
+    let token = admin.mint(&m, "alice", Role::Player).await.unwrap().token;
+    let auth = AuthPayload {
+        token,
+        match_id: None,
+        protocol: None,
+    };
+    let mut client = Client::connect(&url, &auth, Duration::from_secs(20))
+        .await
+        .unwrap();
+    // Joined and playing: the first snapshot has arrived.
+    while !matches!(client.recv().await, Some(Incoming::Event(e)) if e.name == event::SNAPSHOT) {}
+    client.close().await;
+    let line = loop {
+        let line = next().await;
+        if line["fields"]["message"] == "disconnected" {
+            break line;
+        }
+    };
+    assert_eq!(line["level"], "INFO", "{line}");
+    assert_eq!(line["fields"]["match_id"], m.as_str(), "{line}");
+    assert_eq!(line["fields"]["player"], "alice", "{line}");
+    assert_eq!(line["fields"]["reason"], "client_disconnect", "{line}");
+    assert_eq!(line["fields"]["seat"], "released", "{line}");
 }

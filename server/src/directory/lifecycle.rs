@@ -69,6 +69,7 @@ impl Lifecycle {
             m.closed().await;
             let reason = m.state().end_reason().unwrap_or(EndReason::Error);
             metrics.match_ended(m.info().game, reason);
+            tracing::info!(match_id = %id, game = m.info().game, reason = reason.as_str(), tick = m.tick(), "match ended");
             if let Some(store) = results {
                 save(store, &m).await;
             }

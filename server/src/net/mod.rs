@@ -55,6 +55,8 @@ pub(crate) struct NetState {
     pub(crate) session_log: conns::LogLimiter,
     /// Keeps the log of refused handshakes to a line a second.
     pub(crate) refusal_log: conns::LogLimiter,
+    /// Keeps the log of closed connections to a line a second.
+    pub(crate) disconnect_log: conns::LogLimiter,
     /// Per-connection budgets and sizes.
     pub(crate) limits: LimitConfig,
     /// Forwarded addresses, timeouts.

@@ -101,6 +101,46 @@ fn departure(reason: DisconnectReason) -> Departure {
     }
 }
 
+/// Logs a closed connection at info, so an operator sees why players go; at most a line a
+/// second, so a mass disconnect cannot flood the log.
+fn log_disconnect<A: Adapter>(
+    app: &NetState,
+    s: &Socket<A>,
+    session: &Session,
+    reason: &'static str,
+    how: Departure,
+) {
+    if let Some(suppressed) = app.disconnect_log.ready() {
+        let seat = match how {
+            Departure::Dropped => "held",
+            Departure::Left => "released",
+        };
+        tracing::info!(
+            sid = %s.id,
+            match_id = %session.game_match.info().id,
+            player = %session.player,
+            reason,
+            seat,
+            suppressed,
+            "disconnected"
+        );
+    }
+}
+
+/// A stable name for why a connection closed, for logs.
+fn reason_name(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "ping_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "server_closing",
+        DisconnectReason::MultipleHttpPollingError => "polling_conflict",
+        DisconnectReason::PacketParsingError => "bad_packet",
+    }
+}
+
 /// The handshake's refusal; its text is the wire error code and nothing else.
 #[derive(Debug)]
 pub(crate) struct Refusal(pub(crate) ErrorCode);
@@ -255,15 +295,19 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         }
     });
     let close_session = session.clone();
+    let close_app = app.clone();
     s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
         let session = close_session.clone();
+        let app = close_app.clone();
         async move {
-            tracing::debug!(sid = %s.id, %reason, "disconnected");
-            session.close(departure(reason));
+            let how = departure(reason);
+            log_disconnect(&app, &s, &session, reason_name(reason), how);
+            session.close(how);
         }
     });
     // The socket may have closed before `on_disconnect` was registered; then no handler runs.
     if !s.connected() {
+        log_disconnect(&app, &s, &session, "closed_while_joining", Departure::Left);
         session.close(Departure::Left);
     }
     tracing::debug!(sid = %s.id, match_id = %m.info().id, player = %session.player, role = session.role.as_str(), "connected");
