@@ -452,11 +452,15 @@ impl SwarmBot {
                 let Some(mine) = state.player(me) else {
                     return ArenaInput::default();
                 };
-                let target = state.players.iter().filter(|p| p.id != me).min_by(|a, b| {
-                    let da = (a.x - mine.x).powi(2) + (a.y - mine.y).powi(2);
-                    let db = (b.x - mine.x).powi(2) + (b.y - mine.y).powi(2);
-                    da.total_cmp(&db)
-                });
+                let target = state
+                    .players
+                    .iter()
+                    .filter(|p| *p.id != *me)
+                    .min_by(|a, b| {
+                        let da = (a.x - mine.x).powi(2) + (a.y - mine.y).powi(2);
+                        let db = (b.x - mine.x).powi(2) + (b.y - mine.y).powi(2);
+                        da.total_cmp(&db)
+                    });
                 let Some(t) = target else {
                     return ArenaInput::default();
                 };

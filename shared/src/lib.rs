@@ -25,6 +25,9 @@
 //! ```
 #![warn(missing_docs)]
 
+// The derive macros name this crate by its path; this lets them work inside it too.
+extern crate self as tickroom_shared;
+
 pub mod error;
 pub mod games;
 pub mod limits;

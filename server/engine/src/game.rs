@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::query::{ROQueryItem, ReadOnlyQueryData};
 use serde::{Serialize, de::DeserializeOwned};
 use tickroom_shared::EndReason;
+use tickroom_shared::snapshot::Replicate;
 
 /// System sets a game's systems go into. They run in this order every tick, after the room has
 /// written each player's [`Controls`] for the tick.
@@ -115,29 +117,6 @@ pub struct Controls<I: Send + Sync + 'static> {
     pub seq: u32,
 }
 
-/// Where [`Game::snapshot`] puts its rows.
-pub struct Rows<'a, R> {
-    pub(crate) encoder: &'a mut tickroom_shared::snapshot::Encoder,
-    pub(crate) rejected: usize,
-    pub(crate) _row: std::marker::PhantomData<fn(&R)>,
-}
-
-impl<R: Serialize> Rows<'_, R> {
-    /// Adds the row of entity `key`. A row that does not serialize as an array of
-    /// [`Game::row_fields`] values is left out (and logged once per tick).
-    pub fn push(&mut self, key: u32, row: &R) {
-        if self.encoder.push(key, row).is_err() {
-            self.rejected += 1;
-        }
-    }
-}
-
-impl<R> std::fmt::Debug for Rows<'_, R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rows").finish_non_exhaustive()
-    }
-}
-
 /// An input the game refused; `reason` is logged, the client gets `invalid_input`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid input: {reason}")]
@@ -150,10 +129,14 @@ pub struct InvalidInput {
 pub trait Game: Send + Sync + 'static {
     /// One player input as it arrives on the wire (a msgpack map).
     type Input: DeserializeOwned + Default + Clone + Send + Sync + 'static;
-    /// One replicated entity: its fields, serialized as a msgpack array in
-    /// [`row_fields`](Self::row_fields) order (a plain struct or tuple does that). Snapshots
-    /// send only the fields that changed since the last keyframe. `()` for a game with no rows.
-    type Row: Serialize + Send + 'static;
+    /// One replicated entity's row, declared as a struct with `#[derive(Replicate)]`: its
+    /// fields are the row's, by name and in order. Snapshots send only the fields that changed
+    /// since the last keyframe. `()` for a game with no rows.
+    type Row: Replicate + Send + 'static;
+    /// The components a row is made from. The room queries every entity that has them after
+    /// each tick and calls [`row`](Self::row) for it; the entity's index is the row's key
+    /// (stable for the entity's lifetime). `()` with `Row = ()`: no rows are sent.
+    type RowQuery: ReadOnlyQueryData + 'static;
     /// State that is not per entity (a board, a score, a phase), sent whole in every snapshot.
     /// `()` for none.
     type Globals: Serialize + Send + 'static;
@@ -187,10 +170,9 @@ pub trait Game: Send + Sync + 'static {
         BTreeMap::new()
     }
 
-    /// Names of the [`Row`](Self::Row) fields, in order (at most 64).
-    fn row_fields(&self) -> &'static [&'static str];
+    /// The row of one entity matched by [`RowQuery`](Self::RowQuery), after a tick.
+    fn row(&self, item: ROQueryItem<'_, '_, Self::RowQuery>) -> Self::Row;
 
-    /// After a tick: push one row per replicated entity (keys unique per tick and stable for
-    /// the entity's lifetime, e.g. `entity.index_u32()`), return the globals.
-    fn snapshot(&self, world: &mut World, rows: &mut Rows<'_, Self::Row>) -> Self::Globals;
+    /// The globals after a tick (`()` for none), read after the rows.
+    fn globals(&self, world: &mut World) -> Self::Globals;
 }

@@ -49,7 +49,10 @@ pub use driver::{
 };
 pub use game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, InvalidInput,
-    MatchControl, PlayerId, Players, Rows, TickInfo,
+    MatchControl, PlayerId, Players, TickInfo,
 };
 pub use metrics::RoomMetrics;
 pub use room::{PushOutcome, Room, RoomConfig};
+/// A game's row declared as a struct (and `#[derive(Replicate)]`, with `tickroom-shared` a
+/// dependency of the game's crate); see [`Game::Row`].
+pub use tickroom_shared::snapshot::Replicate;

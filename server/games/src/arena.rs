@@ -4,18 +4,13 @@
 //! nothing in the server knows about it beyond its entry in the default catalog.
 
 use bevy_ecs::prelude::*;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use tickroom_shared::games::arena::{
-    ArenaInput, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL, NAME, PLAYER_RADIUS,
-    ROW_FIELDS, SIZE, SPEED,
+    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL, NAME,
+    PLAYER_RADIUS, SIZE, SPEED,
 };
 
-use tickroom_engine::{Controls, Game, GameSystems, InvalidInput, PlayerId, Rows, TickInfo};
-
-/// One disc on the wire: player id, x, y (see [`ROW_FIELDS`]).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ArenaRow(pub Arc<str>, pub f32, pub f32);
+use tickroom_engine::{Controls, Game, GameSystems, InvalidInput, PlayerId, TickInfo};
 
 /// A disc's centre.
 #[derive(Component, Debug, Clone, Copy, PartialEq)]
@@ -26,19 +21,14 @@ pub struct Position {
     pub y: f32,
 }
 
-/// The query the snapshot reads, kept across ticks. It sits behind a mutex so the snapshot can
-/// borrow it and the world together; `resource_scope` would instead take the resource out of
-/// the world and put it back, moving its entity between archetypes twice a tick.
-#[derive(Resource)]
-struct SnapshotQuery(Mutex<QueryState<(Entity, &'static PlayerId, &'static Position)>>);
-
 /// The arena game.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Arena;
 
 impl Game for Arena {
     type Input = ArenaInput;
-    type Row = ArenaRow;
+    type Row = ArenaPlayer;
+    type RowQuery = (&'static PlayerId, &'static Position);
     type Globals = ();
 
     fn name(&self) -> &'static str {
@@ -65,9 +55,7 @@ impl Game for Arena {
         Ok(())
     }
 
-    fn build(&self, world: &mut World, schedule: &mut Schedule) {
-        let rows = SnapshotQuery(Mutex::new(world.query()));
-        world.insert_resource(rows);
+    fn build(&self, _world: &mut World, schedule: &mut Schedule) {
         schedule.add_systems((
             movement.in_set(GameSystems::Simulate),
             separate.in_set(GameSystems::Resolve),
@@ -82,22 +70,15 @@ impl Game for Arena {
         world.entity_mut(entity).insert(spawn_point(&id));
     }
 
-    fn row_fields(&self) -> &'static [&'static str] {
-        ROW_FIELDS
-    }
-
-    fn snapshot(&self, world: &mut World, rows: &mut Rows<'_, ArenaRow>) {
-        // The query state lives in the world: building one per tick would allocate.
-        let world = &*world;
-        let mut query = world
-            .resource::<SnapshotQuery>()
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (entity, id, pos) in query.iter(world) {
-            rows.push(entity.index_u32(), &ArenaRow(id.0.clone(), pos.x, pos.y));
+    fn row(&self, (id, pos): (&PlayerId, &Position)) -> ArenaPlayer {
+        ArenaPlayer {
+            id: id.0.clone(),
+            x: pos.x,
+            y: pos.y,
         }
     }
+
+    fn globals(&self, _world: &mut World) {}
 }
 
 /// A spawn point spread over the arena by the player id, so that joiners do not stack.

@@ -4,9 +4,7 @@
 use bevy_ecs::prelude::*;
 use tickroom_shared::games::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 
-use tickroom_engine::{
-    AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId, Rows,
-};
+use tickroom_engine::{AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId};
 
 /// The mark a player plays with.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +43,7 @@ const LINES: [[usize; 3]; 8] = [
 impl Game for TicTacToe {
     type Input = Move;
     type Row = ();
+    type RowQuery = ();
     type Globals = Board;
 
     fn name(&self) -> &'static str {
@@ -89,10 +88,6 @@ impl Game for TicTacToe {
         }
     }
 
-    fn row_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
-
     /// 1 for the winner, 0 for everyone else (a draw scores 0 for both).
     fn scores(&self, world: &mut World) -> std::collections::BTreeMap<String, i64> {
         let winner = world.resource::<BoardState>().winner;
@@ -103,7 +98,9 @@ impl Game for TicTacToe {
             .collect()
     }
 
-    fn snapshot(&self, world: &mut World, _rows: &mut Rows<'_, ()>) -> Board {
+    fn row(&self, (): ()) {}
+
+    fn globals(&self, world: &mut World) -> Board {
         let mut x = None;
         let mut o = None;
         for (id, mark) in world.query::<(&PlayerId, &Mark)>().iter(world) {

@@ -1,8 +1,10 @@
 //! "arena": players are discs that move in a walled square and push each other apart.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{Frame, FromFrame};
+use crate::snapshot::{Frame, FromFrame, Replicate};
 use crate::wire::DecodeError;
 
 /// The game's name, as given when creating a match.
@@ -35,14 +37,12 @@ pub struct ArenaInput {
     pub buttons: u8,
 }
 
-/// The fields of an arena row, in order: player id, centre x, centre y.
-pub const ROW_FIELDS: &[&str] = &["id", "x", "y"];
-
-/// One player's disc in a snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One player's disc: the arena's replicated row. The server writes it, clients read it
+/// back; its fields (`id`, `x`, `y`) are the row's, in this order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Replicate)]
 pub struct ArenaPlayer {
     /// Player id from the token.
-    pub id: String,
+    pub id: Arc<str>,
     /// Centre x.
     pub x: f32,
     /// Centre y.
@@ -59,27 +59,16 @@ pub struct ArenaState {
 impl ArenaState {
     /// The disc of player `id`, if present.
     pub fn player(&self, id: &str) -> Option<&ArenaPlayer> {
-        self.players.iter().find(|p| p.id == id)
+        self.players.iter().find(|p| &*p.id == id)
     }
 }
 
 impl FromFrame for ArenaState {
     fn from_frame(f: &Frame) -> Result<Self, DecodeError> {
-        let [id, x, y] = ["id", "x", "y"].map(|n| f.field_index(n));
-        let (Some(id), Some(x), Some(y)) = (id, x, y) else {
-            return Err(DecodeError::Shape);
-        };
-        let mut players = f
-            .rows
-            .values()
-            .map(|r| {
-                Ok(ArenaPlayer {
-                    id: f.value(r, id)?,
-                    x: f.value(r, x)?,
-                    y: f.value(r, y)?,
-                })
-            })
-            .collect::<Result<Vec<_>, DecodeError>>()?;
+        let mut players: Vec<ArenaPlayer> = ArenaPlayer::read_rows(f)?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
         players.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(Self { players })
     }

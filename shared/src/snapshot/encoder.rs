@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::replicate::{Replicate, RowWriter};
 use crate::wire::skip_value;
 
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +49,9 @@ pub enum RowError {
         /// The declared field count.
         expected: usize,
     },
+    /// A field of a declared row did not serialize.
+    #[error("a row field does not serialize")]
+    Field,
 }
 
 /// Writes snapshots: collects a tick's rows, then encodes a keyframe or a delta against the
@@ -84,6 +88,11 @@ impl Encoder {
             out: Vec::with_capacity(256),
             last_was_keyframe: false,
         }
+    }
+
+    /// An encoder for rows of the declared type `R`, its field names taken from `R`.
+    pub fn for_row<R: Replicate>(keyframe_interval: u32) -> Self {
+        Self::new(R::FIELDS, keyframe_interval)
     }
 
     /// Field names, in order.
@@ -135,6 +144,33 @@ impl Encoder {
             self.cur.offsets.truncate(at);
             return Err(bad);
         }
+        self.cur.rows.push(RowIdx { key, at: at as u32 });
+        Ok(())
+    }
+
+    /// Adds one row of a declared type, written field by field (no shape check needed: the
+    /// type fixes it). The encoder must have been made for `R` ([`for_row`](Self::for_row)).
+    /// Keys must be unique in a tick.
+    pub fn push_row<R: Replicate>(&mut self, key: u32, row: &R) -> Result<(), RowError> {
+        debug_assert_eq!(
+            R::FIELDS.len(),
+            self.fields.len(),
+            "encoder made for another row"
+        );
+        let start = self.cur.buf.len();
+        let at = self.cur.offsets.len();
+        let written = row.write_fields(&mut RowWriter {
+            buf: &mut self.cur.buf,
+            offsets: &mut self.cur.offsets,
+        });
+        if written.is_err() || self.cur.offsets.len() - at != self.fields.len() {
+            self.cur.buf.truncate(start);
+            self.cur.offsets.truncate(at);
+            return Err(written.err().unwrap_or(RowError::Shape {
+                expected: self.fields.len(),
+            }));
+        }
+        self.cur.offsets.push(self.cur.buf.len() as u32);
         self.cur.rows.push(RowIdx { key, at: at as u32 });
         Ok(())
     }

@@ -103,7 +103,7 @@ async fn two_players_see_each_other_and_leaving_despawns() {
         let s = snapshot_where::<ArenaState>(c, |s| s.state.players.len() == 2)
             .await
             .unwrap();
-        let ids: Vec<&str> = s.state.players.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = s.state.players.iter().map(|p| &*p.id).collect();
         assert_eq!(ids, ["alice", "bob"]);
         for p in &s.state.players {
             assert!((PLAYER_RADIUS..=SIZE - PLAYER_RADIUS).contains(&p.x));
@@ -113,7 +113,7 @@ async fn two_players_see_each_other_and_leaving_despawns() {
     let s = snapshot_where::<ArenaState>(&mut a, |s| s.state.players.len() == 1)
         .await
         .unwrap();
-    assert_eq!(s.state.players[0].id, "alice");
+    assert_eq!(&*s.state.players[0].id, "alice");
     assert!(!s.acks.contains_key("bob"));
     let view = server.admin.get_match(&m).await.unwrap();
     assert_eq!(view.players, ["alice"]);

@@ -174,7 +174,7 @@ async fn broken_packets_close_only_that_connection() {
     let s = snapshot_where::<ArenaState>(&mut alice, |s| s.state.players.len() == 1)
         .await
         .unwrap();
-    assert_eq!(s.state.players[0].id, "alice");
+    assert_eq!(&*s.state.players[0].id, "alice");
 }
 
 /// A `seq` far ahead (`u32::MAX`) is refused instead of making every later input of the seat

@@ -16,11 +16,11 @@ use serde::ser::SerializeMap;
 
 use crate::game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, MatchControl, PlayerId,
-    Players, Rows, TickInfo,
+    Players, TickInfo,
 };
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
-use tickroom_shared::snapshot::Encoder;
+use tickroom_shared::snapshot::{Encoder, Replicate};
 
 /// Fixed parameters of one room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,9 @@ pub struct Room<G: Game> {
     tick: u64,
     seats: BTreeMap<Arc<str>, Seat<G::Input>>,
     encoder: Encoder,
+    /// Every replicated entity, with what its row is made from: owned by the room, so no
+    /// game keeps a query of its own.
+    rows: QueryState<(Entity, G::RowQuery)>,
     /// The list [`AppliedInputs`] held before the last tick, kept for its allocation: each
     /// tick fills it and swaps it into the world (`resource_scope` would move the resource's
     /// entity between archetypes twice a tick).
@@ -114,7 +117,8 @@ impl<G: Game> Room<G> {
                 .chain(),
         );
         game.build(&mut world, &mut schedule);
-        let encoder = Encoder::new(game.row_fields(), config.keyframe_interval);
+        let encoder = Encoder::for_row::<G::Row>(config.keyframe_interval);
+        let rows = world.query();
         Self {
             game,
             world,
@@ -123,6 +127,7 @@ impl<G: Game> Room<G> {
             tick: 0,
             seats: BTreeMap::new(),
             encoder,
+            rows,
             applied: Vec::new(),
         }
     }
@@ -329,19 +334,23 @@ impl<G: Game> Room<G> {
 
     fn encode_snapshot(&mut self) -> &[u8] {
         self.encoder.begin();
-        let mut rows = Rows {
-            encoder: &mut self.encoder,
-            rejected: 0,
-            _row: std::marker::PhantomData,
-        };
-        let globals = self.game.snapshot(&mut self.world, &mut rows);
-        if rows.rejected > 0 {
-            tracing::error!(
-                game = self.game.name(),
-                rejected = rows.rejected,
-                "rows did not serialize as arrays of the declared fields"
-            );
+        if !G::Row::FIELDS.is_empty() {
+            let mut rejected = 0;
+            for (entity, item) in self.rows.iter(&self.world) {
+                let row = self.game.row(item);
+                if self.encoder.push_row(entity.index_u32(), &row).is_err() {
+                    rejected += 1;
+                }
+            }
+            if rejected > 0 {
+                tracing::error!(
+                    game = self.game.name(),
+                    rejected,
+                    "rows whose fields did not serialize were left out"
+                );
+            }
         }
+        let globals = self.game.globals(&mut self.world);
         self.encoder.finish(self.tick, &Acks(&self.seats), &globals)
     }
 }
