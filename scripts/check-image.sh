@@ -10,8 +10,13 @@
 # binary the Dockerfile builds: the same cargo command, the runtime image's libraries checked
 # against the binary's, the image's environment, and its user (uid 65532).
 #
+# With an engine but no route to the base images' registries, build stand-ins from Debian's
+# packages first and pass them through IMAGE_BUILD_ARGS:
+#
+#   IMAGE_BUILD_ARGS="$(scripts/standin-images.sh podman)" scripts/check-image.sh
+#
 # Usage: scripts/check-image.sh            (from anywhere; not part of .ci/run: it needs a
-#                                          release build, ~2.5 min on 2 cores)
+#                                          release build, ~3 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +49,12 @@ done
 
 if [[ -n $engine ]]; then
   echo "== building the image with $engine"
-  "$engine" build -f server/Dockerfile -t tickroom:check .
+  isolation=()
+  # Podman's default OCI isolation needs cgroup controllers some sandboxes lack; chroot
+  # isolation builds the same image without them.
+  [[ $engine == podman ]] && isolation=(--isolation chroot)
+  # shellcheck disable=SC2086 # IMAGE_BUILD_ARGS is a list of flags
+  "$engine" build "${isolation[@]}" ${IMAGE_BUILD_ARGS:-} -f server/Dockerfile -t tickroom:check .
   user=$("$engine" image inspect -f '{{.Config.User}}' tickroom:check)
   [[ $user == 65532:65532 ]] || { echo "FAIL: image user is '$user'" >&2; exit 1; }
   "$engine" image inspect -f 'image size: {{.Size}} bytes' tickroom:check
