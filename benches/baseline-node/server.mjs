@@ -1,7 +1,8 @@
 // The arena on a hand-rolled Node.js socket.io server: the baseline Tickroom is measured
 // against (docs/BENCHMARKS.md). It speaks Tickroom's wire protocol (docs/PROTOCOL.md) for what
 // the load benchmark uses — admin API (create match, mint token), HS256 match tokens in the
-// handshake, welcome, input with seq, snapshots as keyframes + deltas with acks — so the same
+// handshake, welcome, input with seq, protocol-2 snapshots: keyframes and deltas against the
+// previous snapshot, positions in hundredths, acks by seat — so the same
 // bots drive both servers. It plays the same game with the same rules: 30 Hz fixed tick, one
 // input per player per tick with the same catch-up (lag 1), discs of radius 2 in a 100×100
 // arena, speed 20/s (40 boosted), pairwise separation.
@@ -50,8 +51,9 @@ function createMatch({ game, match_id, tick_rate, max_players }) {
   if (matches.has(id)) return [null, 409, "match_exists"];
   const m = {
     id, game, tickRate: tick_rate ?? 30, maxPlayers: max_players ?? 8, tick: 0,
-    players: new Map(), // id -> { key, x, y, input, seq, queue: [[seq, input]] }
-    keyframe: null, // { tick, rows: Map<key, [id, x, y]> }
+    players: new Map(), // id -> { key, seat, x, y, input, seq, queue: [[seq, input]] }
+    prev: null, // the last snapshot sent: { tick, rows: Map<key, [id, qx, qy]>, seats: [[seat, id, seq]] }
+    keyTick: 0,
     timer: null,
   };
   matches.set(id, m);
@@ -103,27 +105,43 @@ function step(m) {
   }
 }
 
+// x and y travel as integers of hundredths; deltas carry the difference.
+const STEP = 0.01;
+const SCHEMA = [["id", null, null], ["x", STEP, null], ["y", STEP, null]];
+
 function snapshot(m, forceKey) {
-  const acks = {};
+  const seats = [];
   const rows = new Map();
-  for (const [id, p] of [...m.players.entries()].sort()) {
-    acks[id] = p.seq;
-    rows.set(p.key, [id, Math.fround(p.x), Math.fround(p.y)]);
+  for (const [id, p] of m.players) {
+    seats.push([p.seat, id, p.seq]);
+    rows.set(p.key, [id, Math.round(p.x / STEP), Math.round(p.y / STEP)]);
   }
-  if (forceKey || !m.keyframe || m.tick - m.keyframe.tick >= KEYFRAME_EVERY) {
-    m.keyframe = { tick: m.tick, rows };
-    return { tick: m.tick, acks, base: m.tick, fields: ["id", "x", "y"],
-      rows: [...rows.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, ...v]), globals: null };
+  seats.sort((a, b) => a[0] - b[0]);
+  const keys = [...rows.keys()].sort((a, b) => a - b);
+  const prev = m.prev;
+  const seatsChanged = !prev || seats.length !== prev.seats.length
+    || seats.some(([s, id], i) => prev.seats[i][0] !== s || prev.seats[i][1] !== id);
+  let out;
+  if (forceKey || seatsChanged || m.tick - m.keyTick >= KEYFRAME_EVERY) {
+    m.keyTick = m.tick;
+    out = [m.tick, 0, SCHEMA, seats.flat(), keys.flatMap((k) => [k, ...rows.get(k)]), null];
+  } else {
+    const acks = [];
+    seats.forEach(([seat, , seq], i) => { if (seq !== prev.seats[i][2]) acks.push(seat, seq - prev.seats[i][2]); });
+    const changes = [];
+    for (const k of keys) {
+      const v = rows.get(k), old = prev.rows.get(k);
+      if (!old) { changes.push(k, 0b111, ...v); continue; }
+      let mask = 0; const vals = [];
+      if (v[0] !== old[0]) { mask |= 1; vals.push(v[0]); }
+      for (const i of [1, 2]) if (v[i] !== old[i]) { mask |= 1 << i; vals.push(v[i] - old[i]); }
+      if (mask) changes.push(k, mask, ...vals);
+    }
+    const removed = [...prev.rows.keys()].filter((k) => !rows.has(k)).sort((a, b) => a - b);
+    out = [m.tick, prev.tick, acks, changes, removed];
   }
-  const changed = [];
-  for (const [k, v] of [...rows.entries()].sort((a, b) => a[0] - b[0])) {
-    const old = m.keyframe.rows.get(k);
-    let mask = 0; const vals = [];
-    v.forEach((x, i) => { if (!old || old[i] !== x) { mask |= 1 << i; vals.push(x); } });
-    if (mask) changed.push([k, mask, ...vals]);
-  }
-  const removed = [...m.keyframe.rows.keys()].filter((k) => !rows.has(k));
-  return { tick: m.tick, acks, base: m.keyframe.tick, changed, removed, globals: null };
+  m.prev = { tick: m.tick, rows, seats };
+  return out;
 }
 
 function start(m) {
@@ -183,6 +201,8 @@ const httpServer = createServer((req, res) => {
 const io = new Server(httpServer, { parser: msgpackParser, maxHttpBufferSize: 16384, serveClient: false });
 
 io.use((socket, next) => {
+  const protocol = socket.handshake.auth?.protocol;
+  if (protocol !== undefined && protocol !== 2) return next(new Error("protocol_unsupported"));
   const [claims, code] = verify(socket.handshake.auth?.token);
   if (!claims) return next(new Error(code));
   const m = matches.get(claims.mid);
@@ -197,11 +217,14 @@ io.use((socket, next) => {
 io.on("connection", (socket) => {
   const { claims, m } = socket.data;
   const player = claims.sub;
-  socket.emit("welcome", { protocol: 1, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, tick: m.tick });
+  socket.emit("welcome", { protocol: 2, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, snapshot_rate: m.tickRate, tick: m.tick });
   socket.join(m.id);
   if (claims.role === "player" && !m.players.has(player)) {
     const [x, y] = spawnPoint(player);
-    m.players.set(player, { key: nextKey++, x, y, input: { dir: [0, 0], buttons: 0 }, seq: 0, queue: [] });
+    const taken = new Set([...m.players.values()].map((p) => p.seat));
+    let seat = 0;
+    while (taken.has(seat)) seat++;
+    m.players.set(player, { key: nextKey++, seat, x, y, input: { dir: [0, 0], buttons: 0 }, seq: 0, queue: [] });
     io.to(m.id).emit("presence", { player_id: player, status: "joined", tick: m.tick });
   }
   if (!m.timer && m.players.size > 0) start(m);

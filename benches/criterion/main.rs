@@ -1,12 +1,12 @@
 //! Micro-benchmarks of the room engine: `cargo bench -p tickroom-benches --bench criterion`.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickroom_benches::arena_room;
 use tickroom_shared::InputMsg;
-use tickroom_shared::games::arena::ArenaInput;
+use tickroom_shared::games::arena::{ArenaInput, ArenaPlayer};
 use tickroom_shared::snapshot::Encoder;
 use tickroom_shared::wire;
 
@@ -46,20 +46,27 @@ fn room_ticks(c: &mut Criterion) {
 /// Encoding one snapshot of 64 moving rows: as a keyframe (every row) and as a delta.
 fn snapshot_encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot_encode_64");
-    let acks: BTreeMap<String, u32> = (0..64).map(|i| (format!("p{i}"), i)).collect();
-    let ids: Vec<String> = (0..64).map(|i| format!("p{i}")).collect();
+    let ids: Vec<Arc<str>> = (0..64).map(|i| format!("p{i}").into()).collect();
     for (name, interval) in [("full", 1), ("delta", 1_000_000)] {
-        let mut enc = Encoder::new(&["id", "x", "y"], interval);
+        let mut enc = Encoder::for_row::<ArenaPlayer>(interval);
         let mut t = 0u64;
         group.bench_function(name, |b| {
             b.iter(|| {
                 t += 1;
                 enc.begin();
                 for (i, id) in ids.iter().enumerate() {
-                    let x = i as f32 + t as f32 * 0.01;
-                    let _ = enc.push(i as u32, &(id.as_str(), x, 50.0f32));
+                    let row = ArenaPlayer {
+                        id: id.clone(),
+                        x: i as f32 + t as f32 * 0.1,
+                        y: 50.0,
+                    };
+                    let _ = enc.push_row(i as u32, &row);
                 }
-                black_box(enc.finish(t, &acks, &()).len())
+                let seats = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (i as u32, &**id, t as u32));
+                black_box(enc.finish(t, seats, &()).len())
             });
         });
     }

@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 
-/// The protocol version this crate speaks. A client may send it in the handshake `auth`
-/// payload; the server refuses any other with [`ErrorCode::ProtocolUnsupported`].
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this crate speaks: 2, compact snapshots (version 1's snapshots, maps
+/// with string keys and deltas against the last keyframe, are no longer served). A client
+/// may send it in the handshake `auth` payload; the server refuses any other with
+/// [`ErrorCode::ProtocolUnsupported`].
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Socket.IO namespace every Tickroom client connects to.
 pub const NAMESPACE: &str = "/";

@@ -26,32 +26,54 @@ const socket = io(url, {
   transports: [transport],
   upgrade: false,
   reconnection: false,
-  auth: { token, protocol: 1 },
+  auth: { token, protocol: 2 },
 });
 
-// Rebuilds full state from keyframes and deltas (docs/PROTOCOL.md, "snapshot").
-let keyframe = null; // { tick, fields, rows: Map<key, values[]> }
+// Rebuilds full state from keyframes and deltas (docs/PROTOCOL.md, "snapshot"), written from
+// the document alone: a keyframe is [tick, 0, schema, seats, rows, globals], a delta
+// [tick, base, acks, changes, removed, globals?] against the snapshot of tick `base`.
+let state = null; // { tick, schema: [[name, step, modulo]], seats: Map<seat, [player, seq]>, rows: Map<key, values[]> }
 function rebuild(s) {
-  if (s.fields) {
-    keyframe = { tick: s.tick, fields: s.fields, rows: new Map(s.rows.map(([k, ...v]) => [k, v])) };
-    return new Map(keyframe.rows);
+  const [tick, base] = s;
+  if (base === 0) {
+    const [, , schema, seats, flat] = s;
+    const n = schema.length;
+    const rows = new Map();
+    for (let i = 0; i < flat.length; i += n + 1) rows.set(flat[i], flat.slice(i + 1, i + 1 + n));
+    const seatMap = new Map();
+    for (let i = 0; i < seats.length; i += 3) seatMap.set(seats[i], [seats[i + 1], seats[i + 2]]);
+    state = { tick, schema, seats: seatMap, rows };
+    return state;
   }
-  if (!keyframe || s.base !== keyframe.tick) return null; // wait for a keyframe
-  const rows = new Map(keyframe.rows);
-  for (const k of s.removed) rows.delete(k);
-  for (const [k, mask, ...values] of s.changed) {
-    const row = [...(rows.get(k) ?? keyframe.fields.map(() => null))];
-    let next = 0;
-    keyframe.fields.forEach((_, i) => {
-      if (Math.floor(mask / 2 ** i) % 2 === 1) row[i] = values[next++];
+  if (!state || base !== state.tick) return null; // a snapshot was missed: wait for a keyframe
+  const [, , acks, changes, removed] = s;
+  for (let i = 0; i < acks.length; i += 2) state.seats.get(acks[i])[1] += acks[i + 1];
+  for (let i = 0; i < changes.length; ) {
+    const key = changes[i++];
+    const mask = changes[i++];
+    const before = state.rows.get(key);
+    const row = before ? [...before] : [];
+    state.schema.forEach(([, step, modulo], f) => {
+      if (Math.floor(mask / 2 ** f) % 2 !== 1) return;
+      const v = changes[i++];
+      if (step === null || !before) row[f] = v; // raw values, and new rows, come whole
+      else row[f] = modulo === null ? row[f] + v : (((row[f] + v) % modulo) + modulo) % modulo;
     });
-    rows.set(k, row);
+    state.rows.set(key, row);
   }
-  return rows;
+  for (const key of removed) state.rows.delete(key);
+  state.tick = tick;
+  return state;
 }
-function players(rows) {
-  const [id, x, y] = ["id", "x", "y"].map((f) => keyframe.fields.indexOf(f));
-  return [...rows.values()].map((r) => ({ id: r[id], x: r[x], y: r[y] }));
+function players({ schema, rows }) {
+  const field = (name) => schema.findIndex(([n]) => n === name);
+  const value = (r, f) => (schema[f][1] === null ? r[f] : r[f] * schema[f][1]);
+  const [id, x, y] = ["id", "x", "y"].map(field);
+  return [...rows.values()].map((r) => ({ id: r[id], x: value(r, x), y: value(r, y) }));
+}
+function ackOf(player) {
+  for (const [id, seq] of state.seats.values()) if (id === player) return seq;
+  return undefined;
 }
 
 let welcome = null;
@@ -76,20 +98,20 @@ socket.on("welcome", (w) => {
   if (welcome) fail("second welcome");
   if (snapshots > 0) fail("snapshot before welcome");
   welcome = w;
-  if (w.protocol !== 1 || w.role !== "player" || typeof w.tick_rate !== "number") {
+  if (w.protocol !== 2 || w.role !== "player" || typeof w.tick_rate !== "number") {
     fail(`bad welcome ${JSON.stringify(w)}`);
   }
 });
 
 socket.on("snapshot", (s) => {
   if (!welcome) fail("snapshot before welcome");
-  if (typeof s.tick !== "number" || s.tick <= lastTick) fail(`bad tick ${s.tick} after ${lastTick}`);
-  if (!s.fields) deltas += 1;
-  lastTick = s.tick;
+  const tick = s[0];
+  if (typeof tick !== "number" || tick <= lastTick) fail(`bad tick ${tick} after ${lastTick}`);
+  if (s[1] !== 0) deltas += 1;
+  lastTick = tick;
   snapshots += 1;
-  const rows = rebuild(s);
-  if (!rows) return;
-  const me = players(rows).find((p) => p.id === welcome.player_id);
+  if (!rebuild(s)) return;
+  const me = players(state).find((p) => p.id === welcome.player_id);
   if (!me) return; // the entity appears on the tick after the join
   if (firstX === null) {
     firstX = me.x;
@@ -99,7 +121,7 @@ socket.on("snapshot", (s) => {
     }
     return;
   }
-  const ack = s.acks[welcome.player_id];
+  const ack = ackOf(welcome.player_id);
   // All inputs may be applied in the tick after they arrive; keep going until state has been
   // rebuilt from at least one delta too (the next snapshot after a keyframe).
   if (ack >= INPUTS && deltas > 0) {

@@ -206,7 +206,7 @@ async fn serve_connection(f: Floor, mut ws: WebSocketStream<TokioIo<hyper::upgra
     };
     let sid = rmp_serde::to_vec_named(&serde_json::json!({"sid": "floor"})).unwrap_or_default();
     let welcome = Welcome {
-        protocol: 1,
+        protocol: tickroom_shared::PROTOCOL_VERSION,
         match_id: claims.match_id.clone(),
         player_id: claims.player_id.clone(),
         role: claims.role,

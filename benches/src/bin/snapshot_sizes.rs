@@ -3,10 +3,8 @@
 //!
 //! `cargo run --release -p tickroom-benches --bin snapshot-sizes`
 
-use std::collections::BTreeMap;
-
 use tickroom_benches::arena_room;
-use tickroom_shared::snapshot::Encoder;
+use tickroom_shared::snapshot::{Encoder, Replicate};
 
 /// Colyseus's published schema figures (bytes): 100-entity initial state; x/y change of 50
 /// entities; x/y change of 100 entities.
@@ -16,43 +14,57 @@ const COLYSEUS: [(&str, usize); 3] = [
     ("x/y change of 100 entities", 668),
 ];
 
+/// x and y as float32.
+#[derive(Replicate)]
+struct FloatXy {
+    x: f32,
+    y: f32,
+}
+
+/// x and y in hundredths (as the arena sends them).
+#[derive(Replicate)]
+struct QuantXy {
+    #[replicate(step = 0.01)]
+    x: f32,
+    #[replicate(step = 0.01)]
+    y: f32,
+}
+
 /// Sizes for rows of only x and y, keyed by entity (the shape of the Colyseus benchmark):
-/// the keyframe, a delta where the first `moving` entities moved, and a delta where nothing
-/// differs from the keyframe. `pos` gives entity `i`'s position, moved or not.
-fn xy_sizes<T: serde::Serialize>(
+/// the keyframe, a delta where the first `moving` entities moved (by 1.5 units), and a delta
+/// where nothing changed since. `row` builds a row from a position.
+fn xy_sizes<R: Replicate>(
     n: u32,
     moving: u32,
-    pos: impl Fn(u32, bool) -> (T, T),
+    row: impl Fn(f32, f32) -> R,
 ) -> (usize, usize, usize) {
-    let mut enc = Encoder::new(&["x", "y"], 1000);
-    let acks: BTreeMap<String, u32> = BTreeMap::new();
+    let mut enc = Encoder::for_row::<R>(1000);
     let mut frame = |tick: u64, moved: &dyn Fn(u32) -> bool| {
         enc.begin();
         for i in 0..n {
-            let _ = enc.push(i, &pos(i, moved(i)));
+            let t = if moved(i) { 1.5 } else { 0.0 };
+            let _ = enc.push_row(i, &row(i as f32 * 0.73 + t, i as f32 * 0.41 - t));
         }
-        enc.finish(tick, &acks, &()).len()
+        enc.finish(tick, std::iter::empty(), &()).len()
     };
     let key = frame(1, &|_| false);
     let delta = frame(2, &|i| i < moving);
-    let idle = frame(3, &|_| false);
+    let idle = frame(3, &|i| i < moving);
     (key, delta, idle)
 }
 
-/// float32 positions.
-fn float_pos(i: u32, moved: bool) -> (f32, f32) {
-    let t = if moved { 1.5 } else { 0.0 };
-    (i as f32 * 0.73 + t, i as f32 * 0.41 - t)
+fn float_pos(x: f32, y: f32) -> FloatXy {
+    FloatXy { x, y }
 }
 
-/// Small integer positions (0..127), as a game that quantizes to a coarse grid sends them.
-fn int_pos(i: u32, moved: bool) -> (u8, u8) {
-    let t = u8::from(moved);
-    ((i % 100) as u8 + t, (i * 7 % 100) as u8 + t)
+fn quant_pos(x: f32, y: f32) -> QuantXy {
+    QuantXy { x, y }
 }
 
 fn main() {
-    println!("## Arena rooms (real game: rows [id, x, y], acks of every player in the envelope)\n");
+    println!(
+        "## Arena rooms (real game: rows [id, x, y], x and y in hundredths, and every player's ack)\n"
+    );
     println!("| players | keyframe (full) | delta, all moving |");
     println!("|---|---|---|");
     for players in [8, 64, 100] {
@@ -64,23 +76,23 @@ fn main() {
         println!("| {players} | {key} B | {moving} B |");
     }
     println!("\n## x/y rows only (the Colyseus benchmark's shape; no acks)\n");
-    println!("| case | Tickroom, float32 x/y | Tickroom, small-int x/y | Colyseus |");
+    println!("| case | Tickroom, float32 x/y | Tickroom, x/y in hundredths | Colyseus |");
     println!("|---|---|---|---|");
     let f50 = xy_sizes(100, 50, float_pos);
     let f100 = xy_sizes(100, 100, float_pos);
-    let i50 = xy_sizes(100, 50, int_pos);
-    let i100 = xy_sizes(100, 100, int_pos);
+    let i50 = xy_sizes(100, 50, quant_pos);
+    let i100 = xy_sizes(100, 100, quant_pos);
     let rows = [(f50.0, i50.0), (f50.1, i50.1), (f100.1, i100.1)];
     for ((case, theirs), (f, i)) in COLYSEUS.iter().zip(rows) {
         println!("| {case} | {f} B | {i} B | {theirs} B |");
     }
     println!(
-        "| 100 entities, nothing changed since the keyframe | {} B | {} B | — |",
+        "| 100 entities, nothing changed since the last snapshot | {} B | {} B | — |",
         f100.2, i100.2
     );
     for n in [8u32, 64] {
         let (fk, fd, fi) = xy_sizes(n, n, float_pos);
-        let (ik, id, ii) = xy_sizes(n, n, int_pos);
+        let (ik, id, ii) = xy_sizes(n, n, quant_pos);
         println!(
             "| {n} entities: initial / all x/y change / nothing changed | {fk} / {fd} / {fi} B | {ik} / {id} / {ii} B | — |"
         );

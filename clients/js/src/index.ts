@@ -10,7 +10,7 @@
 export { connect, connectErrorCode, TickroomClient, TickroomError } from "./client.js";
 export type { ClientEvents, ConnectOptions, TickroomErrorCode } from "./client.js";
 export { StateStore } from "./state.js";
-export type { Applied, DeltaMsg, KeyframeMsg, Row, SnapshotMsg, Unsubscribe, Value } from "./state.js";
+export type { Applied, FieldSpec, Row, SnapshotMsg, Unsubscribe, Value } from "./state.js";
 export { Interpolator, Predictor } from "./predict.js";
 export type { Lerp, Step } from "./predict.js";
 export * from "./protocol.js";

@@ -387,7 +387,8 @@ impl tickroom_engine::SnapshotSink for Stalled {
 /// handshakes), snapshots and presence changes wait for it, and a player joins. The joiner
 /// must get a keyframe with itself in it from the first snapshot after it joined — not wait
 /// for the next periodic keyframe, a second later, with its acks unreadable. Fails when a
-/// full queue drops the joiner's keyframe (and the deltas that follow name it).
+/// full queue drops the joiner's keyframe (and the deltas that follow name it), and when a
+/// dropped delta is not followed by a keyframe (the next deltas build on the one dropped).
 #[tokio::test(start_paused = true)]
 async fn a_join_behind_a_stalled_publisher_loses_no_keyframe() {
     let (gate, sink) = Stalled::gate();
@@ -433,7 +434,10 @@ async fn a_join_behind_a_stalled_publisher_loses_no_keyframe() {
         .unwrap()
         .expect("the first snapshot after the join is usable: a keyframe");
     assert!(first.keyframe);
-    assert_eq!(first.tick, before + 1, "the keyframe the join asked for");
+    // The keyframe the join asked for (tick 4), or — once the stuck transport cost a delta,
+    // which breaks the chain of deltas — the keyframe that replaced it and the deltas queued
+    // behind it: the newest state, whole.
+    assert!(first.tick > before, "{}", first.tick);
     assert!(first.state.player("joiner").is_some());
     for b in &after[1..] {
         assert!(
@@ -447,15 +451,10 @@ async fn a_join_behind_a_stalled_publisher_loses_no_keyframe() {
     );
 }
 
-/// The tick a snapshot says it is of.
-fn tick_of(snapshot: &[u8]) -> u64 {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        tick: u64,
-    }
-    rmp_serde::from_slice::<Head>(snapshot)
-        .expect("a snapshot")
-        .tick
+/// The tick a snapshot says it is of (its first element).
+fn tick_of(mut snapshot: &[u8]) -> u64 {
+    rmp::decode::read_array_len(&mut snapshot).expect("a snapshot");
+    rmp::decode::read_int(&mut snapshot).expect("its tick")
 }
 
 /// A snapshot rate below the tick rate: a 60 Hz room sending every third tick sends 20

@@ -17,19 +17,35 @@ impl Serialize for RawMsgpack<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use tickroom_shared::snapshot::Encoder;
+    use tickroom_shared::snapshot::{Encoder, Replicate};
+
+    #[derive(Replicate)]
+    struct Row {
+        id: String,
+        x: f32,
+        #[replicate(step = 0.01)]
+        y: f32,
+    }
 
     #[test]
     fn transcodes_to_the_same_bytes() {
-        let mut enc = Encoder::new(&["id", "x", "y"], 2);
+        let mut enc = Encoder::for_row::<Row>(2);
         enc.begin();
-        enc.push(3, &("a", 1.5f32, 2.0f32)).unwrap();
-        let acks: BTreeMap<String, u32> = [("a".to_owned(), 3)].into_iter().collect();
-        let bytes = enc.finish(9, &acks, &()).to_vec();
+        let row = Row {
+            id: "a".into(),
+            x: 1.5,
+            y: -2.0,
+        };
+        enc.push_row(3, &row).unwrap();
+        let globals = std::collections::BTreeMap::from([("phase", 1.25f32)]);
+        let bytes = enc
+            .finish(9, [(0u32, "a", 3u32)].into_iter(), &globals)
+            .to_vec();
         let again = rmp_serde::to_vec_named(&RawMsgpack(&bytes)).unwrap();
-        assert_eq!(bytes, again, "floats stay float32, maps stay maps");
+        assert_eq!(
+            bytes, again,
+            "floats stay float32, negatives stay signed, maps stay maps"
+        );
     }
 }

@@ -43,9 +43,11 @@ pub struct ArenaInput {
 pub struct ArenaPlayer {
     /// Player id from the token.
     pub id: Arc<str>,
-    /// Centre x.
+    /// Centre x, sent in hundredths.
+    #[replicate(step = 0.01)]
     pub x: f32,
-    /// Centre y.
+    /// Centre y, sent in hundredths.
+    #[replicate(step = 0.01)]
     pub y: f32,
 }
 

@@ -3,21 +3,25 @@
 use serde::Serialize;
 
 use super::replicate::{Replicate, RowWriter};
-use crate::wire::skip_value;
+use super::{Field, MAX_FIELDS};
 
 #[derive(Debug, Clone, Copy)]
 struct RowIdx {
     key: u32,
     /// Index into `offsets` of this row's first field start; `fields + 1` offsets follow.
     at: u32,
+    /// Index into `ints` of this row's first field's integer; `fields` follow.
+    int_at: u32,
 }
 
-/// One tick's rows, encoded: field bytes in `buf`, field boundaries in `offsets`.
+/// One snapshot's rows, encoded: field bytes in `buf`, field boundaries in `offsets`, and each
+/// quantized field's integer in `ints` (0 for the others).
 #[derive(Debug, Default, Clone)]
 struct RowSet {
     buf: Vec<u8>,
     rows: Vec<RowIdx>,
     offsets: Vec<u32>,
+    ints: Vec<i64>,
 }
 
 impl RowSet {
@@ -25,12 +29,17 @@ impl RowSet {
         self.buf.clear();
         self.rows.clear();
         self.offsets.clear();
+        self.ints.clear();
     }
 
     fn field<'a>(&'a self, r: &RowIdx, i: usize) -> &'a [u8] {
         let a = self.offsets[r.at as usize + i] as usize;
         let b = self.offsets[r.at as usize + i + 1] as usize;
         &self.buf[a..b]
+    }
+
+    fn int(&self, r: &RowIdx, i: usize) -> i64 {
+        self.ints[r.int_at as usize + i]
     }
 
     fn all_fields<'a>(&'a self, r: &RowIdx, n: usize) -> &'a [u8] {
@@ -43,46 +52,63 @@ impl RowSet {
 /// Why a row was not added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RowError {
-    /// The row did not serialize as a msgpack array of exactly the declared fields.
-    #[error("row does not serialize as an array of {expected} fields")]
+    /// A field did not serialize, or was declared quantized and written otherwise.
+    #[error("a row field does not serialize as declared")]
+    Field,
+    /// The row wrote another number of fields than the encoder's.
+    #[error("the row does not have the encoder's {expected} fields")]
     Shape {
-        /// The declared field count.
+        /// The encoder's field count.
         expected: usize,
     },
-    /// A field of a declared row did not serialize.
-    #[error("a row field does not serialize")]
-    Field,
 }
 
-/// Writes snapshots: collects a tick's rows, then encodes a keyframe or a delta against the
-/// last keyframe. Every buffer is reused, so after warm-up encoding allocates nothing.
+/// Writes snapshots: collects a snapshot's rows, then encodes a keyframe, or a delta against
+/// the previous snapshot. Every buffer is reused, so after warm-up encoding allocates nothing
+/// (but when the seat table changes).
 #[derive(Debug)]
 pub struct Encoder {
-    fields: Vec<String>,
+    fields: Vec<Field>,
     keyframe_interval: u32,
     cur: RowSet,
-    key: RowSet,
-    key_tick: u64,
+    prev: RowSet,
+    /// The tick of the previous snapshot; 0 before the first.
+    prev_tick: u64,
     since_key: u32,
     force_key: bool,
-    changes: Vec<(usize, u64)>,
+    /// `(seat, seq)` of the previous snapshot, by seat.
+    acks: Vec<(u32, u32)>,
+    /// Scratch for this snapshot's `(seat, seq)`.
+    next_acks: Vec<(u32, u32)>,
+    /// The seat table of the last keyframe: `(seat, player)`, by seat.
+    seat_ids: Vec<(u32, String)>,
+    globals: Vec<u8>,
+    prev_globals: Vec<u8>,
+    /// Scratch: each changed row's index in `cur`, in `prev` if it was there, and its mask.
+    changes: Vec<(usize, Option<usize>, u64)>,
     removed: Vec<u32>,
     out: Vec<u8>,
     last_was_keyframe: bool,
 }
 
 impl Encoder {
-    /// An encoder for rows with these `fields`, sending a keyframe every `keyframe_interval`
-    /// ticks (1: every snapshot is a keyframe).
-    pub fn new(fields: &[&str], keyframe_interval: u32) -> Self {
+    /// An encoder for rows with these `fields` (at most [`MAX_FIELDS`]), sending a keyframe
+    /// every `keyframe_interval` snapshots (1: every snapshot is a keyframe).
+    pub fn new(fields: &[Field], keyframe_interval: u32) -> Self {
+        assert!(fields.len() <= MAX_FIELDS, "at most {MAX_FIELDS} fields");
         Self {
-            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            fields: fields.to_vec(),
             keyframe_interval: keyframe_interval.max(1),
             cur: RowSet::default(),
-            key: RowSet::default(),
-            key_tick: 0,
+            prev: RowSet::default(),
+            prev_tick: 0,
             since_key: 0,
             force_key: true,
+            acks: Vec::new(),
+            next_acks: Vec::new(),
+            seat_ids: Vec::new(),
+            globals: Vec::new(),
+            prev_globals: Vec::new(),
             changes: Vec::new(),
             removed: Vec::new(),
             out: Vec::with_capacity(256),
@@ -90,92 +116,61 @@ impl Encoder {
         }
     }
 
-    /// An encoder for rows of the declared type `R`, its field names taken from `R`.
+    /// An encoder for rows of the declared type `R`.
     pub fn for_row<R: Replicate>(keyframe_interval: u32) -> Self {
         Self::new(R::FIELDS, keyframe_interval)
     }
 
-    /// Field names, in order.
-    pub fn fields(&self) -> &[String] {
+    /// The fields, in order.
+    pub fn fields(&self) -> &[Field] {
         &self.fields
     }
 
-    /// Starts a tick's rows.
+    /// Starts a snapshot's rows.
     pub fn begin(&mut self) {
         self.cur.clear();
     }
 
-    /// Adds one row. `row` must serialize as a msgpack array with one element per field (a
-    /// struct does, with rmp-serde's default array encoding). Keys must be unique in a tick.
-    pub fn push<R: Serialize + ?Sized>(&mut self, key: u32, row: &R) -> Result<(), RowError> {
-        let n = self.fields.len();
-        let start = self.cur.buf.len();
-        let bad = RowError::Shape { expected: n };
-        if row
-            .serialize(&mut rmp_serde::Serializer::new(&mut self.cur.buf))
-            .is_err()
-        {
-            self.cur.buf.truncate(start);
-            return Err(bad);
-        }
-        let at = self.cur.offsets.len();
-        let ok = {
-            let mut rd = &self.cur.buf[start..];
-            match rmp::decode::read_array_len(&mut rd) {
-                Ok(len) if len as usize == n => {
-                    let mut pos = self.cur.buf.len() - rd.len();
-                    let mut fine = true;
-                    for _ in 0..n {
-                        self.cur.offsets.push(pos as u32);
-                        if skip_value(&mut rd).is_err() {
-                            fine = false;
-                            break;
-                        }
-                        pos = self.cur.buf.len() - rd.len();
-                    }
-                    self.cur.offsets.push(pos as u32);
-                    fine
-                }
-                _ => false,
-            }
-        };
-        if !ok {
-            self.cur.buf.truncate(start);
-            self.cur.offsets.truncate(at);
-            return Err(bad);
-        }
-        self.cur.rows.push(RowIdx { key, at: at as u32 });
-        Ok(())
-    }
-
-    /// Adds one row of a declared type, written field by field (no shape check needed: the
-    /// type fixes it). The encoder must have been made for `R` ([`for_row`](Self::for_row)).
-    /// Keys must be unique in a tick.
+    /// Adds one row. The encoder must have been made for `R` ([`for_row`](Self::for_row)).
+    /// Keys must be unique in a snapshot.
     pub fn push_row<R: Replicate>(&mut self, key: u32, row: &R) -> Result<(), RowError> {
-        debug_assert_eq!(
-            R::FIELDS.len(),
-            self.fields.len(),
-            "encoder made for another row"
+        let n = self.fields.len();
+        let (start, at, int_at) = (
+            self.cur.buf.len(),
+            self.cur.offsets.len(),
+            self.cur.ints.len(),
         );
-        let start = self.cur.buf.len();
-        let at = self.cur.offsets.len();
         let written = row.write_fields(&mut RowWriter {
+            fields: &self.fields,
             buf: &mut self.cur.buf,
             offsets: &mut self.cur.offsets,
+            ints: &mut self.cur.ints,
+            next: 0,
         });
-        if written.is_err() || self.cur.offsets.len() - at != self.fields.len() {
+        let written = written.and_then(|()| {
+            if self.cur.offsets.len() - at == n {
+                Ok(())
+            } else {
+                Err(RowError::Shape { expected: n })
+            }
+        });
+        if let Err(e) = written {
             self.cur.buf.truncate(start);
             self.cur.offsets.truncate(at);
-            return Err(written.err().unwrap_or(RowError::Shape {
-                expected: self.fields.len(),
-            }));
+            self.cur.ints.truncate(int_at);
+            return Err(e);
         }
         self.cur.offsets.push(self.cur.buf.len() as u32);
-        self.cur.rows.push(RowIdx { key, at: at as u32 });
+        self.cur.rows.push(RowIdx {
+            key,
+            at: at as u32,
+            int_at: int_at as u32,
+        });
         Ok(())
     }
 
-    /// Makes the next snapshot a keyframe (e.g. after a client joined).
+    /// Makes the next snapshot a keyframe (after a client joined, or a snapshot was lost
+    /// before it reached the clients).
     pub fn request_keyframe(&mut self) {
         self.force_key = true;
     }
@@ -190,107 +185,191 @@ impl Encoder {
         self.last_was_keyframe
     }
 
-    /// Encodes the snapshot of `tick` with the rows pushed since [`begin`](Self::begin).
-    /// `acks` and `globals` are serialized with structs as maps.
-    pub fn finish<A: Serialize + ?Sized, G: Serialize + ?Sized>(
-        &mut self,
-        tick: u64,
-        acks: &A,
-        globals: &G,
-    ) -> &[u8] {
+    /// Encodes the snapshot of `tick` with the rows pushed since [`begin`](Self::begin), the
+    /// seated players as `(seat, player, last applied seq)` (each seat once), and the
+    /// globals (structs as maps). A keyframe when one is due or was requested, or the seat
+    /// table changed; else a delta against the previous snapshot.
+    pub fn finish<'a, S, G>(&mut self, tick: u64, seats: S, globals: &G) -> &[u8]
+    where
+        S: Iterator<Item = (u32, &'a str, u32)> + Clone,
+        G: Serialize + ?Sized,
+    {
         self.cur.rows.sort_unstable_by_key(|r| r.key);
         self.cur.rows.dedup_by_key(|r| r.key);
-        let keyframe = self.force_key || self.since_key + 1 >= self.keyframe_interval;
-        self.out.clear();
-        let out = &mut self.out;
-        let _ = rmp::encode::write_map_len(out, 6);
-        let _ = rmp::encode::write_str(out, "tick");
-        let _ = rmp::encode::write_uint(out, tick);
-        let _ = rmp::encode::write_str(out, "acks");
-        let _ = acks.serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map());
-        let _ = rmp::encode::write_str(out, "base");
-        let n = self.fields.len();
-        if keyframe {
-            let _ = rmp::encode::write_uint(out, tick);
-            let _ = rmp::encode::write_str(out, "fields");
-            let _ = rmp::encode::write_array_len(out, n as u32);
-            for f in &self.fields {
-                let _ = rmp::encode::write_str(out, f);
-            }
-            let _ = rmp::encode::write_str(out, "rows");
-            let _ = rmp::encode::write_array_len(out, self.cur.rows.len() as u32);
-            for r in &self.cur.rows {
-                let _ = rmp::encode::write_array_len(out, 1 + n as u32);
-                let _ = rmp::encode::write_uint(out, u64::from(r.key));
-                out.extend_from_slice(self.cur.all_fields(r, n));
-            }
-        } else {
-            let _ = rmp::encode::write_uint(out, self.key_tick);
-            self.changes.clear();
-            self.removed.clear();
-            let (cur, key) = (&self.cur, &self.key);
-            let (mut i, mut j) = (0, 0);
-            while i < cur.rows.len() || j < key.rows.len() {
-                let ck = cur.rows.get(i).map(|r| r.key);
-                let kk = key.rows.get(j).map(|r| r.key);
-                match (ck, kk) {
-                    (Some(c), Some(k)) if c == k => {
-                        let mut mask = 0u64;
-                        for f in 0..n {
-                            if cur.field(&cur.rows[i], f) != key.field(&key.rows[j], f) {
-                                mask |= 1 << f;
-                            }
-                        }
-                        if mask != 0 {
-                            self.changes.push((i, mask));
-                        }
-                        i += 1;
-                        j += 1;
-                    }
-                    (Some(c), k) if k.is_none_or(|k| c < k) => {
-                        self.changes.push((i, all_bits(n)));
-                        i += 1;
-                    }
-                    (_, Some(k)) => {
-                        self.removed.push(k);
-                        j += 1;
-                    }
-                    (_, None) => break,
-                }
-            }
-            let _ = rmp::encode::write_str(out, "changed");
-            let _ = rmp::encode::write_array_len(out, self.changes.len() as u32);
-            for &(i, mask) in &self.changes {
-                let r = &cur.rows[i];
-                let _ = rmp::encode::write_array_len(out, 2 + mask.count_ones());
-                let _ = rmp::encode::write_uint(out, u64::from(r.key));
-                let _ = rmp::encode::write_uint(out, mask);
-                for f in 0..n {
-                    if mask & (1 << f) != 0 {
-                        out.extend_from_slice(cur.field(r, f));
-                    }
-                }
-            }
-            let _ = rmp::encode::write_str(out, "removed");
-            let _ = rmp::encode::write_array_len(out, self.removed.len() as u32);
-            for k in &self.removed {
-                let _ = rmp::encode::write_uint(out, u64::from(*k));
-            }
+        self.next_acks.clear();
+        let mut seats_changed = false;
+        for (seat, player, seq) in seats.clone() {
+            self.next_acks.push((seat, seq));
+            let known = self
+                .seat_ids
+                .binary_search_by_key(&seat, |(s, _)| *s)
+                .is_ok_and(|i| self.seat_ids[i].1 == player);
+            seats_changed |= !known;
         }
-        let _ = rmp::encode::write_str(out, "globals");
-        let _ = globals.serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map());
+        seats_changed |= self.next_acks.len() != self.seat_ids.len();
+        self.next_acks.sort_unstable_by_key(|(seat, _)| *seat);
+        if seats_changed {
+            self.seat_ids.clear();
+            self.seat_ids
+                .extend(seats.map(|(seat, player, _)| (seat, player.to_owned())));
+            self.seat_ids.sort_unstable_by_key(|(seat, _)| *seat);
+        }
+        self.globals.clear();
+        let _ =
+            globals.serialize(&mut rmp_serde::Serializer::new(&mut self.globals).with_struct_map());
+        let keyframe = self.force_key
+            || seats_changed
+            || self.prev_tick == 0
+            || self.since_key + 1 >= self.keyframe_interval;
+        self.out.clear();
         if keyframe {
-            self.key.buf.clone_from(&self.cur.buf);
-            self.key.rows.clone_from(&self.cur.rows);
-            self.key.offsets.clone_from(&self.cur.offsets);
-            self.key_tick = tick;
+            self.write_keyframe(tick);
             self.since_key = 0;
             self.force_key = false;
         } else {
+            self.write_delta(tick);
             self.since_key += 1;
         }
+        std::mem::swap(&mut self.cur, &mut self.prev);
+        std::mem::swap(&mut self.acks, &mut self.next_acks);
+        std::mem::swap(&mut self.globals, &mut self.prev_globals);
+        self.prev_tick = tick;
         self.last_was_keyframe = keyframe;
         &self.out
+    }
+
+    fn write_keyframe(&mut self, tick: u64) {
+        let out = &mut self.out;
+        let n = self.fields.len();
+        let _ = rmp::encode::write_array_len(out, 6);
+        let _ = rmp::encode::write_uint(out, tick);
+        let _ = rmp::encode::write_uint(out, 0);
+        let _ = rmp::encode::write_array_len(out, n as u32);
+        for f in &self.fields {
+            let _ = rmp::encode::write_array_len(out, 3);
+            let _ = rmp::encode::write_str(out, f.name);
+            match f.quant {
+                Some(q) => {
+                    let _ = rmp::encode::write_f64(out, q.step);
+                    match q.modulo {
+                        Some(m) => {
+                            let _ = rmp::encode::write_uint(out, m);
+                        }
+                        None => {
+                            let _ = rmp::encode::write_nil(out);
+                        }
+                    }
+                }
+                None => {
+                    let _ = rmp::encode::write_nil(out);
+                    let _ = rmp::encode::write_nil(out);
+                }
+            }
+        }
+        let _ = rmp::encode::write_array_len(out, 3 * self.seat_ids.len() as u32);
+        for ((seat, player), (_, seq)) in self.seat_ids.iter().zip(&self.next_acks) {
+            let _ = rmp::encode::write_uint(out, u64::from(*seat));
+            let _ = rmp::encode::write_str(out, player);
+            let _ = rmp::encode::write_uint(out, u64::from(*seq));
+        }
+        let _ = rmp::encode::write_array_len(out, ((1 + n) * self.cur.rows.len()) as u32);
+        for r in &self.cur.rows {
+            let _ = rmp::encode::write_uint(out, u64::from(r.key));
+            out.extend_from_slice(self.cur.all_fields(r, n));
+        }
+        out.extend_from_slice(&self.globals);
+    }
+
+    fn write_delta(&mut self, tick: u64) {
+        let n = self.fields.len();
+        self.changes.clear();
+        self.removed.clear();
+        let (cur, prev) = (&self.cur, &self.prev);
+        let (mut i, mut j) = (0, 0);
+        while i < cur.rows.len() || j < prev.rows.len() {
+            let ck = cur.rows.get(i).map(|r| r.key);
+            let pk = prev.rows.get(j).map(|r| r.key);
+            match (ck, pk) {
+                (Some(c), Some(p)) if c == p => {
+                    let (now, was) = (&cur.rows[i], &prev.rows[j]);
+                    let mut mask = 0u64;
+                    for f in 0..n {
+                        let changed = match self.fields[f].quant {
+                            Some(_) => cur.int(now, f) != prev.int(was, f),
+                            None => cur.field(now, f) != prev.field(was, f),
+                        };
+                        if changed {
+                            mask |= 1 << f;
+                        }
+                    }
+                    if mask != 0 {
+                        self.changes.push((i, Some(j), mask));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(c), p) if p.is_none_or(|p| c < p) => {
+                    self.changes.push((i, None, all_bits(n)));
+                    i += 1;
+                }
+                (_, Some(p)) => {
+                    self.removed.push(p);
+                    j += 1;
+                }
+                (_, None) => break,
+            }
+        }
+        let out = &mut self.out;
+        let globals_changed = self.globals != self.prev_globals;
+        let _ = rmp::encode::write_array_len(out, if globals_changed { 6 } else { 5 });
+        let _ = rmp::encode::write_uint(out, tick);
+        let _ = rmp::encode::write_uint(out, self.prev_tick);
+        // The seat table is the previous snapshot's (else this would be a keyframe), so the
+        // two ack lists pair up seat by seat.
+        let moved = self
+            .next_acks
+            .iter()
+            .zip(&self.acks)
+            .filter(|((_, now), (_, was))| now != was)
+            .count();
+        let _ = rmp::encode::write_array_len(out, 2 * moved as u32);
+        for ((seat, now), (_, was)) in self.next_acks.iter().zip(&self.acks) {
+            if now != was {
+                let _ = rmp::encode::write_uint(out, u64::from(*seat));
+                let _ = rmp::encode::write_sint(out, i64::from(*now) - i64::from(*was));
+            }
+        }
+        let values: u32 = self
+            .changes
+            .iter()
+            .map(|(_, _, m)| 2 + m.count_ones())
+            .sum();
+        let _ = rmp::encode::write_array_len(out, values);
+        for &(i, j, mask) in &self.changes {
+            let r = &cur.rows[i];
+            let was = j.map(|j| &prev.rows[j]);
+            let _ = rmp::encode::write_uint(out, u64::from(r.key));
+            let _ = rmp::encode::write_uint(out, mask);
+            for f in 0..n {
+                if mask & (1 << f) == 0 {
+                    continue;
+                }
+                match (self.fields[f].quant, was) {
+                    (Some(q), Some(was)) => {
+                        let _ =
+                            rmp::encode::write_sint(out, q.diff(prev.int(was, f), cur.int(r, f)));
+                    }
+                    _ => out.extend_from_slice(cur.field(r, f)),
+                }
+            }
+        }
+        let _ = rmp::encode::write_array_len(out, self.removed.len() as u32);
+        for k in &self.removed {
+            let _ = rmp::encode::write_uint(out, u64::from(*k));
+        }
+        if globals_changed {
+            out.extend_from_slice(&self.globals);
+        }
     }
 
     /// The last snapshot encoded.

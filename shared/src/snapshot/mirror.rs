@@ -3,27 +3,27 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 
-use super::{Frame, FromFrame, Snapshot};
+use super::{Frame, FrameField, FromFrame, MAX_FIELDS, Quant, Snapshot, Value};
 use crate::wire::{DecodeError, skip_value};
 
-/// Rebuilds full state from keyframes and deltas, as a client does.
-///
-/// The current state is kept and patched in place: a delta costs the rows it names (and the
-/// rows the previous delta named, put back to the keyframe's values first), not a copy of
-/// the whole state.
+/// Rebuilds full state from keyframes and deltas, as a client does: the state after the last
+/// snapshot applied, patched in place by each delta.
 #[derive(Debug, Default, Clone)]
 pub struct Mirror {
-    key_tick: Option<u64>,
-    key: Frame,
-    /// The state after the last snapshot applied.
+    /// The tick of the state held; `None` before the first keyframe.
+    tick: Option<u64>,
     cur: Frame,
-    /// The rows in which `cur` may differ from `key`, with the fields that may
-    /// ([`WHOLE_ROW`]: the row was added or removed).
-    dirty: Vec<(u32, u64)>,
-    /// Scratch: the rows the delta being applied changes, with its masks, sorted by key.
-    named: Vec<(u32, u64)>,
+    /// Every seat: `(seat, player, last applied seq)`, by seat.
+    seats: Vec<(u32, String, u32)>,
+    /// Scratch for a delta being read: acks as `(index in seats, new seq)`.
+    acks: Vec<(usize, u32)>,
+    /// Scratch: each changed row as `(key, mask, index of its first value in values)`.
+    changes: Vec<(u32, u64, usize)>,
+    values: Vec<Value>,
+    removed: Vec<u32>,
+    /// Scratch: where the delta's globals start, if it has them.
+    globals_at: Option<usize>,
 }
 
 /// What [`Mirror::apply`] made of a snapshot. The state itself is the mirror's
@@ -36,11 +36,11 @@ pub enum Applied {
         tick: u64,
         /// Whether it was a keyframe.
         keyframe: bool,
-        /// Acks.
+        /// Last applied input per seated player id.
         acks: BTreeMap<String, u32>,
     },
-    /// A delta whose keyframe this mirror does not have (missed, or joined after it); wait
-    /// for the next keyframe.
+    /// A delta against a snapshot this mirror does not hold (missed, or before it joined);
+    /// wait for the next keyframe.
     NeedKeyframe,
 }
 
@@ -53,92 +53,229 @@ impl Mirror {
     /// Applies one snapshot (the `snapshot` event's argument). A snapshot that does not
     /// decode leaves the mirror as it was.
     pub fn apply(&mut self, bytes: &Bytes) -> Result<Applied, DecodeError> {
-        let raw = parse(bytes)?;
-        if let Some(fields) = raw.fields {
-            let rows = raw.rows.unwrap_or_default();
-            self.key = Frame {
-                fields,
-                rows,
-                globals: raw.globals,
-            };
-            self.key_tick = Some(raw.tick);
-            self.cur.clone_from(&self.key);
-            self.dirty.clear();
-            return Ok(Applied::State {
-                tick: raw.tick,
-                keyframe: true,
-                acks: raw.acks,
-            });
+        let mut rd: &[u8] = bytes;
+        let len = array_len(&mut rd)?;
+        if !(5..=6).contains(&len) {
+            return Err(DecodeError::Shape);
         }
-        if self.key_tick != Some(raw.base) {
+        let tick: u64 = read_uint(&mut rd)?;
+        let base: u64 = read_uint(&mut rd)?;
+        if base == 0 {
+            if len != 6 {
+                return Err(DecodeError::Shape);
+            }
+            self.keyframe(bytes, rd, tick)?;
+            return Ok(self.state(tick, true));
+        }
+        if self.tick != Some(base) {
             return Ok(Applied::NeedKeyframe);
         }
-        // What the previous delta changed and this one does not goes back to the keyframe's
-        // values; the rest is overwritten below. Only those fields are touched: a row whose
-        // fields all change every tick never reads the keyframe's copy.
-        self.named.clear();
-        self.named
-            .extend(raw.changed.iter().map(|(key, mask, _)| (*key, *mask)));
-        self.named.sort_unstable_by_key(|(key, _)| *key);
-        for (key, was_changed) in self.dirty.drain(..) {
-            let changes = self
-                .named
-                .binary_search_by_key(&key, |(k, _)| *k)
-                .map_or(0, |i| self.named[i].1);
-            let restore = was_changed & !changes;
-            match (self.cur.rows.get_mut(&key), self.key.rows.get(&key)) {
-                (Some(row), Some(was)) => {
-                    for_bits(restore, row.len(), |i| {
-                        if let Some(v) = was.get(i) {
-                            row[i].clone_from(v);
-                        }
-                    });
-                }
-                // added since the keyframe: if this delta still has it, it is rebuilt below
-                (Some(_), None) => {
-                    self.cur.rows.remove(&key);
-                }
-                // (removed since the keyframe; unless it still is)
-                (None, Some(was)) if !raw.removed.contains(&key) => {
-                    self.cur.rows.insert(key, was.clone());
-                }
-                (None, _) => {}
-            }
+        self.read_delta(bytes, rd, len == 6)
+            .inspect_err(|_| self.clear_scratch())?;
+        self.apply_delta(bytes, tick);
+        Ok(self.state(tick, false))
+    }
+
+    fn state(&self, tick: u64, keyframe: bool) -> Applied {
+        Applied::State {
+            tick,
+            keyframe,
+            acks: self
+                .seats
+                .iter()
+                .map(|(_, player, seq)| (player.clone(), *seq))
+                .collect(),
         }
-        self.cur.globals = raw.globals;
-        for key in raw.removed {
-            if self.cur.rows.remove(&key).is_some() || self.key.rows.contains_key(&key) {
-                self.dirty.push((key, WHOLE_ROW));
+    }
+
+    fn keyframe(&mut self, bytes: &Bytes, mut rd: &[u8], tick: u64) -> Result<(), DecodeError> {
+        let n = array_len(&mut rd)?;
+        if n > MAX_FIELDS {
+            return Err(DecodeError::Shape);
+        }
+        let mut fields = Vec::with_capacity(n);
+        for _ in 0..n {
+            if array_len(&mut rd)? != 3 {
+                return Err(DecodeError::Shape);
             }
+            let name = read_str(&mut rd)?.to_owned();
+            let step = read_opt_f64(&mut rd)?;
+            let modulo = if read_nil(&mut rd) {
+                None
+            } else {
+                Some(read_uint::<u64>(&mut rd)?)
+            };
+            let quant = match (step, modulo) {
+                (None, None) => None,
+                (Some(step), _) if step.is_finite() && step > 0.0 && modulo != Some(0) => {
+                    Some(Quant { step, modulo })
+                }
+                _ => return Err(DecodeError::Shape),
+            };
+            fields.push(FrameField { name, quant });
+        }
+        let len = array_len(&mut rd)?;
+        if len % 3 != 0 {
+            return Err(DecodeError::Shape);
+        }
+        let mut seats = Vec::with_capacity(len / 3);
+        for _ in 0..len / 3 {
+            let seat = read_uint(&mut rd)?;
+            let player = read_str(&mut rd)?.to_owned();
+            seats.push((seat, player, read_uint(&mut rd)?));
+        }
+        seats.sort_unstable_by_key(|(seat, _, _)| *seat);
+        let len = array_len(&mut rd)?;
+        if len % (1 + n) != 0 {
+            return Err(DecodeError::Shape);
+        }
+        let mut rows = BTreeMap::new();
+        for _ in 0..len / (1 + n) {
+            let key = read_uint(&mut rd)?;
+            let mut row = Vec::with_capacity(n);
+            for f in &fields {
+                row.push(read_field(bytes, &mut rd, f.quant.is_some())?);
+            }
+            rows.insert(key, row);
+        }
+        let globals = slice_value(bytes, &mut rd)?;
+        if !rd.is_empty() {
+            return Err(DecodeError::Shape);
+        }
+        self.cur = Frame {
+            fields,
+            rows,
+            globals,
+        };
+        self.seats = seats;
+        self.tick = Some(tick);
+        Ok(())
+    }
+
+    /// Reads a delta into the scratch lists, checking it against the state held; changes
+    /// nothing else.
+    fn read_delta(
+        &mut self,
+        bytes: &Bytes,
+        mut rd: &[u8],
+        globals: bool,
+    ) -> Result<(), DecodeError> {
+        self.clear_scratch();
+        let len = array_len(&mut rd)?;
+        if len % 2 != 0 {
+            return Err(DecodeError::Shape);
+        }
+        for _ in 0..len / 2 {
+            let seat: u32 = read_uint(&mut rd)?;
+            let d: i64 = read_sint(&mut rd)?;
+            let i = self
+                .seats
+                .binary_search_by_key(&seat, |(s, _, _)| *s)
+                .map_err(|_| DecodeError::Shape)?;
+            let seq =
+                u32::try_from(i64::from(self.seats[i].2) + d).map_err(|_| DecodeError::Shape)?;
+            self.acks.push((i, seq));
         }
         let n = self.cur.fields.len();
-        for (key, mask, values) in raw.changed {
-            let row = self.cur.rows.entry(key).or_insert_with(|| vec![nil(); n]);
-            // `parse` checked there is one value per mask bit.
-            let mut values = values.into_iter();
-            for_bits(mask, row.len(), |i| {
-                if let Some(v) = values.next() {
-                    row[i] = v;
-                }
-            });
-            let changed = if self.key.rows.contains_key(&key) {
-                mask
-            } else {
-                WHOLE_ROW
-            };
-            self.dirty.push((key, changed));
+        let whole = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        let mut left = array_len(&mut rd)?;
+        while left > 0 {
+            if left < 2 {
+                return Err(DecodeError::Shape);
+            }
+            let key: u32 = read_uint(&mut rd)?;
+            let mask: u64 = read_uint(&mut rd)?;
+            let count = mask.count_ones() as usize;
+            // A row must exist to be patched; a new one comes whole.
+            if mask & !whole != 0
+                || left - 2 < count
+                || (!self.cur.rows.contains_key(&key) && mask != whole)
+            {
+                return Err(DecodeError::Shape);
+            }
+            self.changes.push((key, mask, self.values.len()));
+            for_bits(mask, |f| {
+                let quantized = self.cur.fields[f].quant.is_some();
+                self.values.push(read_field(bytes, &mut rd, quantized)?);
+                Ok(())
+            })?;
+            left -= 2 + count;
         }
-        Ok(Applied::State {
-            tick: raw.tick,
-            keyframe: false,
-            acks: raw.acks,
-        })
+        for _ in 0..array_len(&mut rd)? {
+            self.removed.push(read_uint(&mut rd)?);
+        }
+        if globals {
+            self.globals_at = Some(bytes.len() - rd.len());
+            skip_value(&mut rd)?;
+        }
+        if !rd.is_empty() {
+            return Err(DecodeError::Shape);
+        }
+        Ok(())
+    }
+
+    /// Applies the delta [`read_delta`](Self::read_delta) checked.
+    fn apply_delta(&mut self, bytes: &Bytes, tick: u64) {
+        for &(i, seq) in &self.acks {
+            self.seats[i].2 = seq;
+        }
+        for key in &self.removed {
+            self.cur.rows.remove(key);
+        }
+        let n = self.cur.fields.len();
+        let mut values = self.values.drain(..);
+        for &(key, mask, _) in &self.changes {
+            let row = self
+                .cur
+                .rows
+                .entry(key)
+                .or_insert_with(|| Vec::with_capacity(n));
+            if row.len() < n {
+                // A new row: its values come whole, in field order.
+                row.clear();
+                row.extend(values.by_ref().take(n));
+                continue;
+            }
+            let _ = for_bits(mask, |f| {
+                let Some(v) = values.next() else {
+                    return Ok(());
+                };
+                row[f] = match (v, &row[f], self.cur.fields[f].quant) {
+                    (Value::Int(d), Value::Int(q), Some(quant)) => Value::Int(quant.apply(*q, d)),
+                    (v, _, _) => v,
+                };
+                Ok(())
+            });
+        }
+        drop(values);
+        if let Some(at) = self.globals_at {
+            // `read_delta` checked that the globals are the last value.
+            self.cur.globals = bytes.slice(at..);
+        }
+        self.tick = Some(tick);
+        self.clear_scratch();
+    }
+
+    fn clear_scratch(&mut self) {
+        self.acks.clear();
+        self.changes.clear();
+        self.values.clear();
+        self.removed.clear();
+        self.globals_at = None;
     }
 
     /// The rows and globals after the last snapshot [`apply`](Self::apply) returned
     /// [`Applied::State`] for.
     pub fn frame(&self) -> &Frame {
         &self.cur
+    }
+
+    /// The seat of `player`, as the last keyframe gave it.
+    pub fn seat_of(&self, player: &str) -> Option<u32> {
+        self.seats
+            .iter()
+            .find(|(_, p, _)| p == player)
+            .map(|(seat, _, _)| *seat)
     }
 
     /// Types the state `applied` describes, which must be what the last [`apply`](Self::apply)
@@ -171,41 +308,31 @@ impl Mirror {
         self.typed(applied)
     }
 
-    /// The tick of the keyframe deltas are applied to.
-    pub fn keyframe_tick(&self) -> Option<u64> {
-        self.key_tick
+    /// The tick of the state held (the base the next delta must name).
+    pub fn tick(&self) -> Option<u64> {
+        self.tick
     }
 }
 
-/// msgpack nil, the value of a field a row never had.
-fn nil() -> Bytes {
-    Bytes::from_static(&[0xc0])
-}
-
-/// A [`Mirror`]'s mark for a row that was added or removed since the keyframe.
-const WHOLE_ROW: u64 = u64::MAX;
-
-/// Calls `f` with the index of every bit set in `mask` below `len` (and [`MAX_FIELDS`](super::MAX_FIELDS)).
-fn for_bits(mut mask: u64, len: usize, mut f: impl FnMut(usize)) {
+/// Calls `f` with the index of every bit set in `mask`, lowest first.
+fn for_bits(
+    mut mask: u64,
+    mut f: impl FnMut(usize) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     while mask != 0 {
-        let i = mask.trailing_zeros() as usize;
-        if i >= len {
-            break;
-        }
-        f(i);
+        f(mask.trailing_zeros() as usize)?;
         mask &= mask - 1;
     }
+    Ok(())
 }
 
-struct Raw {
-    tick: u64,
-    base: u64,
-    acks: BTreeMap<String, u32>,
-    fields: Option<Vec<String>>,
-    rows: Option<BTreeMap<u32, Vec<Bytes>>>,
-    changed: Vec<(u32, u64, Vec<Bytes>)>,
-    removed: Vec<u32>,
-    globals: Bytes,
+/// One field's value: a quantized field's integer, or any msgpack value as it came.
+fn read_field(bytes: &Bytes, rd: &mut &[u8], quantized: bool) -> Result<Value, DecodeError> {
+    if quantized {
+        read_sint(rd).map(Value::Int)
+    } else {
+        slice_value(bytes, rd).map(Value::Raw)
+    }
 }
 
 fn slice_value(bytes: &Bytes, rd: &mut &[u8]) -> Result<Bytes, DecodeError> {
@@ -214,95 +341,48 @@ fn slice_value(bytes: &Bytes, rd: &mut &[u8]) -> Result<Bytes, DecodeError> {
     Ok(bytes.slice(start..bytes.len() - rd.len()))
 }
 
-fn decode_value<T: DeserializeOwned>(bytes: &Bytes, rd: &mut &[u8]) -> Result<T, DecodeError> {
-    let v = slice_value(bytes, rd)?;
-    rmp_serde::from_slice(&v).map_err(|_| DecodeError::Shape)
-}
-
-/// An integer of any msgpack width that fits `T`.
-fn read_int<T: TryFrom<u64>>(rd: &mut &[u8]) -> Result<T, DecodeError> {
+/// A non-negative integer of any msgpack width that fits `T`.
+fn read_uint<T: TryFrom<u64>>(rd: &mut &[u8]) -> Result<T, DecodeError> {
     let n: u64 = rmp::decode::read_int(rd).map_err(|_| DecodeError::Shape)?;
     T::try_from(n).map_err(|_| DecodeError::Shape)
 }
 
-fn map_len(rd: &mut &[u8]) -> Result<usize, DecodeError> {
-    rmp::decode::read_map_len(rd)
-        .map(|n| n as usize)
-        .map_err(|_| DecodeError::Shape)
+/// A signed integer of any msgpack width.
+fn read_sint(rd: &mut &[u8]) -> Result<i64, DecodeError> {
+    rmp::decode::read_int(rd).map_err(|_| DecodeError::Shape)
+}
+
+fn read_str<'a>(rd: &mut &'a [u8]) -> Result<&'a str, DecodeError> {
+    let (s, rest) = rmp::decode::read_str_from_slice(*rd).map_err(|_| DecodeError::Shape)?;
+    *rd = rest;
+    Ok(s)
+}
+
+/// Consumes a nil if one is next.
+fn read_nil(rd: &mut &[u8]) -> bool {
+    if rd.first() == Some(&0xc0) {
+        *rd = &rd[1..];
+        true
+    } else {
+        false
+    }
+}
+
+/// nil, or a number (any msgpack float or integer) as an `f64`.
+fn read_opt_f64(rd: &mut &[u8]) -> Result<Option<f64>, DecodeError> {
+    if read_nil(rd) {
+        return Ok(None);
+    }
+    match rd.first() {
+        Some(0xca) => rmp::decode::read_f32(rd).map(|v| Some(f64::from(v))),
+        Some(0xcb) => rmp::decode::read_f64(rd).map(Some),
+        _ => return read_sint(rd).map(|v| Some(v as f64)),
+    }
+    .map_err(|_| DecodeError::Shape)
 }
 
 fn array_len(rd: &mut &[u8]) -> Result<usize, DecodeError> {
     rmp::decode::read_array_len(rd)
         .map(|n| n as usize)
         .map_err(|_| DecodeError::Shape)
-}
-
-fn parse(bytes: &Bytes) -> Result<Raw, DecodeError> {
-    let mut rd: &[u8] = bytes;
-    let n = rmp::decode::read_map_len(&mut rd).map_err(|_| DecodeError::NotAMap)?;
-    let mut raw = Raw {
-        tick: 0,
-        base: 0,
-        acks: BTreeMap::new(),
-        fields: None,
-        rows: None,
-        changed: Vec::new(),
-        removed: Vec::new(),
-        globals: Bytes::from_static(&[0xc0]),
-    };
-    for _ in 0..n {
-        let (key, rest) = rmp::decode::read_str_from_slice(rd).map_err(|_| DecodeError::Shape)?;
-        rd = rest;
-        match key {
-            "tick" => raw.tick = read_int(&mut rd)?,
-            "base" => raw.base = read_int(&mut rd)?,
-            "acks" => {
-                for _ in 0..map_len(&mut rd)? {
-                    let (player, rest) =
-                        rmp::decode::read_str_from_slice(rd).map_err(|_| DecodeError::Shape)?;
-                    rd = rest;
-                    raw.acks.insert(player.to_owned(), read_int(&mut rd)?);
-                }
-            }
-            "fields" => raw.fields = Some(decode_value(bytes, &mut rd)?),
-            "removed" => raw.removed = decode_value(bytes, &mut rd)?,
-            "globals" => raw.globals = slice_value(bytes, &mut rd)?,
-            "rows" => {
-                let mut rows = BTreeMap::new();
-                for _ in 0..array_len(&mut rd)? {
-                    let len = array_len(&mut rd)?;
-                    if len == 0 {
-                        return Err(DecodeError::Shape);
-                    }
-                    let key: u32 = read_int(&mut rd)?;
-                    let mut values = Vec::with_capacity(len - 1);
-                    for _ in 1..len {
-                        values.push(slice_value(bytes, &mut rd)?);
-                    }
-                    rows.insert(key, values);
-                }
-                raw.rows = Some(rows);
-            }
-            "changed" => {
-                for _ in 0..array_len(&mut rd)? {
-                    let len = array_len(&mut rd)?;
-                    if len < 2 {
-                        return Err(DecodeError::Shape);
-                    }
-                    let key: u32 = read_int(&mut rd)?;
-                    let mask: u64 = read_int(&mut rd)?;
-                    let mut values = Vec::with_capacity(len - 2);
-                    for _ in 2..len {
-                        values.push(slice_value(bytes, &mut rd)?);
-                    }
-                    if values.len() != mask.count_ones() as usize {
-                        return Err(DecodeError::Shape);
-                    }
-                    raw.changed.push((key, mask, values));
-                }
-            }
-            _ => skip_value(&mut rd)?,
-        }
-    }
-    Ok(raw)
 }

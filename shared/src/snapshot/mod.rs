@@ -1,17 +1,21 @@
-//! Snapshots on the wire: keyframes and deltas of replicated rows.
+//! Snapshots on the wire (protocol 2): keyframes and deltas of replicated rows, compact.
 //!
 //! A game's state is a set of **rows** (one per replicated entity, keyed by a `u32`, with the
-//! same fields in the same order) plus **globals** (anything else, sent whole). Every
-//! `keyframe_interval` ticks the room sends a *keyframe* with every row; in between it sends
-//! *deltas* holding only the fields that differ **from the keyframe**, the rows added since and
-//! the keys removed since. A delta never depends on another delta, so a client that missed
-//! some recovers with the next one it gets, and one that missed a keyframe recovers at the next
-//! keyframe. `docs/PROTOCOL.md` specifies the format; [`Encoder`] writes it (the server) and
-//! [`Mirror`] reads it back (clients).
+//! same fields in the same order) plus **globals** (anything else), and each seated player's
+//! last applied input (its *ack*, by seat). A *keyframe* carries everything, with the field
+//! names and how each field is quantized; a *delta* carries only what changed **since the
+//! previous snapshot**: the rows' changed fields (a quantized number as the difference of its
+//! integers), rows added and removed, acks that moved, and the globals if they changed. A
+//! client applies a delta only to the snapshot it names as its base; one that missed a
+//! snapshot waits for the next keyframe. `docs/PROTOCOL.md` specifies the format; [`Encoder`]
+//! writes it (the server) and [`Mirror`] reads it back (clients).
 //!
-//! Keyframe: `{tick, acks, base: tick, fields: [name...], rows: [[key, v0, v1, ...]...], globals}`.
-//! Delta: `{tick, acks, base: keyframe tick, changed: [[key, mask, v...]...], removed: [key...], globals}`,
-//! where bit *i* of `mask` says field *i* follows, in field order.
+//! Keyframe: `[tick, 0, schema, seats, rows, globals]`, where `schema` is
+//! `[[name, step, modulo]...]`, `seats` is `[seat, player, seq, ...]` and `rows` is
+//! `[key, v0, v1, ..., key, ...]`.
+//! Delta: `[tick, base, acks, changes, removed]` (and `globals` sixth when they changed), where
+//! `acks` is `[seat, seq - previous, ...]`, `changes` is `[key, mask, v..., key, ...]` (bit *i*
+//! of `mask`: field *i* follows) and `removed` is `[key...]`.
 //!
 //! # Layout
 //! - `encoder`: [`Encoder`], what the server writes a room's snapshot with.
@@ -31,12 +35,87 @@ use crate::wire::DecodeError;
 
 pub use encoder::{Encoder, RowError};
 pub use mirror::{Applied, Mirror};
-pub use replicate::{Replicate, RowWriter};
+pub use replicate::{Quantity, Replicate, RowWriter};
 /// `#[derive(Replicate)]`: see [`Replicate`].
 pub use tickroom_derive::Replicate;
 
 /// Most fields a row may have (the change mask is a `u64`).
 pub const MAX_FIELDS: usize = 64;
+
+/// How a numeric field travels: as the integer nearest `value / step`, wrapped into
+/// `0..modulo` when there is a modulo (an angle: `step` = 2π / `modulo`). Deltas carry the
+/// difference of two such integers (with a modulo, the shorter way round), so a small move
+/// costs a byte.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quant {
+    /// The value of one unit of the integer (e.g. `0.01`: hundredths).
+    pub step: f64,
+    /// If set, integers wrap into `0..modulo`.
+    pub modulo: Option<u64>,
+}
+
+impl Quant {
+    /// The integer `value` travels as.
+    pub fn quantize(&self, value: f64) -> i64 {
+        // `as` saturates, and NaN becomes 0: any input gives some integer.
+        let q = (value / self.step).round() as i64;
+        match self.modulo {
+            Some(m) => q.rem_euclid(m.clamp(1, i64::MAX as u64) as i64),
+            None => q,
+        }
+    }
+
+    /// The value an integer stands for.
+    pub fn dequantize(&self, q: i64) -> f64 {
+        q as f64 * self.step
+    }
+
+    /// What a delta carries for a change from `from` to `to`.
+    pub fn diff(&self, from: i64, to: i64) -> i64 {
+        match self.modulo {
+            Some(m) => {
+                let m = m.clamp(1, i64::MAX as u64) as i64;
+                let d = to.wrapping_sub(from).rem_euclid(m);
+                if d > m / 2 { d - m } else { d }
+            }
+            None => to.wrapping_sub(from),
+        }
+    }
+
+    /// The integer after a delta's difference `d` is applied to `q`.
+    pub fn apply(&self, q: i64, d: i64) -> i64 {
+        match self.modulo {
+            Some(m) => q
+                .wrapping_add(d)
+                .rem_euclid(m.clamp(1, i64::MAX as u64) as i64),
+            None => q.wrapping_add(d),
+        }
+    }
+}
+
+/// One field of a declared row: its name and, for a quantized number, how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Field {
+    /// The name, as keyframes carry it.
+    pub name: &'static str,
+    /// How the value is quantized; `None`: sent as its own msgpack value.
+    pub quant: Option<Quant>,
+}
+
+impl Field {
+    /// A field sent as its own msgpack value.
+    pub const fn raw(name: &'static str) -> Self {
+        Self { name, quant: None }
+    }
+
+    /// A number sent as the integer nearest `value / step` (wrapped into `0..modulo`).
+    pub const fn quantized(name: &'static str, step: f64, modulo: Option<u64>) -> Self {
+        Self {
+            name,
+            quant: Some(Quant { step, modulo }),
+        }
+    }
+}
 
 /// A snapshot rebuilt by a [`Mirror`]: full state, typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,13 +130,31 @@ pub struct Snapshot<S> {
     pub state: S,
 }
 
+/// A field of the rows a [`Mirror`] rebuilds, as the keyframe described it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameField {
+    /// The field's name.
+    pub name: String,
+    /// How its values are quantized, if they are.
+    pub quant: Option<Quant>,
+}
+
+/// One field's value in a rebuilt row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A msgpack value, as sent.
+    Raw(Bytes),
+    /// A quantized field's integer (see [`Quant`]).
+    Int(i64),
+}
+
 /// The rebuilt rows and globals of a snapshot, before typing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frame {
-    /// Field names, in order.
-    pub fields: Vec<String>,
-    /// Every row's field values (raw msgpack), by key.
-    pub rows: BTreeMap<u32, Vec<Bytes>>,
+    /// The fields, in order.
+    pub fields: Vec<FrameField>,
+    /// Every row's field values, by key.
+    pub rows: BTreeMap<u32, Vec<Value>>,
     /// The globals (raw msgpack).
     pub globals: Bytes,
 }
@@ -65,13 +162,25 @@ pub struct Frame {
 impl Frame {
     /// Position of field `name`.
     pub fn field_index(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f == name)
+        self.fields.iter().position(|f| f.name == name)
     }
 
-    /// Field `i` of `row`, decoded.
-    pub fn value<T: DeserializeOwned>(&self, row: &[Bytes], i: usize) -> Result<T, DecodeError> {
-        let raw = row.get(i).ok_or(DecodeError::Shape)?;
-        rmp_serde::from_slice(raw).map_err(|_| DecodeError::Shape)
+    /// Field `i` of `row`, decoded (a quantized one as the number it stands for).
+    pub fn value<T: DeserializeOwned>(&self, row: &[Value], i: usize) -> Result<T, DecodeError> {
+        match row.get(i).ok_or(DecodeError::Shape)? {
+            Value::Raw(raw) => rmp_serde::from_slice(raw).map_err(|_| DecodeError::Shape),
+            Value::Int(q) => {
+                let quant = self
+                    .fields
+                    .get(i)
+                    .and_then(|f| f.quant)
+                    .ok_or(DecodeError::Shape)?;
+                let de = serde::de::value::F64Deserializer::<serde::de::value::Error>::new(
+                    quant.dequantize(*q),
+                );
+                T::deserialize(de).map_err(|_| DecodeError::Shape)
+            }
+        }
     }
 
     /// The globals, decoded.
@@ -88,86 +197,113 @@ pub trait FromFrame: Sized {
 
 #[cfg(test)]
 mod tests {
-    use serde::Serialize;
+    use std::collections::BTreeMap;
 
     use super::*;
 
-    #[derive(Serialize)]
-    struct Row<'a>(&'a str, f32, f32);
+    #[derive(Debug, Clone, PartialEq, Replicate)]
+    struct Disc {
+        id: String,
+        #[replicate(step = 0.01)]
+        x: f32,
+        #[replicate(step = 0.01)]
+        y: f32,
+    }
 
     #[derive(Debug, PartialEq)]
-    struct State(Vec<(u32, String, f32, f32)>, u32);
+    struct State(Vec<(u32, Disc)>, u32);
 
     impl FromFrame for State {
         fn from_frame(f: &Frame) -> Result<Self, DecodeError> {
-            let mut rows = Vec::new();
-            for (k, r) in &f.rows {
-                rows.push((*k, f.value(r, 0)?, f.value(r, 1)?, f.value(r, 2)?));
-            }
-            Ok(State(rows, f.globals()?))
+            Ok(State(Disc::read_rows(f)?, f.globals()?))
         }
     }
 
-    fn frame(enc: &mut Encoder, tick: u64, rows: &[(u32, &str, f32, f32)], g: u32) -> Bytes {
-        enc.begin();
-        for (k, id, x, y) in rows {
-            enc.push(*k, &Row(id, *x, *y)).unwrap();
+    fn disc(id: &str, x: f32, y: f32) -> Disc {
+        Disc {
+            id: id.into(),
+            x,
+            y,
         }
-        Bytes::copy_from_slice(enc.finish(tick, &BTreeMap::<String, u32>::new(), &g))
+    }
+
+    /// Encodes one snapshot of `rows` with `seats` as `(seat, player, seq)`.
+    fn frame(
+        enc: &mut Encoder,
+        tick: u64,
+        rows: &[(u32, Disc)],
+        seats: &[(u32, &str, u32)],
+        g: u32,
+    ) -> Bytes {
+        enc.begin();
+        for (k, d) in rows {
+            enc.push_row(*k, d).unwrap();
+        }
+        Bytes::copy_from_slice(enc.finish(tick, seats.iter().copied(), &g))
     }
 
     #[test]
     fn keyframes_and_deltas_rebuild_the_same_state() {
-        let mut enc = Encoder::new(&["id", "x", "y"], 4);
+        let mut enc = Encoder::for_row::<Disc>(4);
         let mut m = Mirror::new();
-        let t1 = [(1, "a", 1.0, 1.0), (2, "b", 2.0, 2.0), (3, "c", 3.0, 3.0)];
-        let k = frame(&mut enc, 1, &t1, 7);
+        let seats = [(0, "a", 0), (1, "b", 0)];
+        let t1 = [
+            (1, disc("a", 1.0, 1.0)),
+            (2, disc("b", 2.0, 2.0)),
+            (3, disc("c", 3.0, 3.0)),
+        ];
+        let k = frame(&mut enc, 1, &t1, &seats, 7);
         assert!(enc.last_was_keyframe());
         let s = m.apply_typed::<State>(&k).unwrap().unwrap();
-        assert_eq!(s.state.0.len(), 3);
-        // tick 2: b moves in x, c leaves, d arrives; globals change
-        let t2 = [(1, "a", 1.0, 1.0), (2, "b", 5.0, 2.0), (4, "d", 4.0, 4.0)];
-        let d = frame(&mut enc, 2, &t2, 8);
+        assert_eq!(s.state, State(t1.to_vec(), 7));
+        assert_eq!(s.acks, BTreeMap::from([("a".into(), 0), ("b".into(), 0)]));
+        // tick 2: b moves in x, c leaves, d arrives; a's input 1 is applied; globals change
+        let seats2 = [(0, "a", 1), (1, "b", 0)];
+        let t2 = [
+            (1, disc("a", 1.0, 1.0)),
+            (2, disc("b", 2.5, 2.0)),
+            (4, disc("d", 4.0, 4.0)),
+        ];
+        let d = frame(&mut enc, 2, &t2, &seats2, 8);
         assert!(!enc.last_was_keyframe());
         let s = m.apply_typed::<State>(&d).unwrap().unwrap();
-        assert_eq!(
-            s.state,
-            State(
-                vec![
-                    (1, "a".into(), 1.0, 1.0),
-                    (2, "b".into(), 5.0, 2.0),
-                    (4, "d".into(), 4.0, 4.0)
-                ],
-                8
-            )
-        );
-        // A delta carries only b's x (1 value), d whole (3 values), and c's removal.
-        let Applied::State { .. } = m.apply(&d).unwrap() else {
-            panic!()
-        };
+        assert_eq!(s.state, State(t2.to_vec(), 8));
+        assert_eq!(s.acks["a"], 1);
         assert!(d.len() < k.len());
-        // tick 3 is missed; tick 4's delta alone still rebuilds the state (relative to the keyframe)
-        let _missed = frame(&mut enc, 3, &t2, 8);
-        let t4 = [(1, "a", 0.0, 1.0), (2, "b", 5.0, 2.0), (4, "d", 4.0, 4.0)];
-        let d4 = frame(&mut enc, 4, &t4, 8);
-        assert!(!enc.last_was_keyframe());
-        let s = m.apply_typed::<State>(&d4).unwrap().unwrap();
-        assert_eq!(s.state.0[0], (1, "a".into(), 0.0, 1.0));
-        assert_eq!(s.state.0[1], (2, "b".into(), 5.0, 2.0));
-        // tick 5: keyframe again (interval 4); a fresh mirror waits for it
+        // tick 3: only b moves (0.25 units: one byte), and nothing else is sent
+        let t3 = [
+            (1, disc("a", 1.0, 1.0)),
+            (2, disc("b", 2.75, 2.0)),
+            (4, disc("d", 4.0, 4.0)),
+        ];
+        let d3 = frame(&mut enc, 3, &t3, &seats2, 8);
+        // [3, 2, [], [2, 0b010, 25], []]: array, tick, base, acks, changes (4), removed
+        assert_eq!(d3.len(), 1 + 1 + 1 + 1 + 4 + 1, "{d3:?}");
+        let s = m.apply_typed::<State>(&d3).unwrap().unwrap();
+        assert_eq!(s.state, State(t3.to_vec(), 8));
+        // tick 4 is missed: tick 5's delta is against it, so the mirror waits for a keyframe
+        let _missed = frame(&mut enc, 4, &t3, &seats2, 8);
+        let t5 = [(1, disc("a", 0.0, 1.0)), (2, disc("b", 2.75, 2.0))];
+        let d5 = frame(&mut enc, 5, &t5, &seats2, 8);
+        assert!(enc.last_was_keyframe(), "every 4 snapshots");
+        let s = m.apply_typed::<State>(&d5).unwrap().unwrap();
+        assert_eq!(s.state, State(t5.to_vec(), 8));
+        let d6 = frame(&mut enc, 6, &t5, &seats2, 8);
         let mut late = Mirror::new();
-        assert_eq!(late.apply(&d4).unwrap(), Applied::NeedKeyframe);
-        let k5 = frame(&mut enc, 5, &t4, 8);
+        assert_eq!(late.apply(&d6).unwrap(), Applied::NeedKeyframe);
+        // a player leaving changes the seat table: a keyframe at once
+        let k7 = frame(&mut enc, 7, &t5, &[(1, "b", 0)], 8);
         assert!(enc.last_was_keyframe());
-        let s = late.apply_typed::<State>(&k5).unwrap().unwrap();
-        assert_eq!(s.state, m.apply_typed::<State>(&k5).unwrap().unwrap().state);
+        let s = late.apply_typed::<State>(&k7).unwrap().unwrap();
+        assert_eq!(s.acks, BTreeMap::from([("b".into(), 0)]));
+        assert_eq!(late.seat_of("b"), Some(1));
     }
 
-    /// Random worlds (rows joining, leaving, moving and moving back) over many ticks, with
-    /// snapshots missed at random: every snapshot a mirror can apply rebuilds exactly the
-    /// state that was encoded, however the in-place patching of earlier deltas went.
+    /// Random worlds (rows joining, leaving and moving, seats taken and given up, inputs
+    /// applied, globals changing) over many ticks, with snapshots missed at random: every
+    /// snapshot a mirror applies rebuilds exactly the state that was encoded.
     #[test]
-    fn patched_state_matches_the_encoded_world_through_random_ticks() {
+    fn rebuilt_state_matches_the_encoded_world_through_random_ticks() {
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move |n: u64| {
             seed ^= seed << 13;
@@ -176,143 +312,211 @@ mod tests {
             seed % n
         };
         let names: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
-        let mut enc = Encoder::new(&["id", "x", "y"], 5);
+        let mut enc = Encoder::for_row::<Disc>(7);
         let mut m = Mirror::new();
         let mut world: BTreeMap<u32, (f32, f32)> = BTreeMap::new();
-        let mut checked = 0;
-        for tick in 1..=2_000u64 {
+        let mut seats: BTreeMap<u32, u32> = BTreeMap::new();
+        let (mut checked, mut waited) = (0, 0);
+        for tick in 1..=3_000u64 {
             for _ in 0..next(4) {
                 let key = next(12) as u32;
-                match next(5) {
+                match next(6) {
                     0 => {
                         world.remove(&key);
                     }
-                    // back to a value a keyframe may hold
                     1 => {
-                        world.insert(key, (0.0, 0.0));
+                        // a big jump, past what one byte of difference holds
+                        world.insert(key, (next(100_000) as f32 / 100.0, -3.5));
                     }
                     _ => {
-                        world.insert(key, (next(8) as f32, next(8) as f32));
+                        let (x, y) = world.get(&key).copied().unwrap_or((50.0, 50.0));
+                        let step = |v: f32, d: u64| v + (d as f32 - 100.0) / 100.0;
+                        world.insert(key, (step(x, next(200)), step(y, next(200))));
                     }
                 }
             }
-            let rows: Vec<(u32, &str, f32, f32)> = world
+            match next(40) {
+                0 => {
+                    seats.remove(&(next(6) as u32));
+                }
+                1 => {
+                    seats.entry(next(6) as u32).or_insert(0);
+                }
+                _ => {}
+            }
+            for seq in seats.values_mut() {
+                *seq += next(3) as u32;
+            }
+            let rows: Vec<(u32, Disc)> = world
                 .iter()
-                .map(|(k, (x, y))| (*k, names[*k as usize].as_str(), *x, *y))
+                .map(|(k, (x, y))| (*k, disc(&names[*k as usize], *x, *y)))
                 .collect();
-            let bytes = frame(&mut enc, tick, &rows, tick as u32);
-            if next(4) == 0 {
+            let seat_list: Vec<(u32, &str, u32)> = seats
+                .iter()
+                .map(|(s, seq)| (*s, names[*s as usize].as_str(), *seq))
+                .collect();
+            let g = (tick / 10) as u32;
+            let bytes = frame(&mut enc, tick, &rows, &seat_list, g);
+            if next(8) == 0 {
                 continue; // missed
             }
             let Some(s) = m.apply_typed::<State>(&bytes).unwrap() else {
+                waited += 1;
                 continue;
             };
-            let want: Vec<(u32, String, f32, f32)> = rows
+            // What the server sent: positions to the hundredth.
+            let q = |v: f32| ((f64::from(v) / 0.01).round() * 0.01) as f32;
+            let want: Vec<(u32, Disc)> = rows
                 .iter()
-                .map(|(k, id, x, y)| (*k, id.to_string(), *x, *y))
+                .map(|(k, d)| (*k, disc(&d.id, q(d.x), q(d.y))))
                 .collect();
-            assert_eq!(s.state, State(want, tick as u32), "tick {tick}");
+            assert_eq!(s.state, State(want, g), "tick {tick}");
+            let acks: BTreeMap<String, u32> = seat_list
+                .iter()
+                .map(|(_, p, seq)| ((*p).to_owned(), *seq))
+                .collect();
+            assert_eq!(s.acks, acks, "tick {tick}");
             checked += 1;
         }
-        assert!(checked > 1_000, "{checked}");
+        // A missed snapshot costs the wait for the next keyframe (every 7 here).
+        assert!(checked > 1_500 && waited > 100, "{checked} {waited}");
     }
 
     #[test]
     fn an_idle_world_costs_almost_nothing() {
-        let mut enc = Encoder::new(&["id", "x", "y"], 30);
-        let rows: Vec<(u32, String, f32, f32)> = (0..100)
-            .map(|i| (i, format!("p{i}"), i as f32, 0.5))
+        let mut enc = Encoder::for_row::<Disc>(30);
+        let rows: Vec<(u32, Disc)> = (0..100)
+            .map(|i| (i, disc(&format!("p{i}"), i as f32, 0.5)))
             .collect();
-        let refs: Vec<(u32, &str, f32, f32)> = rows
-            .iter()
-            .map(|(k, s, x, y)| (*k, s.as_str(), *x, *y))
-            .collect();
-        let key = frame(&mut enc, 1, &refs, 0).len();
-        let idle = frame(&mut enc, 2, &refs, 0).len();
+        let seats: Vec<(u32, String, u32)> = (0..100).map(|i| (i, format!("p{i}"), 9)).collect();
+        let seats: Vec<(u32, &str, u32)> =
+            seats.iter().map(|(s, p, q)| (*s, p.as_str(), *q)).collect();
+        let key = frame(&mut enc, 1, &rows, &seats, 0).len();
+        let idle = frame(&mut enc, 2, &rows, &seats, 0).len();
         assert!(key > 1500, "{key}");
         assert!(
-            idle < 64,
+            idle <= 8,
             "an unchanged world's delta is just the envelope: {idle}"
         );
     }
 
     #[test]
-    fn bad_rows_and_frames_are_refused() {
-        let mut enc = Encoder::new(&["id", "x", "y"], 4);
-        enc.begin();
-        assert!(enc.push(1, &("only", 1)).is_err());
-        assert!(enc.push(1, &5u8).is_err());
-        assert!(enc.push(1, &Row("ok", 1.0, 2.0)).is_ok());
-        let bytes = Bytes::copy_from_slice(enc.finish(1, &BTreeMap::<String, u32>::new(), &()));
-        let mut m = Mirror::new();
-        let s = m.apply_typed::<State>(&bytes);
-        assert!(s.is_err(), "globals nil is not a u32");
-        for cut in 0..bytes.len() {
-            let _ = Mirror::new().apply(&bytes.slice(..cut));
-        }
-        assert!(
-            Mirror::new()
-                .apply(&bytes.slice(..bytes.len() - 1))
-                .is_err()
+    fn quantized_numbers_wrap_and_take_the_short_way_round() {
+        let angle = Quant {
+            step: std::f64::consts::TAU / 256.0,
+            modulo: Some(256),
+        };
+        assert_eq!(angle.quantize(-std::f64::consts::TAU / 256.0), 255);
+        assert_eq!(angle.diff(255, 1), 2);
+        assert_eq!(angle.diff(1, 255), -2);
+        assert_eq!(angle.apply(255, 2), 1);
+        let hundredths = Quant {
+            step: 0.01,
+            modulo: None,
+        };
+        assert_eq!(hundredths.quantize(-1.234), -123);
+        assert_eq!(hundredths.quantize(f64::NAN), 0);
+        assert_eq!(hundredths.quantize(f64::INFINITY), i64::MAX);
+        assert_eq!(
+            hundredths.diff(i64::MIN, i64::MAX),
+            -1,
+            "wraps, never panics"
         );
     }
 
-    /// A declared row, written field by field, puts on the wire exactly what the same values
-    /// serialized as an array do; a client reads rows back by field name, so a client whose
-    /// row lacks a field the server added (or orders them otherwise) still reads its own.
     #[test]
-    fn declared_rows_encode_like_arrays_and_read_back_by_name() {
-        #[derive(Debug, PartialEq, super::Replicate)]
+    fn bad_frames_are_refused_and_change_nothing() {
+        let mut enc = Encoder::for_row::<Disc>(30);
+        let rows = [(1, disc("a", 1.0, 2.0)), (2, disc("b", 3.0, 4.0))];
+        let seats = [(0, "a", 1)];
+        let k = frame(&mut enc, 1, &rows, &seats, 5);
+        let moved = [(1, disc("a", 1.5, 2.0)), (2, disc("b", 3.0, 4.0))];
+        let d = frame(&mut enc, 2, &moved, &[(0, "a", 2)], 6);
+        for cut in 0..k.len() {
+            let _ = Mirror::new().apply(&k.slice(..cut));
+        }
+        let mut m = Mirror::new();
+        m.apply(&k).unwrap();
+        let before = m.clone().apply_typed::<State>(&k).unwrap();
+        for cut in 0..d.len() {
+            assert!(m.apply(&d.slice(..cut)).is_err(), "cut at {cut}");
+            assert_eq!(m.tick(), Some(1));
+        }
+        assert_eq!(
+            m.typed::<State>(Applied::State {
+                tick: 1,
+                keyframe: true,
+                acks: before.as_ref().unwrap().acks.clone()
+            })
+            .unwrap(),
+            before
+        );
+        // A patch for a row the mirror does not have, without every field: refused.
+        let mut bad = Vec::new();
+        rmp::encode::write_array_len(&mut bad, 5).unwrap();
+        for v in [2u64, 1] {
+            rmp::encode::write_uint(&mut bad, v).unwrap();
+        }
+        rmp::encode::write_array_len(&mut bad, 0).unwrap();
+        rmp::encode::write_array_len(&mut bad, 3).unwrap();
+        for v in [9u64, 0b010, 1] {
+            rmp::encode::write_uint(&mut bad, v).unwrap();
+        }
+        rmp::encode::write_array_len(&mut bad, 0).unwrap();
+        assert!(m.apply(&Bytes::from(bad)).is_err());
+        assert_eq!(m.tick(), Some(1));
+        let s = m.apply_typed::<State>(&d).unwrap().unwrap();
+        assert_eq!(s.state, State(moved.to_vec(), 6));
+    }
+
+    /// A client reads rows back by field name, so a client whose row lacks a field the
+    /// server added, or orders them otherwise, still reads its own.
+    #[test]
+    fn declared_rows_read_back_by_name() {
+        #[derive(Debug, PartialEq, Replicate)]
         struct ServerDisc {
             id: String,
             hp: u8,
+            #[replicate(step = 0.5)]
             x: f32,
-            y: f32,
+            #[replicate(angle_bits = 8)]
+            heading: f32,
         }
-        #[derive(Debug, PartialEq, super::Replicate)]
+        #[derive(Debug, PartialEq, Replicate)]
         struct ClientDisc {
-            y: f32,
+            heading: f64,
             id: String,
             x: f32,
         }
-        assert_eq!(ServerDisc::FIELDS, ["id", "hp", "x", "y"]);
-        let mut declared = Encoder::for_row::<ServerDisc>(4);
-        let mut plain = Encoder::new(&["id", "hp", "x", "y"], 4);
+        let names: Vec<&str> = ServerDisc::FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["id", "hp", "x", "heading"]);
+        assert_eq!(ServerDisc::FIELDS[3].quant.unwrap().modulo, Some(256));
+        let mut enc = Encoder::for_row::<ServerDisc>(4);
         let mut m = Mirror::new();
         for tick in 1..=6u64 {
-            declared.begin();
-            plain.begin();
+            enc.begin();
             for k in 0..3u32 {
-                let x = tick as f32 * (k as f32 + 1.0);
                 let disc = ServerDisc {
                     id: format!("p{k}"),
                     hp: 100 - k as u8,
-                    x,
-                    y: 50.0,
+                    x: tick as f32 * (k as f32 + 1.0),
+                    heading: -std::f32::consts::FRAC_PI_2,
                 };
-                declared.push_row(k, &disc).unwrap();
-                plain.push(k, &(&disc.id, disc.hp, disc.x, disc.y)).unwrap();
+                enc.push_row(k, &disc).unwrap();
             }
-            let acks = BTreeMap::<String, u32>::new();
-            let a = Bytes::copy_from_slice(declared.finish(tick, &acks, &()));
-            let b = plain.finish(tick, &acks, &());
-            assert_eq!(&a[..], b, "tick {tick}");
-            m.apply(&a).unwrap();
+            let bytes = Bytes::copy_from_slice(enc.finish(tick, std::iter::empty(), &()));
+            m.apply(&bytes).unwrap();
             let rows = ClientDisc::read_rows(m.frame()).unwrap();
             assert_eq!(rows.len(), 3);
-            assert_eq!(
-                rows[2],
-                (
-                    2,
-                    ClientDisc {
-                        y: 50.0,
-                        id: "p2".into(),
-                        x: tick as f32 * 3.0
-                    }
-                )
+            let (key, row) = &rows[2];
+            assert_eq!((*key, row.id.as_str(), row.x), (2, "p2", tick as f32 * 3.0));
+            assert!(
+                (row.heading - 1.5 * std::f64::consts::PI).abs() < 1e-9,
+                "{}",
+                row.heading
             );
         }
-        #[derive(Debug, PartialEq, super::Replicate)]
+        #[derive(Debug, PartialEq, Replicate)]
         struct Missing {
             id: String,
             mana: u32,

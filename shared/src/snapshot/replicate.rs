@@ -3,44 +3,48 @@
 
 use serde::Serialize;
 
-use super::{Frame, RowError};
+use super::{Field, Frame, RowError};
 use crate::wire::DecodeError;
 
 /// A replicated row, declared as a struct with `#[derive(Replicate)]`: its named fields are the
-/// row's fields, in declaration order, and their names go on the wire in keyframes. The server
-/// encodes it with [`Encoder::push_row`](super::Encoder::push_row); a client reads it back with
-/// [`read_rows`](Self::read_rows), matching fields by name, so a field the server adds does not
-/// break an older client.
+/// row's fields, in declaration order, and their names go on the wire in keyframes. A numeric
+/// field may be quantized where it is declared — `#[replicate(step = 0.01)]` sends hundredths
+/// as integers, `#[replicate(angle_bits = 8)]` an angle in radians as 8 bits — and keyframes
+/// say how, so a generic client undoes it without game code. The server encodes rows with
+/// [`Encoder::push_row`](super::Encoder::push_row); a client reads them back with
+/// [`read_rows`](Self::read_rows), matching fields by name, so a field the server adds does
+/// not break an older client.
 ///
 /// ```
-/// use std::collections::BTreeMap;
 /// use bytes::Bytes;
 /// use tickroom_shared::snapshot::{Encoder, Mirror, Replicate};
 ///
 /// #[derive(Debug, PartialEq, Replicate)]
 /// struct Disc {
 ///     id: String,
+///     #[replicate(step = 0.01)]
 ///     x: f32,
+///     #[replicate(step = 0.01)]
 ///     y: f32,
 /// }
-/// assert_eq!(Disc::FIELDS, ["id", "x", "y"]);
+/// let names: Vec<&str> = Disc::FIELDS.iter().map(|f| f.name).collect();
+/// assert_eq!(names, ["id", "x", "y"]);
 ///
-/// // The server: one row per entity, then the tick's snapshot.
+/// // The server: one row per entity, then the tick's snapshot (seat 0 is ann, input 0 applied).
 /// let mut enc = Encoder::for_row::<Disc>(30);
 /// enc.begin();
-/// enc.push_row(7, &Disc { id: "ann".into(), x: 1.0, y: 2.0 }).unwrap();
-/// let acks = BTreeMap::from([("ann", 0u32)]);
-/// let bytes = Bytes::copy_from_slice(enc.finish(1, &acks, &()));
+/// enc.push_row(7, &Disc { id: "ann".into(), x: 1.25, y: 2.0 }).unwrap();
+/// let bytes = Bytes::copy_from_slice(enc.finish(1, [(0u32, "ann", 0u32)].into_iter(), &()));
 ///
 /// // A client: the rows back, by key.
 /// let mut mirror = Mirror::new();
 /// mirror.apply(&bytes).unwrap();
 /// let rows = Disc::read_rows(mirror.frame()).unwrap();
-/// assert_eq!(rows, [(7, Disc { id: "ann".into(), x: 1.0, y: 2.0 })]);
+/// assert_eq!(rows, [(7, Disc { id: "ann".into(), x: 1.25, y: 2.0 })]);
 /// ```
 pub trait Replicate: Sized {
-    /// The field names, in wire order (at most 64).
-    const FIELDS: &'static [&'static str];
+    /// The fields, in wire order (at most 64).
+    const FIELDS: &'static [Field];
 
     /// Writes every field, in order, through `w`.
     fn write_fields(&self, w: &mut RowWriter<'_>) -> Result<(), RowError>;
@@ -51,7 +55,7 @@ pub trait Replicate: Sized {
 
 /// Rows with no fields: for a game whose state is all globals.
 impl Replicate for () {
-    const FIELDS: &'static [&'static str] = &[];
+    const FIELDS: &'static [Field] = &[];
 
     fn write_fields(&self, _w: &mut RowWriter<'_>) -> Result<(), RowError> {
         Ok(())
@@ -62,34 +66,75 @@ impl Replicate for () {
     }
 }
 
-/// Where [`Replicate::write_fields`] writes: each field as one msgpack value, its boundaries
-/// recorded for the delta comparison.
+/// A number a field may be quantized from (`#[replicate(step = ...)]`).
+pub trait Quantity: Copy {
+    /// The value as an `f64`, which quantization starts from.
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! quantity {
+    ($($t:ty),*) => {$(
+        impl Quantity for $t {
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+quantity!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
+
+/// Where [`Replicate::write_fields`] writes: each field as one msgpack value (a quantized one
+/// as its integer), its boundaries and integer recorded for the delta comparison.
 #[derive(Debug)]
 pub struct RowWriter<'a> {
+    pub(super) fields: &'a [Field],
     pub(super) buf: &'a mut Vec<u8>,
     pub(super) offsets: &'a mut Vec<u32>,
+    pub(super) ints: &'a mut Vec<i64>,
+    /// The index of the next field to write.
+    pub(super) next: usize,
 }
 
 impl RowWriter<'_> {
-    /// Writes the next field (structs inside a field as arrays, as everywhere in rows).
+    /// Writes the next field, sent as its own msgpack value (structs inside as arrays).
     pub fn field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RowError> {
         self.offsets.push(self.buf.len() as u32);
+        self.ints.push(0);
+        self.next += 1;
         value
             .serialize(&mut rmp_serde::Serializer::new(&mut *self.buf))
             .map_err(|_| RowError::Field)
+    }
+
+    /// Writes the next field, declared quantized, as its integer.
+    pub fn quantity<T: Quantity>(&mut self, value: T) -> Result<(), RowError> {
+        let quant = self
+            .fields
+            .get(self.next)
+            .and_then(|f| f.quant)
+            .ok_or(RowError::Field)?;
+        let q = quant.quantize(value.to_f64());
+        self.offsets.push(self.buf.len() as u32);
+        self.ints.push(q);
+        self.next += 1;
+        rmp::encode::write_sint(&mut *self.buf, q).map_err(|_| RowError::Field)?;
+        Ok(())
     }
 }
 
 impl Frame {
     /// The positions of `names` among the frame's fields; [`DecodeError::Shape`] if one is
     /// missing.
-    pub fn field_indices<const N: usize>(&self, names: &[&str]) -> Result<[usize; N], DecodeError> {
+    pub fn field_indices<const N: usize>(
+        &self,
+        fields: &[Field],
+    ) -> Result<[usize; N], DecodeError> {
         let mut at = [0; N];
-        if names.len() != N {
+        if fields.len() != N {
             return Err(DecodeError::Shape);
         }
-        for (slot, name) in at.iter_mut().zip(names) {
-            *slot = self.field_index(name).ok_or(DecodeError::Shape)?;
+        for (slot, field) in at.iter_mut().zip(fields) {
+            *slot = self.field_index(field.name).ok_or(DecodeError::Shape)?;
         }
         Ok(at)
     }

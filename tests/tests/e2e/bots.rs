@@ -141,7 +141,7 @@ async fn the_rust_client_reconnects_after_a_network_drop() {
     let auth = AuthPayload {
         token,
         match_id: None,
-        protocol: Some(1),
+        protocol: Some(2),
     };
     let backoff = Backoff {
         initial: Duration::from_millis(20),

@@ -67,7 +67,7 @@ async fn bad_tokens_are_refused_with_their_codes() {
     let auth = AuthPayload {
         token: good.clone(),
         match_id: Some(other.clone()),
-        protocol: Some(1),
+        protocol: Some(2),
     };
     let r = Client::connect(&server.url, &auth, WAIT).await;
     assert_eq!(code(r), "token_wrong_match");
@@ -76,16 +76,18 @@ async fn bad_tokens_are_refused_with_their_codes() {
     let nowhere = sign(&claims("no-such-match", "alice", Role::Player));
     assert_eq!(code(server.connect(&nowhere).await), "match_not_found");
 
-    // another protocol version
-    let auth = AuthPayload {
-        token: good.clone(),
-        match_id: None,
-        protocol: Some(99),
-    };
-    assert_eq!(
-        code(Client::connect(&server.url, &auth, WAIT).await),
-        "protocol_unsupported"
-    );
+    // another protocol version, including version 1, no longer served
+    for version in [1, 99] {
+        let auth = AuthPayload {
+            token: good.clone(),
+            match_id: None,
+            protocol: Some(version),
+        };
+        assert_eq!(
+            code(Client::connect(&server.url, &auth, WAIT).await),
+            "protocol_unsupported"
+        );
+    }
 
     // None of these took a seat.
     let view = server.admin.get_match(&m).await.unwrap();

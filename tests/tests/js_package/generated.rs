@@ -110,17 +110,33 @@ struct Globals {
     phase: &'static str,
 }
 
+/// The vectors' row: quantized numbers (one with a modulo, as an angle would be) beside raw
+/// values.
+#[derive(tickroom_shared::snapshot::Replicate)]
+struct VectorRow {
+    id: String,
+    #[replicate(step = 0.25)]
+    x: f32,
+    #[replicate(step = 0.25)]
+    y: f32,
+    hp: i32,
+    #[replicate(step = 0.5, modulo = 720)]
+    turn: f32,
+}
+
 /// `clients/js/test/vectors/snapshots.json`: what the Rust encoder sends for a world that
-/// changes at random (rows join, leave, move, move back; globals change; snapshots are
-/// missed), and the state a client must hold after each snapshot it receives.
+/// changes at random (rows join, leave, move, move back; players take and give up seats;
+/// globals change; snapshots are missed), and the state a client must hold after each
+/// snapshot it receives.
 fn snapshot_vectors() -> String {
-    let fields = ["id", "x", "y", "hp"];
+    use tickroom_shared::snapshot::Replicate;
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let mut enc = Encoder::new(&fields, 7);
+    let mut enc = Encoder::for_row::<VectorRow>(7);
     let mut mirror = Mirror::new();
-    // key → (x, y, hp); floats are quarters, exact in float32 and in JSON.
-    let mut world: BTreeMap<u32, (f32, f32, i32)> = BTreeMap::new();
-    let mut acks: BTreeMap<String, u32> = BTreeMap::new();
+    // key → (x, y, hp, turn); numbers are quarters and halves, exact in float32 and in JSON.
+    let mut world: BTreeMap<u32, (f32, f32, i32, f32)> = BTreeMap::new();
+    // seat → (player, last applied seq): each row's player holds the seat of the row's key.
+    let mut seats: BTreeMap<u32, (String, u32)> = BTreeMap::new();
     let mut round = 0;
     let mut frames = Vec::new();
     for tick in 1..=240u64 {
@@ -129,21 +145,23 @@ fn snapshot_vectors() -> String {
             match rng.below(6) {
                 0 => {
                     world.remove(&key);
-                    acks.remove(&format!("p{key}"));
+                    seats.remove(&key);
                 }
                 1 => {
-                    world.insert(key, (0.0, 0.0, 100));
+                    world.insert(key, (0.0, 0.0, 100, 0.0));
                 }
                 2 => {
                     if let Some(row) = world.get_mut(&key) {
                         row.2 -= rng.below(20) as i32;
+                        // turning across 0: the short way round is negative
+                        row.3 = (row.3 + 359.5 - rng.below(4) as f32 * 0.5) % 360.0;
                     }
                 }
                 _ => {
                     let (x, y) = (rng.below(400) as f32 / 4.0, rng.below(400) as f32 / 4.0);
-                    let hp = world.get(&key).map_or(100, |r| r.2);
-                    world.insert(key, (x, y, hp));
-                    *acks.entry(format!("p{key}")).or_default() += 1;
+                    let (hp, turn) = world.get(&key).map_or((100, 0.0), |r| (r.2, r.3));
+                    world.insert(key, (x, y, hp, (turn + 1.5) % 360.0));
+                    seats.entry(key).or_insert_with(|| (format!("p{key}"), 0)).1 += 1;
                 }
             }
         }
@@ -154,15 +172,25 @@ fn snapshot_vectors() -> String {
             enc.request_keyframe();
         }
         enc.begin();
-        for (key, (x, y, hp)) in &world {
-            enc.push(*key, &(format!("p{key}"), *x, *y, *hp))
+        for (key, (x, y, hp, turn)) in &world {
+            let row = VectorRow {
+                id: format!("p{key}"),
+                x: *x,
+                y: *y,
+                hp: *hp,
+                turn: *turn,
+            };
+            enc.push_row(*key, &row)
                 .expect("a row of the declared fields");
         }
         let globals = Globals {
             round,
             phase: if round % 2 == 0 { "play" } else { "pause" },
         };
-        let bytes = Bytes::copy_from_slice(enc.finish(tick, &acks, &globals));
+        let seat_list = seats
+            .iter()
+            .map(|(seat, (player, seq))| (*seat, player.as_str(), *seq));
+        let bytes = Bytes::copy_from_slice(enc.finish(tick, seat_list, &globals));
         if rng.below(5) == 0 {
             continue; // missed: the client never sees it
         }
@@ -172,7 +200,13 @@ fn snapshot_vectors() -> String {
             Applied::State { keyframe, .. } => {
                 let rows: Vec<serde_json::Value> = world
                     .iter()
-                    .map(|(k, (x, y, hp))| serde_json::json!([k, format!("p{k}"), x, y, hp]))
+                    .map(|(k, (x, y, hp, turn))| {
+                        serde_json::json!([k, format!("p{k}"), x, y, hp, turn])
+                    })
+                    .collect();
+                let acks: BTreeMap<&str, u32> = seats
+                    .values()
+                    .map(|(player, seq)| (player.as_str(), *seq))
                     .collect();
                 // The Rust client holds exactly this state too.
                 let frame = mirror.frame();
@@ -193,7 +227,7 @@ fn snapshot_vectors() -> String {
         "about": "Generated by tests/tests/js_package/generated.rs from the Rust snapshot encoder; \
                   `msgpack` is one snapshot event's argument, `expect` the state after applying \
                   it (null: a delta to wait through until a keyframe).",
-        "fields": fields,
+        "fields": VectorRow::FIELDS.iter().map(|f| f.name).collect::<Vec<_>>(),
         "frames": frames,
     });
     serde_json::to_string_pretty(&doc).expect("json") + "\n"

@@ -1,6 +1,8 @@
 //! What a room hands its publisher: a queue where snapshots are bounded and may be dropped
-//! when the transport falls behind — but never a keyframe — and presence changes and the
-//! match end are never dropped.
+//! when the transport falls behind — but never a keyframe (one replaces the snapshots still
+//! waiting, which it makes unneeded; after a dropped delta the room sends a keyframe next,
+//! since each delta builds on the one before) — and presence changes and the match end are
+//! never dropped.
 //!
 //! Measured (docs/BENCHMARKS.md, "the join-burst tail"): with one channel of 4 for everything,
 //! a burst of joins filled it with presence events and the first snapshots before the

@@ -165,7 +165,12 @@ impl<G: Game> RoomTask<G> {
                             .push_snapshot(snapshot, self.room.last_was_keyframe())
                         {
                             Pushed::Queued => 0,
-                            Pushed::Dropped => 1,
+                            // Deltas build on each other: the clients will not have the
+                            // one dropped, so the next snapshot restarts from a keyframe.
+                            Pushed::Dropped => {
+                                self.room.request_keyframe();
+                                1
+                            }
                             Pushed::Replaced(n) => n,
                         }
                     }

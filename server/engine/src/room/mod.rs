@@ -11,8 +11,6 @@ use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
-use serde::Serialize;
-use serde::ser::SerializeMap;
 
 use crate::game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, MatchControl, PlayerId,
@@ -60,6 +58,8 @@ impl RoomConfig {
 
 struct Seat<I> {
     entity: Entity,
+    /// The seat's number on the wire (acks are keyed by it): the smallest free when taken.
+    index: u32,
     queue: InputQueue<I>,
 }
 
@@ -186,14 +186,27 @@ impl<G: Game> Room<G> {
         if let Some(mut players) = self.world.get_resource_mut::<Players>() {
             players.0.insert(player.clone(), entity);
         }
+        let index = self.free_seat_index();
         self.seats.insert(
             player,
             Seat {
                 entity,
+                index,
                 queue: InputQueue::new(self.config.input_buffer),
             },
         );
         true
+    }
+
+    /// The smallest seat number no seated player holds.
+    fn free_seat_index(&self) -> u32 {
+        let mut taken: Vec<u32> = self.seats.values().map(|s| s.index).collect();
+        taken.sort_unstable();
+        taken
+            .iter()
+            .enumerate()
+            .find(|(i, index)| *i as u32 != **index)
+            .map_or(taken.len() as u32, |(i, _)| i as u32)
     }
 
     /// Unseats `player` and despawns its entity; `false` if it was not seated.
@@ -351,19 +364,10 @@ impl<G: Game> Room<G> {
             }
         }
         let globals = self.game.globals(&mut self.world);
-        self.encoder.finish(self.tick, &Acks(&self.seats), &globals)
-    }
-}
-
-/// Each seated player's last applied `seq`, serialized as a map without copying.
-struct Acks<'a, I>(&'a BTreeMap<Arc<str>, Seat<I>>);
-
-impl<I> Serialize for Acks<'_, I> {
-    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (player, seat) in self.0 {
-            map.serialize_entry(&**player, &seat.queue.last_applied())?;
-        }
-        map.end()
+        let seats = self
+            .seats
+            .iter()
+            .map(|(player, seat)| (seat.index, &**player, seat.queue.last_applied()));
+        self.encoder.finish(self.tick, seats, &globals)
     }
 }
