@@ -5,10 +5,12 @@
 # results database written.
 #
 # With a container engine that answers (docker or podman, and a registry it can pull the base
-# images from), that is done on the image itself. Without one — as on the development VMs,
-# which have a Docker client but no daemon and no Docker Hub — the same steps run here on the
-# binary the Dockerfile builds: the same cargo command, the runtime image's libraries checked
-# against the binary's, the image's environment, and its user (uid 65532).
+# images from), that is done on the image itself: in a container, or — where the engine can
+# build but not run containers (podman in a sandbox without cgroup controllers) — on the
+# image's own filesystem, chrooted, as the image's user with the image's environment.
+# Without an engine — as on the development VMs, which have a Docker client but no daemon —
+# the same steps run on the binary the Dockerfile builds: the same cargo command, the runtime
+# image's libraries checked against the binary's, the image's environment and user (65532).
 #
 # With an engine but no route to the base images' registries, build stand-ins from Debian's
 # packages first and pass them through IMAGE_BUILD_ARGS:
@@ -42,6 +44,28 @@ probe() {
   echo "probes: /healthz ok, /readyz ready, /metrics with build info and process metrics, a match created"
 }
 
+# Runs "$@" (a server) with the image's environment and production secrets as uid 65532,
+# probes it, stops it with SIGTERM and checks the drain: status 0, results written under $1.
+run_and_probe() {
+  local data=$1
+  shift
+  local log
+  log=$(mktemp)
+  env -i TICKROOM_ADDR="127.0.0.1:$PORT" TICKROOM_RESULTS_DB=/data/results.sqlite3 \
+    TICKROOM_LOG_FORMAT=json TICKROOM_ADMIN_KEY="$ADMIN_KEY" TICKROOM_TOKEN_SECRET="$SECRET" \
+    TICKROOM_DRAIN_SECS=1 "$@" >"$log" 2>&1 &
+  local pid=$!
+  probe || { kill "$pid"; cat "$log" >&2; return 1; }
+  kill -TERM "$pid"
+  local status=0
+  wait "$pid" || status=$?
+  [[ $status == 0 ]] || { cat "$log" >&2; echo "FAIL: exit status $status" >&2; return 1; }
+  [[ -s $data/results.sqlite3 ]] || { echo "FAIL: no results database in /data" >&2; return 1; }
+  grep -q '"level":"INFO"' "$log" || { echo "FAIL: logs are not JSON lines" >&2; return 1; }
+  rm -f "$log"
+  echo "drain: SIGTERM, exit status 0, results written to /data"
+}
+
 engine=""
 for e in docker podman; do
   if command -v "$e" >/dev/null && "$e" info >/dev/null 2>&1; then engine=$e; break; fi
@@ -58,15 +82,25 @@ if [[ -n $engine ]]; then
   user=$("$engine" image inspect -f '{{.Config.User}}' tickroom:check)
   [[ $user == 65532:65532 ]] || { echo "FAIL: image user is '$user'" >&2; exit 1; }
   "$engine" image inspect -f 'image size: {{.Size}} bytes' tickroom:check
-  id=$("$engine" run -d -p "127.0.0.1:$PORT:7350" -e TICKROOM_ADMIN_KEY="$ADMIN_KEY" \
-    -e TICKROOM_TOKEN_SECRET="$SECRET" -e TICKROOM_DRAIN_SECS=1 tickroom:check)
-  trap '"$engine" rm -f "$id" >/dev/null 2>&1 || true' EXIT
-  probe
-  "$engine" stop -t 20 "$id" >/dev/null
-  status=$("$engine" inspect -f '{{.State.ExitCode}}' "$id")
-  [[ $status == 0 ]] || { "$engine" logs "$id" >&2; echo "FAIL: exit status $status" >&2; exit 1; }
-  "$engine" run --rm --entrypoint /usr/local/bin/tickroom-server tickroom:check --version
-  echo "OK: the image builds, runs as 65532, serves, and drains on SIGTERM with status 0"
+  if "$engine" run --rm --entrypoint /usr/local/bin/tickroom-server tickroom:check --version; then
+    id=$("$engine" run -d -p "127.0.0.1:$PORT:7350" -e TICKROOM_ADMIN_KEY="$ADMIN_KEY" \
+      -e TICKROOM_TOKEN_SECRET="$SECRET" -e TICKROOM_DRAIN_SECS=1 tickroom:check)
+    trap '"$engine" rm -f "$id" >/dev/null 2>&1 || true' EXIT
+    probe
+    "$engine" stop -t 20 "$id" >/dev/null
+    status=$("$engine" inspect -f '{{.State.ExitCode}}' "$id")
+    [[ $status == 0 ]] || { "$engine" logs "$id" >&2; echo "FAIL: exit status $status" >&2; exit 1; }
+    echo "OK: the image builds, runs as 65532 in a container, serves, and drains on SIGTERM with status 0"
+    exit 0
+  fi
+  echo "== $engine cannot run containers here: running the image's filesystem, chrooted, as $user"
+  root=$(mktemp -d)
+  trap 'umount "$root/proc" 2>/dev/null || true; rm -rf "$root"' EXIT
+  cp -a "$("$engine" image mount tickroom:check)/." "$root/"
+  "$engine" image unmount tickroom:check >/dev/null
+  mkdir -p "$root/proc" && mount -t proc proc "$root/proc"
+  run_and_probe "$root/data" chroot --userspec="$user" "$root" /usr/local/bin/tickroom-server
+  echo "OK: the image builds, and its own filesystem serves as $user with its libraries and drains on SIGTERM (listening on 127.0.0.1 here, 0.0.0.0 in the image)"
   exit 0
 fi
 
@@ -91,25 +125,12 @@ if v > (2, 36):
 PY
 echo "libraries: $(ldd "$bin" | awk '{print $1}' | tr '\n' ' ')(newest symbol $newest)"
 
-# The image's user, working directory and environment.
+# The image's user and a fresh /data (bind-mounted where the image has it would need a
+# chroot; the results path points into it instead).
 data=$(mktemp -d)
 chown 65532:65532 "$data"
-chmod 700 "$data"
-log="$data.log"
-(
-  cd "$data"
-  exec setpriv --reuid=65532 --regid=65532 --clear-groups env -i \
-    TICKROOM_ADDR="127.0.0.1:$PORT" TICKROOM_RESULTS_DB="$data/results.sqlite3" \
-    TICKROOM_LOG_FORMAT=json TICKROOM_ADMIN_KEY="$ADMIN_KEY" TICKROOM_TOKEN_SECRET="$SECRET" \
-    TICKROOM_DRAIN_SECS=1 "$OLDPWD/$bin"
-) >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$data" "$log"' EXIT
-probe
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
-[[ $status == 0 ]] || { cat "$log" >&2; echo "FAIL: exit status $status" >&2; exit 1; }
-[[ -s $data/results.sqlite3 ]] || { echo "FAIL: no results database in /data" >&2; exit 1; }
-grep -q '"level":"INFO"' "$log" || { echo "FAIL: logs are not JSON lines" >&2; exit 1; }
+trap 'rm -rf "$data"' EXIT
+server_bin=$(realpath "$bin")
+(cd "$data" && run_and_probe "$data" setpriv --reuid=65532 --regid=65532 --clear-groups \
+  env TICKROOM_RESULTS_DB="$data/results.sqlite3" "$server_bin")
 echo "OK: built with the Dockerfile's command; runs as uid 65532 with the image's environment (on 127.0.0.1 here, 0.0.0.0 in the image); drains on SIGTERM with status 0; results written"
