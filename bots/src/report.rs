@@ -39,6 +39,8 @@ pub struct Stats {
     pub reconnects: AtomicU64,
     /// Socket.IO packet bytes received, all bots (added as each bot finishes).
     pub bytes_in: AtomicU64,
+    /// WebSocket frame bytes received (headers and pings included), all bots.
+    pub wire_bytes_in: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     window: Mutex<Histogram<u64>>,
     jitter: Mutex<Histogram<u64>>,
@@ -103,6 +105,7 @@ impl Default for Stats {
             without_keyframe: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
+            wire_bytes_in: AtomicU64::new(0),
             latency: Mutex::new(new_hist()),
             window: Mutex::new(new_hist()),
             jitter: Mutex::new(new_hist()),
@@ -322,6 +325,11 @@ pub struct Totals {
     /// Bytes received per joined bot per second of wall time: the downstream bandwidth of one
     /// client.
     pub bytes_per_bot_per_sec: f64,
+    /// WebSocket frame bytes received by all bots: payloads, frame headers and pings.
+    pub wire_bytes_received: u64,
+    /// Those per joined bot per second of wall time: a client's downstream link, WebSocket
+    /// framing included (TCP/IP headers not).
+    pub wire_bytes_per_bot_per_sec: f64,
 }
 
 /// Resource use of the bot process.
@@ -349,12 +357,14 @@ impl Report {
             self.bots.planned, self.bots.joined, self.bots.failed
         ));
         out.push_str(&format!(
-            "traffic     inputs {} ({:.0}/s)  snapshots {} ({:.0}/s)  over {:.1} s\n",
+            "traffic     inputs {} ({:.0}/s)  snapshots {} ({:.0}/s)  over {:.1} s  downstream {:.2} KB/s a bot ({:.2} KB/s with WebSocket framing)\n",
             self.totals.inputs_sent,
             self.totals.inputs_per_sec,
             self.totals.snapshots_received,
             self.totals.snapshots_per_sec,
-            self.totals.wall_secs
+            self.totals.wall_secs,
+            self.totals.bytes_per_bot_per_sec / 1000.0,
+            self.totals.wire_bytes_per_bot_per_sec / 1000.0
         ));
         out.push_str(
             "                        count      p50      p90      p99    p99.9      max   (ms)\n",

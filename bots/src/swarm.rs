@@ -230,6 +230,9 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
             bytes_received: get(&stats.bytes_in),
             bytes_per_bot_per_sec: get(&stats.bytes_in) as f64
                 / (joined.max(1) as f64 * wall.max(1e-9)),
+            wire_bytes_received: get(&stats.wire_bytes_in),
+            wire_bytes_per_bot_per_sec: get(&stats.wire_bytes_in) as f64
+                / (joined.max(1) as f64 * wall.max(1e-9)),
         },
         input_to_ack_us: stats.latency_summary(),
         snapshot_jitter_us: stats.jitter_summary(),
@@ -318,6 +321,9 @@ impl SwarmBot {
         stats
             .bytes_in
             .fetch_add(client.bytes_received(), Ordering::Relaxed);
+        stats
+            .wire_bytes_in
+            .fetch_add(client.wire_bytes_received(), Ordering::Relaxed);
         Some(client)
     }
 

@@ -21,7 +21,10 @@ struct Args {
     /// a change in the machine's speed during the sweep hits them all alike.
     #[arg(long, value_delimiter = ',', default_value = "tickroom")]
     target: Vec<String>,
-    /// Player counts to try, ascending (multiples of 8).
+    /// Players per room.
+    #[arg(long, default_value_t = 8)]
+    room_size: usize,
+    /// Player counts to try, ascending (multiples of the room size).
     #[arg(
         long,
         value_delimiter = ',',
@@ -249,6 +252,7 @@ struct Step {
     overrun_pct: Option<f64>,
     dropped: u64,
     bytes_per_client: f64,
+    wire_bytes_per_client: f64,
 }
 
 impl Step {
@@ -265,8 +269,8 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
         let cpu0 = cpu_seconds(pid);
         let t0 = Instant::now();
         let status = swarm_command(args, url)?
-            .args(["--players", "8"])
-            .args(["--rooms", &(players / 8).to_string()])
+            .args(["--players", &args.room_size.to_string()])
+            .args(["--rooms", &(players / args.room_size.max(1)).to_string()])
             .arg("--json")
             .arg(&json)
             // Bots that cannot join at overload are a result (the SLO counts them), not a
@@ -310,6 +314,9 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
             bytes_per_client: report["totals"]["bytes_per_bot_per_sec"]
                 .as_f64()
                 .unwrap_or(0.0),
+            wire_bytes_per_client: report["totals"]["wire_bytes_per_bot_per_sec"]
+                .as_f64()
+                .unwrap_or(0.0),
         })
     })
 }
@@ -331,9 +338,10 @@ fn main() -> anyhow::Result<()> {
     }
     let repeat = args.repeat.max(1);
     println!(
-        "targets {} — server on core(s) {}, bots on core(s) {}, {} s + {} s ramp per run, {} run(s) per \
-         step{}",
+        "targets {} — rooms of {}, server on core(s) {}, bots on core(s) {}, {} s + {} s ramp per \
+         run, {} run(s) per step{}",
         targets.join(", "),
+        args.room_size,
         args.server_core,
         args.bots_core,
         args.seconds,
@@ -346,9 +354,9 @@ fn main() -> anyhow::Result<()> {
         },
     );
     println!(
-        "| target | players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | per client | SLO |"
+        "| target | players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | per client | with WS framing | SLO |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut best: Vec<Option<usize>> = vec![None; targets.len()];
     let mut going = vec![true; targets.len()];
     for &players in &args.players {
@@ -375,7 +383,7 @@ fn main() -> anyhow::Result<()> {
                 verdict.to_owned()
             };
             println!(
-                "| {} | {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {:.1} KB/s | {} |",
+                "| {} | {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {:.2} KB/s | {:.2} KB/s | {} |",
                 targets[i],
                 step.players,
                 step.server_cpu,
@@ -386,6 +394,7 @@ fn main() -> anyhow::Result<()> {
                     .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3} %")),
                 step.dropped,
                 step.bytes_per_client / 1000.0,
+                step.wire_bytes_per_client / 1000.0,
                 verdict,
             );
             if pass {

@@ -140,6 +140,8 @@ pub struct Client {
     ws: Ws,
     /// Payload bytes of the binary WebSocket messages received (Socket.IO packets).
     bytes_in: u64,
+    /// Every frame's bytes as they crossed the network: payload and WebSocket header.
+    wire_bytes_in: u64,
     mirror: Mirror,
     /// The last snapshot received (its bytes identify it) and what the mirror made of it,
     /// until [`snapshot`](Self::snapshot) takes it.
@@ -275,6 +277,7 @@ impl Client {
         Ok(Self {
             ws,
             bytes_in: 0,
+            wire_bytes_in: 0,
             mirror: Mirror::new(),
             last: None,
             open,
@@ -308,6 +311,12 @@ impl Client {
     /// not included).
     pub fn bytes_received(&self) -> u64 {
         self.bytes_in
+    }
+
+    /// Bytes of every WebSocket frame received since connecting (Engine.IO pings included),
+    /// with the frames' headers: what the downstream link carried, before TCP/IP.
+    pub fn wire_bytes_received(&self) -> u64 {
+        self.wire_bytes_in
     }
 
     /// The server's Engine.IO handshake parameters.
@@ -374,6 +383,8 @@ impl Client {
     /// One message from the server: an event for the consumer, nothing (a ping answered,
     /// another packet), or the end of the connection.
     async fn on_message(&mut self, msg: Message) -> Result<Option<EventMsg>, CloseReason> {
+        let len = msg.len();
+        self.wire_bytes_in += (len + ws_header_len(len)) as u64;
         match msg {
             Message::Text(t) => match t.as_str() {
                 "2" => {
@@ -485,4 +496,13 @@ fn split_any(data: &Bytes) -> Result<(String, Bytes), wire::PacketError> {
 
 fn bad() -> wire::PacketError {
     wire::PacketError("event data is not [name, ...]")
+}
+
+/// The header of an unmasked WebSocket frame (server to client) with a payload of `len` bytes.
+fn ws_header_len(len: usize) -> usize {
+    match len {
+        0..=125 => 2,
+        126..=65_535 => 4,
+        _ => 10,
+    }
 }

@@ -85,6 +85,15 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
         "{}",
         report.table()
     );
+    // Framing adds at least 2 bytes to each of those messages.
+    let t = &report.totals;
+    assert!(
+        t.wire_bytes_received >= t.bytes_received + 2 * t.snapshots_received,
+        "{} {} {}",
+        t.wire_bytes_received,
+        t.bytes_received,
+        t.snapshots_received
+    );
     assert!(report.process.cpu_seconds >= 0.0 && report.process.max_rss_kib > 0);
 
     // Every field docs/BOTS.md documents is in the JSON, and nothing undocumented.
