@@ -126,8 +126,14 @@ function snapshot(m, forceKey) {
     m.keyTick = m.tick;
     out = [m.tick, 0, SCHEMA, seats.flat(), keys.flatMap((k) => [k, ...rows.get(k)]), null];
   } else {
+    // [seat, increase] pairs while fewer than half the seats moved, else one increase per seat
+    const moved = seats.filter(([, , seq], i) => seq !== prev.seats[i][2]).length;
     const acks = [];
-    seats.forEach(([seat, , seq], i) => { if (seq !== prev.seats[i][2]) acks.push(seat, seq - prev.seats[i][2]); });
+    seats.forEach(([seat, , seq], i) => {
+      const increase = seq - prev.seats[i][2];
+      if (2 * moved >= seats.length) acks.push(increase);
+      else if (increase !== 0) acks.push(seat, increase);
+    });
     const changes = [];
     for (const k of keys) {
       const v = rows.get(k), old = prev.rows.get(k);

@@ -47,7 +47,12 @@ function rebuild(s) {
   }
   if (!state || base !== state.tick) return null; // a snapshot was missed: wait for a keyframe
   const [, , acks, changes, removed] = s;
-  for (let i = 0; i < acks.length; i += 2) state.seats.get(acks[i])[1] += acks[i + 1];
+  if (acks.length > 0 && acks.length === state.seats.size) {
+    // one increase per seat, in seat order
+    [...state.seats.keys()].sort((a, b) => a - b).forEach((seat, i) => (state.seats.get(seat)[1] += acks[i]));
+  } else {
+    for (let i = 0; i < acks.length; i += 2) state.seats.get(acks[i])[1] += acks[i + 1]; // [seat, increase] pairs
+  }
   for (let i = 0; i < changes.length; ) {
     const key = changes[i++];
     const mask = changes[i++];

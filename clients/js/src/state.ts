@@ -189,12 +189,21 @@ export class StateStore {
       if (this.heldTick === null || base !== this.heldTick) return null;
       seats = new Map(this.seats);
       const acks = list(s[2], "acks");
-      if (acks.length % 2 !== 0) throw new TypeError("acks come in pairs");
-      for (let i = 0; i < acks.length; i += 2) {
-        const seat = int(acks[i], "seat");
-        const held = seats.get(seat);
-        if (!held) throw new TypeError("an ack for a seat the keyframe did not list");
-        seats.set(seat, [held[0], held[1] + int(acks[i + 1], "ack")]);
+      if (acks.length > 0 && acks.length === seats.size) {
+        // one increase per seat, in seat order
+        const order = [...seats.keys()].sort((a, b) => a - b);
+        order.forEach((seat, i) => {
+          const [player, seq] = seats.get(seat)!;
+          seats.set(seat, [player, seq + int(acks[i], "ack")]);
+        });
+      } else {
+        if (acks.length % 2 !== 0) throw new TypeError("acks come in pairs");
+        for (let i = 0; i < acks.length; i += 2) {
+          const seat = int(acks[i], "seat");
+          const held = seats.get(seat);
+          if (!held) throw new TypeError("an ack for a seat the keyframe did not list");
+          seats.set(seat, [held[0], held[1] + int(acks[i + 1], "ack")]);
+        }
       }
       next = new Map(this.current);
       const n = this.spec.length;

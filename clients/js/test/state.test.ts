@@ -27,8 +27,9 @@ test("callbacks fire for what changed", () => {
   assert.deepEqual(log.splice(0), ["add 1 a", "add 2 b"]);
   assert.equal(s.seatOf("a"), 0);
 
-  // b moves in x by 1.25; c joins whole; a's input 1 is applied; globals change
-  const d = s.apply([2, 1, [0, 1], [2, 0b010, 125, 3, 0b111, "c", 100, 100], [], { round: 1 }]);
+  // b moves in x by 1.25; c joins whole; a's input 1 is applied (one increase per seat, the
+  // list as long as the seat table); globals change
+  const d = s.apply([2, 1, [1], [2, 0b010, 125, 3, 0b111, "c", 100, 100], [], { round: 1 }]);
   assert.deepEqual(d, { tick: 2, keyframe: false, acks: { a: 1 } });
   assert.deepEqual(log.splice(0), ["change 2 x", "x 2 5->6.25", "add 3 c", 'globals {"round":1}']);
   assert.equal(s.find("id", "c")?.[0], 3);

@@ -332,11 +332,20 @@ impl Encoder {
             .zip(&self.acks)
             .filter(|((_, now), (_, was))| now != was)
             .count();
-        let _ = rmp::encode::write_array_len(out, 2 * moved as u32);
+        // Pairs `[seat, increase, ...]` while fewer than half the seats moved (shorter than one
+        // entry per seat); else one increase per seat, in seat order (0: unchanged) — a list
+        // exactly as long as the seat table, which pairs never are.
+        let seats = self.next_acks.len();
+        let positional = 2 * moved >= seats && moved > 0;
+        let len = if positional { seats } else { 2 * moved };
+        let _ = rmp::encode::write_array_len(out, len as u32);
         for ((seat, now), (_, was)) in self.next_acks.iter().zip(&self.acks) {
-            if now != was {
+            let increase = i64::from(*now) - i64::from(*was);
+            if positional {
+                let _ = rmp::encode::write_sint(out, increase);
+            } else if increase != 0 {
                 let _ = rmp::encode::write_uint(out, u64::from(*seat));
-                let _ = rmp::encode::write_sint(out, i64::from(*now) - i64::from(*was));
+                let _ = rmp::encode::write_sint(out, increase);
             }
         }
         let values: u32 = self

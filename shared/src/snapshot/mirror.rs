@@ -161,17 +161,23 @@ impl Mirror {
         globals: bool,
     ) -> Result<(), DecodeError> {
         self.clear_scratch();
+        // One increase per seat, in seat order, when the list is as long as the seat table;
+        // else `[seat, increase]` pairs.
         let len = array_len(&mut rd)?;
-        if len % 2 != 0 {
+        let positional = len == self.seats.len() && len > 0;
+        if !positional && len % 2 != 0 {
             return Err(DecodeError::Shape);
         }
-        for _ in 0..len / 2 {
-            let seat: u32 = read_uint(&mut rd)?;
+        for n in 0..if positional { len } else { len / 2 } {
+            let i = if positional {
+                n
+            } else {
+                let seat: u32 = read_uint(&mut rd)?;
+                self.seats
+                    .binary_search_by_key(&seat, |(s, _, _)| *s)
+                    .map_err(|_| DecodeError::Shape)?
+            };
             let d: i64 = read_sint(&mut rd)?;
-            let i = self
-                .seats
-                .binary_search_by_key(&seat, |(s, _, _)| *s)
-                .map_err(|_| DecodeError::Shape)?;
             let seq =
                 u32::try_from(i64::from(self.seats[i].2) + d).map_err(|_| DecodeError::Shape)?;
             self.acks.push((i, seq));

@@ -165,6 +165,14 @@ fn snapshot_vectors() -> String {
                 }
             }
         }
+        // Inputs applied: on some ticks most seats' acks move (one increase per seat on the
+        // wire), on others a few (seat, increase pairs).
+        let in_four = if rng.below(2) == 0 { 3 } else { 1 };
+        for (_, seq) in seats.values_mut() {
+            if rng.below(4) < in_four {
+                *seq += 1 + rng.below(2) as u32;
+            }
+        }
         if rng.below(10) == 0 {
             round += 1;
         }
