@@ -7,19 +7,19 @@ use std::time::Duration;
 use tickroom_client::admin::AdminClient;
 use tickroom_client::{Client, Incoming};
 use tickroom_shared::{AuthPayload, Role, event};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
 
-#[tokio::test]
-async fn json_logs_are_one_object_a_line() {
+/// The server binary on `port` with JSON logs at info, and its log lines.
+fn start_json_logging(port: u16) -> (Child, Lines<BufReader<ChildStdout>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickroom-server"))
         .args(["--log-format", "json", "--log-level", "info"])
-        .env("TICKROOM_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
         .env("TICKROOM_RESULTS_DB", ":memory:")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
@@ -27,7 +27,13 @@ async fn json_logs_are_one_object_a_line() {
         .kill_on_drop(true)
         .spawn()
         .expect("start tickroom-server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let (_child, mut lines) = start_json_logging(free_port());
     let mut seen = Vec::new();
     while seen.len() < 3 {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
@@ -70,17 +76,7 @@ async fn a_bad_log_level_is_refused() {
 async fn disconnects_are_logged_at_info_with_their_reason() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickroom-server"))
-        .args(["--log-format", "json"])
-        .env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
-        .env("TICKROOM_RESULTS_DB", ":memory:")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start tickroom-server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (_child, mut lines) = start_json_logging(port);
     let mut next = async || -> serde_json::Value {
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await

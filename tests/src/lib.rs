@@ -444,3 +444,22 @@ pub fn walk(
         input: tickroom_shared::games::arena::ArenaInput { dir, buttons: 0 },
     }
 }
+
+/// Opens an Engine.IO session over HTTP long-polling on `url`; returns the session's polling
+/// URL (with its `sid`), where a client POSTs its packets and GETs the server's.
+pub async fn open_polling_session(http: &reqwest::Client, url: &str) -> String {
+    let open = http
+        .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .expect("GET the Engine.IO handshake")
+        .text()
+        .await
+        .expect("its body");
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("an Engine.IO open packet");
+    format!("{url}/socket.io/?EIO=4&transport=polling&sid={sid}")
+}

@@ -69,6 +69,8 @@ pub enum RowError {
 #[derive(Debug)]
 pub struct Encoder {
     fields: Vec<Field>,
+    /// Each field's `1 / step` (0 for raw fields), so quantizing multiplies.
+    inverses: Vec<f64>,
     keyframe_interval: u32,
     cur: RowSet,
     prev: RowSet,
@@ -98,6 +100,10 @@ impl Encoder {
         assert!(fields.len() <= MAX_FIELDS, "at most {MAX_FIELDS} fields");
         Self {
             fields: fields.to_vec(),
+            inverses: fields
+                .iter()
+                .map(|f| f.quant.map_or(0.0, |q| 1.0 / q.step))
+                .collect(),
             keyframe_interval: keyframe_interval.max(1),
             cur: RowSet::default(),
             prev: RowSet::default(),
@@ -142,6 +148,7 @@ impl Encoder {
         );
         let written = row.write_fields(&mut RowWriter {
             fields: &self.fields,
+            inverses: &self.inverses,
             buf: &mut self.cur.buf,
             offsets: &mut self.cur.offsets,
             ints: &mut self.cur.ints,

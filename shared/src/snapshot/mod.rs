@@ -57,8 +57,19 @@ pub struct Quant {
 impl Quant {
     /// The integer `value` travels as.
     pub fn quantize(&self, value: f64) -> i64 {
-        // `as` saturates, and NaN becomes 0: any input gives some integer.
-        let q = (value / self.step).round() as i64;
+        self.quantize_scaled(value * (1.0 / self.step))
+    }
+
+    /// [`quantize`](Self::quantize) of a value already divided by the step (the encoder keeps
+    /// each field's `1 / step`, so a row costs no division).
+    pub(crate) fn quantize_scaled(&self, scaled: f64) -> i64 {
+        // Rounds half away from zero without a libm call; `as` saturates and turns NaN into 0,
+        // so any input gives some integer.
+        let q = if scaled >= 0.0 {
+            (scaled + 0.5) as i64
+        } else {
+            (scaled - 0.5) as i64
+        };
         match self.modulo {
             Some(m) => q.rem_euclid(m.clamp(1, i64::MAX as u64) as i64),
             None => q,

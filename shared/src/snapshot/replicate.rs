@@ -88,6 +88,8 @@ quantity!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
 #[derive(Debug)]
 pub struct RowWriter<'a> {
     pub(super) fields: &'a [Field],
+    /// Each field's `1 / step` (unused for raw fields).
+    pub(super) inverses: &'a [f64],
     pub(super) buf: &'a mut Vec<u8>,
     pub(super) offsets: &'a mut Vec<u32>,
     pub(super) ints: &'a mut Vec<i64>,
@@ -108,12 +110,13 @@ impl RowWriter<'_> {
 
     /// Writes the next field, declared quantized, as its integer.
     pub fn quantity<T: Quantity>(&mut self, value: T) -> Result<(), RowError> {
-        let quant = self
-            .fields
-            .get(self.next)
-            .and_then(|f| f.quant)
-            .ok_or(RowError::Field)?;
-        let q = quant.quantize(value.to_f64());
+        let (Some(quant), Some(inverse)) = (
+            self.fields.get(self.next).and_then(|f| f.quant),
+            self.inverses.get(self.next),
+        ) else {
+            return Err(RowError::Field);
+        };
+        let q = quant.quantize_scaled(value.to_f64() * inverse);
         self.offsets.push(self.buf.len() as u32);
         self.ints.push(q);
         self.next += 1;
@@ -123,8 +126,8 @@ impl RowWriter<'_> {
 }
 
 impl Frame {
-    /// The positions of `names` among the frame's fields; [`DecodeError::Shape`] if one is
-    /// missing.
+    /// Where each of `fields` is among the frame's fields, by name; [`DecodeError::Shape`] if
+    /// one is missing.
     pub fn field_indices<const N: usize>(
         &self,
         fields: &[Field],

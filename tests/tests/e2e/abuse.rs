@@ -137,25 +137,9 @@ async fn oversize_payloads_are_refused_on_both_transports() {
 
     // 1 MiB in one long-polling POST: refused with 413.
     let http = reqwest::Client::new();
-    let open = http
-        .get(format!("{}/socket.io/?EIO=4&transport=polling", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("an Engine.IO open packet")
-        .to_owned();
+    let session = tickroom_tests::open_polling_session(&http, &server.url).await;
     let post = http
-        .post(format!(
-            "{}/socket.io/?EIO=4&transport=polling&sid={sid}",
-            server.url
-        ))
+        .post(session)
         .body(vec![b'4'; 1 << 20])
         .send()
         .await

@@ -9,24 +9,11 @@ use tickroom_shared::{AuthPayload, PROTOCOL_VERSION, Role};
 use tickroom_tests::{TestServer, next_named};
 
 /// Opens an Engine.IO session over HTTP long-polling and sends the Socket.IO CONNECT with
-/// `token`, as a MessagePack packet (base64 in a polling payload, prefixed `b`); returns the
-/// session id. The session stays connected until its ping timeout.
-async fn connect_polling(url: &str, token: &str) -> String {
+/// `token`, as a MessagePack packet (base64 in a polling payload, prefixed `b`). The session
+/// stays connected until its ping timeout.
+async fn connect_polling(url: &str, token: &str) {
     let http = reqwest::Client::new();
-    let open = http
-        .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("an Engine.IO open packet")
-        .to_owned();
+    let session = tickroom_tests::open_polling_session(&http, url).await;
     #[derive(serde::Serialize)]
     struct Connect<'a> {
         r#type: u8,
@@ -47,10 +34,8 @@ async fn connect_polling(url: &str, token: &str) -> String {
         "b{}",
         base64::engine::general_purpose::STANDARD.encode(packet)
     );
-    let session = format!("{url}/socket.io/?EIO=4&transport=polling&sid={sid}");
     let posted = http.post(&session).body(body).send().await.unwrap();
     assert_eq!(posted.status(), 200, "CONNECT posted");
-    sid
 }
 
 /// Polls `/metrics` until the series `name{labels}` reads `want`.
