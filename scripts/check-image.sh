@@ -47,15 +47,16 @@ probe() {
 # Runs "$@" (a server) with the image's environment and production secrets as uid 65532,
 # probes it, stops it with SIGTERM and checks the drain: status 0, results written under $1.
 run_and_probe() {
-  local data=$1
-  shift
-  local log
+  local data=$1 cmd log
+  # The command's full path: the environment below is emptied, PATH included.
+  cmd=$(command -v "$2")
+  shift 2
   log=$(mktemp)
   env -i TICKROOM_ADDR="127.0.0.1:$PORT" TICKROOM_RESULTS_DB=/data/results.sqlite3 \
     TICKROOM_LOG_FORMAT=json TICKROOM_ADMIN_KEY="$ADMIN_KEY" TICKROOM_TOKEN_SECRET="$SECRET" \
-    TICKROOM_DRAIN_SECS=1 "$@" >"$log" 2>&1 &
+    TICKROOM_DRAIN_SECS=1 "$cmd" "$@" >"$log" 2>&1 &
   local pid=$!
-  probe || { kill "$pid"; cat "$log" >&2; return 1; }
+  probe || { kill "$pid" 2>/dev/null || true; cat "$log" >&2; return 1; }
   kill -TERM "$pid"
   local status=0
   wait "$pid" || status=$?
@@ -132,5 +133,5 @@ chown 65532:65532 "$data"
 trap 'rm -rf "$data"' EXIT
 server_bin=$(realpath "$bin")
 (cd "$data" && run_and_probe "$data" setpriv --reuid=65532 --regid=65532 --clear-groups \
-  env TICKROOM_RESULTS_DB="$data/results.sqlite3" "$server_bin")
+  /usr/bin/env TICKROOM_RESULTS_DB="$data/results.sqlite3" "$server_bin")
 echo "OK: built with the Dockerfile's command; runs as uid 65532 with the image's environment (on 127.0.0.1 here, 0.0.0.0 in the image); drains on SIGTERM with status 0; results written"
