@@ -17,6 +17,8 @@
 #
 #   IMAGE_BUILD_ARGS="$(scripts/standin-images.sh podman)" scripts/check-image.sh
 #
+# IMAGE_ENGINE=docker or podman picks the engine; IMAGE_ENGINE=none takes the path without one.
+#
 # Usage: scripts/check-image.sh            (from anywhere; not part of .ci/run: it needs a
 #                                          release build, ~3 min on 2 cores)
 set -euo pipefail
@@ -67,9 +69,10 @@ run_and_probe() {
   echo "drain: SIGTERM, exit status 0, results written to /data"
 }
 
+# IMAGE_ENGINE=docker|podman picks the engine, IMAGE_ENGINE=none checks without one.
 engine=""
-for e in docker podman; do
-  if command -v "$e" >/dev/null && "$e" info >/dev/null 2>&1; then engine=$e; break; fi
+for e in ${IMAGE_ENGINE:-docker podman}; do
+  if [[ $e != none ]] && command -v "$e" >/dev/null && "$e" info >/dev/null 2>&1; then engine=$e; break; fi
 done
 
 if [[ -n $engine ]]; then
