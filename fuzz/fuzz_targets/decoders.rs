@@ -5,7 +5,8 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use tickroom_shared::wire::{self, decode_event, skip_value};
-use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+use tickroom_shared::games::arena::{ArenaInput, ArenaPlayer, ArenaState};
+use tickroom_shared::snapshot::Encoder;
 use tickroom_shared::games::tictactoe::{Board, Move};
 use tickroom_shared::{InputMsg, Mirror, TokenKey};
 
@@ -37,5 +38,24 @@ fuzz_target!(|data: &[u8]| {
     let mut mirror = Mirror::new();
     let _ = mirror.apply_typed::<ArenaState>(&bytes);
     let _ = mirror.apply_typed::<Board>(&bytes);
+    // A mirror that holds a keyframe of tick 1, so a delta naming base 1 reaches the delta
+    // decoder (a fresh mirror skips every delta).
+    let mut warm = Mirror::new();
+    let _ = warm.apply(&KEYFRAME.with(Clone::clone));
+    let _ = warm.apply_typed::<ArenaState>(&bytes);
+    let _ = warm.apply_typed::<ArenaState>(&bytes);
     let _ = wire::decode_packet(&bytes);
 });
+
+thread_local! {
+    /// An arena keyframe of tick 1: two players in seats 0 and 1, rows 3 and 7.
+    static KEYFRAME: Bytes = {
+        let mut enc = Encoder::for_row::<ArenaPlayer>(30);
+        enc.begin();
+        for (key, id, x) in [(3, "a", 10.0), (7, "b", 20.5)] {
+            let row = ArenaPlayer { id: id.into(), x, y: 50.0 };
+            let _ = enc.push_row(key, &row);
+        }
+        Bytes::copy_from_slice(enc.finish(1, [(0u32, "a", 4u32), (1, "b", 0)].into_iter(), &()))
+    };
+}

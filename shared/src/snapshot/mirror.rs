@@ -118,7 +118,8 @@ impl Mirror {
         if len % 3 != 0 {
             return Err(DecodeError::Shape);
         }
-        let mut seats = Vec::with_capacity(len / 3);
+        // A seat takes at least 3 bytes: a length the bytes cannot hold allocates nothing.
+        let mut seats = Vec::with_capacity((len / 3).min(rd.len() / 3));
         for _ in 0..len / 3 {
             let seat = read_uint(&mut rd)?;
             let player = read_str(&mut rd)?.to_owned();

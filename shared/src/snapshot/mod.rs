@@ -446,6 +446,13 @@ mod tests {
         for cut in 0..k.len() {
             let _ = Mirror::new().apply(&k.slice(..cut));
         }
+        // A keyframe whose seat list claims 3.7 billion entries in a few bytes (found by the
+        // fuzzer: it used to reserve room for all of them and abort).
+        let huge = Bytes::from_static(&[
+            0x96, 0x0c, 0x00, 0xdd, 0x00, 0x00, 0x00, 0x00, 0xdd, 0xdd, 0x01, 0x97, 0xdd, 0xe4,
+            0xdd, 0xdd,
+        ]);
+        assert!(Mirror::new().apply(&huge).is_err());
         let mut m = Mirror::new();
         m.apply(&k).unwrap();
         let before = m.clone().apply_typed::<State>(&k).unwrap();
