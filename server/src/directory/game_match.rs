@@ -271,6 +271,12 @@ impl Match {
         self.room.closed().await;
     }
 
+    /// Why the match ended: its state's reason, or `error` for a room that stopped without
+    /// one (it panicked).
+    pub fn end_reason(&self) -> EndReason {
+        self.state().end_reason().unwrap_or(EndReason::Error)
+    }
+
     /// The match's result as it stands (complete once its room has closed).
     pub fn result(&self) -> MatchResult {
         let outcome = self.room.outcome().unwrap_or_default();
@@ -285,7 +291,7 @@ impl Match {
             created_at: self.info.created_at,
             ended_at: unix_now(),
             duration_ms: u64::try_from(outcome.played.as_millis()).unwrap_or(u64::MAX),
-            end_reason: self.state().end_reason().unwrap_or(EndReason::Error),
+            end_reason: self.end_reason(),
             ticks: self.room.tick(),
             players,
             scores: outcome.scores,

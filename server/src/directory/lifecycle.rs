@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tickroom_shared::EndReason;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +66,7 @@ impl Lifecycle {
         let shutdown = self.shutdown.clone();
         self.runtimes.spawn_io(async move {
             m.closed().await;
-            let reason = m.state().end_reason().unwrap_or(EndReason::Error);
+            let reason = m.end_reason();
             metrics.match_ended(m.info().game, reason);
             tracing::info!(match_id = %id, game = m.info().game, reason = reason.as_str(), tick = m.tick(), "match ended");
             if let Some(store) = results {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::replicate::{Replicate, RowWriter};
-use super::{Field, MAX_FIELDS};
+use super::{Field, MAX_FIELDS, all_bits};
 
 #[derive(Debug, Clone, Copy)]
 struct RowIdx {
@@ -392,8 +392,4 @@ impl Encoder {
     pub fn last(&self) -> &[u8] {
         &self.out
     }
-}
-
-fn all_bits(n: usize) -> u64 {
-    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::{Frame, FrameField, FromFrame, MAX_FIELDS, Quant, Snapshot, Value};
+use super::{Frame, FrameField, FromFrame, MAX_FIELDS, Quant, Snapshot, Value, all_bits};
 use crate::wire::{DecodeError, skip_value};
 
 /// Rebuilds full state from keyframes and deltas, as a client does: the state after the last
@@ -184,7 +184,7 @@ impl Mirror {
             self.acks.push((i, seq));
         }
         let n = self.cur.fields.len();
-        let whole = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        let whole = all_bits(n);
         let mut left = array_len(&mut rd)?;
         while left > 0 {
             if left < 2 {

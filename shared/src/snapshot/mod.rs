@@ -70,38 +70,54 @@ impl Quant {
         } else {
             (scaled - 0.5) as i64
         };
-        match self.modulo {
-            Some(m) => q.rem_euclid(m.clamp(1, i64::MAX as u64) as i64),
+        match self.modulus() {
+            Some(m) => q.rem_euclid(m),
             None => q,
         }
     }
 
-    /// The value an integer stands for.
+    /// The value an integer stands for. Where `1 / step` is a whole number (hundredths and
+    /// the like) it divides by it, which gives the double nearest the decimal (0.35) as
+    /// `@tickroom/client` does; multiplying by 0.01 may not (0.35000000000000003).
     pub fn dequantize(&self, q: i64) -> f64 {
-        q as f64 * self.step
+        let inverse = (1.0 / self.step).round();
+        if (1.0 / self.step - inverse).abs() < 1e-9 {
+            q as f64 / inverse
+        } else {
+            q as f64 * self.step
+        }
     }
 
     /// What a delta carries for a change from `from` to `to`.
     pub fn diff(&self, from: i64, to: i64) -> i64 {
-        match self.modulo {
+        let d = to.wrapping_sub(from);
+        match self.modulus() {
             Some(m) => {
-                let m = m.clamp(1, i64::MAX as u64) as i64;
-                let d = to.wrapping_sub(from).rem_euclid(m);
+                let d = d.rem_euclid(m);
                 if d > m / 2 { d - m } else { d }
             }
-            None => to.wrapping_sub(from),
+            None => d,
         }
     }
 
     /// The integer after a delta's difference `d` is applied to `q`.
     pub fn apply(&self, q: i64, d: i64) -> i64 {
-        match self.modulo {
-            Some(m) => q
-                .wrapping_add(d)
-                .rem_euclid(m.clamp(1, i64::MAX as u64) as i64),
-            None => q.wrapping_add(d),
+        let q = q.wrapping_add(d);
+        match self.modulus() {
+            Some(m) => q.rem_euclid(m),
+            None => q,
         }
     }
+
+    /// The modulo as an `i64` (a wire value beyond `i64::MAX` is taken as `i64::MAX`).
+    fn modulus(&self) -> Option<i64> {
+        self.modulo.map(|m| m.clamp(1, i64::MAX as u64) as i64)
+    }
+}
+
+/// The mask with a bit for each of `n` fields.
+pub(crate) fn all_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// One field of a declared row: its name and, for a quantized number, how.
@@ -426,6 +442,9 @@ mod tests {
             modulo: None,
         };
         assert_eq!(hundredths.quantize(-1.234), -123);
+        // 35 × 0.01 is 0.35000000000000003; the client gets the decimal, as the JS client does
+        assert_eq!(hundredths.dequantize(35), 0.35);
+        assert_eq!(angle.dequantize(64), std::f64::consts::FRAC_PI_2);
         assert_eq!(hundredths.quantize(f64::NAN), 0);
         assert_eq!(hundredths.quantize(f64::INFINITY), i64::MAX);
         assert_eq!(
