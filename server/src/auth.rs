@@ -26,7 +26,9 @@ pub struct Admission {
 /// map, or a field of the wrong type → `auth_malformed`; another protocol version →
 /// `protocol_unsupported`; expired → `token_expired`; any other token fault → `token_invalid`;
 /// `match_id` given and not the token's → `token_wrong_match`; unknown match →
-/// `match_not_found`; minted for an earlier instance of the match → `token_stale`; ended → `match_ended`; no free seat → `match_full`.
+/// `match_not_found`; minted for an earlier instance of the match → `token_stale`; ended →
+/// `match_ended`; minted with a seat reservation (`rx`) the player no longer holds →
+/// `reservation_expired`; no free seat → `match_full`.
 pub fn admit(
     auth: Option<rmpv::Value>,
     key: &TokenKey,
@@ -54,7 +56,11 @@ pub fn admit(
         return Err(ErrorCode::TokenStale);
     }
     game_match
-        .has_room_for(&claims.player_id, claims.role)
+        .has_room_for(
+            &claims.player_id,
+            claims.role,
+            claims.reserved_until.is_some(),
+        )
         .map_err(seat_error_code)?;
     Ok(Admission { claims, game_match })
 }
@@ -64,6 +70,7 @@ pub fn seat_error_code(e: SeatError) -> ErrorCode {
     match e {
         SeatError::Full => ErrorCode::MatchFull,
         SeatError::Ended => ErrorCode::MatchEnded,
+        SeatError::NotReserved => ErrorCode::ReservationExpired,
     }
 }
 

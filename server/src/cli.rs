@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use tickroom_server::config::{
-    AuthConfig, Config, LimitConfig, MatchConfig, NetConfig, ShutdownConfig, TlsFiles,
+    AuthConfig, Config, LimitConfig, MatchConfig, MatchmakingConfig, NetConfig, PlayerKeySource,
+    ShutdownConfig, TlsFiles,
 };
 
 static DEFAULTS: LazyLock<Config> = LazyLock::new(Config::default);
@@ -227,12 +228,99 @@ pub struct ServeArgs {
     /// Time given to connections and rooms to close at shutdown, in milliseconds.
     #[arg(long, env = "TICKROOM_SHUTDOWN_TIMEOUT_MS", default_value_t = millis(DEFAULTS.shutdown.timeout))]
     pub shutdown_timeout_ms: u64,
+
+    /// HS256 secret that checks player tokens from the game's auth service (at least 32
+    /// bytes). Exclusive with `--player-token-public-key`.
+    #[arg(
+        long,
+        env = "TICKROOM_PLAYER_TOKEN_SECRET",
+        hide_env_values = true,
+        conflicts_with = "player_token_public_key"
+    )]
+    pub player_token_secret: Option<String>,
+
+    /// File with the PEM public key that checks player tokens: RSA (RS256), Ed25519 (EdDSA)
+    /// or P-256 (ES256).
+    #[arg(long, env = "TICKROOM_PLAYER_TOKEN_PUBLIC_KEY")]
+    pub player_token_public_key: Option<PathBuf>,
+
+    /// Issuer player tokens must carry (`iss`); any when unset.
+    #[arg(long, env = "TICKROOM_PLAYER_TOKEN_ISSUER")]
+    pub player_token_issuer: Option<String>,
+
+    /// Audience player tokens must carry (`aud`).
+    #[arg(long, env = "TICKROOM_PLAYER_TOKEN_AUDIENCE", default_value_t = DEFAULTS.matchmaking.player_audience.clone())]
+    pub player_token_audience: String,
+
+    /// Give a request without a player token an anonymous identity. Default: only with the
+    /// development keys.
+    #[arg(long, env = "TICKROOM_ANONYMOUS_PLAYERS")]
+    pub anonymous_players: Option<bool>,
+
+    /// Seconds a seat reserved by matchmaking waits for its player to connect.
+    #[arg(long, env = "TICKROOM_RESERVATION_SECS", default_value_t = secs(DEFAULTS.matchmaking.reservation_ttl))]
+    pub reservation_secs: u64,
+
+    /// The URL clients connect to, sent with every reservation (e.g.
+    /// `https://eu1.game.example`). Default: the scheme and Host of the request.
+    #[arg(long, env = "TICKROOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Matchmaking requests allowed per second per client address, sustained (not applied
+    /// with the development keys).
+    #[arg(long, env = "TICKROOM_MATCHMAKING_ADDRESS_RATE", default_value_t = DEFAULTS.matchmaking.address_rate)]
+    pub matchmaking_address_rate: u32,
+
+    /// Matchmaking requests one address may make in a burst above that rate.
+    #[arg(long, env = "TICKROOM_MATCHMAKING_ADDRESS_BURST", default_value_t = DEFAULTS.matchmaking.address_burst)]
+    pub matchmaking_address_burst: u32,
+
+    /// Matchmaking requests allowed per second per player, sustained.
+    #[arg(long, env = "TICKROOM_MATCHMAKING_PLAYER_RATE", default_value_t = DEFAULTS.matchmaking.player_rate)]
+    pub matchmaking_player_rate: u32,
+
+    /// Matchmaking requests one player may make in a burst above that rate.
+    #[arg(long, env = "TICKROOM_MATCHMAKING_PLAYER_BURST", default_value_t = DEFAULTS.matchmaking.player_burst)]
+    pub matchmaking_player_burst: u32,
+
+    /// Tickets the matchmaking queue holds at once; more are refused with `queue_full`.
+    #[arg(long, env = "TICKROOM_QUEUE_CAPACITY", default_value_t = DEFAULTS.matchmaking.queue_capacity)]
+    pub queue_capacity: usize,
+
+    /// Rating difference a new queue ticket accepts in its group.
+    #[arg(long, env = "TICKROOM_RATING_WINDOW", default_value_t = DEFAULTS.matchmaking.rating_window)]
+    pub rating_window: u32,
+
+    /// How much a ticket's rating window widens per second of waiting.
+    #[arg(long, env = "TICKROOM_RATING_WINDOW_GROWTH", default_value_t = DEFAULTS.matchmaking.rating_window_growth)]
+    pub rating_window_growth: u32,
+
+    /// The widest a ticket's rating window gets.
+    #[arg(long, env = "TICKROOM_RATING_WINDOW_MAX", default_value_t = DEFAULTS.matchmaking.rating_window_max)]
+    pub rating_window_max: u32,
+
+    /// Seconds a queue ticket waits for a match before it ends as `timed_out`.
+    #[arg(long, env = "TICKROOM_QUEUE_TIMEOUT_SECS", default_value_t = secs(DEFAULTS.matchmaking.queue_timeout))]
+    pub queue_timeout_secs: u64,
 }
 
 impl ServeArgs {
-    /// The configuration these flags describe.
-    pub fn into_config(self) -> Config {
-        Config {
+    /// The configuration these flags describe; fails only when a file it names cannot be
+    /// read.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let player_key = match (self.player_token_secret, self.player_token_public_key) {
+            (Some(secret), _) => Some(PlayerKeySource::Secret(secret)),
+            (None, Some(path)) => Some(PlayerKeySource::PublicKeyPem(
+                std::fs::read_to_string(&path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "reading the player token public key {}: {e}",
+                        path.display()
+                    )
+                })?,
+            )),
+            (None, None) => None,
+        };
+        Ok(Config {
             addr: self.addr,
             auth: AuthConfig {
                 admin_key: self.admin_key,
@@ -290,8 +378,25 @@ impl ServeArgs {
                 drain: Duration::from_secs(self.drain_secs),
                 timeout: Duration::from_millis(self.shutdown_timeout_ms),
             },
+            matchmaking: MatchmakingConfig {
+                player_key,
+                player_issuer: self.player_token_issuer,
+                player_audience: self.player_token_audience,
+                anonymous: self.anonymous_players,
+                reservation_ttl: Duration::from_secs(self.reservation_secs),
+                public_url: self.public_url,
+                address_rate: self.matchmaking_address_rate,
+                address_burst: self.matchmaking_address_burst,
+                player_rate: self.matchmaking_player_rate,
+                player_burst: self.matchmaking_player_burst,
+                queue_capacity: self.queue_capacity,
+                rating_window: self.rating_window,
+                rating_window_growth: self.rating_window_growth,
+                rating_window_max: self.rating_window_max,
+                queue_timeout: Duration::from_secs(self.queue_timeout_secs),
+            },
             results_db: Some(self.results_db),
-        }
+        })
     }
 }
 
@@ -319,7 +424,8 @@ mod tests {
         let config = Wrapper::try_parse_from(["tickroom-server"])
             .unwrap()
             .args
-            .into_config();
+            .into_config()
+            .unwrap();
         assert_eq!(config, Config::default());
         let parsed = Wrapper::try_parse_from([
             "tickroom-server",
@@ -332,7 +438,8 @@ mod tests {
         ])
         .unwrap()
         .args
-        .into_config();
+        .into_config()
+        .unwrap();
         assert_eq!(parsed.matches.sim_threads, Some(2));
         assert_eq!(parsed.matches.seat_grace, Duration::ZERO);
         assert_eq!(

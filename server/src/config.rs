@@ -34,6 +34,8 @@ pub struct Config {
     pub net: NetConfig,
     /// What happens on SIGTERM.
     pub shutdown: ShutdownConfig,
+    /// Player identities and the matchmaking API.
+    pub matchmaking: MatchmakingConfig,
     /// SQLite file where ended matches' results are kept (`:memory:` keeps them only while
     /// the server runs; `None` keeps none). Default `tickroom-results.sqlite3`.
     pub results_db: Option<PathBuf>,
@@ -53,6 +55,58 @@ pub struct AuthConfig {
     pub token_issuer: String,
     /// Lifetime of tokens minted by the admin API when the request names none. Default 1 h.
     pub token_ttl: Duration,
+}
+
+/// How a player proves who they are to the matchmaking API: the key that checks the player
+/// tokens the game's own auth service signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlayerKeySource {
+    /// An HS256 secret shared with the game's auth service (at least 32 bytes).
+    Secret(String),
+    /// A PEM public key (`-----BEGIN PUBLIC KEY-----`): RSA for RS256, Ed25519 for EdDSA, or
+    /// P-256 for ES256 — the algorithm follows from the key.
+    PublicKeyPem(String),
+}
+
+/// Player identities and the matchmaking API (docs/MATCHMAKING.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchmakingConfig {
+    /// The key that checks player tokens. Default none: only anonymous players, if allowed.
+    pub player_key: Option<PlayerKeySource>,
+    /// Issuer player tokens must carry (`iss`); any when `None`. Default `None`.
+    pub player_issuer: Option<String>,
+    /// Audience player tokens must carry (`aud`): never the match tokens' (they have none),
+    /// so one kind of token cannot pass for the other. Default `tickroom-player`.
+    pub player_audience: String,
+    /// Whether a request without a player token gets a fresh anonymous identity. Default
+    /// `None`: only while the development keys are in use (they work on loopback only).
+    pub anonymous: Option<bool>,
+    /// How long a seat matchmaking reserves waits for its player to connect before it is
+    /// given to someone else (at most the empty-room grace, or the room would end first).
+    /// Default 45 s.
+    pub reservation_ttl: Duration,
+    /// The URL clients connect to, sent in every reservation. Default `None`: the scheme and
+    /// `Host` of the request.
+    pub public_url: Option<String>,
+    /// Matchmaking requests allowed per second per client address, sustained (not applied
+    /// with the development keys). Default 20.
+    pub address_rate: u32,
+    /// Requests one address may make in a burst above that rate. Default 40.
+    pub address_burst: u32,
+    /// Matchmaking requests allowed per second per player identity, sustained. Default 5.
+    pub player_rate: u32,
+    /// Requests one player may make in a burst above that rate. Default 10.
+    pub player_burst: u32,
+    /// Tickets the queue holds at once; more are refused with `queue_full`. Default 10,000.
+    pub queue_capacity: usize,
+    /// Rating difference a new ticket accepts in its group. Default 100.
+    pub rating_window: u32,
+    /// How much the window widens for every second a ticket waits. Default 25.
+    pub rating_window_growth: u32,
+    /// The widest the window gets. Default 1,000.
+    pub rating_window_max: u32,
+    /// How long a ticket waits for a match before it is dropped as `timed_out`. Default 5 min.
+    pub queue_timeout: Duration,
 }
 
 /// Matches and their rooms.
@@ -190,6 +244,7 @@ impl Default for Config {
             limits: LimitConfig::default(),
             net: NetConfig::default(),
             shutdown: ShutdownConfig::default(),
+            matchmaking: MatchmakingConfig::default(),
             results_db: Some(PathBuf::from("tickroom-results.sqlite3")),
         }
     }
@@ -202,6 +257,28 @@ impl Default for AuthConfig {
             token_secret: DEV_TOKEN_SECRET.to_owned(),
             token_issuer: DEFAULT_ISSUER.to_owned(),
             token_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl Default for MatchmakingConfig {
+    fn default() -> Self {
+        Self {
+            player_key: None,
+            player_issuer: None,
+            player_audience: "tickroom-player".to_owned(),
+            anonymous: None,
+            reservation_ttl: Duration::from_secs(45),
+            public_url: None,
+            address_rate: 20,
+            address_burst: 40,
+            player_rate: 5,
+            player_burst: 10,
+            queue_capacity: 10_000,
+            rating_window: 100,
+            rating_window_growth: 25,
+            rating_window_max: 1000,
+            queue_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -327,6 +404,22 @@ impl Config {
             || self.matches.input_buffer == 0
         {
             return Err(ConfigError::Invalid("buffers must hold at least one item"));
+        }
+        let mm = &self.matchmaking;
+        if mm.reservation_ttl.is_zero() || mm.reservation_ttl > self.matches.empty_room_grace {
+            return Err(ConfigError::Invalid(
+                "reservation_ttl must be positive and at most empty_room_grace (an unredeemed reservation must not outlive its room)",
+            ));
+        }
+        if matches!(&mm.player_key, Some(PlayerKeySource::Secret(s)) if s.len() < 32) {
+            return Err(ConfigError::Invalid(
+                "the player token secret must be at least 32 bytes",
+            ));
+        }
+        if mm.queue_capacity == 0 || mm.queue_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "queue_capacity and queue_timeout must be positive",
+            ));
         }
         Ok(())
     }

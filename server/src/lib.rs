@@ -33,6 +33,7 @@
 pub mod auth;
 pub mod config;
 pub mod directory;
+pub mod matchmaking;
 pub mod metrics;
 mod net;
 mod ratelimit;

@@ -60,7 +60,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = cli.config.into_config();
+    let config = cli.config.into_config()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::MintToken {
             match_id,

@@ -35,6 +35,9 @@ pub enum ErrorCode {
     MatchFull,
     /// The match has ended and accepts no connections.
     MatchEnded,
+    /// The token came from matchmaking and its seat reservation was not redeemed in time: the
+    /// seat was given to someone else. Ask matchmaking for a new one.
+    ReservationExpired,
     /// The server is shutting down or over a capacity limit; try again later.
     ServerBusy,
     /// Too many handshakes from this address; slow down and retry later.
@@ -73,6 +76,7 @@ impl ErrorCode {
             Self::MatchNotFound => "match_not_found",
             Self::MatchFull => "match_full",
             Self::MatchEnded => "match_ended",
+            Self::ReservationExpired => "reservation_expired",
             Self::ServerBusy => "server_busy",
             Self::HandshakeRateLimited => "handshake_rate_limited",
             Self::UnknownEvent => "unknown_event",
@@ -105,6 +109,9 @@ impl ErrorCode {
             Self::MatchNotFound => "the match does not exist",
             Self::MatchFull => "the match has no free seat",
             Self::MatchEnded => "the match has ended",
+            Self::ReservationExpired => {
+                "the seat reservation was not redeemed in time; ask matchmaking for a new one"
+            }
             Self::ServerBusy => "the server is busy, try again later",
             Self::HandshakeRateLimited => "too many handshakes from this address, retry later",
             Self::UnknownEvent => "unknown event",
@@ -136,6 +143,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::MatchNotFound,
     ErrorCode::MatchFull,
     ErrorCode::MatchEnded,
+    ErrorCode::ReservationExpired,
     ErrorCode::ServerBusy,
     ErrorCode::HandshakeRateLimited,
     ErrorCode::UnknownEvent,

@@ -36,6 +36,12 @@ pub struct MatchClaims {
     /// token (`token_stale`). Tokens without it are accepted by whichever match has the id.
     #[serde(rename = "mi", default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// Set on tokens matchmaking mints with a seat reservation (claim `rx`): the time, in
+    /// seconds since the Unix epoch, the reservation is held until. Such a token admits only
+    /// a player who holds a seat in the match (reserved, or theirs since); once the
+    /// reservation has lapsed unredeemed it is refused with `reservation_expired`.
+    #[serde(rename = "rx", default, skip_serializing_if = "Option::is_none")]
+    pub reserved_until: Option<u64>,
 }
 
 impl MatchClaims {
@@ -56,12 +62,20 @@ impl MatchClaims {
             iat: now,
             exp: now.saturating_add(ttl_secs),
             instance: None,
+            reserved_until: None,
         }
     }
 
     /// Binds the claims to one instance of the match (see [`Self::instance`]).
     pub fn for_instance(mut self, instance: impl Into<String>) -> Self {
         self.instance = Some(instance.into());
+        self
+    }
+
+    /// Makes the token redeem a seat reservation held until `until` (see
+    /// [`Self::reserved_until`]).
+    pub fn for_reservation(mut self, until: u64) -> Self {
+        self.reserved_until = Some(until);
         self
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{self, SnapshotSink, SpawnParams, Spawned};
-use crate::game::Game;
+use crate::game::{Game, MatchRules};
 use crate::metrics::RoomMetrics;
 
 /// Starts a room of one game: [`driver::spawn`] with the game already chosen.
@@ -17,7 +17,13 @@ type Factory = dyn Fn(SpawnParams, Arc<dyn SnapshotSink>, Arc<dyn RoomMetrics>, 
 /// The games offered, by name.
 #[derive(Clone, Default)]
 pub struct Catalog {
-    games: BTreeMap<&'static str, Arc<Factory>>,
+    games: BTreeMap<&'static str, Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    factory: Arc<Factory>,
+    rules: MatchRules,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -35,11 +41,12 @@ impl Catalog {
     /// Adds `game` under [`Game::name`], replacing a game of the same name.
     pub fn with<G: Game>(mut self, game: G) -> Self {
         let name = game.name();
+        let rules = game.match_rules();
         let game = Arc::new(game);
         let factory: Arc<Factory> = Arc::new(move |params, sink, metrics, stop| {
             driver::spawn(game.clone(), params, sink, metrics, stop)
         });
-        self.games.insert(name, factory);
+        self.games.insert(name, Entry { factory, rules });
         self
     }
 
@@ -53,6 +60,11 @@ impl Catalog {
         self.games.get_key_value(name).map(|(k, _)| *k)
     }
 
+    /// How matchmaking fills matches of `name` ([`Game::match_rules`]).
+    pub fn rules(&self, name: &str) -> Option<MatchRules> {
+        self.games.get(name).map(|e| e.rules)
+    }
+
     /// Builds a room of the game `name` (see [`driver::spawn`]); `None` for an unknown game.
     pub fn spawn(
         &self,
@@ -62,7 +74,7 @@ impl Catalog {
         metrics: Arc<dyn RoomMetrics>,
         stop: CancellationToken,
     ) -> Option<Spawned> {
-        let factory = self.games.get(name)?;
-        Some(factory(params, sink, metrics, stop))
+        let entry = self.games.get(name)?;
+        Some((entry.factory)(params, sink, metrics, stop))
     }
 }

@@ -125,6 +125,26 @@ pub struct InvalidInput {
     pub reason: &'static str,
 }
 
+/// How matchmaking fills a match of a game ([`Game::match_rules`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatchRules {
+    /// Player seats of a match of this game: the group size the queue forms, and the size of
+    /// matches created without one. `None`: the server's default (`--max-players`).
+    pub players: Option<u32>,
+    /// Whether the queue may start a match short of `players`, and when.
+    pub start_incomplete: Option<IncompleteStart>,
+}
+
+/// The queue may start a match with fewer players than its size once the longest waiter has
+/// waited `after`, if at least `min_players` can be seated together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncompleteStart {
+    /// The fewest players a match may start with.
+    pub min_players: u32,
+    /// How long the longest waiter of the group waits for a full one first.
+    pub after: std::time::Duration,
+}
+
 /// A game that rooms can run. See `docs/GAME_API.md` for a walk-through with the arena.
 pub trait Game: Send + Sync + 'static {
     /// One player input as it arrives on the wire (a msgpack map).
@@ -143,6 +163,12 @@ pub trait Game: Send + Sync + 'static {
 
     /// The name matches are created with (e.g. `"arena"`).
     fn name(&self) -> &'static str;
+
+    /// How matchmaking fills its matches: the server's default size, always full, unless
+    /// the game says otherwise.
+    fn match_rules(&self) -> MatchRules {
+        MatchRules::default()
+    }
 
     /// Checks an input's values after decoding, before it is queued. Runs on the connection's
     /// task, not in the tick.

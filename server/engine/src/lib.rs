@@ -48,8 +48,8 @@ pub use driver::{
     InputError, MatchState, Outcome, RoomControl, RoomStats, SnapshotSink, SpawnParams,
 };
 pub use game::{
-    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, InvalidInput,
-    MatchControl, PlayerId, Players, TickInfo,
+    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, IncompleteStart,
+    InvalidInput, MatchControl, MatchRules, PlayerId, Players, TickInfo,
 };
 pub use metrics::RoomMetrics;
 pub use room::{PushOutcome, Room, RoomConfig};

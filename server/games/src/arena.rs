@@ -10,7 +10,11 @@ use tickroom_shared::games::arena::{
     PLAYER_RADIUS, SIZE, SPEED,
 };
 
-use tickroom_engine::{Controls, Game, GameSystems, InvalidInput, PlayerId, TickInfo};
+use std::time::Duration;
+
+use tickroom_engine::{
+    Controls, Game, GameSystems, IncompleteStart, InvalidInput, MatchRules, PlayerId, TickInfo,
+};
 
 /// A disc's centre.
 #[derive(Component, Debug, Clone, Copy, PartialEq)]
@@ -33,6 +37,17 @@ impl Game for Arena {
 
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// The server's default size; the queue may start a match of two or more after 10 s.
+    fn match_rules(&self) -> MatchRules {
+        MatchRules {
+            players: None,
+            start_incomplete: Some(IncompleteStart {
+                min_players: 2,
+                after: Duration::from_secs(10),
+            }),
+        }
     }
 
     fn validate(&self, input: &ArenaInput) -> Result<(), InvalidInput> {

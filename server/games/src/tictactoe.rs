@@ -4,7 +4,9 @@
 use bevy_ecs::prelude::*;
 use tickroom_shared::games::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 
-use tickroom_engine::{AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, PlayerId};
+use tickroom_engine::{
+    AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, MatchRules, PlayerId,
+};
 
 /// The mark a player plays with.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,14 @@ impl Game for TicTacToe {
 
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// Two players, never fewer.
+    fn match_rules(&self) -> MatchRules {
+        MatchRules {
+            players: Some(2),
+            start_incomplete: None,
+        }
     }
 
     fn validate(&self, input: &Move) -> Result<(), InvalidInput> {

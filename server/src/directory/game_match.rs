@@ -8,7 +8,8 @@ use tickroom_shared::token::unix_now;
 use tickroom_shared::{EndReason, Role};
 use tokio_util::sync::CancellationToken;
 
-use super::seats::{Departure, GivenBack, SeatError, SeatTable, Taken};
+use super::Listing;
+use super::seats::{Departure, Expired, GivenBack, SeatError, SeatTable, Taken};
 use crate::results::MatchResult;
 use crate::runtime::Runtimes;
 
@@ -32,6 +33,9 @@ pub struct MatchInfo {
     pub max_spectators: u32,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
+    /// How matchmaking finds it; `None` for a match created through the admin API, which
+    /// matchmaking never offers.
+    pub listing: Option<Arc<Listing>>,
 }
 
 /// A seat given to a connection.
@@ -50,6 +54,8 @@ pub struct SeatsView {
     pub players: Vec<String>,
     /// Ids of players whose seat is held after a dropped connection, sorted.
     pub disconnected: Vec<String>,
+    /// Ids of players with a seat reserved by matchmaking who have not connected yet, sorted.
+    pub reserved: Vec<String>,
     /// Connected spectators.
     pub spectators: usize,
 }
@@ -125,30 +131,86 @@ impl Match {
         SeatsView {
             players: seats.players(),
             disconnected: seats.held(),
+            reserved: seats.reserved(),
             spectators: seats.spectators(),
         }
     }
 
-    /// Whether a seat of `role` is free right now for `player` (a player who already holds a
-    /// seat can always take it over).
-    pub fn has_room_for(&self, player: &str, role: Role) -> Result<(), SeatError> {
+    /// Whether `player` holds a player seat here: reserved, connected or held.
+    pub fn holds_seat(&self, player: &str) -> bool {
+        self.seats().holds(player)
+    }
+
+    /// Player seats taken (reserved, connected or held).
+    pub fn seats_taken(&self) -> u32 {
+        u32::try_from(self.seats().taken()).unwrap_or(u32::MAX)
+    }
+
+    /// Reserves a player seat for `player` for `ttl`: the seat counts against the match's
+    /// size from now on, and is freed when `ttl` passes without the player connecting. A player
+    /// who already holds a seat keeps it as it is.
+    pub fn reserve(self: &Arc<Self>, player: &Arc<str>, ttl: Duration) -> Result<(), SeatError> {
+        let mut seats = self.seats();
         if self.state().is_over() {
             return Err(SeatError::Ended);
         }
-        self.seats().check(player, role)
+        if let Some(generation) = seats.reserve(player)? {
+            self.expire_after(player.clone(), generation, ttl);
+        }
+        Ok(())
+    }
+
+    /// Frees `player`'s reserved or held seat after `after`, unless it was taken up meanwhile.
+    fn expire_after(self: &Arc<Self>, player: Arc<str>, generation: u64, after: Duration) {
+        let m = self.clone();
+        self.runtimes.spawn_io(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(after) => m.expire(&player, generation),
+                // At shutdown the match is ending anyway.
+                _ = m.shutdown.cancelled() => {}
+                _ = m.room.closed() => {}
+            }
+        });
+    }
+
+    /// Whether a seat of `role` is free right now for `player` (a player who already holds a
+    /// seat can always take it over). With `reserved_only`, only a seat `player` already
+    /// holds will do.
+    pub fn has_room_for(
+        &self,
+        player: &str,
+        role: Role,
+        reserved_only: bool,
+    ) -> Result<(), SeatError> {
+        if self.state().is_over() {
+            return Err(SeatError::Ended);
+        }
+        let seats = self.seats();
+        if reserved_only && role == Role::Player && !seats.holds(player) {
+            return Err(SeatError::NotReserved);
+        }
+        seats.check(player, role)
     }
 
     /// Gives connection `conn` a seat. A player id that already holds a seat moves to `conn`
     /// and keeps its entity: the old connection, if still open, is returned so the transport
-    /// can close it; a seat held after a drop is taken back.
-    pub fn claim(&self, player: &Arc<str>, role: Role, conn: &str) -> Result<Claim, SeatError> {
+    /// can close it; a seat held after a drop is taken back; a reserved seat is taken up. With
+    /// `reserved_only` (a token minted by matchmaking), a player who holds no seat is refused
+    /// with [`SeatError::NotReserved`].
+    pub fn claim(
+        &self,
+        player: &Arc<str>,
+        role: Role,
+        conn: &str,
+        reserved_only: bool,
+    ) -> Result<Claim, SeatError> {
         let mut seats = self.seats();
         if self.state().is_over() {
             return Err(SeatError::Ended);
         }
         // The room hears of the change while the table is still locked, so it hears of every
         // change in the order the table made them.
-        let claim = match seats.take(player, role, conn)? {
+        let claim = match seats.take(player, role, conn, reserved_only)? {
             Taken::Joined => {
                 self.room.join(player.clone());
                 Claim {
@@ -201,27 +263,24 @@ impl Match {
             }
             GivenBack::Held { generation } => {
                 self.room.set_connected(player.clone(), false);
-                let m = self.clone();
-                let player = player.clone();
-                self.runtimes.spawn_io(async move {
-                    tokio::select! {
-                        _ = tokio::time::sleep(m.seat_grace) => m.expire_hold(&player, generation),
-                        // At shutdown the match is ending anyway.
-                        _ = m.shutdown.cancelled() => {}
-                        _ = m.room.closed() => {}
-                    }
-                });
+                self.expire_after(player.clone(), generation, self.seat_grace);
                 true
             }
         }
     }
 
-    /// Gives up a held seat whose grace period ran out, unless it was taken back meanwhile.
-    fn expire_hold(&self, player: &Arc<str>, generation: u64) {
+    /// Gives up a reserved or held seat whose time ran out, unless it was taken up meanwhile.
+    fn expire(&self, player: &Arc<str>, generation: u64) {
         let mut seats = self.seats();
-        if seats.expire(player, generation) {
-            self.room.leave(player.clone());
-            self.end_if_drained(&seats);
+        match seats.expire(player, generation) {
+            Expired::Stale => {}
+            Expired::Reservation => {
+                tracing::debug!(match_id = %self.info.id, %player, "seat reservation expired");
+            }
+            Expired::Hold => {
+                self.room.leave(player.clone());
+                self.end_if_drained(&seats);
+            }
         }
     }
 

@@ -9,6 +9,7 @@ mod game_match;
 mod lifecycle;
 mod seats;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use dashmap::DashMap;
@@ -27,6 +28,18 @@ use crate::results::ResultStore;
 use crate::runtime::Runtimes;
 use lifecycle::Lifecycle;
 
+/// How matchmaking finds a match it created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The options it was created with (`mode`, `region`, …), as string labels: `join or
+    /// create` offers it only to requests with the same labels.
+    pub labels: BTreeMap<String, String>,
+    /// Not listed and not offered by `join or create`: joined by its code (or id) only.
+    pub private: bool,
+    /// Its join code: a short code a player shares with friends.
+    pub code: Option<Arc<str>>,
+}
+
 /// What to create: a game, and optionally the match's id, rate and seats.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MatchSpec {
@@ -38,8 +51,10 @@ pub struct MatchSpec {
     pub tick_rate: Option<u32>,
     /// Snapshots per second, a divisor of the tick rate; the tick rate when absent.
     pub snapshot_rate: Option<u32>,
-    /// Player seats; the server's default when absent.
+    /// Player seats; the game's size, else the server's default, when absent.
     pub max_players: Option<u32>,
+    /// Set for a match created by matchmaking.
+    pub listing: Option<Listing>,
 }
 
 /// Why a match could not be created. Each has a stable code for the admin API.
@@ -149,6 +164,19 @@ impl Directory {
         self.catalog.names()
     }
 
+    /// The games offered.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The seats of a match of `game` created without a number.
+    pub fn default_size(&self, game: &str) -> u32 {
+        self.catalog
+            .rules(game)
+            .and_then(|r| r.players)
+            .unwrap_or(self.config.default_max_players)
+    }
+
     /// The results store, if this server keeps results.
     pub fn results(&self) -> Option<&Arc<ResultStore>> {
         self.lifecycle.results()
@@ -174,7 +202,10 @@ impl Directory {
         {
             return Err(CreateError::BadSnapshotRate);
         }
-        let max_players = spec.max_players.unwrap_or(self.config.default_max_players);
+        let max_players = spec
+            .max_players
+            .or(self.catalog.rules(game).and_then(|r| r.players))
+            .unwrap_or(self.config.default_max_players);
         if !(1..=MAX_PLAYERS_PER_MATCH).contains(&max_players) {
             return Err(CreateError::BadMaxPlayers);
         }
@@ -225,6 +256,7 @@ impl Directory {
                 max_players,
                 max_spectators: self.config.max_spectators,
                 created_at: unix_now(),
+                listing: spec.listing.map(Arc::new),
             },
             self.runtimes.start_room(room),
             self.config.seat_grace,
@@ -258,6 +290,15 @@ impl Directory {
     /// The match with this id.
     pub fn get(&self, id: &str) -> Option<Arc<Match>> {
         self.matches.get(id).map(|m| m.value().clone())
+    }
+
+    /// The matches for which `keep` is true, in no order.
+    pub fn select(&self, keep: impl Fn(&Match) -> bool) -> Vec<Arc<Match>> {
+        self.matches
+            .iter()
+            .filter(|m| keep(m.value()))
+            .map(|m| m.value().clone())
+            .collect()
     }
 
     /// Every match, sorted by id.

@@ -2,6 +2,11 @@
 //! synchronously during the handshake, so a full match refuses the connection instead of
 //! admitting it and then kicking it. The room hears the outcome as join / leave /
 //! connected, through its command queue, in the order the table changed.
+//!
+//! A seat is in one of three states: *reserved* by matchmaking for a player who has not
+//! connected yet (the room has not heard of them), *connected*, or *held* for a player whose
+//! connection dropped (the room keeps their entity). Reserved and held seats count against the
+//! match's size, so concurrent reservations can never seat more players than there are seats.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -17,6 +22,10 @@ pub enum SeatError {
     /// The match has ended.
     #[error("match ended")]
     Ended,
+    /// The connection needs a reserved (or held) seat and the player has none: the
+    /// reservation was not redeemed in time.
+    #[error("seat reservation expired")]
+    NotReserved,
 }
 
 /// How a connection ended, which decides what happens to its seat.
@@ -41,6 +50,17 @@ pub(crate) enum Taken {
     Spectating,
 }
 
+/// What expiring a reservation or a hold did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// The reservation or hold was no longer current (taken up, or renewed): nothing changed.
+    Stale,
+    /// A reservation nobody redeemed is freed; the room never heard of the player.
+    Reservation,
+    /// A held seat is freed; the room must hear that the player left.
+    Hold,
+}
+
 /// What giving a seat back did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GivenBack {
@@ -57,10 +77,12 @@ pub(crate) enum GivenBack {
 
 #[derive(Debug)]
 struct PlayerSeat {
-    /// The transport's id of the connection holding the seat; `None` while held for a
-    /// dropped connection.
+    /// The transport's id of the connection holding the seat; `None` while reserved, or held
+    /// for a dropped connection.
     conn: Option<String>,
-    /// Bumped on every change, so a hold's expiry knows whether it is still current.
+    /// Whether the room has heard the player join (false while only reserved).
+    joined: bool,
+    /// Bumped on every change, so an expiry knows whether it is still current.
     generation: u64,
 }
 
@@ -96,19 +118,53 @@ impl SeatTable {
         if full { Err(SeatError::Full) } else { Ok(()) }
     }
 
-    /// Gives connection `conn` a seat of `role`. A player id that holds a seat moves to
-    /// `conn` and keeps it.
+    /// Whether `player` holds a player seat: reserved, connected or held.
+    pub(crate) fn holds(&self, player: &str) -> bool {
+        self.players.contains_key(player)
+    }
+
+    /// Reserves a player seat for `player`, who has not connected yet. Returns the
+    /// reservation's generation (for [`expire`](Self::expire)), or `None` when the player
+    /// already holds a seat, which then stays as it is.
+    pub(crate) fn reserve(&mut self, player: &Arc<str>) -> Result<Option<u64>, SeatError> {
+        self.check(player, Role::Player)?;
+        if self.players.contains_key(player) {
+            return Ok(None);
+        }
+        self.players.insert(
+            player.clone(),
+            PlayerSeat {
+                conn: None,
+                joined: false,
+                generation: 0,
+            },
+        );
+        Ok(Some(0))
+    }
+
+    /// Gives connection `conn` a seat of `role`. A player id that holds a seat (reserved,
+    /// connected or held) moves to `conn` and keeps it. With `reserved_only`, a player who
+    /// holds no seat is refused with [`SeatError::NotReserved`].
     pub(crate) fn take(
         &mut self,
         player: &Arc<str>,
         role: Role,
         conn: &str,
+        reserved_only: bool,
     ) -> Result<Taken, SeatError> {
+        if reserved_only && role == Role::Player && !self.holds(player) {
+            return Err(SeatError::NotReserved);
+        }
         self.check(player, role)?;
         match role {
             Role::Player => {
                 if let Some(seat) = self.players.get_mut(player) {
                     seat.generation += 1;
+                    if !seat.joined {
+                        seat.joined = true;
+                        seat.conn = Some(conn.to_owned());
+                        return Ok(Taken::Joined);
+                    }
                     return Ok(match seat.conn.replace(conn.to_owned()) {
                         Some(old) => Taken::Replaced(old),
                         None => Taken::Reconnected,
@@ -118,6 +174,7 @@ impl SeatTable {
                     player.clone(),
                     PlayerSeat {
                         conn: Some(conn.to_owned()),
+                        joined: true,
                         generation: 0,
                     },
                 );
@@ -162,36 +219,53 @@ impl SeatTable {
         }
     }
 
-    /// Frees a held seat whose hold `generation` is still current; whether it did.
-    pub(crate) fn expire(&mut self, player: &str, generation: u64) -> bool {
-        let current = self
-            .players
-            .get(player)
-            .is_some_and(|s| s.conn.is_none() && s.generation == generation);
-        if current {
-            self.players.remove(player);
+    /// Frees a reserved or held seat whose `generation` is still current.
+    pub(crate) fn expire(&mut self, player: &str, generation: u64) -> Expired {
+        let Some(seat) = self.players.get(player) else {
+            return Expired::Stale;
+        };
+        if seat.conn.is_some() || seat.generation != generation {
+            return Expired::Stale;
         }
-        current
+        let joined = seat.joined;
+        self.players.remove(player);
+        if joined {
+            Expired::Hold
+        } else {
+            Expired::Reservation
+        }
     }
 
-    /// Whether no player holds a seat (held seats count).
+    /// Whether no player has joined (held seats count, reservations do not).
     pub(crate) fn no_players(&self) -> bool {
-        self.players.is_empty()
+        !self.players.values().any(|s| s.joined)
     }
 
-    /// Ids of players holding a seat, connected or held, sorted.
+    /// Player seats taken, reservations included: what the match's size is checked against.
+    pub(crate) fn taken(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Ids of players who joined and hold a seat, connected or held, sorted.
     pub(crate) fn players(&self) -> Vec<String> {
-        let mut p: Vec<String> = self.players.keys().map(|p| p.to_string()).collect();
-        p.sort_unstable();
-        p
+        self.ids(|s| s.joined)
     }
 
     /// Ids of players whose seat is held after a dropped connection, sorted.
     pub(crate) fn held(&self) -> Vec<String> {
+        self.ids(|s| s.joined && s.conn.is_none())
+    }
+
+    /// Ids of players with a reservation they have not redeemed yet, sorted.
+    pub(crate) fn reserved(&self) -> Vec<String> {
+        self.ids(|s| !s.joined)
+    }
+
+    fn ids(&self, keep: impl Fn(&PlayerSeat) -> bool) -> Vec<String> {
         let mut p: Vec<String> = self
             .players
             .iter()
-            .filter(|(_, s)| s.conn.is_none())
+            .filter(|(_, s)| keep(s))
             .map(|(p, _)| p.to_string())
             .collect();
         p.sort_unstable();
@@ -212,12 +286,12 @@ mod tests {
     fn seats_are_bounded_per_role_and_follow_their_player() {
         let mut t = SeatTable::new(2, 1);
         let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
-        assert_eq!(t.take(&a, Role::Player, "c1"), Ok(Taken::Joined));
-        assert_eq!(t.take(&b, Role::Player, "c2"), Ok(Taken::Joined));
-        assert_eq!(t.take(&c, Role::Player, "c3"), Err(SeatError::Full));
+        assert_eq!(t.take(&a, Role::Player, "c1", false), Ok(Taken::Joined));
+        assert_eq!(t.take(&b, Role::Player, "c2", false), Ok(Taken::Joined));
+        assert_eq!(t.take(&c, Role::Player, "c3", false), Err(SeatError::Full));
         // The same player on a new connection takes its own seat over.
         assert_eq!(
-            t.take(&a, Role::Player, "c4"),
+            t.take(&a, Role::Player, "c4", false),
             Ok(Taken::Replaced("c1".into()))
         );
         // The old connection no longer holds it.
@@ -225,8 +299,14 @@ mod tests {
             t.give_back(&a, Role::Player, "c1", false),
             GivenBack::NotHeld
         );
-        assert_eq!(t.take(&c, Role::Spectator, "s1"), Ok(Taken::Spectating));
-        assert_eq!(t.take(&c, Role::Spectator, "s2"), Err(SeatError::Full));
+        assert_eq!(
+            t.take(&c, Role::Spectator, "s1", false),
+            Ok(Taken::Spectating)
+        );
+        assert_eq!(
+            t.take(&c, Role::Spectator, "s2", false),
+            Err(SeatError::Full)
+        );
         assert_eq!(
             t.give_back(&c, Role::Spectator, "s1", true),
             GivenBack::Spectator
@@ -238,20 +318,59 @@ mod tests {
     fn a_held_seat_counts_until_it_is_taken_back_or_expires() {
         let mut t = SeatTable::new(1, 0);
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-        t.take(&a, Role::Player, "c1").unwrap();
+        t.take(&a, Role::Player, "c1", false).unwrap();
         let GivenBack::Held { generation } = t.give_back(&a, Role::Player, "c1", true) else {
             panic!("not held");
         };
         assert_eq!(t.held(), ["a"]);
-        assert_eq!(t.take(&b, Role::Player, "c2"), Err(SeatError::Full));
-        assert_eq!(t.take(&a, Role::Player, "c3"), Ok(Taken::Reconnected));
+        assert_eq!(t.take(&b, Role::Player, "c2", false), Err(SeatError::Full));
+        assert_eq!(
+            t.take(&a, Role::Player, "c3", false),
+            Ok(Taken::Reconnected)
+        );
         // The hold taken back is no longer current: its expiry does nothing.
-        assert!(!t.expire(&a, generation));
+        assert_eq!(t.expire(&a, generation), Expired::Stale);
         assert_eq!(t.players(), ["a"]);
         let GivenBack::Held { generation } = t.give_back(&a, Role::Player, "c3", true) else {
             panic!("not held");
         };
-        assert!(t.expire(&a, generation));
+        assert_eq!(t.expire(&a, generation), Expired::Hold);
         assert!(t.no_players());
+    }
+
+    #[test]
+    fn a_reservation_takes_a_seat_until_it_is_redeemed_or_expires() {
+        let mut t = SeatTable::new(2, 0);
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        assert_eq!(t.reserve(&a), Ok(Some(0)));
+        assert_eq!(
+            t.reserve(&a),
+            Ok(None),
+            "a second reservation keeps the first"
+        );
+        assert_eq!(t.reserve(&b), Ok(Some(0)));
+        assert_eq!(t.reserve(&c), Err(SeatError::Full));
+        assert_eq!(
+            t.take(&c, Role::Player, "c0", false),
+            Err(SeatError::Full),
+            "reservations count against the size"
+        );
+        assert!(t.no_players(), "nobody has joined yet");
+        assert_eq!(t.reserved(), ["a", "b"]);
+        // Redeeming a reservation is a join.
+        assert_eq!(t.take(&a, Role::Player, "c1", true), Ok(Taken::Joined));
+        assert_eq!(t.players(), ["a"]);
+        assert_eq!(
+            t.expire(&a, 0),
+            Expired::Stale,
+            "redeemed: its expiry is stale"
+        );
+        // An unredeemed one expires without the room ever hearing of it.
+        assert_eq!(t.expire(&b, 0), Expired::Reservation);
+        assert_eq!(
+            t.take(&b, Role::Player, "c2", true),
+            Err(SeatError::NotReserved)
+        );
+        assert_eq!(t.taken(), 1);
     }
 }

@@ -46,7 +46,7 @@ async fn a_dropped_seat_is_held_for_the_grace_period() {
     let r = directory(sink.clone(), 10);
     let m = arena(&r, 2);
     let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
-    m.claim(&a, Role::Player, "c1").unwrap();
+    m.claim(&a, Role::Player, "c1", false).unwrap();
     settle().await;
 
     assert!(m.release(&a, Role::Player, "c1", Departure::Dropped));
@@ -57,15 +57,15 @@ async fn a_dropped_seat_is_held_for_the_grace_period() {
         (vec!["a".to_owned()], vec!["a".to_owned()])
     );
     // The held seat counts: with b seated the match is full for anyone else.
-    m.claim(&b, Role::Player, "c2").unwrap();
+    m.claim(&b, Role::Player, "c2", false).unwrap();
     assert_eq!(
-        m.claim(&"c".into(), Role::Player, "c3").unwrap_err(),
+        m.claim(&"c".into(), Role::Player, "c3", false).unwrap_err(),
         SeatError::Full
     );
 
     // Back within the grace period: same seat, reported as a reconnection.
     tokio::time::sleep(Duration::from_secs(9)).await;
-    let claim = m.claim(&a, Role::Player, "c4").unwrap();
+    let claim = m.claim(&a, Role::Player, "c4", false).unwrap();
     assert_eq!(
         claim,
         Claim {
@@ -110,12 +110,12 @@ async fn without_a_grace_period_drops_leave_at_once() {
     let r = directory(sink.clone(), 0);
     let m = arena(&r, 2);
     let a: Arc<str> = "a".into();
-    m.claim(&a, Role::Player, "c1").unwrap();
+    m.claim(&a, Role::Player, "c1", false).unwrap();
     assert!(m.release(&a, Role::Player, "c1", Departure::Dropped));
     settle().await;
     assert!(m.seats_view().players.is_empty());
     // A stale connection id does not touch a seat it no longer holds.
-    m.claim(&a, Role::Player, "c2").unwrap();
+    m.claim(&a, Role::Player, "c2", false).unwrap();
     assert!(!m.release(&a, Role::Player, "c1", Departure::Left));
     assert_eq!(m.seats_view().players, ["a"]);
 }
@@ -136,7 +136,7 @@ async fn a_drain_ends_empty_matches_and_waits_for_the_last_to_close() {
     let empty = arena(&r, 2);
     let busy = arena(&r, 2);
     let a: Arc<str> = "a".into();
-    busy.claim(&a, Role::Player, "c1").unwrap();
+    busy.claim(&a, Role::Player, "c1", false).unwrap();
     settle().await;
     assert_eq!(r.open_rooms(), 2);
 
@@ -160,7 +160,8 @@ async fn a_drain_ends_empty_matches_and_waits_for_the_last_to_close() {
     // A dropped player's seat is not held during a drain: the match empties and ends.
     assert!(busy.release(&a, Role::Player, "c1", Departure::Dropped));
     assert_eq!(
-        busy.claim(&"b".into(), Role::Player, "c2").unwrap_err(),
+        busy.claim(&"b".into(), Role::Player, "c2", false)
+            .unwrap_err(),
         SeatError::Ended,
         "no seat is given once the end is decided"
     );

@@ -53,6 +53,7 @@ impl From<CreateMatch> for MatchSpec {
             tick_rate: req.tick_rate,
             snapshot_rate: req.snapshot_rate,
             max_players: req.max_players,
+            listing: None,
         }
     }
 }

@@ -120,6 +120,7 @@ async fn dev_join(
         tick_rate: None,
         snapshot_rate: None,
         max_players: Some(DEV_MATCH_SEATS),
+        listing: None,
     };
     let m = match app.directory.create(spec) {
         Ok(m) => m,

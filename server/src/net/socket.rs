@@ -224,7 +224,8 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
     let m = admission.game_match.clone();
     let player: Arc<str> = claims.player_id.as_str().into();
     let conn = s.id.to_string();
-    let claim = match m.claim(&player, claims.role, &conn) {
+    let reserved_only = claims.reserved_until.is_some();
+    let claim = match m.claim(&player, claims.role, &conn, reserved_only) {
         Ok(claim) => claim,
         Err(e) => {
             // Lost a race for the last seat (or the match ended) since the handshake check.

@@ -1,0 +1,1 @@
+//! Queue matchmaking (in progress).
