@@ -379,6 +379,9 @@ pub enum ConfigError {
     /// A value outside its range.
     #[error("{0}")]
     Invalid(&'static str),
+    /// The player token key cannot be used.
+    #[error("player token key: {0}")]
+    PlayerKey(String),
 }
 
 impl Config {

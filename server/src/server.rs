@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
+use crate::matchmaking::{Identities, Matchmaker};
 use crate::metrics::Metrics;
 use crate::net::{self, NetState, OriginPolicy};
-use crate::ratelimit::{HandshakeLimiter, InputLimiter};
+use crate::ratelimit::{HandshakeLimiter, InputLimiter, KeyedLimiter};
 use crate::results::{ResultStore, StoreError};
 use crate::runtime::{Runtimes, SimRuntime};
 
@@ -114,6 +115,22 @@ impl ServerBuilder {
             dev_keys: config.auth.uses_dev_keys(),
             shutdown: shutdown.clone(),
             started: Instant::now(),
+            matchmaker: Matchmaker::new(directory.clone(), config.matchmaking.reservation_ttl),
+            identities: Identities::new(&config.matchmaking, config.auth.uses_dev_keys())
+                .map_err(ConfigError::PlayerKey)?,
+            matchmaking_addresses: HandshakeLimiter::new(
+                config.matchmaking.address_rate,
+                config.matchmaking.address_burst,
+            ),
+            matchmaking_players: KeyedLimiter::new(
+                config.matchmaking.player_rate,
+                config.matchmaking.player_burst,
+            ),
+            public_url: config
+                .matchmaking
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
         });
         net::register(state.clone(), &io);
         Ok(Server {
@@ -350,6 +367,9 @@ async fn sweep_limiters(state: Arc<NetState>, shutdown: CancellationToken) {
             _ = every.tick() => {
                 state.limiter.sweep();
                 state.handshakes.sweep();
+                state.sessions.sweep();
+                state.matchmaking_addresses.sweep();
+                state.matchmaking_players.sweep();
             }
         }
     }

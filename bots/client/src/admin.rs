@@ -12,7 +12,7 @@ pub struct AdminClient {
     key: String,
 }
 
-/// An admin API failure.
+/// An admin or matchmaking API failure.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// The request did not complete.
@@ -58,6 +58,9 @@ pub struct MatchInfo {
     pub disconnected: Vec<String>,
     /// Connected spectators.
     pub spectators: usize,
+    /// Ids of players with a seat reserved by matchmaking who have not connected yet.
+    #[serde(default)]
+    pub reserved: Vec<String>,
 }
 
 /// A minted token.
@@ -83,29 +86,7 @@ impl AdminClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, AdminError> {
-        let resp = req.bearer_auth(&self.key).send().await?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp.json().await?);
-        }
-        #[derive(Deserialize)]
-        struct Body {
-            error: Inner,
-        }
-        #[derive(Deserialize)]
-        struct Inner {
-            code: String,
-            message: String,
-        }
-        let (code, message) = match resp.json::<Body>().await {
-            Ok(b) => (b.error.code, b.error.message),
-            Err(_) => ("unknown".into(), String::new()),
-        };
-        Err(AdminError::Api {
-            status: status.as_u16(),
-            code,
-            message,
-        })
+        call(req.bearer_auth(&self.key)).await
     }
 
     /// Creates a match of `game` with optional tick rate and seat count.
@@ -155,4 +136,33 @@ impl AdminClient {
         )
         .await
     }
+}
+
+/// Sends `req` and reads a JSON answer, or the server's `{"error": {code, message}}`.
+pub(crate) async fn call<T: for<'de> Deserialize<'de>>(
+    req: reqwest::RequestBuilder,
+) -> Result<T, AdminError> {
+    let resp = req.send().await?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp.json().await?);
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        code: String,
+        message: String,
+    }
+    let (code, message) = match resp.json::<Body>().await {
+        Ok(b) => (b.error.code, b.error.message),
+        Err(_) => ("unknown".into(), String::new()),
+    };
+    Err(AdminError::Api {
+        status: status.as_u16(),
+        code,
+        message,
+    })
 }

@@ -2,12 +2,14 @@
 //!
 //! [`Client`] speaks the Tickroom protocol (Engine.IO v4 over WebSocket, Socket.IO msgpack
 //! packets, `docs/PROTOCOL.md`); [`reconnect`] keeps a connection alive across drops with the
-//! same seat; [`admin`] calls the server's admin API, as a game backend does.
+//! same seat; [`admin`] calls the server's admin API, as a game backend does; [`matchmaking`]
+//! finds a seat without any backend.
 //!
 //! # Layout
 //! - `connection`: connect, receive events and snapshots, emit inputs.
 //! - [`reconnect`]: backoff, retrying connects, a client that rejoins by itself.
 //! - [`admin`]: create matches and mint tokens over HTTP.
+//! - [`matchmaking`]: find a seat as a player (join or create, private matches, the queue).
 //! - [`Rng`]: a small seedable generator (jitter, bots).
 //!
 //! # Quick start
@@ -26,6 +28,7 @@
 
 pub mod admin;
 mod connection;
+pub mod matchmaking;
 pub mod reconnect;
 mod rng;
 

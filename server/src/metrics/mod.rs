@@ -142,6 +142,10 @@ pub struct Metrics {
     pub connections_idle_closed: Counter,
     /// New Engine.IO sessions refused over their address's budget.
     pub sessions_refused: Counter,
+    /// Seats matchmaking reserved (every way in: join or create, create, join, the queue).
+    pub seats_reserved: Counter,
+    /// Matchmaking requests refused over an address's or a player's budget.
+    pub matchmaking_limited: Counter,
     /// Errors sent to clients, all codes.
     errors_total: Counter,
     /// Errors sent to clients, by code.
@@ -178,6 +182,8 @@ impl Default for Metrics {
             connections_refused_per_address: Counter::default(),
             connections_idle_closed: Counter::default(),
             sessions_refused: Counter::default(),
+            seats_reserved: Counter::default(),
+            matchmaking_limited: Counter::default(),
             errors_total: Counter::default(),
             errors: Family::default(),
             registry: Registry::default(),
@@ -226,7 +232,7 @@ impl Default for Metrics {
             "Errors sent to clients, by code",
             m.errors.clone(),
         );
-        let counters: [(&str, &str, &Counter); 20] = [
+        let counters: [(&str, &str, &Counter); 22] = [
             (
                 "handshakes_refused",
                 "Handshakes refused",
@@ -317,6 +323,16 @@ impl Default for Metrics {
                 "sessions_refused",
                 "New Engine.IO sessions refused over the address's --session-rate",
                 &m.sessions_refused,
+            ),
+            (
+                "seats_reserved",
+                "Seats reserved by matchmaking",
+                &m.seats_reserved,
+            ),
+            (
+                "matchmaking_rate_limited",
+                "Matchmaking requests refused over an address's or a player's budget",
+                &m.matchmaking_limited,
             ),
             (
                 "errors",

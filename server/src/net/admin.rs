@@ -87,8 +87,23 @@ pub struct MatchView {
     pub players: Vec<String>,
     /// Ids of players whose seat is held after a dropped connection, sorted.
     pub disconnected: Vec<String>,
+    /// Ids of players with a seat reserved by matchmaking who have not connected yet, sorted.
+    pub reserved: Vec<String>,
     /// Connected spectators.
     pub spectators: usize,
+    /// Set for a match matchmaking created: its labels, privacy and join code.
+    pub matchmaking: Option<ListingView>,
+}
+
+/// How matchmaking offers a match.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListingView {
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Joined by code or id only.
+    pub private: bool,
+    /// Its join code.
+    pub code: Option<String>,
 }
 
 impl MatchView {
@@ -111,7 +126,13 @@ impl MatchView {
             tick: m.tick(),
             players: seats.players,
             disconnected: seats.disconnected,
+            reserved: seats.reserved,
             spectators: seats.spectators,
+            matchmaking: info.listing.as_deref().map(|l| ListingView {
+                labels: l.labels.clone(),
+                private: l.private,
+                code: l.code.as_deref().map(str::to_owned),
+            }),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod conns;
 mod demo;
+mod matchmaking;
 mod origin;
 mod raw;
 pub(crate) mod serve;
@@ -72,6 +73,16 @@ pub(crate) struct NetState {
     pub(crate) shutdown: CancellationToken,
     /// When the server started (the clock of the drop windows).
     pub(crate) started: Instant,
+    /// Places players in matches.
+    pub(crate) matchmaker: crate::matchmaking::Matchmaker,
+    /// Who a matchmaking request comes from.
+    pub(crate) identities: crate::matchmaking::Identities,
+    /// Per-address matchmaking budgets.
+    pub(crate) matchmaking_addresses: HandshakeLimiter,
+    /// Per-player matchmaking budgets.
+    pub(crate) matchmaking_players: crate::ratelimit::KeyedLimiter<Arc<str>>,
+    /// `--public-url`: where reservations tell clients to connect.
+    pub(crate) public_url: Option<String>,
 }
 
 /// Builds the Socket.IO layer and its handle, with every limit from the configuration.
@@ -107,6 +118,7 @@ pub(crate) fn router(app: Arc<NetState>, io: SocketIo, layer: SocketIoLayer) -> 
         .with_state(app.clone())
         .merge(admin::routes(app.clone()))
         .merge(demo::routes(app.clone()))
+        .merge(matchmaking::routes(app.clone()))
         .merge(stats::routes(app.clone(), io))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)

@@ -9,6 +9,7 @@ mod dev;
 mod handshake;
 mod js_client;
 mod match_flow;
+mod matchmaking;
 mod metrics;
 mod misbehaviour;
 mod reconnect;

@@ -152,7 +152,7 @@ fn ten_thousand_rooms_leave_nothing_behind() {
                         })
                         .expect("create");
                     for p in ["a", "b"] {
-                        m.claim(&Arc::from(p), Role::Player, &format!("conn-{i}-{p}"))
+                        m.claim(&Arc::from(p), Role::Player, &format!("conn-{i}-{p}"), false)
                             .expect("seat");
                     }
                     ids.push(m.info().id.clone());

@@ -1,0 +1,363 @@
+//! The matchmaking API for clients (docs/MATCHMAKING.md): HTTP + JSON under `/matchmaking`.
+//!
+//! Every request is made by a player: a player token in `Authorization: Bearer <token>`, or,
+//! where allowed, nobody in particular (a fresh anonymous identity). Requests are rate-limited
+//! per client address (not with the development keys) and per identity. Every seat comes as a
+//! reservation: `{url, match_id, token, expires, …}`, redeemed by connecting to `url` with
+//! `token` before `expires`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use tickroom_shared::{MatchClaims, Role};
+
+use super::NetState;
+use super::admin::ApiError;
+use crate::directory::{CreateError, Match};
+use crate::matchmaking::{Identity, MatchmakingError, Reservation};
+
+/// The body of `join-or-create` and `create`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ask {
+    game: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    max_players: Option<u32>,
+    /// `create` only.
+    #[serde(default)]
+    private: bool,
+}
+
+/// The body of `join`: exactly one of the two.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinAsk {
+    #[serde(default)]
+    match_id: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// A seat held for the caller: connect to `url` with `token` before `expires`.
+#[derive(Debug, Serialize)]
+pub(super) struct SeatReservation {
+    /// Where to connect (Socket.IO at `/socket.io/`).
+    url: String,
+    match_id: String,
+    game: &'static str,
+    /// Who the seat is for (an anonymous caller learns its id here).
+    player_id: String,
+    /// The match token that redeems the reservation (and reconnects later, until it expires).
+    token: String,
+    /// When the reservation lapses, in seconds since the Unix epoch.
+    expires: u64,
+    /// Seconds from now until it lapses.
+    expires_in: u64,
+    /// The match's join code, to share with friends.
+    code: Option<String>,
+    /// Whether the match is private (joined by code or id only).
+    private: bool,
+}
+
+/// A match as the lobby lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct OpenMatch {
+    pub(crate) match_id: String,
+    pub(crate) game: &'static str,
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Seats taken (reserved, connected or held).
+    pub(crate) players: u32,
+    pub(crate) max_players: u32,
+    /// `waiting` or `running`.
+    pub(crate) state: &'static str,
+    pub(crate) code: Option<String>,
+    pub(crate) created_at: u64,
+}
+
+impl OpenMatch {
+    pub(crate) fn of(m: &Match) -> Self {
+        let info = m.info();
+        let listing = info.listing.as_deref();
+        Self {
+            match_id: info.id.to_string(),
+            game: info.game,
+            labels: listing.map(|l| l.labels.clone()).unwrap_or_default(),
+            players: m.seats_taken(),
+            max_players: info.max_players,
+            state: m.state().as_str(),
+            code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
+            created_at: info.created_at,
+        }
+    }
+}
+
+/// The routes.
+pub(crate) fn routes(app: Arc<NetState>) -> Router {
+    Router::new()
+        .route("/matchmaking/join-or-create", post(join_or_create))
+        .route("/matchmaking/create", post(create))
+        .route("/matchmaking/join", post(join))
+        .route("/matchmaking/matches", get(list))
+        .with_state(app)
+}
+
+impl From<MatchmakingError> for ApiError {
+    fn from(e: MatchmakingError) -> Self {
+        let status = match &e {
+            MatchmakingError::UnknownGame(_)
+            | MatchmakingError::BadLabels(_)
+            | MatchmakingError::BadMaxPlayers => StatusCode::UNPROCESSABLE_ENTITY,
+            MatchmakingError::NotFound => StatusCode::NOT_FOUND,
+            MatchmakingError::Full => StatusCode::CONFLICT,
+            MatchmakingError::Ended => StatusCode::GONE,
+            MatchmakingError::Create(c) => return c.clone().into(),
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+/// The client's address, as the rate limits see it.
+type Peer = Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>;
+
+/// Who is calling, after the per-address and per-identity budgets.
+fn caller(app: &NetState, headers: &HeaderMap, peer: &Peer) -> Result<Identity, ApiError> {
+    let limited = || {
+        app.metrics.matchmaking_limited.inc();
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many matchmaking requests; slow down",
+        )
+    };
+    if !app.dev_keys {
+        let mut ext = axum::http::Extensions::new();
+        if let Some(Extension(info)) = peer {
+            ext.insert(*info);
+        }
+        if let Some(ip) = super::client_ip(headers, &ext, app.net.trust_forwarded_for)
+            && !app.matchmaking_addresses.check(&ip)
+        {
+            return Err(limited());
+        }
+    }
+    let token = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "identity_invalid",
+                        "Authorization must be `Bearer <player token>`",
+                    )
+                })?,
+        ),
+    };
+    let who = app
+        .identities
+        .identify(token)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+    if !who.anonymous && !app.matchmaking_players.check(&who.id) {
+        return Err(limited());
+    }
+    Ok(who)
+}
+
+/// Where clients connect: `--public-url`, else the scheme and `Host` of the request.
+fn public_url(app: &NetState, headers: &HeaderMap) -> Result<String, ApiError> {
+    if let Some(url) = &app.public_url {
+        return Ok(url.clone());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "a Host header is needed to tell where to connect (or set --public-url)",
+            )
+        })?;
+    let forwarded = app
+        .net
+        .trust_forwarded_for
+        .then(|| {
+            headers
+                .get("x-forwarded-proto")
+                .and_then(|p| p.to_str().ok())
+        })
+        .flatten();
+    let scheme = match forwarded {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(_) => "http",
+        None if app.net.tls.is_some() => "https",
+        None => "http",
+    };
+    Ok(format!("{scheme}://{host}"))
+}
+
+/// The answer for a reservation: a match token bound to the match's instance and to the
+/// reservation.
+fn answer(
+    app: &NetState,
+    headers: &HeaderMap,
+    r: Reservation,
+) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
+    let info = r.game_match.info();
+    let claims = MatchClaims::new(
+        info.id.as_ref(),
+        r.player.as_ref(),
+        Role::Player,
+        app.token_ttl.as_secs(),
+        app.key.issuer(),
+    )
+    .for_instance(info.instance.as_ref())
+    .for_reservation(r.until);
+    let token = app
+        .key
+        .sign(&claims)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    app.metrics.seats_reserved.inc();
+    let listing = info.listing.as_deref();
+    Ok((
+        StatusCode::OK,
+        Json(SeatReservation {
+            url: public_url(app, headers)?,
+            match_id: info.id.to_string(),
+            game: info.game,
+            player_id: r.player.to_string(),
+            token,
+            expires: r.until,
+            expires_in: r.until.saturating_sub(tickroom_shared::token::unix_now()),
+            code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
+            private: listing.is_some_and(|l| l.private),
+        }),
+    ))
+}
+
+fn shutting_down(app: &NetState) -> Result<(), ApiError> {
+    if app.shutdown.is_cancelled() {
+        return Err(CreateError::ShuttingDown.into());
+    }
+    Ok(())
+}
+
+async fn join_or_create(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<Json<Ask>, JsonRejection>,
+) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
+    let who = caller(&app, &headers, &peer)?;
+    let Json(ask) = body?;
+    shutting_down(&app)?;
+    if ask.private {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            "`private` is for create: join-or-create only joins public matches",
+        ));
+    }
+    let mm = &app.matchmaker;
+    let wanted = mm.wanted(&who, &ask.game, ask.labels, ask.max_players)?;
+    let r = mm.join_or_create(&who.id, &wanted)?;
+    answer(&app, &headers, r)
+}
+
+async fn create(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<Json<Ask>, JsonRejection>,
+) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
+    let who = caller(&app, &headers, &peer)?;
+    let Json(ask) = body?;
+    shutting_down(&app)?;
+    let mm = &app.matchmaker;
+    let wanted = mm.wanted(&who, &ask.game, ask.labels, ask.max_players)?;
+    let r = mm.create(&who.id, &wanted, ask.private)?;
+    let (_, body) = answer(&app, &headers, r)?;
+    Ok((StatusCode::CREATED, body))
+}
+
+async fn join(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<Json<JoinAsk>, JsonRejection>,
+) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
+    let who = caller(&app, &headers, &peer)?;
+    let Json(ask) = body?;
+    shutting_down(&app)?;
+    let r = match (ask.match_id, ask.code) {
+        (Some(id), None) => app.matchmaker.join_by_id(&who.id, &id)?,
+        (None, Some(code)) => app.matchmaker.join_by_code(&who.id, &code)?,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                "give exactly one of match_id and code",
+            ));
+        }
+    };
+    answer(&app, &headers, r)
+}
+
+/// Query of `GET /matchmaking/matches`: `game`, `available`, and `label.<name>=<value>` for
+/// each label a match must have.
+async fn list(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller(&app, &headers, &peer)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let mut labels = BTreeMap::new();
+    let mut game = None;
+    let mut available = false;
+    for (k, v) in query {
+        match k.as_str() {
+            "game" => game = Some(v),
+            "available" => {
+                available = v.parse().map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "available must be true or false",
+                    )
+                })?;
+            }
+            _ => match k.strip_prefix("label.") {
+                Some(name) => {
+                    labels.insert(name.to_owned(), v);
+                }
+                None => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        format!("unknown query parameter {k:?} (game, available, label.<name>)"),
+                    ));
+                }
+            },
+        }
+    }
+    let matches: Vec<OpenMatch> = app
+        .matchmaker
+        .list(game.as_deref(), &labels, available)
+        .iter()
+        .map(|m| OpenMatch::of(m))
+        .collect();
+    Ok(Json(serde_json::json!({ "matches": matches })))
+}

@@ -1,0 +1,296 @@
+//! The matchmaking API: players find a seat without a backend, reservations hold seats and
+//! lapse, concurrency never overfills a match, and player tokens say who is asking.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use tickroom_client::admin::AdminError;
+use tickroom_client::matchmaking::{Matchmaker, Options};
+use tickroom_client::{Client, ConnectError};
+use tickroom_server::config::PlayerKeySource;
+use tickroom_shared::token::unix_now;
+use tickroom_tests::{TestServer, production_config, test_config};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn code_of<T: std::fmt::Debug>(r: Result<T, AdminError>) -> (u16, String) {
+    match r {
+        Err(AdminError::Api { status, code, .. }) => (status, code),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+async fn welcomed(url: &str, r: &tickroom_client::matchmaking::Reservation) -> Client {
+    let mut c = Client::connect(url, &r.auth(), WAIT)
+        .await
+        .expect("connect");
+    let first = c.next_event(WAIT).await.expect("first event");
+    let welcome = first.welcome().expect("welcome");
+    assert_eq!(welcome.player_id, r.player_id);
+    assert_eq!(welcome.match_id, r.match_id);
+    c
+}
+
+#[tokio::test]
+async fn two_players_calling_join_or_create_meet_in_one_match() {
+    let server = TestServer::start().await;
+    let a = Matchmaker::new(&server.url, None);
+    let b = Matchmaker::new(&server.url, None);
+    let options = Options {
+        labels: BTreeMap::from([("mode".into(), "ffa".into())]),
+        max_players: None,
+    };
+    let ra = a.join_or_create("arena", &options).await.unwrap();
+    let rb = b.join_or_create("arena", &options).await.unwrap();
+    assert_eq!(ra.match_id, rb.match_id);
+    assert_ne!(
+        ra.player_id, rb.player_id,
+        "anonymous players are told their ids"
+    );
+    assert_eq!(ra.url, server.url);
+    assert!(ra.expires_in > 0 && ra.expires_in <= 45);
+    assert!(!ra.private && ra.code.as_ref().is_some_and(|c| c.len() == 6));
+
+    let view = server.admin.get_match(&ra.match_id).await.unwrap();
+    assert_eq!(
+        view.reserved.len(),
+        2,
+        "both seats are held before anyone connects"
+    );
+    assert_eq!(
+        view.max_players, 8,
+        "the server's default size for the arena"
+    );
+    // The lobby lists it, with its seats taken and its labels.
+    let listed = a.list(Some("arena"), &options.labels, true).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].players, listed[0].max_players), (2, 8));
+    let other_mode = BTreeMap::from([("mode".into(), "duel".into())]);
+    assert!(
+        a.list(Some("arena"), &other_mode, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let _ca = welcomed(&server.url, &ra).await;
+    let _cb = welcomed(&server.url, &rb).await;
+    let view = server.admin.get_match(&ra.match_id).await.unwrap();
+    assert!(view.reserved.is_empty());
+    let mut players = vec![ra.player_id.clone(), rb.player_id.clone()];
+    players.sort();
+    assert_eq!(view.players, players);
+
+    // Another game's request does not land in the arena.
+    let t = a
+        .join_or_create("tictactoe", &Options::default())
+        .await
+        .unwrap();
+    assert_ne!(t.match_id, ra.match_id);
+    assert_eq!(
+        server
+            .admin
+            .get_match(&t.match_id)
+            .await
+            .unwrap()
+            .max_players,
+        2,
+        "the game's own size"
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_requests_fill_matches_exactly() {
+    let server = TestServer::start().await;
+    let mm = Matchmaker::new(&server.url, None);
+    let options = Options {
+        max_players: Some(8),
+        ..Options::default()
+    };
+    let answers =
+        futures_util::future::join_all((0..1000).map(|_| mm.join_or_create("arena", &options)))
+            .await;
+    let mut per_match: HashMap<String, u32> = HashMap::new();
+    for r in answers {
+        *per_match.entry(r.unwrap().match_id).or_default() += 1;
+    }
+    assert_eq!(per_match.len(), 125, "1,000 players in matches of 8");
+    assert!(per_match.values().all(|&n| n == 8), "{per_match:?}");
+    for id in per_match.keys() {
+        let view = server.admin.get_match(id).await.unwrap();
+        assert_eq!(view.reserved.len(), 8);
+    }
+    assert_eq!(server.metric("tickroom_seats_reserved_total").await, 1000);
+}
+
+#[tokio::test]
+async fn a_reservation_not_redeemed_in_time_is_refused_with_its_own_code() {
+    let mut config = test_config();
+    config.matchmaking.reservation_ttl = Duration::from_secs(1);
+    let server = TestServer::start_with(config).await;
+    let mm = Matchmaker::new(&server.url, None);
+    let late = mm
+        .join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+    let on_time = mm
+        .join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+    let _c = welcomed(&server.url, &on_time).await;
+    // Real time: the reservation lapses after its second.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let view = server.admin.get_match(&late.match_id).await.unwrap();
+    assert!(view.reserved.is_empty(), "the seat was freed");
+    assert_eq!(view.players, std::slice::from_ref(&on_time.player_id));
+    match Client::connect(&server.url, &late.auth(), WAIT).await {
+        Err(ConnectError::Refused { code }) => assert_eq!(code, "reservation_expired"),
+        other => panic!("expected reservation_expired, got {:?}", other.map(|_| ())),
+    }
+    // Asking again gives a fresh seat.
+    let again = mm
+        .join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+    let _c2 = welcomed(&server.url, &again).await;
+}
+
+#[tokio::test]
+async fn private_matches_are_joined_by_code_and_never_offered() {
+    let server = TestServer::start().await;
+    let host = Matchmaker::new(&server.url, None);
+    let r = host
+        .create("arena", &Options::default(), true)
+        .await
+        .unwrap();
+    assert!(r.private);
+    let code = r.code.clone().unwrap();
+    assert!(
+        host.list(None, &BTreeMap::new(), false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stranger = host
+        .join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+    assert_ne!(stranger.match_id, r.match_id);
+    let friend = Matchmaker::new(&server.url, None)
+        .join_by_code(&code.to_lowercase())
+        .await
+        .unwrap();
+    assert_eq!(friend.match_id, r.match_id);
+    let by_id = host.join_by_id(&r.match_id).await.unwrap();
+    assert_eq!(by_id.match_id, r.match_id);
+    assert_eq!(
+        code_of(host.join_by_code("AAAAAA").await),
+        (404, "match_not_found".into())
+    );
+    // Admin-made matches are the game's business: not found by matchmaking.
+    let admin_made = server.arena(4).await;
+    assert_eq!(
+        code_of(host.join_by_id(&admin_made).await),
+        (404, "match_not_found".into())
+    );
+    // A full match says so.
+    let duo = host
+        .create("tictactoe", &Options::default(), false)
+        .await
+        .unwrap();
+    host.join_by_id(&duo.match_id).await.unwrap();
+    assert_eq!(
+        code_of(host.join_by_id(&duo.match_id).await),
+        (409, "match_full".into())
+    );
+    assert_eq!(
+        code_of(host.join_or_create("chess", &Options::default()).await),
+        (422, "unknown_game".into())
+    );
+}
+
+const PLAYER_SECRET: &str = "the-game-auth-service-secret-32-bytes+";
+
+fn player_token(sub: &str, extra: serde_json::Value) -> String {
+    let mut claims = json!({ "sub": sub, "aud": "tickroom-player", "exp": unix_now() + 600 });
+    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(PLAYER_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn player_tokens_say_who_asks_and_production_requires_them() {
+    let mut config = production_config();
+    config.matchmaking.player_key = Some(PlayerKeySource::Secret(PLAYER_SECRET.into()));
+    config.matchmaking.player_burst = 3;
+    config.matchmaking.player_rate = 1;
+    let server = TestServer::start_with(config).await;
+
+    let nobody = Matchmaker::new(&server.url, None);
+    assert_eq!(
+        code_of(nobody.join_or_create("arena", &Options::default()).await),
+        (401, "identity_required".into())
+    );
+    let forger = Matchmaker::new(&server.url, Some("a.b.c".into()));
+    assert_eq!(
+        code_of(forger.join_or_create("arena", &Options::default()).await),
+        (401, "identity_invalid".into())
+    );
+    let expired = Matchmaker::new(
+        &server.url,
+        Some(player_token("zoe", json!({ "exp": unix_now() - 600 }))),
+    );
+    assert_eq!(
+        code_of(expired.join_or_create("arena", &Options::default()).await),
+        (401, "identity_expired".into())
+    );
+
+    let alice = Matchmaker::new(
+        &server.url,
+        Some(player_token("alice", json!({ "region": "eu" }))),
+    );
+    let r = alice
+        .join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(r.player_id, "alice", "the token's sub");
+    let listed = alice
+        .list(Some("arena"), &BTreeMap::new(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[0].labels.get("region").map(String::as_str),
+        Some("eu"),
+        "the token's region labels the match"
+    );
+    let _c = welcomed(&server.url, &r).await;
+    // Asking again keeps alice's seat; then her budget (a burst of 3) runs out.
+    let again = alice
+        .join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(again.match_id, r.match_id);
+    assert_eq!(
+        code_of(alice.join_or_create("arena", &Options::default()).await),
+        (429, "rate_limited".into())
+    );
+    assert!(
+        server
+            .metric("tickroom_matchmaking_rate_limited_total")
+            .await
+            >= 1
+    );
+    // Another player has a budget of their own.
+    let bob = Matchmaker::new(&server.url, Some(player_token("bob", json!({}))));
+    bob.join_or_create("arena", &Options::default())
+        .await
+        .unwrap();
+}
