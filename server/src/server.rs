@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
+use crate::matchmaking::queue::Queue;
 use crate::matchmaking::{Identities, Matchmaker};
 use crate::metrics::Metrics;
 use crate::net::{self, NetState, OriginPolicy};
@@ -88,6 +89,11 @@ impl ServerBuilder {
             runtimes.clone(),
             shutdown.clone(),
         ));
+        let matchmaker = Arc::new(Matchmaker::new(
+            directory.clone(),
+            metrics.clone(),
+            config.matchmaking.reservation_ttl,
+        ));
         let state = Arc::new(NetState {
             directory: directory.clone(),
             key: TokenKey::new(
@@ -96,7 +102,7 @@ impl ServerBuilder {
             ),
             admin_key: config.auth.admin_key.clone(),
             token_ttl: config.auth.token_ttl,
-            metrics,
+            metrics: metrics.clone(),
             limiter: InputLimiter::new(config.limits.input_rate, config.limits.input_burst),
             handshakes: HandshakeLimiter::new(
                 config.limits.handshake_rate,
@@ -115,7 +121,8 @@ impl ServerBuilder {
             dev_keys: config.auth.uses_dev_keys(),
             shutdown: shutdown.clone(),
             started: Instant::now(),
-            matchmaker: Matchmaker::new(directory.clone(), config.matchmaking.reservation_ttl),
+            matchmaker: matchmaker.clone(),
+            queue: Arc::new(Queue::new(matchmaker, metrics.clone(), &config.matchmaking)),
             identities: Identities::new(&config.matchmaking, config.auth.uses_dev_keys())
                 .map_err(ConfigError::PlayerKey)?,
             matchmaking_addresses: HandshakeLimiter::new(
@@ -209,6 +216,7 @@ impl Server {
         } = self;
         let router = net::router(state.clone(), io.clone(), layer);
         runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
+        runtimes.spawn_io(state.queue.clone().run(own_shutdown.clone()));
         tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
         let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
         if state.dev_keys {

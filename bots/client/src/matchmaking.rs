@@ -93,6 +93,47 @@ pub struct OpenMatch {
     pub created_at: u64,
 }
 
+/// What a queue ticket waits for, besides the game.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueOptions {
+    /// Labels the match must have.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Player seats (the group size); the game's size when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_players: Option<u32>,
+    /// The rating, for anonymous players only (a signed player's is its token's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f64>,
+    /// The party id, for anonymous players (a signed player's is its token's `party`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// How many players the party has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party_size: Option<u32>,
+}
+
+/// A queue ticket and where it stands.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct TicketView {
+    /// The ticket's id (a secret).
+    pub ticket: String,
+    /// Whose it is.
+    #[serde(default)]
+    pub player_id: String,
+    /// `waiting`, `waiting_for_party`, `matched`, `timed_out` or `left`.
+    pub status: String,
+    /// While waiting: how long so far.
+    #[serde(default)]
+    pub waited_secs: Option<f64>,
+    /// While waiting: the rating window now.
+    #[serde(default)]
+    pub window: Option<f64>,
+    /// Once matched: the seat to redeem.
+    #[serde(default)]
+    pub reservation: Option<Reservation>,
+}
+
 impl Matchmaker {
     /// A client of the server at `base` (`http://host:port`), as the player whose player
     /// token this is (`None`: anonymous, where the server allows it).
@@ -150,6 +191,57 @@ impl Matchmaker {
     /// A seat in the match with this join code.
     pub async fn join_by_code(&self, code: &str) -> Result<Reservation, AdminError> {
         call(self.post("/matchmaking/join", json!({ "code": code }))).await
+    }
+
+    /// Enqueues for a match of `game`.
+    pub async fn enqueue(
+        &self,
+        game: &str,
+        options: &QueueOptions,
+    ) -> Result<TicketView, AdminError> {
+        let mut body = serde_json::to_value(options).unwrap_or_else(|_| json!({}));
+        body["game"] = game.into();
+        call(self.post("/matchmaking/queue", body)).await
+    }
+
+    /// Where ticket `id` stands, waiting up to `wait_secs` (at most 30) for it to end.
+    pub async fn ticket(&self, id: &str, wait_secs: u64) -> Result<TicketView, AdminError> {
+        let req = self
+            .http
+            .get(format!("{}/matchmaking/queue/{id}", self.base))
+            .query(&[("wait", wait_secs)]);
+        call(self.with_identity(req)).await
+    }
+
+    /// Leaves the queue.
+    pub async fn leave(&self, id: &str) -> Result<TicketView, AdminError> {
+        let req = self
+            .http
+            .delete(format!("{}/matchmaking/queue/{id}", self.base));
+        call(self.with_identity(req)).await
+    }
+
+    /// Enqueues and waits until matched: the reservation, or the ticket's end
+    /// (`timed_out`, `left`) as an error with that code.
+    pub async fn queue(
+        &self,
+        game: &str,
+        options: &QueueOptions,
+    ) -> Result<Reservation, AdminError> {
+        let mut view = self.enqueue(game, options).await?;
+        loop {
+            if let Some(r) = view.reservation {
+                return Ok(r);
+            }
+            if view.status != "waiting" && view.status != "waiting_for_party" {
+                return Err(AdminError::Api {
+                    status: 200,
+                    code: view.status,
+                    message: "the ticket ended without a match".into(),
+                });
+            }
+            view = self.ticket(&view.ticket, 20).await?;
+        }
     }
 
     /// Public matches of `game` (any game when `None`) that have these labels; with

@@ -23,6 +23,7 @@ use tickroom_shared::limits::is_valid_id;
 use tickroom_shared::token::unix_now;
 
 use crate::directory::{CreateError, Directory, Listing, Match, MatchSpec, SeatError};
+use crate::metrics::Metrics;
 pub use identity::{Identities, Identity, IdentityError};
 
 /// Labels a request may carry.
@@ -113,6 +114,7 @@ impl From<SeatError> for MatchmakingError {
 #[derive(Debug)]
 pub struct Matchmaker {
     directory: Arc<Directory>,
+    metrics: Arc<Metrics>,
     reservation_ttl: Duration,
     /// Held while a request chooses a match and reserves in it (microseconds, no await), so
     /// concurrent requests fill one match before they open the next.
@@ -121,9 +123,14 @@ pub struct Matchmaker {
 
 impl Matchmaker {
     /// A matchmaker over `directory` whose reservations last `reservation_ttl`.
-    pub fn new(directory: Arc<Directory>, reservation_ttl: Duration) -> Self {
+    pub fn new(
+        directory: Arc<Directory>,
+        metrics: Arc<Metrics>,
+        reservation_ttl: Duration,
+    ) -> Self {
         Self {
             directory,
+            metrics,
             reservation_ttl,
             placing: Mutex::new(()),
         }
@@ -233,6 +240,19 @@ impl Matchmaker {
         self.reserve(m, player)
     }
 
+    /// Seats for a group the queue formed, in a new private match of `wanted` (its size may be
+    /// more than the group, for a game that starts incomplete): one reservation per player, in
+    /// order.
+    pub fn create_group(
+        &self,
+        players: &[Arc<str>],
+        wanted: &Wanted,
+    ) -> Result<Vec<Reservation>, MatchmakingError> {
+        let _placing = self.lock();
+        let m = self.create_listed(wanted, true)?;
+        players.iter().map(|p| self.reserve(m.clone(), p)).collect()
+    }
+
     /// A seat in the match with this id, if matchmaking offers it (matches created through
     /// the admin API are the game's own business, and are not found here).
     pub fn join_by_id(&self, player: &Arc<str>, id: &str) -> Result<Reservation, MatchmakingError> {
@@ -286,6 +306,7 @@ impl Matchmaker {
 
     fn reserve(&self, m: Arc<Match>, player: &Arc<str>) -> Result<Reservation, MatchmakingError> {
         m.reserve(player, self.reservation_ttl)?;
+        self.metrics.seats_reserved.inc();
         Ok(Reservation {
             game_match: m,
             player: player.clone(),
@@ -336,4 +357,4 @@ fn new_code() -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

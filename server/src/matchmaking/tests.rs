@@ -11,9 +11,10 @@ use crate::config::MatchConfig;
 use crate::metrics::Metrics;
 use crate::runtime::{Runtimes, SimRuntime};
 
-const TTL: Duration = Duration::from_secs(45);
+pub(crate) const TTL: Duration = Duration::from_secs(45);
 
-fn matchmaker() -> Matchmaker {
+/// A matchmaker over a directory of the built-in games whose rooms publish to nowhere.
+pub(crate) fn matchmaker() -> Matchmaker {
     let directory = Directory::new(
         tickroom_games::builtin(),
         Arc::new(Recorder::default()),
@@ -23,7 +24,7 @@ fn matchmaker() -> Matchmaker {
         Runtimes::new(&SimRuntime::new(0).unwrap()),
         CancellationToken::new(),
     );
-    Matchmaker::new(Arc::new(directory), TTL)
+    Matchmaker::new(Arc::new(directory), Arc::new(Metrics::default()), TTL)
 }
 
 fn anon() -> Arc<str> {

@@ -146,6 +146,10 @@ pub struct Metrics {
     pub seats_reserved: Counter,
     /// Matchmaking requests refused over an address's or a player's budget.
     pub matchmaking_limited: Counter,
+    /// Queue tickets waiting.
+    pub queue_waiting: Gauge,
+    /// Groups the queue formed and seated.
+    pub queue_groups: Counter,
     /// Errors sent to clients, all codes.
     errors_total: Counter,
     /// Errors sent to clients, by code.
@@ -184,6 +188,8 @@ impl Default for Metrics {
             sessions_refused: Counter::default(),
             seats_reserved: Counter::default(),
             matchmaking_limited: Counter::default(),
+            queue_waiting: Gauge::default(),
+            queue_groups: Counter::default(),
             errors_total: Counter::default(),
             errors: Family::default(),
             registry: Registry::default(),
@@ -213,6 +219,11 @@ impl Default for Metrics {
             m.rooms_open.clone(),
         );
         registry.register(
+            "queue_waiting",
+            "Matchmaking queue tickets waiting",
+            m.queue_waiting.clone(),
+        );
+        registry.register(
             "connections",
             "Connected clients, by the transport they use now",
             m.connections.clone(),
@@ -232,7 +243,7 @@ impl Default for Metrics {
             "Errors sent to clients, by code",
             m.errors.clone(),
         );
-        let counters: [(&str, &str, &Counter); 22] = [
+        let counters: [(&str, &str, &Counter); 23] = [
             (
                 "handshakes_refused",
                 "Handshakes refused",
@@ -328,6 +339,11 @@ impl Default for Metrics {
                 "seats_reserved",
                 "Seats reserved by matchmaking",
                 &m.seats_reserved,
+            ),
+            (
+                "queue_groups",
+                "Groups the matchmaking queue formed and seated",
+                &m.queue_groups,
             ),
             (
                 "matchmaking_rate_limited",

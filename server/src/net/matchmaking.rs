@@ -20,7 +20,13 @@ use tickroom_shared::{MatchClaims, Role};
 use super::NetState;
 use super::admin::ApiError;
 use crate::directory::{CreateError, Match};
+use crate::matchmaking::queue::{Entry, QueueError, TicketStatus};
 use crate::matchmaking::{Identity, MatchmakingError, Reservation};
+
+/// The rating of a player whose token carries none.
+pub const DEFAULT_RATING: f64 = 1500.0;
+/// The longest a status request waits for its ticket to end, in seconds.
+pub const MAX_WAIT_SECS: u64 = 30;
 
 /// The body of `join-or-create` and `create`.
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +112,11 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/matchmaking/create", post(create))
         .route("/matchmaking/join", post(join))
         .route("/matchmaking/matches", get(list))
+        .route("/matchmaking/queue", post(enqueue))
+        .route(
+            "/matchmaking/queue/{ticket}",
+            get(ticket_status).delete(leave_queue),
+        )
         .with_state(app)
 }
 
@@ -213,6 +224,14 @@ fn answer(
     headers: &HeaderMap,
     r: Reservation,
 ) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
+    Ok((StatusCode::OK, Json(seat_reservation(app, headers, &r)?)))
+}
+
+fn seat_reservation(
+    app: &NetState,
+    headers: &HeaderMap,
+    r: &Reservation,
+) -> Result<SeatReservation, ApiError> {
     let info = r.game_match.info();
     let claims = MatchClaims::new(
         info.id.as_ref(),
@@ -227,22 +246,18 @@ fn answer(
         .key
         .sign(&claims)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    app.metrics.seats_reserved.inc();
     let listing = info.listing.as_deref();
-    Ok((
-        StatusCode::OK,
-        Json(SeatReservation {
-            url: public_url(app, headers)?,
-            match_id: info.id.to_string(),
-            game: info.game,
-            player_id: r.player.to_string(),
-            token,
-            expires: r.until,
-            expires_in: r.until.saturating_sub(tickroom_shared::token::unix_now()),
-            code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
-            private: listing.is_some_and(|l| l.private),
-        }),
-    ))
+    Ok(SeatReservation {
+        url: public_url(app, headers)?,
+        match_id: info.id.to_string(),
+        game: info.game,
+        player_id: r.player.to_string(),
+        token,
+        expires: r.until,
+        expires_in: r.until.saturating_sub(tickroom_shared::token::unix_now()),
+        code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
+        private: listing.is_some_and(|l| l.private),
+    })
 }
 
 fn shutting_down(app: &NetState) -> Result<(), ApiError> {
@@ -360,4 +375,192 @@ async fn list(
         .map(|m| OpenMatch::of(m))
         .collect();
     Ok(Json(serde_json::json!({ "matches": matches })))
+}
+
+/// The body of `POST /matchmaking/queue`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueAsk {
+    game: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    max_players: Option<u32>,
+    /// Anonymous players only: a signed player's rating is its token's.
+    #[serde(default)]
+    rating: Option<f64>,
+    /// The party's id: a signed player's is its token's `party` claim.
+    #[serde(default)]
+    party: Option<String>,
+    /// How many players the party has (all of them enqueue, each with the same party id).
+    #[serde(default)]
+    party_size: Option<u32>,
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        let status = match e {
+            QueueError::Full => StatusCode::SERVICE_UNAVAILABLE,
+            QueueError::BadParty => StatusCode::UNPROCESSABLE_ENTITY,
+            QueueError::AlreadyQueued => StatusCode::CONFLICT,
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+fn bad_party(message: &'static str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_party", message)
+}
+
+async fn enqueue(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<Json<QueueAsk>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let who = caller(&app, &headers, &peer)?;
+    let Json(ask) = body?;
+    shutting_down(&app)?;
+    let rating = match (who.anonymous, ask.rating) {
+        (true, Some(r)) if r.is_finite() && r.abs() <= crate::matchmaking::identity::MAX_RATING => {
+            r
+        }
+        (true, Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_rating",
+                "rating must be a finite number within ±1,000,000",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_rating",
+                "a signed player's rating is its token's `rating` claim",
+            ));
+        }
+        (true, None) => DEFAULT_RATING,
+        (false, None) => who.rating.unwrap_or(DEFAULT_RATING),
+    };
+    let party = match (&who.party, ask.party) {
+        (Some(mine), Some(asked)) if *mine != asked => {
+            return Err(bad_party("party differs from the token's `party` claim"));
+        }
+        (Some(mine), _) => Some(mine.clone()),
+        (None, Some(asked)) if who.anonymous => Some(asked),
+        (None, Some(_)) => return Err(bad_party("a signed player's party is its token's")),
+        (None, None) => None,
+    };
+    let party = match (party, ask.party_size) {
+        (Some(id), Some(size)) if tickroom_shared::limits::is_valid_id(&id) => Some((id, size)),
+        (Some(_), Some(_)) => return Err(bad_party("party must be a valid id")),
+        (Some(_), None) => return Err(bad_party("party_size is required with a party")),
+        (None, Some(_)) => return Err(bad_party("party_size without a party")),
+        (None, None) => None,
+    };
+    let wanted = app
+        .matchmaker
+        .wanted(&who, &ask.game, ask.labels, ask.max_players)?;
+    let ticket = app.queue.enqueue(Entry {
+        player: who.id.clone(),
+        wanted,
+        rating,
+        party,
+    })?;
+    let status = ticket.status.borrow().clone();
+    let body = ticket_view(&app, &headers, &ticket.id, &who.id, &status)?;
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// A ticket as the API shows it.
+fn ticket_view(
+    app: &NetState,
+    headers: &HeaderMap,
+    id: &str,
+    player: &str,
+    status: &TicketStatus,
+) -> Result<serde_json::Value, ApiError> {
+    let mut body =
+        serde_json::json!({ "ticket": id, "player_id": player, "status": status.name() });
+    match status {
+        TicketStatus::Waiting { waited, window } => {
+            body["waited_secs"] = waited.as_secs_f64().into();
+            body["window"] = (*window).into();
+        }
+        TicketStatus::WaitingForParty { present, size } => {
+            body["present"] = (*present).into();
+            body["party_size"] = (*size).into();
+        }
+        TicketStatus::Matched(r) => {
+            body["reservation"] =
+                serde_json::to_value(seat_reservation(app, headers, r)?).unwrap_or_default();
+        }
+        TicketStatus::TimedOut | TicketStatus::Left => {}
+    }
+    Ok(body)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusQuery {
+    /// Seconds to wait for the ticket to end before answering with where it stands.
+    #[serde(default)]
+    wait: u64,
+}
+
+fn ticket_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ticket_not_found",
+        "no ticket with this id (or it ended more than a minute ago)",
+    )
+}
+
+async fn ticket_status(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    query: Result<Query<StatusQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller(&app, &headers, &peer)?;
+    let Query(q) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let mut ticket = app.queue.ticket(&id).ok_or_else(ticket_not_found)?;
+    let wait = std::time::Duration::from_secs(q.wait.min(MAX_WAIT_SECS));
+    let _ = tokio::time::timeout(wait, async {
+        while !ticket.status.borrow_and_update().is_final() {
+            if ticket.status.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let status = ticket.status.borrow().clone();
+    Ok(Json(ticket_view(
+        &app,
+        &headers,
+        &ticket.id,
+        &ticket.player,
+        &status,
+    )?))
+}
+
+async fn leave_queue(
+    State(app): State<Arc<NetState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller(&app, &headers, &peer)?;
+    if app.queue.leave(&id) {
+        return Ok(Json(serde_json::json!({ "ticket": id, "status": "left" })));
+    }
+    let ticket = app.queue.ticket(&id).ok_or_else(ticket_not_found)?;
+    let status = ticket.status.borrow().name();
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "ticket_resolved",
+        format!("the ticket has already ended: {status}"),
+    ))
 }

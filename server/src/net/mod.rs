@@ -74,7 +74,9 @@ pub(crate) struct NetState {
     /// When the server started (the clock of the drop windows).
     pub(crate) started: Instant,
     /// Places players in matches.
-    pub(crate) matchmaker: crate::matchmaking::Matchmaker,
+    pub(crate) matchmaker: Arc<crate::matchmaking::Matchmaker>,
+    /// The matchmaking queue.
+    pub(crate) queue: Arc<crate::matchmaking::queue::Queue>,
     /// Who a matchmaking request comes from.
     pub(crate) identities: crate::matchmaking::Identities,
     /// Per-address matchmaking budgets.

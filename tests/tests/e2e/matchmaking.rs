@@ -294,3 +294,56 @@ async fn player_tokens_say_who_asks_and_production_requires_them() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn queued_players_are_paired_by_rating_and_play() {
+    use tickroom_client::matchmaking::QueueOptions;
+    let server = TestServer::start().await;
+    let rated = |r: f64| QueueOptions {
+        rating: Some(r),
+        ..QueueOptions::default()
+    };
+    // Two strong and two weak players: each pair meets its own.
+    let waits = [1000.0, 2000.0, 1010.0, 2020.0].map(|r| {
+        let mm = Matchmaker::new(&server.url, None);
+        let options = rated(r);
+        tokio::spawn(async move { mm.queue("tictactoe", &options).await })
+    });
+    let mut seats = Vec::new();
+    for w in waits {
+        seats.push(w.await.unwrap().unwrap());
+    }
+    assert_eq!(seats[0].match_id, seats[2].match_id);
+    assert_eq!(seats[1].match_id, seats[3].match_id);
+    assert_ne!(seats[0].match_id, seats[1].match_id);
+    assert!(seats[0].private, "a queue match is never offered to others");
+    let _a = welcomed(&server.url, &seats[0]).await;
+    let _b = welcomed(&server.url, &seats[2]).await;
+    assert_eq!(server.metric("tickroom_queue_groups_total").await, 2);
+
+    // A waiter sees its status and leaves cleanly.
+    let mm = Matchmaker::new(&server.url, None);
+    let t = mm.enqueue("tictactoe", &rated(1500.0)).await.unwrap();
+    assert_eq!(t.status, "waiting");
+    let seen = mm.ticket(&t.ticket, 0).await.unwrap();
+    assert_eq!(seen.player_id, t.player_id);
+    assert_eq!(mm.leave(&t.ticket).await.unwrap().status, "left");
+    assert_eq!(mm.ticket(&t.ticket, 0).await.unwrap().status, "left");
+    assert_eq!(
+        code_of(mm.leave(&t.ticket).await),
+        (409, "ticket_resolved".into())
+    );
+    assert_eq!(
+        code_of(mm.ticket("0123", 0).await),
+        (404, "ticket_not_found".into())
+    );
+    assert_eq!(server.metric("tickroom_queue_waiting").await, 0);
+    let party_without_size = QueueOptions {
+        party: Some("crew".into()),
+        ..QueueOptions::default()
+    };
+    assert_eq!(
+        code_of(mm.enqueue("arena", &party_without_size).await),
+        (422, "bad_party".into())
+    );
+}
