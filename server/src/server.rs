@@ -217,6 +217,11 @@ impl Server {
         let router = net::router(state.clone(), io.clone(), layer);
         runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
         runtimes.spawn_io(state.queue.clone().run(own_shutdown.clone()));
+        runtimes.spawn_io(net::lobby::publish(
+            state.clone(),
+            io.clone(),
+            own_shutdown.clone(),
+        ));
         tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
         let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
         if state.dev_keys {

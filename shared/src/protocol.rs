@@ -16,6 +16,22 @@ pub const PROTOCOL_VERSION: u32 = 2;
 /// Socket.IO namespace every Tickroom client connects to.
 pub const NAMESPACE: &str = "/";
 
+/// The realtime lobby: a Socket.IO namespace that pushes the open matches as they change
+/// (docs/MATCHMAKING.md, "Lobby").
+pub mod lobby {
+    /// The lobby's namespace.
+    pub const NAMESPACE: &str = "/lobby";
+    /// server → client, once after connecting: `{matches: [OpenMatch…]}`, every public open
+    /// match of the game asked for (all games when none).
+    pub const MATCHES: &str = "matches";
+    /// server → client: an `OpenMatch` that was not listed before.
+    pub const MATCH_ADDED: &str = "match_added";
+    /// server → client: an `OpenMatch` whose seats or state changed.
+    pub const MATCH_CHANGED: &str = "match_changed";
+    /// server → client: `{match_id, game}` of a match no longer open (ended, or forgotten).
+    pub const MATCH_REMOVED: &str = "match_removed";
+}
+
 /// Event names, in both directions.
 pub mod event {
     /// client → server: one [`InputMsg`](super::InputMsg).

@@ -292,22 +292,27 @@ pub async fn run_js_client(
     transport: &str,
     expect_refusal: Option<&str>,
 ) -> anyhow::Result<String> {
+    let mut args = vec![url, token, transport];
+    args.extend(expect_refusal);
+    run_js_script("join.mjs", &args).await
+}
+
+/// Runs the Node script `tests/js/<script>` with `args`; returns its stdout, or an error with
+/// its stderr if it fails or takes more than 30 s.
+pub async fn run_js_script(script: &str, args: &[&str]) -> anyhow::Result<String> {
     ensure_js_deps()?;
     let mut cmd = tokio::process::Command::new("node");
-    cmd.arg("join.mjs").arg(url).arg(token).arg(transport);
-    if let Some(code) = expect_refusal {
-        cmd.arg(code);
-    }
+    cmd.arg(script).args(args);
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         cmd.current_dir(js_dir()).kill_on_drop(true).output(),
     )
     .await
-    .context("node client timed out")??;
+    .with_context(|| format!("node {script} timed out"))??;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         bail!(
-            "node client failed ({}): {}{}",
+            "node {script} failed ({}): {}{}",
             out.status,
             stdout,
             String::from_utf8_lossy(&out.stderr)

@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod conns;
 mod demo;
+pub(crate) mod lobby;
 mod matchmaking;
 mod origin;
 mod raw;
@@ -106,6 +107,7 @@ pub(crate) fn socketio(limits: &LimitConfig, net: &NetConfig) -> (SocketIoLayer,
 /// Registers the Socket.IO handlers on `io`: from then on, `io` admits clients into `app`'s
 /// matches, and their rooms can broadcast to them.
 pub(crate) fn register(app: Arc<NetState>, io: &SocketIo) {
+    lobby::register(io, app.clone());
     socket::register(io, app);
 }
 

@@ -347,3 +347,47 @@ async fn queued_players_are_paired_by_rating_and_play() {
         (422, "bad_party".into())
     );
 }
+
+/// Two processes of the official JS client, each with nothing but the server's URL, meet in
+/// one match through `join-or-create`.
+#[tokio::test]
+async fn two_official_js_clients_meet_through_join_or_create() {
+    let server = TestServer::start().await;
+    let args = [server.url.as_str(), "arena", "2"];
+    let (a, b) = tokio::join!(
+        tickroom_tests::run_js_script("matchmake.mjs", &args),
+        tickroom_tests::run_js_script("matchmake.mjs", &args),
+    );
+    let a: serde_json::Value = serde_json::from_str(a.unwrap().trim()).unwrap();
+    let b: serde_json::Value = serde_json::from_str(b.unwrap().trim()).unwrap();
+    assert_eq!(a["match_id"], b["match_id"]);
+    assert_ne!(a["player_id"], b["player_id"]);
+    assert_eq!(a["seats"].as_array().unwrap().len(), 2);
+}
+
+/// The realtime lobby, watched by the official JS client: a match appears, fills, and goes,
+/// each as its own event, and only the game subscribed to.
+#[tokio::test]
+async fn the_lobby_pushes_matches_as_they_come_fill_and_go() {
+    let server = TestServer::start().await;
+    let out = tickroom_tests::run_js_script("lobby.mjs", &[&server.url, &server.admin_key])
+        .await
+        .unwrap();
+    let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let names: Vec<&str> = seen["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "refused",
+            "matches",
+            "match_added",
+            "match_changed",
+            "match_removed"
+        ]
+    );
+}

@@ -1,0 +1,189 @@
+//! The realtime lobby: the Socket.IO namespace `/lobby` pushes the public open matches as they
+//! are added, change (seats, state) and go, so a lobby screen stays current without polling.
+//!
+//! A client connects with an optional `auth` map: `token` (a player token; anonymous where
+//! allowed) and `game` (only that game's matches). It gets `matches` with the full list at
+//! once, then `match_added` / `match_changed` / `match_removed`.
+//!
+//! Changes are found by comparing the listing with the last one published, every
+//! [`PUBLISH_EVERY`]: a burst of joins costs one `match_changed` per match per period, however
+//! many seats it took. They are broadcast through the namespace's adapter (not `local()`), to
+//! a room per game and a room for all games: with a shared adapter every node's lobby
+//! subscribers hear every node's matches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide_core::adapter::DefinedAdapter;
+use tickroom_shared::lobby;
+use tokio_util::sync::CancellationToken;
+
+use super::NetState;
+use super::matchmaking::OpenMatch;
+
+/// How often changes are published.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// The room of subscribers to every game.
+const ALL_GAMES: &str = "*";
+
+/// Why a lobby connection was refused; its text is the code.
+#[derive(Debug)]
+struct Refused(&'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The `auth` payload of a lobby connection.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LobbyAuth {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    game: Option<String>,
+}
+
+/// The room of a game's subscribers (a game name is never `*`).
+fn room_of(game: &str) -> String {
+    format!("game:{game}")
+}
+
+/// Registers the lobby namespace on `io`.
+pub(crate) fn register<A: Adapter + DefinedAdapter>(
+    io: &SocketIo<A>,
+    app: Arc<NetState>,
+) -> A::InitRes {
+    let mw_app = app.clone();
+    let middleware = move |s: SocketRef<A>, TryData(auth): TryData<rmpv::Value>| {
+        let app = mw_app.clone();
+        async move { admit(&s, auth.ok(), &app) }
+    };
+    let on_connect = move |s: SocketRef<A>| {
+        let app = app.clone();
+        async move { subscribed(s, &app) }
+    };
+    io.ns(
+        lobby::NAMESPACE,
+        ConnectHandler::with(on_connect, middleware),
+    )
+}
+
+fn admit<A: Adapter>(
+    s: &SocketRef<A>,
+    auth: Option<rmpv::Value>,
+    app: &NetState,
+) -> Result<(), Refused> {
+    if app.shutdown.is_cancelled() {
+        return Err(Refused("server_busy"));
+    }
+    if !app.dev_keys {
+        let parts = s.req_parts();
+        if let Some(ip) = super::client_ip(
+            &parts.headers,
+            &parts.extensions,
+            app.net.trust_forwarded_for,
+        ) && !app.handshakes.check(&ip)
+        {
+            return Err(Refused("handshake_rate_limited"));
+        }
+    }
+    let auth: LobbyAuth = match auth {
+        None | Some(rmpv::Value::Nil) => LobbyAuth::default(),
+        Some(v @ rmpv::Value::Map(_)) => {
+            rmpv::ext::from_value(v).map_err(|_| Refused("auth_malformed"))?
+        }
+        Some(_) => return Err(Refused("auth_malformed")),
+    };
+    app.identities
+        .identify(auth.token.as_deref())
+        .map_err(|e| Refused(e.code()))?;
+    let game = match auth.game {
+        None => None,
+        Some(g) => Some(
+            app.directory
+                .catalog()
+                .get(&g)
+                .ok_or(Refused("unknown_game"))?,
+        ),
+    };
+    s.extensions.insert(Subscription { game });
+    Ok(())
+}
+
+/// What a lobby connection listens to.
+#[derive(Debug, Clone, Copy)]
+struct Subscription {
+    game: Option<&'static str>,
+}
+
+fn subscribed<A: Adapter>(s: SocketRef<A>, app: &NetState) {
+    let game = s.extensions.get::<Subscription>().and_then(|sub| sub.game);
+    // Joined before the list is read, so a change between the two is not lost (it may be seen
+    // twice: in the list and as an event).
+    s.join(game.map_or_else(|| ALL_GAMES.to_owned(), room_of));
+    let matches: Vec<OpenMatch> = app
+        .matchmaker
+        .list(game, &Default::default(), false)
+        .iter()
+        .map(|m| OpenMatch::of(m))
+        .collect();
+    let _ = s.emit(lobby::MATCHES, &serde_json::json!({ "matches": matches }));
+}
+
+/// Publishes the listing's changes every [`PUBLISH_EVERY`] until `stop`.
+pub(crate) async fn publish<A: Adapter>(
+    app: Arc<NetState>,
+    io: SocketIo<A>,
+    stop: CancellationToken,
+) {
+    let mut last: HashMap<String, OpenMatch> = HashMap::new();
+    let mut every = tokio::time::interval(PUBLISH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = every.tick() => {}
+        }
+        let Some(ns) = io.of(lobby::NAMESPACE) else {
+            break;
+        };
+        let now: HashMap<String, OpenMatch> = app
+            .matchmaker
+            .list(None, &Default::default(), false)
+            .iter()
+            .map(|m| {
+                let open = OpenMatch::of(m);
+                (open.match_id.clone(), open)
+            })
+            .collect();
+        for (id, open) in &now {
+            let event = match last.get(id) {
+                None => lobby::MATCH_ADDED,
+                Some(before) if before != open => lobby::MATCH_CHANGED,
+                Some(_) => continue,
+            };
+            let rooms = [ALL_GAMES.to_owned(), room_of(open.game)];
+            if let Err(e) = ns.clone().to(rooms).emit(event, open).await {
+                tracing::debug!(error = %e, "lobby broadcast failed");
+            }
+        }
+        for (id, gone) in &last {
+            if now.contains_key(id) {
+                continue;
+            }
+            let rooms = [ALL_GAMES.to_owned(), room_of(gone.game)];
+            let body = serde_json::json!({ "match_id": id, "game": gone.game });
+            if let Err(e) = ns.clone().to(rooms).emit(lobby::MATCH_REMOVED, &body).await {
+                tracing::debug!(error = %e, "lobby broadcast failed");
+            }
+        }
+        last = now;
+    }
+}
