@@ -7,7 +7,7 @@
 //                                              (socket.io-client's default options unless
 //                                              transports is given), sees itself, moves
 //   refused      {server, token}               the same page, its origin not allowed
-//   demo         {server}                      two tabs of /demo/: both join, one moves, the
+//   demo         {server}                      two tabs of /demo/: A joins, B follows A's invite, one moves, the
 //                                              other sees it
 //   dashboard    {server, adminKey, matchId}   /dashboard shows the live match
 import { createServer } from "node:http";
@@ -139,11 +139,12 @@ async function demo() {
   try {
     const a = await browser.newPage();
     const b = await browser.newPage();
-    const url = `${args.server}/demo/#match=${args.match ?? "demo"}`;
-    await a.goto(url);
     const poll = { timeout: 20_000, polling: 100 };
+    await a.goto(`${args.server}/demo/`);
     await a.waitForFunction(() => document.getElementById("status").textContent.startsWith("connected as"), null, poll);
-    await b.goto(url);
+    // B follows A's invite link: its join code.
+    const invite = await a.evaluate(() => document.getElementById("code").getAttribute("href"));
+    await b.goto(`${args.server}/demo/${invite}`);
     await b.waitForFunction(() => document.getElementById("players").textContent === "2", null, poll);
     const aId = await a.evaluate(() => window.tickroom.playerId);
     const whereBSeesA = () =>
@@ -179,6 +180,9 @@ async function demo() {
         rttA,
         playersB: await text(b, "#players"),
         aId,
+        invite,
+        matchA: await a.evaluate(() => window.tickroom.reservation.match_id),
+        matchB: await b.evaluate(() => window.tickroom.reservation.match_id),
         x0,
         x1,
         canvasChanged: pixels0 !== pixels1,

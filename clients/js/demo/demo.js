@@ -1,7 +1,9 @@
 // The arena in a browser: the own disc predicted from its inputs and reconciled with the
-// server's acks, the others interpolated between snapshots. Gets a token from the server's
-// development endpoint (POST /dev/join), or from the page's URL: #token=<JWT>&server=<url>.
-import { connect, Interpolator, Predictor } from "./tickroom.js";
+// server's acks, the others interpolated between snapshots. Finds its seat through
+// matchmaking (join or create an open demo arena, as an anonymous player — the development
+// keys allow it), or joins a friend's match by its code (#code=ABC123), or uses a token from
+// the page's URL: #token=<JWT>&server=<url>.
+import { connect, Interpolator, Matchmaker, Predictor } from "./tickroom.js";
 
 // The arena's rules (shared/src/games/arena.rs), for prediction.
 const SIZE = 100, RADIUS = 2, SPEED = 20, BOOST = 2, BUTTON_BOOST = 1, BUTTON_BRAKE = 2;
@@ -14,17 +16,19 @@ const status = (text, error = false) => {
   $("status").className = error ? "err" : "";
 };
 
-async function token() {
-  if (params.get("token")) return params.get("token");
-  const match = params.get("match") ?? "demo";
-  const res = await fetch(`${server}/dev/join`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ match_id: match }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error?.code ?? `HTTP ${res.status}`);
-  return body.token;
+async function join() {
+  if (params.get("token")) return connect(server, params.get("token"));
+  const mm = new Matchmaker(server);
+  const client = params.get("code")
+    ? await mm.joinByCode(params.get("code"))
+    : await mm.joinOrCreate("arena", { labels: { mode: "demo" } });
+  const code = client.reservation.code;
+  if (code) {
+    const link = $("code");
+    link.textContent = code;
+    link.href = `#code=${code}`;
+  }
+  return client;
 }
 
 function step(pos, input, dt) {
@@ -68,7 +72,7 @@ function readInput() {
 }
 
 async function main() {
-  const client = connect(server, await token());
+  const client = await join();
   const others = new Interpolator((a, b, t) => ({ id: b.id, x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t }));
   let stopInputs = null;
   client.on("welcome", (w) => {
@@ -132,4 +136,4 @@ async function main() {
   window.tickroom = client; // for the browser tests and for poking at it in the console
 }
 
-main().catch((e) => status(`cannot join: ${e.message}`, true));
+main().catch((e) => status(`cannot join: ${e.code ?? ""} ${e.message}`, true));

@@ -6,9 +6,25 @@
 //   client.state.onAdd((key, row) => console.log("row", key, row));
 //   client.on("error", (e) => console.log(e.code));
 //   client.sendInput({ dir: [1, 0], buttons: 0 });
+//
+// Without a backend, matchmaking finds the seat and the token:
+//
+//   const client = await new Matchmaker("http://127.0.0.1:7350").joinOrCreate("arena");
 
 export { connect, connectErrorCode, TickroomClient, TickroomError } from "./client.js";
 export type { ClientEvents, ConnectOptions, TickroomErrorCode } from "./client.js";
+export { Lobby, Matchmaker, MatchmakingError, watchLobby } from "./matchmaking.js";
+export type {
+  LobbyEvents,
+  MatchedClient,
+  MatchmakerOptions,
+  MatchmakingErrorCode,
+  MatchOptions,
+  OpenMatch,
+  QueueOptions,
+  Reservation,
+  TicketView,
+} from "./matchmaking.js";
 export { StateStore } from "./state.js";
 export type { Applied, FieldSpec, Row, SnapshotMsg, Unsubscribe, Value } from "./state.js";
 export { Interpolator, Predictor } from "./predict.js";

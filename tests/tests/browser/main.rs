@@ -69,17 +69,20 @@ async fn an_origin_not_on_the_list_is_refused_with_a_readable_code() {
 #[tokio::test]
 async fn the_demo_plays_in_two_tabs() {
     let server = TestServer::start().await;
-    let seen = browser::run("demo", json!({ "server": server.url, "match": "two-tabs" }))
+    let seen = browser::run("demo", json!({ "server": server.url }))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert!(
         seen["statusA"]
             .as_str()
             .unwrap()
-            .starts_with("connected as guest-"),
-        "{seen}"
+            .starts_with("connected as anon-"),
+        "anonymous through matchmaking: {seen}"
     );
-    assert!(seen["statusB"].as_str().unwrap().contains("in two-tabs"));
+    let m = seen["matchA"].as_str().unwrap();
+    assert_eq!(seen["matchB"], m, "B followed A's invite");
+    assert!(seen["invite"].as_str().unwrap().starts_with("#code="));
+    assert!(seen["statusB"].as_str().unwrap().contains(m));
     assert_eq!(seen["playersB"], "2");
     assert!(seen["x1"].as_f64().unwrap() > seen["x0"].as_f64().unwrap() + 5.0);
     assert_eq!(seen["canvasChanged"], true);
@@ -89,7 +92,7 @@ async fn the_demo_plays_in_two_tabs() {
         "{seen}"
     );
     assert!(seen["rttA"].as_str().unwrap().ends_with(" ms"), "{seen}");
-    let view = server.admin.get_match("two-tabs").await.unwrap();
+    let view = server.admin.get_match(m).await.unwrap();
     assert_eq!(view.players.len(), 2);
 }
 

@@ -391,3 +391,23 @@ async fn the_lobby_pushes_matches_as_they_come_fill_and_go() {
         ]
     );
 }
+
+/// `@tickroom/client`'s matchmaking against a real server: the queue, a private match by
+/// code, and the realtime lobby.
+#[tokio::test]
+async fn the_typescript_client_queues_joins_by_code_and_watches_the_lobby() {
+    tickroom_tests::ensure_client_package_built().unwrap();
+    let server = TestServer::start().await;
+    let out = tickroom_tests::run_js_script("tickroom-matchmaking.mjs", &[&server.url])
+        .await
+        .unwrap();
+    let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert_eq!(seen["private"]["refused"], "match_full");
+    assert!(
+        seen["lobby"]["players"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(2))
+    );
+}
