@@ -92,6 +92,21 @@ struct SwarmArgs {
     /// Exit 0 even if some bots could not join (by default that is status 1).
     #[arg(long)]
     allow_failures: bool,
+    /// Let every player bot find its seat through the matchmaking API (`join-or-create` of
+    /// arena matches of `--players` seats) as it starts, instead of creating matches through
+    /// the admin API: a realistic join storm; the report gives request→seated latency and
+    /// seats per second.
+    #[arg(long, conflicts_with_all = ["tokens", "tokens_file"])]
+    matchmaking: bool,
+    /// With `--matchmaking`: sign each bot's player token with this HS256 secret (the
+    /// server's `--player-token-secret`); anonymous bots without it.
+    #[arg(
+        long,
+        env = "TICKROOM_PLAYER_TOKEN_SECRET",
+        hide_env_values = true,
+        requires = "matchmaking"
+    )]
+    player_secret: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -156,7 +171,14 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
         rooms: args.rooms,
         players: args.players,
         spectators: args.spectators,
-        tokens: if given.is_empty() {
+        tokens: if args.matchmaking {
+            if args.spectators > 0 {
+                bail!("--matchmaking seats players only: drop --spectators");
+            }
+            swarm::Tokens::Matchmaking {
+                player_secret: args.player_secret.clone(),
+            }
+        } else if given.is_empty() {
             swarm::Tokens::Create {
                 admin_key: args.target.admin_key.clone(),
                 tick_rate: args.tick_rate,
@@ -171,7 +193,7 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
         seed: args.seed,
         reconnect_every: args.reconnect_every.map(Duration::from_secs_f64),
     };
-    let tokens = swarm::mint_tokens(&cfg)
+    let tokens = swarm::prepare_seats(&cfg)
         .await
         .context("preparing matches and tokens")?;
     if tokens.is_empty() {

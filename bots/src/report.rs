@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -44,6 +46,10 @@ pub struct Stats {
     latency: Mutex<Histogram<u64>>,
     window: Mutex<Histogram<u64>>,
     jitter: Mutex<Histogram<u64>>,
+    /// Matchmaking request to welcome, per bot.
+    seated: Mutex<Histogram<u64>>,
+    /// When the first matchmaking request went out and the last bot it seated was welcomed.
+    seating: Mutex<Option<(Instant, Instant)>>,
     errors: Mutex<ErrorCauses>,
 }
 
@@ -62,6 +68,8 @@ pub struct ErrorCauses {
     /// State checks that failed, by kind (`tick_not_increasing`, `ack_went_back`,
     /// `ack_beyond_sent`, `own_entity_missing`, `undecodable_snapshot`).
     pub desyncs: Causes,
+    /// Matchmaking requests that failed, by code (`--matchmaking`).
+    pub matchmaking: Causes,
 }
 
 impl ErrorCauses {
@@ -73,6 +81,7 @@ impl ErrorCauses {
             &self.error_events,
             &self.disconnects,
             &self.desyncs,
+            &self.matchmaking,
         ]
         .iter()
         .flat_map(|m| m.values())
@@ -93,6 +102,8 @@ pub enum Cause {
     Disconnect,
     /// See [`ErrorCauses::desyncs`].
     Desync,
+    /// See [`ErrorCauses::matchmaking`].
+    Matchmaking,
 }
 
 impl Default for Stats {
@@ -109,6 +120,8 @@ impl Default for Stats {
             latency: Mutex::new(new_hist()),
             window: Mutex::new(new_hist()),
             jitter: Mutex::new(new_hist()),
+            seated: Mutex::new(new_hist()),
+            seating: Mutex::new(None),
             errors: Mutex::new(ErrorCauses::default()),
         }
     }
@@ -146,6 +159,7 @@ impl Stats {
             Cause::ErrorEvent => &mut e.error_events,
             Cause::Disconnect => &mut e.disconnects,
             Cause::Desync => &mut e.desyncs,
+            Cause::Matchmaking => &mut e.matchmaking,
         };
         *map.entry(what.to_owned()).or_insert(0) += 1;
     }
@@ -177,6 +191,32 @@ impl Stats {
     /// Summary of snapshot jitter.
     pub fn jitter_summary(&self) -> Percentiles {
         Percentiles::of(&lock(&self.jitter))
+    }
+
+    /// Records a bot seated through matchmaking: its request went out at `asked`, its welcome
+    /// came now.
+    pub fn record_seated(&self, asked: Instant) {
+        let now = Instant::now();
+        let _ = lock(&self.seated).record(micros(now - asked));
+        let mut span = lock(&self.seating);
+        *span = Some(match *span {
+            None => (asked, now),
+            Some((first, last)) => (first.min(asked), last.max(now)),
+        });
+    }
+
+    /// What matchmaking did, if any bot used it.
+    pub fn matchmaking_summary(&self) -> Option<MatchmakingReport> {
+        let hist = lock(&self.seated);
+        let (first, last) = (*lock(&self.seating))?;
+        let span = (last - first).as_secs_f64();
+        Some(MatchmakingReport {
+            seated: hist.len(),
+            failed: lock(&self.errors).matchmaking.values().sum(),
+            seated_per_sec: hist.len() as f64 / span.max(1e-9),
+            span_secs: span,
+            request_to_welcome_us: Percentiles::of(&hist),
+        })
     }
 }
 
@@ -269,6 +309,23 @@ pub struct Report {
     pub errors: ErrorCauses,
     /// This process's resource use.
     pub process: ProcessReport,
+    /// Seats found through matchmaking (`--matchmaking`); `null` otherwise.
+    pub matchmaking: Option<MatchmakingReport>,
+}
+
+/// Bots seated through matchmaking: from the `join-or-create` request to the welcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchmakingReport {
+    /// Bots seated.
+    pub seated: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Bots seated per second, from the first request to the last welcome.
+    pub seated_per_sec: f64,
+    /// That span, in seconds.
+    pub span_secs: f64,
+    /// Request to welcome, per bot, in microseconds.
+    pub request_to_welcome_us: Percentiles,
 }
 
 /// The run's parameters, echoed.
@@ -378,6 +435,23 @@ impl Report {
                 ms(p.p99),
                 ms(p.p999),
                 ms(p.max)
+            ));
+        }
+        if let Some(mm) = &self.matchmaking {
+            let p = &mm.request_to_welcome_us;
+            out.push_str(&format!(
+                "{:<18} {:>10} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}   ({} seated in {:.2} s: {:.0}/s, {} failed)\n",
+                "request→seated",
+                p.count,
+                ms(p.p50),
+                ms(p.p90),
+                ms(p.p99),
+                ms(p.p999),
+                ms(p.max),
+                mm.seated,
+                mm.span_secs,
+                mm.seated_per_sec,
+                mm.failed
             ));
         }
         out.push_str(&format!(

@@ -11,6 +11,7 @@ use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, event};
 use tokio::time::Instant;
 
 use tickroom_client::admin::{AdminClient, AdminError};
+use tickroom_client::matchmaking::{Matchmaker, Options};
 use tickroom_client::{Client, CloseReason, ConnectError, Incoming, Rng};
 
 use crate::bot::{Checker, seed_for};
@@ -71,6 +72,22 @@ pub enum Tokens {
     },
     /// Use these tokens (their roles come from the tokens).
     Given(Vec<String>),
+    /// Every player bot finds its seat through matchmaking (`join-or-create` of arena matches
+    /// of `players` seats) when it starts: a realistic join storm.
+    Matchmaking {
+        /// HS256 secret to sign each bot's player token with (`sub` = `bot-<n>`); anonymous
+        /// bots when `None` (a server with the development keys allows them).
+        player_secret: Option<String>,
+    },
+}
+
+/// How one bot gets into its match.
+#[derive(Debug, Clone)]
+pub enum Seat {
+    /// With this match token.
+    Token(String),
+    /// Through matchmaking, as the player of this player token (anonymous when `None`).
+    Matchmake(Option<String>),
 }
 
 /// A swarm run.
@@ -132,18 +149,21 @@ pub fn verdict(report: &Report, allow_failures: bool) -> Result<(), String> {
     ))
 }
 
-/// Mints the tokens of a run: `rooms` matches with `players` players and `spectators`
-/// spectators each.
-pub async fn mint_tokens(cfg: &SwarmConfig) -> Result<Vec<String>, AdminError> {
-    let Tokens::Create {
-        admin_key,
-        tick_rate,
-    } = &cfg.tokens
-    else {
-        if let Tokens::Given(t) = &cfg.tokens {
-            return Ok(t.clone());
+/// The seats of a run: `rooms` matches with `players` players and `spectators` spectators
+/// each, made and minted through the admin API; or given tokens; or, with matchmaking,
+/// `rooms × players` bots that will ask for their seats.
+pub async fn prepare_seats(cfg: &SwarmConfig) -> Result<Vec<Seat>, AdminError> {
+    let (admin_key, tick_rate) = match &cfg.tokens {
+        Tokens::Create {
+            admin_key,
+            tick_rate,
+        } => (admin_key, tick_rate),
+        Tokens::Given(t) => return Ok(t.iter().cloned().map(Seat::Token).collect()),
+        Tokens::Matchmaking { player_secret } => {
+            return Ok((0..cfg.rooms * cfg.players)
+                .map(|i| Seat::Matchmake(player_secret.as_deref().map(|s| player_token(s, i))))
+                .collect());
         }
-        return Ok(Vec::new());
     };
     let admin = AdminClient::new(&cfg.server, admin_key);
     let seats = u32::try_from(cfg.players.max(1)).unwrap_or(u32::MAX);
@@ -151,27 +171,42 @@ pub async fn mint_tokens(cfg: &SwarmConfig) -> Result<Vec<String>, AdminError> {
     for _ in 0..cfg.rooms {
         let m = admin.create_match("arena", *tick_rate, Some(seats)).await?;
         for p in 0..cfg.players {
-            tokens.push(
+            tokens.push(Seat::Token(
                 admin
                     .mint(&m.id, &format!("bot-{p}"), Role::Player)
                     .await?
                     .token,
-            );
+            ));
         }
         for s in 0..cfg.spectators {
-            tokens.push(
+            tokens.push(Seat::Token(
                 admin
                     .mint(&m.id, &format!("watch-{s}"), Role::Spectator)
                     .await?
                     .token,
-            );
+            ));
         }
     }
     Ok(tokens)
 }
 
+/// A player token for bot `i`, signed with the game's HS256 player secret.
+fn player_token(secret: &str, i: usize) -> String {
+    let claims = serde_json::json!({
+        "sub": format!("bot-{i}"),
+        "aud": "tickroom-player",
+        "exp": tickroom_shared::token::unix_now() + 3600,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap_or_default()
+}
+
 /// Runs the swarm with `tokens`, updating `stats` live, and returns the report.
-pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> Report {
+pub async fn run(cfg: &SwarmConfig, tokens: Vec<Seat>, stats: Arc<Stats>) -> Report {
     let usage_before = ProcessUsage::read().unwrap_or_default();
     let started = Instant::now();
     let end = started + cfg.ramp_up + cfg.duration;
@@ -181,7 +216,8 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
         let start_at = started + cfg.ramp_up.mul_f64(i as f64 / n.max(1) as f64);
         let bot = SwarmBot {
             server: cfg.server.clone(),
-            token,
+            seat: token,
+            room_size: u32::try_from(cfg.players.max(1)).unwrap_or(u32::MAX),
             behaviour: cfg.behaviour,
             input_rate: cfg.input_rate,
             seed: cfg.seed ^ seed_for(i),
@@ -237,6 +273,7 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
         input_to_ack_us: stats.latency_summary(),
         snapshot_jitter_us: stats.jitter_summary(),
         errors: stats.errors(),
+        matchmaking: stats.matchmaking_summary(),
         process: ProcessReport {
             cpu_seconds: cpu,
             cpu_percent_of_one_core: 100.0 * cpu / wall.max(1e-9),
@@ -248,7 +285,9 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<String>, stats: Arc<Stats>) -> R
 
 struct SwarmBot {
     server: String,
-    token: String,
+    seat: Seat,
+    /// Seats of the matches matchmaking finds.
+    room_size: u32,
     behaviour: Behaviour,
     input_rate: Option<u32>,
     seed: u64,
@@ -262,13 +301,45 @@ impl SwarmBot {
     /// bot joined.
     async fn run(self, stats: Arc<Stats>) -> bool {
         tokio::time::sleep_until(self.start_at).await;
+        let asked = Instant::now();
+        // Set while the bot's first welcome, the end of its matchmaking, is still to come.
+        let mut matchmade = None;
+        let token = match &self.seat {
+            Seat::Token(t) => t.clone(),
+            Seat::Matchmake(player) => {
+                let options = Options {
+                    max_players: Some(self.room_size),
+                    ..Options::default()
+                };
+                match Matchmaker::new(&self.server, player.clone())
+                    .join_or_create("arena", &options)
+                    .await
+                {
+                    Ok(r) => {
+                        matchmade = Some(asked);
+                        r.token
+                    }
+                    Err(e) => {
+                        let code = match &e {
+                            AdminError::Api { code, .. } => code.as_str(),
+                            AdminError::Http(_) => "http",
+                        };
+                        stats.count(Cause::Matchmaking, code);
+                        return false;
+                    }
+                }
+            }
+        };
         let mut joined = false;
         let mut seq = 0;
         loop {
             let until = self
                 .reconnect_every
                 .map_or(self.end, |every| (Instant::now() + every).min(self.end));
-            match self.session(&stats, until, &mut seq).await {
+            match self
+                .session(&token, &stats, until, &mut seq, matchmade.take())
+                .await
+            {
                 Some(client) => {
                     if !joined {
                         stats.joined.fetch_add(1, Ordering::Relaxed);
@@ -290,9 +361,16 @@ impl SwarmBot {
     /// One connection: connects, plays until `until`, and returns the client still open.
     /// `seq` is the last input sequence number the seat used; the seat's sequence goes on
     /// across connections (docs/PROTOCOL.md, "input").
-    async fn session(&self, stats: &Stats, until: Instant, seq: &mut u64) -> Option<Client> {
+    async fn session(
+        &self,
+        token: &str,
+        stats: &Stats,
+        until: Instant,
+        seq: &mut u64,
+        matchmade: Option<Instant>,
+    ) -> Option<Client> {
         let auth = AuthPayload {
-            token: self.token.clone(),
+            token: token.to_owned(),
             match_id: None,
             protocol: Some(PROTOCOL_VERSION),
         };
@@ -315,6 +393,9 @@ impl SwarmBot {
                 return None;
             }
         };
+        if let Some(asked) = matchmade {
+            stats.record_seated(asked);
+        }
         stats.connected.fetch_add(1, Ordering::Relaxed);
         *seq = self.play(&mut client, &welcome, stats, until, *seq).await;
         stats.connected.fetch_sub(1, Ordering::Relaxed);

@@ -33,7 +33,7 @@ fn swarm_on(server: &TestServer, rooms: usize, players: usize) -> SwarmConfig {
 
 /// Mints the swarm's tokens and runs it to the end.
 async fn run_swarm(cfg: &SwarmConfig) -> tickroom_bots::report::Report {
-    let tokens = swarm::mint_tokens(cfg).await.unwrap();
+    let tokens = swarm::prepare_seats(cfg).await.unwrap();
     swarm::run(cfg, tokens, Arc::new(Stats::default())).await
 }
 
@@ -56,7 +56,7 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
         seed: 7,
         reconnect_every: None,
     };
-    let tokens = swarm::mint_tokens(&cfg).await.unwrap();
+    let tokens = swarm::prepare_seats(&cfg).await.unwrap();
     assert_eq!(tokens.len(), 8);
     let report = swarm::run(&cfg, tokens, Arc::new(Stats::default())).await;
 
@@ -277,4 +277,41 @@ async fn a_swarm_refused_by_the_limits_says_which_settings_to_raise() {
     assert!(why.contains("handshake_rate_limited"), "{why}");
     assert!(why.contains("--handshake-rate"), "{why}");
     assert!(swarm::verdict(&report, true).is_ok());
+}
+
+/// `swarm --matchmaking`: every bot asks for its seat as it starts; they fill matches of the
+/// room size exactly, and the report says how fast they were seated. With a player secret
+/// the bots sign their own player tokens, as a game's auth service would.
+#[tokio::test]
+async fn a_swarm_fills_matches_through_matchmaking() {
+    for secret in [None, Some("the-game-auth-service-secret-32-bytes+")] {
+        let mut config = tickroom_tests::test_config();
+        if let Some(s) = secret {
+            config = tickroom_tests::production_config();
+            config.matchmaking.player_key =
+                Some(tickroom_server::config::PlayerKeySource::Secret(s.into()));
+        }
+        let server = TestServer::start_with(config).await;
+        let cfg = SwarmConfig {
+            tokens: Tokens::Matchmaking {
+                player_secret: secret.map(str::to_owned),
+            },
+            ..swarm_on(&server, 3, 4)
+        };
+        let report = run_swarm(&cfg).await;
+        assert_eq!(report.bots.joined, 12, "{}", report.table());
+        assert_eq!(report.errors.total(), 0, "{}", report.table());
+        let mm = report.matchmaking.as_ref().expect("a matchmaking report");
+        assert_eq!(mm.seated, 12);
+        assert!(mm.seated_per_sec > 0.0 && mm.request_to_welcome_us.p50 > 0);
+        assert!(report.table().contains("request→seated"));
+        let matches: serde_json::Value = server.admin_get("/admin/matches").await;
+        let sizes: Vec<u64> = matches["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["max_players"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sizes, [4, 4, 4], "three matches of the room size");
+    }
 }
