@@ -124,12 +124,17 @@ impl SeatTable {
     }
 
     /// Reserves a player seat for `player`, who has not connected yet. Returns the
-    /// reservation's generation (for [`expire`](Self::expire)), or `None` when the player
-    /// already holds a seat, which then stays as it is.
+    /// reservation's generation (for [`expire`](Self::expire)): a new one for a reservation
+    /// renewed (the earlier expiry no longer applies), or `None` when the player has joined,
+    /// whose seat then stays as it is.
     pub(crate) fn reserve(&mut self, player: &Arc<str>) -> Result<Option<u64>, SeatError> {
         self.check(player, Role::Player)?;
-        if self.players.contains_key(player) {
-            return Ok(None);
+        if let Some(seat) = self.players.get_mut(player) {
+            if seat.joined {
+                return Ok(None);
+            }
+            seat.generation += 1;
+            return Ok(Some(seat.generation));
         }
         self.players.insert(
             player.clone(),
@@ -343,11 +348,8 @@ mod tests {
         let mut t = SeatTable::new(2, 0);
         let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
         assert_eq!(t.reserve(&a), Ok(Some(0)));
-        assert_eq!(
-            t.reserve(&a),
-            Ok(None),
-            "a second reservation keeps the first"
-        );
+        assert_eq!(t.reserve(&a), Ok(Some(1)), "asking again renews it");
+        assert_eq!(t.expire(&a, 0), Expired::Stale, "the first expiry is over");
         assert_eq!(t.reserve(&b), Ok(Some(0)));
         assert_eq!(t.reserve(&c), Err(SeatError::Full));
         assert_eq!(
@@ -360,11 +362,8 @@ mod tests {
         // Redeeming a reservation is a join.
         assert_eq!(t.take(&a, Role::Player, "c1", true), Ok(Taken::Joined));
         assert_eq!(t.players(), ["a"]);
-        assert_eq!(
-            t.expire(&a, 0),
-            Expired::Stale,
-            "redeemed: its expiry is stale"
-        );
+        assert_eq!(t.expire(&a, 1), Expired::Stale, "redeemed: its expiry too");
+        assert_eq!(t.reserve(&a), Ok(None), "a joined seat stays as it is");
         // An unredeemed one expires without the room ever hearing of it.
         assert_eq!(t.expire(&b, 0), Expired::Reservation);
         assert_eq!(

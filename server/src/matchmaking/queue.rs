@@ -129,12 +129,16 @@ pub struct Ticket {
 struct Waiter {
     entry: Entry,
     since: Instant,
+    /// Enqueue order: first come, first served among tickets of the same instant.
+    order: u64,
     status: watch::Sender<TicketStatus>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     waiting: HashMap<Arc<str>, Waiter>,
+    /// The next ticket's [`Waiter::order`].
+    next_order: u64,
     by_player: HashMap<Arc<str>, Arc<str>>,
     /// Matched and ended tickets, readable a while longer.
     resolved: HashMap<Arc<str>, Resolved>,
@@ -231,11 +235,14 @@ impl Queue {
             window: self.windows.start,
         });
         state.by_player.insert(entry.player.clone(), id.clone());
+        let order = state.next_order;
+        state.next_order += 1;
         state.waiting.insert(
             id.clone(),
             Waiter {
                 entry,
                 since: Instant::now(),
+                order,
                 status,
             },
         );
@@ -442,8 +449,8 @@ pub(crate) struct Unit {
     pub(crate) size: u32,
     /// Mean rating of its members.
     pub(crate) rating: f64,
-    /// When its earliest member enqueued.
-    pub(crate) since: Instant,
+    /// When its earliest member enqueued, and that member's enqueue order.
+    pub(crate) since: (Instant, u64),
     /// Its window now (its earliest member's).
     pub(crate) window: f64,
     /// A party still missing members is not grouped.
@@ -459,7 +466,7 @@ fn units(state: &State, ids: &[Arc<str>], now: Instant, windows: Windows) -> Vec
             tickets: vec![id.clone()],
             size: 1,
             rating: w.entry.rating,
-            since: w.since,
+            since: (w.since, w.order),
             window: windows.after(now.duration_since(w.since)),
             complete: true,
         };
@@ -470,20 +477,20 @@ fn units(state: &State, ids: &[Arc<str>], now: Instant, windows: Windows) -> Vec
                     tickets: Vec::new(),
                     size: *size,
                     rating: 0.0,
-                    since: w.since,
+                    since: (w.since, w.order),
                     window: 0.0,
                     complete: false,
                 });
                 unit.rating += w.entry.rating;
                 unit.tickets.push(id.clone());
-                unit.since = unit.since.min(w.since);
+                unit.since = unit.since.min((w.since, w.order));
             }
         }
     }
     for mut unit in parties.into_values() {
         let n = unit.tickets.len() as u32;
         unit.rating /= f64::from(n);
-        unit.window = windows.after(now.duration_since(unit.since));
+        unit.window = windows.after(now.duration_since(unit.since.0));
         unit.complete = n == unit.size;
         out.push(unit);
     }
@@ -501,6 +508,19 @@ pub(crate) fn form_groups(
     now: Instant,
 ) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..units.len()).filter(|&i| units[i].complete).collect();
+    // By rating, so an anchor's nearest are its neighbours: a round costs the units within
+    // each anchor's window, not every pair.
+    let mut by_rating = order.clone();
+    by_rating.sort_by(|&x, &y| {
+        units[x]
+            .rating
+            .total_cmp(&units[y].rating)
+            .then(units[x].since.cmp(&units[y].since))
+    });
+    let mut position = vec![0; units.len()];
+    for (p, &i) in by_rating.iter().enumerate() {
+        position[i] = p;
+    }
     order.sort_by_key(|&i| units[i].since);
     let mut taken = vec![false; units.len()];
     let mut groups = Vec::new();
@@ -509,31 +529,49 @@ pub(crate) fn form_groups(
             continue;
         }
         let a = &units[anchor];
-        let mut near: Vec<(f64, usize)> = order
-            .iter()
-            .copied()
-            .filter(|&i| i != anchor && !taken[i])
-            .map(|i| ((units[i].rating - a.rating).abs(), i))
-            .filter(|&(d, i)| d <= a.window && d <= units[i].window)
-            .collect();
-        near.sort_by(|x, y| {
-            x.0.total_cmp(&y.0)
-                .then(units[x.1].since.cmp(&units[y.1].since))
-        });
+        let distance = |i: usize| (units[i].rating - a.rating).abs();
+        // The next unit not taken below / above the anchor, by rating.
+        let (mut below, mut above) = (position[anchor], position[anchor] + 1);
         let mut group = vec![anchor];
         let mut seats = a.size;
-        for (_, i) in near {
-            if seats == size {
+        while seats < size {
+            while below > 0 && taken[by_rating[below - 1]] {
+                below -= 1;
+            }
+            while above < by_rating.len() && taken[by_rating[above]] {
+                above += 1;
+            }
+            let down = (below > 0).then(|| by_rating[below - 1]);
+            let up = by_rating.get(above).copied();
+            // The closer of the two (the older on a tie), if within the anchor's window.
+            let next = match (down, up) {
+                (Some(d), Some(u)) => {
+                    let closer = distance(d)
+                        .total_cmp(&distance(u))
+                        .then(units[d].since.cmp(&units[u].since));
+                    if closer.is_le() { d } else { u }
+                }
+                (Some(d), None) => d,
+                (None, Some(u)) => u,
+                (None, None) => break,
+            };
+            if distance(next) > a.window {
                 break;
             }
-            if seats + units[i].size <= size {
-                seats += units[i].size;
-                group.push(i);
+            if down == Some(next) {
+                below -= 1;
+            } else {
+                above += 1;
+            }
+            let unit = &units[next];
+            if distance(next) <= unit.window && seats + unit.size <= size {
+                seats += unit.size;
+                group.push(next);
             }
         }
-        let start_short = rules
-            .start_incomplete
-            .is_some_and(|s| seats >= s.min_players && now.duration_since(a.since) >= s.after);
+        let start_short = rules.start_incomplete.is_some_and(|s| {
+            seats >= s.min_players && now.duration_since(a.since.0) >= s.after
+        });
         if seats == size || start_short {
             for &i in &group {
                 taken[i] = true;
