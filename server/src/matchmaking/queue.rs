@@ -569,9 +569,9 @@ pub(crate) fn form_groups(
                 group.push(next);
             }
         }
-        let start_short = rules.start_incomplete.is_some_and(|s| {
-            seats >= s.min_players && now.duration_since(a.since.0) >= s.after
-        });
+        let start_short = rules
+            .start_incomplete
+            .is_some_and(|s| seats >= s.min_players && now.duration_since(a.since.0) >= s.after);
         if seats == size || start_short {
             for &i in &group {
                 taken[i] = true;

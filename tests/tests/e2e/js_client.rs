@@ -100,7 +100,8 @@ async fn the_typescript_client_reconnects_to_its_seat() {
 }
 
 /// The README's JavaScript example runs as written (with the official packages, against a
-/// server with the development keys) and exits once its input was applied.
+/// server with the development keys): it finds a seat through matchmaking, joins, and exits
+/// once its input was applied.
 #[tokio::test]
 async fn the_readme_javascript_example_runs_as_written() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
@@ -135,7 +136,9 @@ async fn the_readme_javascript_example_runs_as_written() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.starts_with("I am guest-"), "{stdout}");
-    assert!(stdout.contains("in demo"));
+    assert!(
+        stdout.starts_with("I am anon-"),
+        "an anonymous player seated by matchmaking: {stdout}"
+    );
     assert!(stdout.trim_end().ends_with("ack 1"), "{stdout}");
 }
