@@ -82,8 +82,7 @@ pub struct MatchmakingConfig {
     /// `None`: only while the development keys are in use (they work on loopback only).
     pub anonymous: Option<bool>,
     /// How long a seat matchmaking reserves waits for its player to connect before it is
-    /// given to someone else (at most the empty-room grace, or the room would end first).
-    /// Default 45 s.
+    /// given to someone else; the match's room is not abandoned meanwhile. Default 45 s.
     pub reservation_ttl: Duration,
     /// The URL clients connect to, sent in every reservation. Default `None`: the scheme and
     /// `Host` of the request.
@@ -409,10 +408,8 @@ impl Config {
             return Err(ConfigError::Invalid("buffers must hold at least one item"));
         }
         let mm = &self.matchmaking;
-        if mm.reservation_ttl.is_zero() || mm.reservation_ttl > self.matches.empty_room_grace {
-            return Err(ConfigError::Invalid(
-                "reservation_ttl must be positive and at most empty_room_grace (an unredeemed reservation must not outlive its room)",
-            ));
+        if mm.reservation_ttl.is_zero() {
+            return Err(ConfigError::Invalid("reservation_ttl must be positive"));
         }
         if matches!(&mm.player_key, Some(PlayerKeySource::Secret(s)) if s.len() < 32) {
             return Err(ConfigError::Invalid(

@@ -90,7 +90,7 @@ impl ServerBuilder {
             shutdown.clone(),
         ));
         let matchmaker = Arc::new(Matchmaker::new(
-            directory.clone(),
+            directory.clone() as Arc<dyn crate::matchmaking::MatchDirectory>,
             metrics.clone(),
             config.matchmaking.reservation_ttl,
         ));

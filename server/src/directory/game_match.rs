@@ -155,6 +155,8 @@ impl Match {
             return Err(SeatError::Ended);
         }
         if let Some(generation) = seats.reserve(player)? {
+            // The room waits for the player rather than end, empty, as abandoned meanwhile.
+            self.room.expect_player(ttl);
             self.expire_after(player.clone(), generation, ttl);
         }
         Ok(())

@@ -8,9 +8,12 @@
 //! # Layout
 //! - `identity`: who is asking (player tokens, anonymous players).
 //! - this module: `join or create`, `create`, `join` by id or code, and the listing of open
-//!   matches, over the node's [`Directory`] — the one interface a shared directory replaces.
+//!   matches.
+//! - `directory`: the [`MatchDirectory`] those go through — this node's directory today; the
+//!   one interface a directory shared by several nodes implements.
 //! - `queue`: tickets that wait for a group of players of similar rating.
 
+pub mod directory;
 pub mod identity;
 pub mod queue;
 
@@ -19,11 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
+use tickroom_engine::MatchRules;
 use tickroom_shared::limits::is_valid_id;
-use tickroom_shared::token::unix_now;
 
-use crate::directory::{CreateError, Directory, Listing, Match, MatchSpec, SeatError};
+use crate::directory::{CreateError, Listing, SeatError};
 use crate::metrics::Metrics;
+pub use directory::{Candidate, ListFilter, MatchDirectory, OpenMatch, Reservation};
 pub use identity::{Identities, Identity, IdentityError};
 
 /// Labels a request may carry.
@@ -38,23 +42,12 @@ pub const CODE_LEN: usize = 6;
 /// What a player asks for: a game, its labels, and its size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
-    /// The game (the catalog's own name).
+    /// The game (the directory's own name).
     pub game: &'static str,
     /// Labels the match must have, exactly (`mode`, `region`, …).
     pub labels: BTreeMap<String, String>,
     /// Player seats of the match.
     pub max_players: u32,
-}
-
-/// A seat held for a player: redeemed by connecting with a token for it before `until`.
-#[derive(Debug, Clone)]
-pub struct Reservation {
-    /// The match.
-    pub game_match: Arc<Match>,
-    /// The player the seat is held for.
-    pub player: Arc<str>,
-    /// When the reservation lapses, in seconds since the Unix epoch.
-    pub until: u64,
 }
 
 /// Why a matchmaking request failed. Each has a stable code (docs/MATCHMAKING.md).
@@ -110,10 +103,10 @@ impl From<SeatError> for MatchmakingError {
     }
 }
 
-/// Places players in matches of this node's directory.
+/// Places players in the matches of a [`MatchDirectory`].
 #[derive(Debug)]
 pub struct Matchmaker {
-    directory: Arc<Directory>,
+    directory: Arc<dyn MatchDirectory>,
     metrics: Arc<Metrics>,
     reservation_ttl: Duration,
     /// Held while a request chooses a match and reserves in it (microseconds, no await), so
@@ -124,7 +117,7 @@ pub struct Matchmaker {
 impl Matchmaker {
     /// A matchmaker over `directory` whose reservations last `reservation_ttl`.
     pub fn new(
-        directory: Arc<Directory>,
+        directory: Arc<dyn MatchDirectory>,
         metrics: Arc<Metrics>,
         reservation_ttl: Duration,
     ) -> Self {
@@ -141,9 +134,9 @@ impl Matchmaker {
         self.reservation_ttl
     }
 
-    /// The directory matches are placed in.
-    pub fn directory(&self) -> &Arc<Directory> {
-        &self.directory
+    /// How matchmaking fills matches of `game`.
+    pub fn rules(&self, game: &str) -> MatchRules {
+        self.directory.rules(game)
     }
 
     /// Checks a request: the game exists, the labels are few and ids, the size in range. The
@@ -157,8 +150,7 @@ impl Matchmaker {
     ) -> Result<Wanted, MatchmakingError> {
         let game = self
             .directory
-            .catalog()
-            .get(game)
+            .game(game)
             .ok_or_else(|| MatchmakingError::UnknownGame(game.to_owned()))?;
         if let Some(region) = &who.region {
             labels
@@ -195,36 +187,28 @@ impl Matchmaker {
         wanted: &Wanted,
     ) -> Result<Reservation, MatchmakingError> {
         let _placing = self.lock();
-        let mut open = self.directory.select(|m| {
-            m.info()
-                .listing
-                .as_ref()
-                .is_some_and(|l| !l.private && l.labels == wanted.labels)
-                && m.info().game == wanted.game
-                && m.info().max_players == wanted.max_players
-                && !m.state().is_over()
-        });
-        if let Some(mine) = open.iter().find(|m| m.holds_seat(player)) {
-            return self.reserve(mine.clone(), player);
+        let mut open = self.directory.candidates(wanted, player);
+        if let Some(mine) = open.iter().find(|c| c.holds_player) {
+            return self.reserve(&mine.match_id, player);
         }
         // Fullest first, then oldest: requests fill one match before the next.
-        let mut by_fill: Vec<(u32, Arc<Match>)> =
-            open.drain(..).map(|m| (m.seats_taken(), m)).collect();
-        by_fill.retain(|(taken, m)| *taken < m.info().max_players);
-        by_fill.sort_by(|(ta, a), (tb, b)| {
-            tb.cmp(ta)
-                .then(a.info().created_at.cmp(&b.info().created_at))
-                .then(a.info().id.cmp(&b.info().id))
+        open.sort_by(|a, b| {
+            b.taken
+                .cmp(&a.taken)
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.match_id.cmp(&b.match_id))
         });
-        for (_, m) in by_fill {
-            match self.reserve(m, player) {
-                // Taken since it was counted (a token minted by the admin API), or ended.
-                Err(MatchmakingError::Full | MatchmakingError::Ended) => continue,
+        for c in open {
+            match self.reserve(&c.match_id, player) {
+                // Taken since it was counted (a token minted by the admin API), or gone.
+                Err(
+                    MatchmakingError::Full | MatchmakingError::Ended | MatchmakingError::NotFound,
+                ) => continue,
                 other => return other,
             }
         }
-        let m = self.create_listed(wanted, false)?;
-        self.reserve(m, player)
+        let id = self.create_listed(wanted, false)?;
+        self.reserve(&id, player)
     }
 
     /// A seat in a new match of `wanted`; a private one is never listed or offered by `join or
@@ -236,8 +220,8 @@ impl Matchmaker {
         private: bool,
     ) -> Result<Reservation, MatchmakingError> {
         let _placing = self.lock();
-        let m = self.create_listed(wanted, private)?;
-        self.reserve(m, player)
+        let id = self.create_listed(wanted, private)?;
+        self.reserve(&id, player)
     }
 
     /// Seats for a group the queue formed, in a new private match of `wanted` (its size may be
@@ -249,19 +233,14 @@ impl Matchmaker {
         wanted: &Wanted,
     ) -> Result<Vec<Reservation>, MatchmakingError> {
         let _placing = self.lock();
-        let m = self.create_listed(wanted, true)?;
-        players.iter().map(|p| self.reserve(m.clone(), p)).collect()
+        let id = self.create_listed(wanted, true)?;
+        players.iter().map(|p| self.reserve(&id, p)).collect()
     }
 
     /// A seat in the match with this id, if matchmaking offers it (matches created through
     /// the admin API are the game's own business, and are not found here).
     pub fn join_by_id(&self, player: &Arc<str>, id: &str) -> Result<Reservation, MatchmakingError> {
-        let m = self
-            .directory
-            .get(id)
-            .filter(|m| m.info().listing.is_some())
-            .ok_or(MatchmakingError::NotFound)?;
-        self.reserve(m, player)
+        self.reserve(id, player)
     }
 
     /// A seat in the match with this join code (case does not matter).
@@ -270,82 +249,46 @@ impl Matchmaker {
         player: &Arc<str>,
         code: &str,
     ) -> Result<Reservation, MatchmakingError> {
-        let code = code.to_ascii_uppercase();
-        let m = self
-            .with_code(&code)
-            .filter(|m| !m.state().is_over())
+        let id = self
+            .directory
+            .by_code(&code.to_ascii_uppercase())
             .ok_or(MatchmakingError::NotFound)?;
-        self.reserve(m, player)
+        self.reserve(&id, player)
     }
 
-    /// Public matches of `game` (any game when `None`) whose labels include `labels`, not
-    /// ended, oldest first; with `available`, only those with a free seat.
-    pub fn list(
-        &self,
-        game: Option<&str>,
-        labels: &BTreeMap<String, String>,
-        available: bool,
-    ) -> Vec<Arc<Match>> {
-        let mut found = self.directory.select(|m| {
-            let info = m.info();
-            info.listing.as_ref().is_some_and(|l| {
-                !l.private && labels.iter().all(|(k, v)| l.labels.get(k) == Some(v))
-            }) && game.is_none_or(|g| info.game == g)
-                && !m.state().is_over()
-                && (!available || m.seats_taken() < info.max_players)
-        });
-        found.sort_by(|a, b| {
-            (a.info().created_at, &a.info().id).cmp(&(b.info().created_at, &b.info().id))
-        });
-        found
+    /// Public matches not ended that pass `filter`, oldest first.
+    pub fn list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
+        self.directory.list(filter)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.placing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn reserve(&self, m: Arc<Match>, player: &Arc<str>) -> Result<Reservation, MatchmakingError> {
-        m.reserve(player, self.reservation_ttl)?;
+    fn reserve(&self, match_id: &str, player: &Arc<str>) -> Result<Reservation, MatchmakingError> {
+        let r = self
+            .directory
+            .reserve(match_id, player, self.reservation_ttl)?;
         self.metrics.seats_reserved.inc();
-        Ok(Reservation {
-            game_match: m,
-            player: player.clone(),
-            until: unix_now().saturating_add(self.reservation_ttl.as_secs().max(1)),
-        })
+        Ok(r)
     }
 
     /// Creates a match matchmaking offers, with a join code no live match has.
-    fn create_listed(&self, wanted: &Wanted, private: bool) -> Result<Arc<Match>, CreateError> {
+    fn create_listed(&self, wanted: &Wanted, private: bool) -> Result<Arc<str>, MatchmakingError> {
         let code = loop {
             let code = new_code();
-            if self.with_code(&code).is_none() {
+            if self.directory.by_code(&code).is_none() {
                 break code;
             }
         };
-        self.directory.create(MatchSpec {
-            game: wanted.game.to_owned(),
-            max_players: Some(wanted.max_players),
-            listing: Some(Listing {
+        self.directory.create(
+            wanted,
+            Listing {
                 labels: wanted.labels.clone(),
                 private,
                 code: Some(code.into()),
-            }),
-            ..MatchSpec::default()
-        })
-    }
-
-    /// The listed match with this code. A scan: codes are looked up once per join, and a node
-    /// holds at most `--max-rooms` matches.
-    fn with_code(&self, code: &str) -> Option<Arc<Match>> {
-        self.directory
-            .select(|m| {
-                m.info()
-                    .listing
-                    .as_ref()
-                    .is_some_and(|l| l.code.as_deref() == Some(code))
-            })
-            .into_iter()
-            .next()
+            },
+        )
     }
 }
 

@@ -336,12 +336,7 @@ impl Queue {
                 .push(id.clone());
         }
         for (key, ids) in pools {
-            let rules = self
-                .matchmaker
-                .directory()
-                .catalog()
-                .rules(key.game)
-                .unwrap_or_default();
+            let rules = self.matchmaker.rules(key.game);
             let units = units(&state, &ids, now, self.windows);
             for group in form_groups(&units, key.size, rules, now) {
                 let members: Vec<Arc<str>> = group

@@ -8,14 +8,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::config::MatchConfig;
+use crate::directory::{Directory, Match, MatchSpec};
 use crate::metrics::Metrics;
 use crate::runtime::{Runtimes, SimRuntime};
 
 pub(crate) const TTL: Duration = Duration::from_secs(45);
 
-/// A matchmaker over a directory of the built-in games whose rooms publish to nowhere.
-pub(crate) fn matchmaker() -> Matchmaker {
-    let directory = Directory::new(
+/// A matchmaker over this node's directory of the built-in games, whose rooms publish to
+/// nowhere; and the directory, to look at the matches.
+pub(crate) fn matchmaker() -> (Matchmaker, Arc<Directory>) {
+    let directory = Arc::new(Directory::new(
         tickroom_games::builtin(),
         Arc::new(Recorder::default()),
         Arc::new(Metrics::default()),
@@ -23,8 +25,14 @@ pub(crate) fn matchmaker() -> Matchmaker {
         None,
         Runtimes::new(&SimRuntime::new(0).unwrap()),
         CancellationToken::new(),
-    );
-    Matchmaker::new(Arc::new(directory), Arc::new(Metrics::default()), TTL)
+    ));
+    let mm = Matchmaker::new(directory.clone(), Arc::new(Metrics::default()), TTL);
+    (mm, directory)
+}
+
+/// The match a reservation is for.
+pub(crate) fn match_of(d: &Directory, r: &Reservation) -> Arc<Match> {
+    d.get(&r.match_id).expect("the reservation's match")
 }
 
 fn anon() -> Arc<str> {
@@ -42,39 +50,36 @@ fn wanted(mm: &Matchmaker, labels: &[(&str, &str)]) -> Wanted {
 
 #[tokio::test(start_paused = true)]
 async fn join_or_create_fills_one_match_before_the_next_and_keeps_labels_apart() {
-    let mm = matchmaker();
+    let (mm, d) = matchmaker();
     let ffa = wanted(&mm, &[("mode", "ffa")]);
     let duel = wanted(&mm, &[("mode", "duel")]);
     let seats: Vec<Reservation> = (0..7)
         .map(|_| mm.join_or_create(&anon(), &ffa).unwrap())
         .collect();
-    let ids: Vec<&str> = seats.iter().map(|r| &*r.game_match.info().id).collect();
+    let ids: Vec<&str> = seats.iter().map(|r| &*r.match_id).collect();
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0], ids[2]);
     assert_ne!(ids[2], ids[3], "the fourth opens a second match");
     assert_eq!(ids[3], ids[5]);
     assert_ne!(ids[5], ids[6]);
     for r in &seats {
-        assert!(r.game_match.seats_taken() <= 3);
+        assert!(match_of(&d, r).seats_taken() <= 3);
     }
-    let d = mm.join_or_create(&anon(), &duel).unwrap();
-    assert!(
-        !ids.contains(&&*d.game_match.info().id),
-        "other labels, other match"
-    );
+    let dl = mm.join_or_create(&anon(), &duel).unwrap();
+    assert!(!ids.contains(&&*dl.match_id), "other labels, other match");
     // The same player asking again gets the seat they hold.
     let again = mm.join_or_create(&seats[6].player, &ffa).unwrap();
-    assert!(Arc::ptr_eq(&again.game_match, &seats[6].game_match));
-    assert_eq!(seats[6].game_match.seats_taken(), 1);
+    assert_eq!(again.match_id, seats[6].match_id);
+    assert_eq!(match_of(&d, &seats[6]).seats_taken(), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_unredeemed_reservation_frees_its_seat_and_a_redeemed_one_stays() {
-    let mm = matchmaker();
+    let (mm, d) = matchmaker();
     let w = wanted(&mm, &[]);
     let a = mm.join_or_create(&anon(), &w).unwrap();
     let b = mm.join_or_create(&anon(), &w).unwrap();
-    let m = a.game_match.clone();
+    let m = match_of(&d, &a);
     assert_eq!(m.seats_taken(), 2);
     m.claim(&a.player, Role::Player, "conn-a", true).unwrap();
     tokio::time::sleep(TTL + Duration::from_secs(1)).await;
@@ -87,26 +92,67 @@ async fn an_unredeemed_reservation_frees_its_seat_and_a_redeemed_one_stays() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn asking_again_renews_a_reservation_and_its_room_waits_for_it() {
+    // The room of an empty match is abandoned after 60 s; reservations last 45 s.
+    let (mm, d) = matchmaker();
+    let w = wanted(&mm, &[]);
+    let who = anon();
+    let first = mm.join_or_create(&who, &w).unwrap();
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    // (`until` is by the system clock, which the paused clock does not move.)
+    let renewed = mm.join_or_create(&who, &w).unwrap();
+    assert_eq!(renewed.match_id, first.match_id);
+    let m = match_of(&d, &first);
+    // t = 70 s: past the first reservation and past the empty-room grace, the renewed
+    // reservation holds the seat, and the room waits for its player.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(m.seats_view().reserved, [who.to_string()], "still held");
+    assert!(
+        !m.state().is_over(),
+        "not abandoned while a player is expected"
+    );
+    m.claim(&who, Role::Player, "conn", true).unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!m.state().is_over(), "the player came: the match goes on");
+    assert_eq!(m.seats_view().players, [who.to_string()]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_room_nobody_comes_to_is_abandoned_once_its_reservations_lapse() {
+    let (mm, d) = matchmaker();
+    let w = wanted(&mm, &[]);
+    let r = mm.join_or_create(&anon(), &w).unwrap();
+    let m = match_of(&d, &r);
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    mm.join_by_id(&anon(), &r.match_id).unwrap();
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert!(
+        !m.state().is_over(),
+        "t = 80 s: the second reservation runs to 85 s"
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(m.state().is_over(), "t = 90 s: nobody came");
+}
+
+#[tokio::test(start_paused = true)]
 async fn private_matches_are_joined_by_code_or_id_only() {
-    let mm = matchmaker();
+    let (mm, d) = matchmaker();
     let w = wanted(&mm, &[]);
     let host = mm.create(&anon(), &w, true).unwrap();
-    let listing = host.game_match.info().listing.clone().unwrap();
-    let code = listing.code.clone().unwrap();
-    assert!(listing.private);
+    let code = host.code.clone().unwrap();
+    assert!(host.private);
     assert_eq!(code.len(), CODE_LEN);
-    assert!(mm.list(Some("arena"), &BTreeMap::new(), false).is_empty());
+    assert!(mm.list(&ListFilter::default()).is_empty());
     let stranger = mm.join_or_create(&anon(), &w).unwrap();
-    assert!(!Arc::ptr_eq(&stranger.game_match, &host.game_match));
+    assert_ne!(stranger.match_id, host.match_id);
     let friend = mm
         .join_by_code(&anon(), &code.to_ascii_lowercase())
         .unwrap();
-    assert!(Arc::ptr_eq(&friend.game_match, &host.game_match));
-    let by_id = mm.join_by_id(&anon(), &host.game_match.info().id).unwrap();
-    assert!(Arc::ptr_eq(&by_id.game_match, &host.game_match));
+    assert_eq!(friend.match_id, host.match_id);
+    let by_id = mm.join_by_id(&anon(), &host.match_id).unwrap();
+    assert_eq!(by_id.match_id, host.match_id);
     assert_eq!(
-        mm.join_by_id(&anon(), &host.game_match.info().id)
-            .unwrap_err(),
+        mm.join_by_id(&anon(), &host.match_id).unwrap_err(),
         MatchmakingError::Full
     );
     assert_eq!(
@@ -114,8 +160,7 @@ async fn private_matches_are_joined_by_code_or_id_only() {
         MatchmakingError::NotFound
     );
     // A match the admin API made is not matchmaking's to offer.
-    let admin = mm
-        .directory()
+    let admin = d
         .create(MatchSpec {
             game: "arena".into(),
             ..MatchSpec::default()
@@ -129,7 +174,7 @@ async fn private_matches_are_joined_by_code_or_id_only() {
 
 #[tokio::test(start_paused = true)]
 async fn requests_are_checked() {
-    let mm = matchmaker();
+    let (mm, _) = matchmaker();
     let who = Identity::anonymous();
     assert_eq!(
         mm.wanted(&who, "chess", BTreeMap::new(), None).unwrap_err(),

@@ -24,7 +24,7 @@ use tickroom_shared::lobby;
 use tokio_util::sync::CancellationToken;
 
 use super::NetState;
-use super::matchmaking::OpenMatch;
+use crate::matchmaking::{ListFilter, OpenMatch};
 
 /// How often changes are published.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
@@ -128,12 +128,10 @@ fn subscribed<A: Adapter>(s: SocketRef<A>, app: &NetState) {
     // Joined before the list is read, so a change between the two is not lost (it may be seen
     // twice: in the list and as an event).
     s.join(game.map_or_else(|| ALL_GAMES.to_owned(), room_of));
-    let matches: Vec<OpenMatch> = app
-        .matchmaker
-        .list(game, &Default::default(), false)
-        .iter()
-        .map(|m| OpenMatch::of(m))
-        .collect();
+    let matches = app.matchmaker.list(&ListFilter {
+        game: game.map(str::to_owned),
+        ..ListFilter::default()
+    });
     let _ = s.emit(lobby::MATCHES, &serde_json::json!({ "matches": matches }));
 }
 
@@ -156,12 +154,9 @@ pub(crate) async fn publish<A: Adapter>(
         };
         let now: HashMap<String, OpenMatch> = app
             .matchmaker
-            .list(None, &Default::default(), false)
-            .iter()
-            .map(|m| {
-                let open = OpenMatch::of(m);
-                (open.match_id.clone(), open)
-            })
+            .list(&ListFilter::default())
+            .into_iter()
+            .map(|open| (open.match_id.clone(), open))
             .collect();
         for (id, open) in &now {
             let event = match last.get(id) {

@@ -19,9 +19,9 @@ use tickroom_shared::{MatchClaims, Role};
 
 use super::NetState;
 use super::admin::ApiError;
-use crate::directory::{CreateError, Match};
+use crate::directory::CreateError;
 use crate::matchmaking::queue::{Entry, QueueError, TicketStatus};
-use crate::matchmaking::{Identity, MatchmakingError, Reservation};
+use crate::matchmaking::{Identity, ListFilter, MatchmakingError, Reservation};
 
 /// The rating of a player whose token carries none.
 pub const DEFAULT_RATING: f64 = 1500.0;
@@ -71,38 +71,6 @@ pub(super) struct SeatReservation {
     code: Option<String>,
     /// Whether the match is private (joined by code or id only).
     private: bool,
-}
-
-/// A match as the lobby lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct OpenMatch {
-    pub(crate) match_id: String,
-    pub(crate) game: &'static str,
-    pub(crate) labels: BTreeMap<String, String>,
-    /// Seats taken (reserved, connected or held).
-    pub(crate) players: u32,
-    pub(crate) max_players: u32,
-    /// `waiting` or `running`.
-    pub(crate) state: &'static str,
-    pub(crate) code: Option<String>,
-    pub(crate) created_at: u64,
-}
-
-impl OpenMatch {
-    pub(crate) fn of(m: &Match) -> Self {
-        let info = m.info();
-        let listing = info.listing.as_deref();
-        Self {
-            match_id: info.id.to_string(),
-            game: info.game,
-            labels: listing.map(|l| l.labels.clone()).unwrap_or_default(),
-            players: m.seats_taken(),
-            max_players: info.max_players,
-            state: m.state().as_str(),
-            code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
-            created_at: info.created_at,
-        }
-    }
 }
 
 /// The routes.
@@ -232,31 +200,29 @@ fn seat_reservation(
     headers: &HeaderMap,
     r: &Reservation,
 ) -> Result<SeatReservation, ApiError> {
-    let info = r.game_match.info();
     let claims = MatchClaims::new(
-        info.id.as_ref(),
+        r.match_id.as_ref(),
         r.player.as_ref(),
         Role::Player,
         app.token_ttl.as_secs(),
         app.key.issuer(),
     )
-    .for_instance(info.instance.as_ref())
+    .for_instance(r.instance.as_ref())
     .for_reservation(r.until);
     let token = app
         .key
         .sign(&claims)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let listing = info.listing.as_deref();
     Ok(SeatReservation {
         url: public_url(app, headers)?,
-        match_id: info.id.to_string(),
-        game: info.game,
+        match_id: r.match_id.to_string(),
+        game: r.game,
         player_id: r.player.to_string(),
         token,
         expires: r.until,
         expires_in: r.until.saturating_sub(tickroom_shared::token::unix_now()),
-        code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
-        private: listing.is_some_and(|l| l.private),
+        code: r.code.as_deref().map(str::to_owned),
+        private: r.private,
     })
 }
 
@@ -339,14 +305,12 @@ async fn list(
     caller(&app, &headers, &peer)?;
     let Query(query) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
-    let mut labels = BTreeMap::new();
-    let mut game = None;
-    let mut available = false;
+    let mut filter = ListFilter::default();
     for (k, v) in query {
         match k.as_str() {
-            "game" => game = Some(v),
+            "game" => filter.game = Some(v),
             "available" => {
-                available = v.parse().map_err(|_| {
+                filter.available = v.parse().map_err(|_| {
                     ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "bad_request",
@@ -356,7 +320,7 @@ async fn list(
             }
             _ => match k.strip_prefix("label.") {
                 Some(name) => {
-                    labels.insert(name.to_owned(), v);
+                    filter.labels.insert(name.to_owned(), v);
                 }
                 None => {
                     return Err(ApiError::new(
@@ -368,12 +332,7 @@ async fn list(
             },
         }
     }
-    let matches: Vec<OpenMatch> = app
-        .matchmaker
-        .list(game.as_deref(), &labels, available)
-        .iter()
-        .map(|m| OpenMatch::of(m))
-        .collect();
+    let matches = app.matchmaker.list(&filter);
     Ok(Json(serde_json::json!({ "matches": matches })))
 }
 

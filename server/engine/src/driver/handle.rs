@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tickroom_shared::EndReason;
 use tickroom_shared::wire;
@@ -140,6 +141,8 @@ pub(super) enum Command<I> {
     Join(Arc<str>),
     Leave(Arc<str>),
     Keyframe,
+    /// A player is expected within this long.
+    Expect(Duration),
     Connected(Arc<str>, bool),
     Input {
         player: Arc<str>,
@@ -200,6 +203,11 @@ impl<G: Game> RoomControl for Handle<G> {
     fn request_keyframe(&self) {
         // Bounded like joins: one per accepted connection.
         let _ = self.control.send(Command::Keyframe);
+    }
+
+    fn expect_player(&self, within: Duration) {
+        // Bounded like joins: one per reservation, and reservations by the seats.
+        let _ = self.control.send(Command::Expect(within));
     }
 
     fn set_connected(&self, player: Arc<str>, connected: bool) {

@@ -94,6 +94,9 @@ pub trait RoomControl: Send + Sync + 'static {
     fn leave(&self, player: Arc<str>);
     /// Makes the next snapshot a keyframe, for a connection that just joined.
     fn request_keyframe(&self);
+    /// A player is expected within `within` (a seat was reserved for them): until then the
+    /// room is not ended as abandoned for having no player.
+    fn expect_player(&self, within: Duration);
     /// `player`'s connection dropped (`connected = false`; the seat and entity are held) or
     /// came back (`true`).
     fn set_connected(&self, player: Arc<str>, connected: bool);
@@ -182,6 +185,7 @@ pub fn spawn<G: Game>(
         shared: shared.clone(),
         presence: Vec::new(),
         started: None,
+        expected_until: None,
     };
     Spawned {
         control: Arc::new(handle::Handle::new(

@@ -31,6 +31,9 @@ pub(super) struct RoomTask<G: Game> {
     pub(super) presence: Vec<Presence>,
     /// When the first tick ran.
     pub(super) started: Option<Instant>,
+    /// A player is expected until then ([`RoomControl::expect_player`]): the room is not
+    /// abandoned before.
+    pub(super) expected_until: Option<Instant>,
 }
 
 impl<G: Game> RoomTask<G> {
@@ -89,7 +92,9 @@ impl<G: Game> RoomTask<G> {
     }
 
     async fn run_until_end(&mut self) -> EndReason {
-        // Waiting: no ticks until the first player, or the grace period, or an end.
+        // Waiting: no ticks until the first player, or the grace period (and any player
+        // expected) is over, or an end.
+        let created = Instant::now();
         let grace = tokio::time::sleep(self.empty_grace);
         tokio::pin!(grace);
         loop {
@@ -99,11 +104,19 @@ impl<G: Game> RoomTask<G> {
             tokio::select! {
                 biased;
                 _ = self.shared.cancel.cancelled() => return self.requested_end(),
-                _ = &mut grace => return EndReason::Abandoned,
+                _ = &mut grace => {
+                    if self.expected_until.is_none_or(|t| t <= Instant::now()) {
+                        return EndReason::Abandoned;
+                    }
+                }
                 cmd = self.control.recv() => match cmd {
                     Some(cmd) => self.apply(cmd),
                     None => return self.requested_end(),
                 },
+            }
+            let deadline = (created + self.empty_grace).max(self.expected_until.unwrap_or(created));
+            if grace.deadline() != deadline {
+                grace.as_mut().reset(deadline);
             }
             self.flush_presence();
         }
@@ -187,7 +200,9 @@ impl<G: Game> RoomTask<G> {
             }
             if self.room.player_count() == 0 {
                 let since = *empty_since.get_or_insert(now);
-                if now.duration_since(since) >= self.empty_grace {
+                if now.duration_since(since) >= self.empty_grace
+                    && self.expected_until.is_none_or(|t| t <= now)
+                {
                     return EndReason::Abandoned;
                 }
             } else {
@@ -249,6 +264,10 @@ impl<G: Game> RoomTask<G> {
                 }
             }
             Command::Keyframe => self.room.request_keyframe(),
+            Command::Expect(within) => {
+                let until = Instant::now() + within;
+                self.expected_until = Some(self.expected_until.map_or(until, |t| t.max(until)));
+            }
             Command::Connected(player, connected) => {
                 if self.room.set_connected(&player, connected) {
                     let status = if connected {

@@ -6,21 +6,20 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::matchmaking::tests::matchmaker;
+use crate::directory::Directory;
+use crate::matchmaking::tests::{match_of, matchmaker};
 
-fn queue(config: MatchmakingConfig) -> Queue {
-    Queue::new(
-        Arc::new(matchmaker()),
-        Arc::new(Metrics::default()),
-        &config,
-    )
+fn queue(config: MatchmakingConfig) -> (Queue, Arc<Directory>) {
+    let (mm, d) = matchmaker();
+    let q = Queue::new(Arc::new(mm), Arc::new(Metrics::default()), &config);
+    (q, d)
 }
 
-fn entry(q: &Queue, player: &str, game: &str, size: u32, rating: f64) -> Entry {
+fn entry(_: &Queue, player: &str, game: &str, size: u32, rating: f64) -> Entry {
     Entry {
         player: player.into(),
         wanted: Wanted {
-            game: q.matchmaker.directory().catalog().get(game).unwrap(),
+            game: tickroom_games::builtin().get(game).unwrap(),
             labels: BTreeMap::new(),
             max_players: size,
         },
@@ -51,14 +50,14 @@ async fn wait_rounds(q: &Queue, d: Duration) {
 
 #[tokio::test(start_paused = true)]
 async fn close_ratings_meet_at_once_and_far_ones_once_both_windows_reach() {
-    let q = queue(MatchmakingConfig::default());
+    let (q, d) = queue(MatchmakingConfig::default());
     let a = q.enqueue(entry(&q, "a", "arena", 2, 1500.0)).unwrap();
     let b = q.enqueue(entry(&q, "b", "arena", 2, 1550.0)).unwrap();
     q.round();
     let (ra, rb) = (matched(&a).unwrap(), matched(&b).unwrap());
-    assert!(Arc::ptr_eq(&ra.game_match, &rb.game_match));
-    assert_eq!(ra.game_match.seats_view().reserved, ["a", "b"]);
-    assert!(ra.game_match.info().listing.as_ref().unwrap().private);
+    assert_eq!(ra.match_id, rb.match_id);
+    assert_eq!(match_of(&d, &ra).seats_view().reserved, ["a", "b"]);
+    assert!(ra.private);
 
     // 500 apart: windows start at 100 and widen by 25 a second, so 16 s.
     let c = q.enqueue(entry(&q, "c", "arena", 2, 1000.0)).unwrap();
@@ -68,12 +67,12 @@ async fn close_ratings_meet_at_once_and_far_ones_once_both_windows_reach() {
     assert!(matched(&d).is_none());
     wait_rounds(&q, Duration::from_millis(1500)).await;
     let (rc, rd) = (matched(&c).unwrap(), matched(&d).unwrap());
-    assert!(Arc::ptr_eq(&rc.game_match, &rd.game_match));
+    assert_eq!(rc.match_id, rd.match_id);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_newcomer_is_not_matched_beyond_its_own_window() {
-    let q = queue(MatchmakingConfig::default());
+    let (q, _) = queue(MatchmakingConfig::default());
     let old = q.enqueue(entry(&q, "old", "arena", 2, 1000.0)).unwrap();
     wait_rounds(&q, Duration::from_secs(30)).await;
     // The old ticket's window is 850 now; the newcomer's is 100.
@@ -88,7 +87,7 @@ async fn a_newcomer_is_not_matched_beyond_its_own_window() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hundred_random_players_form_fair_groups() {
-    let q = queue(MatchmakingConfig::default());
+    let (q, _) = queue(MatchmakingConfig::default());
     let mut rng = StdRng::seed_from_u64(7);
     let mut rating = BTreeMap::new();
     let tickets: Vec<Ticket> = (0..100)
@@ -107,7 +106,7 @@ async fn a_hundred_random_players_form_fair_groups() {
         for t in &tickets {
             if let Some(r) = matched(t) {
                 formed_at
-                    .entry(r.game_match.info().id.to_string())
+                    .entry(r.match_id.to_string())
                     .or_insert(start.elapsed());
             }
         }
@@ -120,7 +119,7 @@ async fn a_hundred_random_players_form_fair_groups() {
     for t in &tickets {
         let r = matched(t).expect("everyone is matched within a minute");
         groups
-            .entry(r.game_match.info().id.to_string())
+            .entry(r.match_id.to_string())
             .or_default()
             .push(rating[&*r.player]);
     }
@@ -150,7 +149,7 @@ async fn a_hundred_random_players_form_fair_groups() {
 
 #[tokio::test(start_paused = true)]
 async fn a_party_is_seated_together_once_all_its_members_are_queued() {
-    let q = queue(MatchmakingConfig::default());
+    let (q, _) = queue(MatchmakingConfig::default());
     let with_party = |p: &str, r: f64| Entry {
         party: Some(("crew".into(), 2)),
         ..entry(&q, p, "arena", 4, r)
@@ -173,11 +172,7 @@ async fn a_party_is_seated_together_once_all_its_members_are_queued() {
         .iter()
         .map(|t| matched(t).unwrap())
         .collect();
-    assert!(
-        seats
-            .iter()
-            .all(|r| Arc::ptr_eq(&r.game_match, &seats[0].game_match))
-    );
+    assert!(seats.iter().all(|r| r.match_id == seats[0].match_id));
     assert_eq!(
         q.enqueue(Entry {
             party: Some(("big".into(), 5)),
@@ -191,7 +186,7 @@ async fn a_party_is_seated_together_once_all_its_members_are_queued() {
 #[tokio::test(start_paused = true)]
 async fn a_game_that_allows_it_starts_short_after_its_timeout() {
     // The arena starts with two or more after 10 s; tictactoe never starts short.
-    let q = queue(MatchmakingConfig::default());
+    let (q, d) = queue(MatchmakingConfig::default());
     let arena: Vec<Ticket> = (0..3)
         .map(|i| {
             q.enqueue(entry(&q, &format!("a{i}"), "arena", 8, 1500.0))
@@ -203,15 +198,15 @@ async fn a_game_that_allows_it_starts_short_after_its_timeout() {
     assert!(arena.iter().all(|t| matched(t).is_none()));
     wait_rounds(&q, Duration::from_millis(1500)).await;
     let r = matched(&arena[0]).expect("started short");
-    assert_eq!(r.game_match.info().max_players, 8);
-    assert_eq!(r.game_match.seats_taken(), 3);
+    assert_eq!(match_of(&d, &r).info().max_players, 8);
+    assert_eq!(match_of(&d, &r).seats_taken(), 3);
     assert!(arena.iter().all(|t| matched(t).is_some()));
     assert!(matched(&lone).is_none());
 }
 
 #[tokio::test(start_paused = true)]
 async fn waiters_leave_cleanly_time_out_and_are_bounded() {
-    let q = queue(MatchmakingConfig {
+    let (q, _) = queue(MatchmakingConfig {
         queue_capacity: 2,
         queue_timeout: Duration::from_secs(30),
         ..MatchmakingConfig::default()
