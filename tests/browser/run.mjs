@@ -7,7 +7,7 @@
 //                                              (socket.io-client's default options unless
 //                                              transports is given), sees itself, moves
 //   refused      {server, token}               the same page, its origin not allowed
-//   demo         {server}                      two tabs of /demo/: A joins, B follows A's invite, one moves, the
+//   demo         {server}                      two tabs of /demo/: both join or create, one moves, the
 //                                              other sees it
 //   dashboard    {server, adminKey, matchId}   /dashboard shows the live match
 import { createServer } from "node:http";
@@ -142,9 +142,10 @@ async function demo() {
     const poll = { timeout: 20_000, polling: 100 };
     await a.goto(`${args.server}/demo/`);
     await a.waitForFunction(() => document.getElementById("status").textContent.startsWith("connected as"), null, poll);
-    // B follows A's invite link: its join code.
+    // B opens the same page: join-or-create puts it in A's match. (A's invite link, its join
+    // code, is what a friend would follow instead.)
     const invite = await a.evaluate(() => document.getElementById("code").getAttribute("href"));
-    await b.goto(`${args.server}/demo/${invite}`);
+    await b.goto(`${args.server}/demo/`);
     await b.waitForFunction(() => document.getElementById("players").textContent === "2", null, poll);
     const aId = await a.evaluate(() => window.tickroom.playerId);
     const whereBSeesA = () =>

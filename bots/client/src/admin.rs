@@ -61,6 +61,20 @@ pub struct MatchInfo {
     /// Ids of players with a seat reserved by matchmaking who have not connected yet.
     #[serde(default)]
     pub reserved: Vec<String>,
+    /// For a match matchmaking created: how it is offered.
+    #[serde(default)]
+    pub matchmaking: Option<Listing>,
+}
+
+/// How matchmaking offers a match.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Listing {
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Joined by code or id only.
+    pub private: bool,
+    /// Its join code.
+    pub code: Option<String>,
 }
 
 /// A minted token.

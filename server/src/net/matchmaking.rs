@@ -21,7 +21,7 @@ use super::NetState;
 use super::admin::ApiError;
 use crate::directory::CreateError;
 use crate::matchmaking::queue::{Entry, QueueError, TicketStatus};
-use crate::matchmaking::{Identity, ListFilter, MatchmakingError, Reservation};
+use crate::matchmaking::{Identity, ListFilter, MatchmakingError, Reservation, Wanted};
 
 /// The rating of a player whose token carries none.
 pub const DEFAULT_RATING: f64 = 1500.0;
@@ -191,8 +191,9 @@ fn answer(
     app: &NetState,
     headers: &HeaderMap,
     r: Reservation,
+    status: StatusCode,
 ) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
-    Ok((StatusCode::OK, Json(seat_reservation(app, headers, &r)?)))
+    Ok((status, Json(seat_reservation(app, headers, &r)?)))
 }
 
 fn seat_reservation(
@@ -233,26 +234,38 @@ fn shutting_down(app: &NetState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The caller, what they ask for (checked), and whether they ask for a private match.
+fn asked(
+    app: &NetState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    body: Result<Json<Ask>, JsonRejection>,
+) -> Result<(Identity, Wanted, bool), ApiError> {
+    let who = caller(app, headers, peer)?;
+    let Json(ask) = body?;
+    shutting_down(app)?;
+    let wanted = app
+        .matchmaker
+        .wanted(&who, &ask.game, ask.labels, ask.max_players)?;
+    Ok((who, wanted, ask.private))
+}
+
 async fn join_or_create(
     State(app): State<Arc<NetState>>,
     peer: Peer,
     headers: HeaderMap,
     body: Result<Json<Ask>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
-    let who = caller(&app, &headers, &peer)?;
-    let Json(ask) = body?;
-    shutting_down(&app)?;
-    if ask.private {
+    let (who, wanted, private) = asked(&app, &headers, &peer, body)?;
+    if private {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_request",
             "`private` is for create: join-or-create only joins public matches",
         ));
     }
-    let mm = &app.matchmaker;
-    let wanted = mm.wanted(&who, &ask.game, ask.labels, ask.max_players)?;
-    let r = mm.join_or_create(&who.id, &wanted)?;
-    answer(&app, &headers, r)
+    let r = app.matchmaker.join_or_create(&who.id, &wanted)?;
+    answer(&app, &headers, r, StatusCode::OK)
 }
 
 async fn create(
@@ -261,14 +274,9 @@ async fn create(
     headers: HeaderMap,
     body: Result<Json<Ask>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
-    let who = caller(&app, &headers, &peer)?;
-    let Json(ask) = body?;
-    shutting_down(&app)?;
-    let mm = &app.matchmaker;
-    let wanted = mm.wanted(&who, &ask.game, ask.labels, ask.max_players)?;
-    let r = mm.create(&who.id, &wanted, ask.private)?;
-    let (_, body) = answer(&app, &headers, r)?;
-    Ok((StatusCode::CREATED, body))
+    let (who, wanted, private) = asked(&app, &headers, &peer, body)?;
+    let r = app.matchmaker.create(&who.id, &wanted, private)?;
+    answer(&app, &headers, r, StatusCode::CREATED)
 }
 
 async fn join(
@@ -291,7 +299,7 @@ async fn join(
             ));
         }
     };
-    answer(&app, &headers, r)
+    answer(&app, &headers, r, StatusCode::OK)
 }
 
 /// Query of `GET /matchmaking/matches`: `game`, `available`, and `label.<name>=<value>` for

@@ -80,8 +80,18 @@ async fn the_demo_plays_in_two_tabs() {
         "anonymous through matchmaking: {seen}"
     );
     let m = seen["matchA"].as_str().unwrap();
-    assert_eq!(seen["matchB"], m, "B followed A's invite");
-    assert!(seen["invite"].as_str().unwrap().starts_with("#code="));
+    assert_eq!(seen["matchB"], m, "join-or-create put B in A's match");
+    let code = seen["invite"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("#code=")
+        .unwrap();
+    let view = server.admin.get_match(m).await.unwrap();
+    assert_eq!(
+        view.matchmaking.unwrap().code.as_deref(),
+        Some(code),
+        "A's invite is its match's code"
+    );
     assert!(seen["statusB"].as_str().unwrap().contains(m));
     assert_eq!(seen["playersB"], "2");
     assert!(seen["x1"].as_f64().unwrap() > seen["x0"].as_f64().unwrap() + 5.0);

@@ -411,3 +411,46 @@ async fn the_typescript_client_queues_joins_by_code_and_watches_the_lobby() {
             .contains(&json!(2))
     );
 }
+
+/// A hundred players with random ratings queue at once against a real server: every one is
+/// seated, in pairs (tictactoe) of close ratings.
+#[tokio::test]
+async fn a_queue_of_a_hundred_random_players_forms_fair_pairs() {
+    use tickroom_client::Rng;
+    use tickroom_client::matchmaking::QueueOptions;
+    let server = TestServer::start().await;
+    let mut rng = Rng::new(11);
+    let ratings: Vec<f64> = (0..100)
+        .map(|_| 1000.0 + (rng.next_u64() % 1000) as f64)
+        .collect();
+    let waits = ratings.iter().map(|&r| {
+        let mm = Matchmaker::new(&server.url, None);
+        async move {
+            let options = QueueOptions {
+                rating: Some(r),
+                ..QueueOptions::default()
+            };
+            (r, mm.queue("tictactoe", &options).await.unwrap())
+        }
+    });
+    let seated = futures_util::future::join_all(waits).await;
+    let mut pairs: HashMap<String, Vec<f64>> = HashMap::new();
+    for (r, seat) in seated {
+        pairs.entry(seat.match_id).or_default().push(r);
+    }
+    assert_eq!(pairs.len(), 50);
+    let spreads: Vec<f64> = pairs
+        .values()
+        .map(|p| {
+            assert_eq!(p.len(), 2);
+            (p[0] - p[1]).abs()
+        })
+        .collect();
+    let mean = spreads.iter().sum::<f64>() / 50.0;
+    // Random pairs from 1,000..2,000 are ~333 apart on average.
+    assert!(
+        mean < 60.0,
+        "mean difference within a pair {mean}: {spreads:?}"
+    );
+    assert_eq!(server.metric("tickroom_queue_groups_total").await, 50);
+}
