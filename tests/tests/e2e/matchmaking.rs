@@ -454,3 +454,31 @@ async fn a_queue_of_a_hundred_random_players_forms_fair_pairs() {
     );
     assert_eq!(server.metric("tickroom_queue_groups_total").await, 50);
 }
+
+/// A production server that lets anonymous players in (`--anonymous-players true`) still
+/// budgets them per address, and tells clients to connect to its `--public-url`.
+#[tokio::test]
+async fn anonymous_players_in_production_are_budgeted_per_address() {
+    let mut config = production_config();
+    config.matchmaking.anonymous = Some(true);
+    config.matchmaking.address_burst = 3;
+    config.matchmaking.address_rate = 1;
+    config.matchmaking.public_url = Some("https://eu1.game.example/".into());
+    let server = TestServer::start_with(config).await;
+    let mm = Matchmaker::new(&server.url, None);
+    for _ in 0..3 {
+        let r = mm.join_or_create("arena", &Options::default()).await.unwrap();
+        assert_eq!(r.url, "https://eu1.game.example", "the configured public URL");
+        assert!(r.player_id.starts_with("anon-"));
+    }
+    assert_eq!(
+        code_of(mm.join_or_create("arena", &Options::default()).await),
+        (429, "rate_limited".into()),
+        "a burst of 3 from one address"
+    );
+    assert_eq!(
+        code_of(mm.list(None, &BTreeMap::new(), false).await),
+        (429, "rate_limited".into()),
+        "reads take from the same budget"
+    );
+}
