@@ -7,11 +7,12 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use tickroom_server::config::{
-    AuthConfig, Config, LimitConfig, MatchConfig, MatchmakingConfig, NetConfig, PlayerKeySource,
-    ShutdownConfig, TlsFiles,
+    AuthConfig, ClusterConfig, Config, LimitConfig, MatchConfig, MatchmakingConfig, NetConfig,
+    PlayerKeySource, ShutdownConfig, TlsFiles,
 };
 
 static DEFAULTS: LazyLock<Config> = LazyLock::new(Config::default);
+static CLUSTER_DEFAULTS: LazyLock<ClusterConfig> = LazyLock::new(|| ClusterConfig::new(""));
 
 fn secs(d: Duration) -> u64 {
     d.as_secs()
@@ -302,6 +303,24 @@ pub struct ServeArgs {
     /// Seconds a queue ticket waits for a match before it ends as `timed_out`.
     #[arg(long, env = "TICKROOM_QUEUE_TIMEOUT_SECS", default_value_t = secs(DEFAULTS.matchmaking.queue_timeout))]
     pub queue_timeout_secs: u64,
+
+    /// Redis (≥ 7) shared by several nodes, e.g. `redis://127.0.0.1:6379/`: the node
+    /// registers itself there (docs/SCALING.md). Unset: a single node, no external service.
+    #[arg(long, env = "TICKROOM_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's id in the registry (default: a random one at start-up).
+    #[arg(long, env = "TICKROOM_NODE_ID", requires = "redis_url")]
+    pub node_id: Option<String>,
+
+    /// How often the node writes its registry entry, in milliseconds.
+    #[arg(long, env = "TICKROOM_NODE_HEARTBEAT_MS", default_value_t = millis(CLUSTER_DEFAULTS.heartbeat))]
+    pub node_heartbeat_ms: u64,
+
+    /// How long a registry entry lives without a heartbeat, in milliseconds: a node that
+    /// dies leaves the registry by itself after this.
+    #[arg(long, env = "TICKROOM_NODE_TTL_MS", default_value_t = millis(CLUSTER_DEFAULTS.node_ttl))]
+    pub node_ttl_ms: u64,
 }
 
 impl ServeArgs {
@@ -395,6 +414,12 @@ impl ServeArgs {
                 rating_window_max: self.rating_window_max,
                 queue_timeout: Duration::from_secs(self.queue_timeout_secs),
             },
+            cluster: self.redis_url.map(|redis_url| ClusterConfig {
+                redis_url,
+                node_id: self.node_id,
+                heartbeat: Duration::from_millis(self.node_heartbeat_ms),
+                node_ttl: Duration::from_millis(self.node_ttl_ms),
+            }),
             results_db: Some(self.results_db),
         })
     }

@@ -36,6 +36,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// Player identities and the matchmaking API.
     pub matchmaking: MatchmakingConfig,
+    /// Several nodes on Redis (docs/SCALING.md); `None`: a single node, no external service.
+    pub cluster: Option<ClusterConfig>,
     /// SQLite file where ended matches' results are kept (`:memory:` keeps them only while
     /// the server runs; `None` keeps none). Default `tickroom-results.sqlite3`.
     pub results_db: Option<PathBuf>,
@@ -66,6 +68,32 @@ pub enum PlayerKeySource {
     /// A PEM public key (`-----BEGIN PUBLIC KEY-----`): RSA for RS256, Ed25519 for EdDSA, or
     /// P-256 for ES256 — the algorithm follows from the key.
     PublicKeyPem(String),
+}
+
+/// Several nodes on one Redis (docs/SCALING.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Redis ≥ 7, e.g. `redis://127.0.0.1:6379/`.
+    pub redis_url: String,
+    /// This node's id in the registry. Default `None`: a random one at start-up.
+    pub node_id: Option<String>,
+    /// How often the node writes its entry (URL and load) to the registry. Default 2 s.
+    pub heartbeat: Duration,
+    /// How long an entry lives without a heartbeat: a node that dies leaves the registry by
+    /// itself after this. Default 6 s.
+    pub node_ttl: Duration,
+}
+
+impl ClusterConfig {
+    /// Redis at `redis_url`, with the default heartbeat and time-to-live.
+    pub fn new(redis_url: impl Into<String>) -> Self {
+        Self {
+            redis_url: redis_url.into(),
+            node_id: None,
+            heartbeat: Duration::from_secs(2),
+            node_ttl: Duration::from_secs(6),
+        }
+    }
 }
 
 /// Player identities and the matchmaking API (docs/MATCHMAKING.md).
@@ -244,6 +272,7 @@ impl Default for Config {
             net: NetConfig::default(),
             shutdown: ShutdownConfig::default(),
             matchmaking: MatchmakingConfig::default(),
+            cluster: None,
             results_db: Some(PathBuf::from("tickroom-results.sqlite3")),
         }
     }
@@ -378,6 +407,9 @@ pub enum ConfigError {
     /// A value outside its range.
     #[error("{0}")]
     Invalid(&'static str),
+    /// The Redis URL cannot be used.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The player token key cannot be used.
     #[error("player token key: {0}")]
     PlayerKey(String),
@@ -414,6 +446,13 @@ impl Config {
         if matches!(&mm.player_key, Some(PlayerKeySource::Secret(s)) if s.len() < 32) {
             return Err(ConfigError::Invalid(
                 "the player token secret must be at least 32 bytes",
+            ));
+        }
+        if let Some(c) = &self.cluster
+            && (c.heartbeat.is_zero() || c.node_ttl <= c.heartbeat)
+        {
+            return Err(ConfigError::Invalid(
+                "node_ttl must be longer than a positive heartbeat (or nodes blink out between beats)",
             ));
         }
         if mm.queue_capacity == 0 || mm.queue_timeout.is_zero() {

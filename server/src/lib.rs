@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod directory;
 pub mod matchmaking;

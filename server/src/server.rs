@@ -10,6 +10,7 @@ use tickroom_shared::{Shutdown, TokenKey};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Registry;
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
 use crate::matchmaking::queue::Queue;
@@ -133,6 +134,7 @@ impl ServerBuilder {
                 config.matchmaking.player_rate,
                 config.matchmaking.player_burst,
             ),
+            registry: std::sync::OnceLock::new(),
             public_url: config
                 .matchmaking
                 .public_url
@@ -235,6 +237,32 @@ impl Server {
             );
         }
 
+        // With Redis, the node registers itself and beats until it exits; it says it drains
+        // from the moment the shutdown begins.
+        let registry = match &config.cluster {
+            Some(cluster) => {
+                let url = state.public_url.clone().unwrap_or_else(|| base.clone());
+                let registry = Arc::new(
+                    Registry::new(cluster, url).map_err(|e| ConfigError::Cluster(e.to_string()))?,
+                );
+                let _ = state.registry.set(registry.clone());
+                let stop_beats = CancellationToken::new();
+                tokio::spawn(registry.clone().run(
+                    state.directory.clone(),
+                    state.metrics.clone(),
+                    own_shutdown.clone(),
+                    stop_beats.clone(),
+                ));
+                tracing::info!(
+                    node = registry.id(),
+                    url = registry.url(),
+                    "cluster: registering in redis"
+                );
+                Some((registry, stop_beats))
+            }
+            None => None,
+        };
+
         // The listener stays open through the drain, so late clients are told `server_busy`
         // instead of finding the port closed.
         let stop_http = CancellationToken::new();
@@ -280,6 +308,12 @@ impl Server {
                 ?deadline,
                 "shutdown timed out; dropping remaining connections"
             );
+        }
+        if let Some((registry, stop_beats)) = registry {
+            stop_beats.cancel();
+            if let Err(e) = registry.leave().await {
+                tracing::warn!(error = %e, "registry: could not remove this node's entry; it expires by itself");
+            }
         }
         stop_http.cancel();
         drop(sim);

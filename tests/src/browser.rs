@@ -36,8 +36,8 @@ fn install_chromium() -> anyhow::Result<()> {
     if Path::new(CHROMIUM).exists() {
         return Ok(());
     }
-    // One installer at a time across the test processes.
-    let lock = std::fs::File::create(std::env::temp_dir().join("tickroom-chromium.lock"))
+    // One apt-get at a time across the test processes (redis-server may be installing too).
+    let lock = std::fs::File::create(std::env::temp_dir().join("tickroom-apt.lock"))
         .context("create the install lock")?;
     lock.lock().context("take the install lock")?;
     if Path::new(CHROMIUM).exists() {

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod npm;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

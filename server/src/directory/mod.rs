@@ -276,6 +276,11 @@ impl Directory {
         self.matches.iter().filter(|m| !m.is_closed()).count()
     }
 
+    /// The room limit (`--max-rooms`).
+    pub fn max_rooms(&self) -> usize {
+        self.config.max_rooms
+    }
+
     /// Whether the room limit (`--max-rooms`) is reached: no match can be created until one
     /// ends.
     pub fn is_full(&self) -> bool {

@@ -148,6 +148,8 @@ pub struct Metrics {
     pub matchmaking_limited: Counter,
     /// Queue tickets waiting.
     pub queue_waiting: Gauge,
+    /// 1 while this node's last registry heartbeat reached Redis (cluster mode).
+    pub redis_up: Gauge,
     /// Groups the queue formed and seated.
     pub queue_groups: Counter,
     /// Errors sent to clients, all codes.
@@ -189,6 +191,7 @@ impl Default for Metrics {
             seats_reserved: Counter::default(),
             matchmaking_limited: Counter::default(),
             queue_waiting: Gauge::default(),
+            redis_up: Gauge::default(),
             queue_groups: Counter::default(),
             errors_total: Counter::default(),
             errors: Family::default(),
@@ -217,6 +220,11 @@ impl Default for Metrics {
             "rooms_open",
             "Rooms whose task is running",
             m.rooms_open.clone(),
+        );
+        registry.register(
+            "redis_up",
+            "1 while this node's last registry heartbeat reached Redis (with --redis-url; 0 otherwise)",
+            m.redis_up.clone(),
         );
         registry.register(
             "queue_waiting",

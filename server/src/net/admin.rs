@@ -196,6 +196,7 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/admin/matches", post(create_match).get(list_matches))
         .route("/admin/matches/{id}", get(get_match).delete(end_match))
         .route("/admin/matches/{id}/tokens", post(mint_token))
+        .route("/admin/nodes", get(list_nodes))
         .route("/admin/results", get(list_results))
         .route("/admin/results/{id}", get(get_result))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -422,4 +423,23 @@ async fn get_result(
                 "no result for this match id",
             )
         })
+}
+
+/// The nodes in the registry (with `--redis-url`).
+async fn list_nodes(State(app): State<Arc<NetState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let registry = app.registry.get().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "cluster_disabled",
+            "this node runs alone (no --redis-url)",
+        )
+    })?;
+    let nodes = registry.nodes().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "redis_unavailable",
+            format!("the registry cannot be read: {e}"),
+        )
+    })?;
+    Ok(Json(json!({ "node": registry.id(), "nodes": nodes })))
 }

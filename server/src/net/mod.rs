@@ -86,6 +86,8 @@ pub(crate) struct NetState {
     pub(crate) matchmaking_players: crate::ratelimit::KeyedLimiter<Arc<str>>,
     /// `--public-url`: where reservations tell clients to connect.
     pub(crate) public_url: Option<String>,
+    /// The node registry, with `--redis-url` (set once the node listens).
+    pub(crate) registry: std::sync::OnceLock<Arc<crate::cluster::Registry>>,
 }
 
 /// Builds the Socket.IO layer and its handle, with every limit from the configuration.

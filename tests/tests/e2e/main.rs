@@ -3,6 +3,7 @@
 mod abuse;
 mod admin;
 mod bots;
+mod cluster;
 mod connections;
 mod cors;
 mod dev;

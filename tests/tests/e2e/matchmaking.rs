@@ -467,8 +467,14 @@ async fn anonymous_players_in_production_are_budgeted_per_address() {
     let server = TestServer::start_with(config).await;
     let mm = Matchmaker::new(&server.url, None);
     for _ in 0..3 {
-        let r = mm.join_or_create("arena", &Options::default()).await.unwrap();
-        assert_eq!(r.url, "https://eu1.game.example", "the configured public URL");
+        let r = mm
+            .join_or_create("arena", &Options::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            r.url, "https://eu1.game.example",
+            "the configured public URL"
+        );
         assert!(r.player_id.starts_with("anon-"));
     }
     assert_eq!(

@@ -1,0 +1,10 @@
+//! Several nodes on one Redis (docs/SCALING.md). A room stays on its node; what crosses nodes
+//! goes through Redis.
+//!
+//! # Layout
+//! - `registry`: each node's entry — its URL and load — kept alive by a heartbeat and gone by
+//!   itself a time-to-live after the node stops beating.
+
+pub mod registry;
+
+pub use registry::{NodeInfo, Registry, RegistryError};

@@ -1,0 +1,258 @@
+//! The node registry: every node writes its entry — id, public URL, load — to Redis every
+//! heartbeat, with a time-to-live a few heartbeats long. A node that stops (killed, frozen,
+//! cut off) leaves the registry by itself when its entry expires; nothing has to clean up
+//! after it. A node that drains says so in its entry, and removes it as it exits.
+//!
+//! Redis going away does not disturb the node: its matches do not need Redis. The heartbeat
+//! keeps trying, and the node is back in the registry at the first beat after Redis returns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use tickroom_shared::token::unix_now;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ClusterConfig;
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+
+/// Keys of node entries: this prefix and the node's id.
+pub const NODE_KEY_PREFIX: &str = "tickroom:node:";
+/// The longest a single Redis call may take before it counts as Redis being down.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// Entries read in one `SCAN` step.
+const SCAN_COUNT: usize = 200;
+
+/// One node's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Its id.
+    pub id: String,
+    /// Where clients and other nodes reach it.
+    pub url: String,
+    /// The server's version.
+    pub version: String,
+    /// Matches running or waiting.
+    pub rooms: usize,
+    /// Player seats taken in them (reserved, connected or held).
+    pub players: u64,
+    /// Matches it may run (`--max-rooms`).
+    pub max_rooms: usize,
+    /// Whether it is draining: it takes no new match.
+    pub draining: bool,
+    /// When it started, seconds since the Unix epoch.
+    pub started_at: u64,
+    /// Its last heartbeat, seconds since the Unix epoch.
+    pub heartbeat_at: u64,
+}
+
+/// Why the registry could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Redis answered with an error, or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Redis did not answer within [`REDIS_TIMEOUT`].
+    #[error("redis did not answer within {REDIS_TIMEOUT:?}")]
+    Timeout,
+}
+
+/// This node's view of the registry.
+pub struct Registry {
+    client: redis::Client,
+    conn: Mutex<Option<MultiplexedConnection>>,
+    config: ClusterConfig,
+    id: String,
+    url: String,
+    started_at: u64,
+    up: AtomicBool,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// The registry at `config.redis_url`, for this node reachable at `url`. Connects lazily:
+    /// a node starts whether or not Redis is up.
+    pub fn new(config: &ClusterConfig, url: String) -> Result<Self, RegistryError> {
+        let client = redis::Client::open(config.redis_url.as_str())?;
+        let id = config.node_id.clone().unwrap_or_else(|| {
+            format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+        });
+        Ok(Self {
+            client,
+            conn: Mutex::new(None),
+            config: config.clone(),
+            id,
+            url,
+            started_at: unix_now(),
+            up: AtomicBool::new(false),
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// This node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the last call to Redis succeeded.
+    pub fn redis_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn key(id: &str) -> String {
+        format!("{NODE_KEY_PREFIX}{id}")
+    }
+
+    /// Runs `f` on a connection, connecting first if there is none; a failure drops the
+    /// connection, so the next call connects again.
+    async fn with_conn<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
+    ) -> Result<T, RegistryError> {
+        let mut slot = self.conn.lock().await;
+        let result = tokio::time::timeout(REDIS_TIMEOUT, async {
+            if slot.is_none() {
+                *slot = Some(self.client.get_multiplexed_async_connection().await?);
+            }
+            let conn = slot.as_mut().expect("connected above");
+            f(conn).await
+        })
+        .await;
+        let result = match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(RegistryError::Redis(e)),
+            Err(_) => Err(RegistryError::Timeout),
+        };
+        if result.is_err() {
+            *slot = None;
+        }
+        self.up.store(result.is_ok(), Ordering::Relaxed);
+        result
+    }
+
+    /// Writes this node's entry, alive for the time-to-live.
+    pub async fn beat(&self, entry: &NodeInfo) -> Result<(), RegistryError> {
+        let key = Self::key(&self.id);
+        let value = serde_json::to_string(entry).unwrap_or_default();
+        let ttl = u64::try_from(self.config.node_ttl.as_millis()).unwrap_or(u64::MAX);
+        self.with_conn(async move |c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&value)
+                .arg("PX")
+                .arg(ttl)
+                .query_async::<()>(c)
+                .await
+        })
+        .await
+    }
+
+    /// Removes this node's entry (it is exiting).
+    pub async fn leave(&self) -> Result<(), RegistryError> {
+        let key = Self::key(&self.id);
+        self.with_conn(async move |c| redis::cmd("DEL").arg(&key).query_async::<()>(c).await)
+            .await
+    }
+
+    /// Every node's entry, sorted by id.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RegistryError> {
+        let values: Vec<Option<String>> = self
+            .with_conn(async move |c| {
+                let mut keys: Vec<String> = Vec::new();
+                let mut cursor: u64 = 0;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{NODE_KEY_PREFIX}*"))
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT)
+                        .query_async(c)
+                        .await?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                if keys.is_empty() {
+                    return Ok(Vec::new());
+                }
+                redis::cmd("MGET").arg(&keys).query_async(c).await
+            })
+            .await?;
+        let mut nodes: Vec<NodeInfo> = values
+            .into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_str(&v).ok())
+            .collect();
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(nodes)
+    }
+
+    /// This node's entry now.
+    pub fn entry(&self, directory: &Directory, draining: bool) -> NodeInfo {
+        let live = directory.select(|m| !m.state().is_over());
+        NodeInfo {
+            id: self.id.clone(),
+            url: self.url.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            rooms: live.len(),
+            players: live.iter().map(|m| u64::from(m.seats_taken())).sum(),
+            max_rooms: directory.max_rooms(),
+            draining,
+            started_at: self.started_at,
+            heartbeat_at: unix_now(),
+        }
+    }
+
+    /// Beats every heartbeat until `stop`; `draining` says when this node drains. Logs when
+    /// Redis goes and comes back, not at every failed beat.
+    pub async fn run(
+        self: Arc<Self>,
+        directory: Arc<Directory>,
+        metrics: Arc<Metrics>,
+        draining: CancellationToken,
+        stop: CancellationToken,
+    ) {
+        let mut every = tokio::time::interval(self.config.heartbeat);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut was_up = None;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = every.tick() => {}
+            }
+            let entry = self.entry(&directory, draining.is_cancelled());
+            let result = self.beat(&entry).await;
+            let up = result.is_ok();
+            metrics.redis_up.set(i64::from(up));
+            match (&result, was_up) {
+                (Err(e), Some(true) | None) => {
+                    tracing::warn!(node = %self.id, error = %e, "registry: redis is unreachable; matches carry on, the node will register again when it returns");
+                }
+                (Ok(()), Some(false) | None) => {
+                    tracing::info!(node = %self.id, url = %self.url, "registry: registered");
+                }
+                _ => {}
+            }
+            was_up = Some(up);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Several nodes on a real Redis the test starts on a free port: the node registry.
+
+use std::time::Duration;
+
+use tickroom_server::config::ClusterConfig;
+use tickroom_shared::Role;
+use tickroom_shared::games::arena::ArenaState;
+use tickroom_tests::redis::RedisServer;
+use tickroom_tests::{TestServer, next_snapshot, snapshot_where, test_config};
+
+/// A node on `redis` with a fast heartbeat, so the tests wait fractions of a second.
+async fn node(redis: &RedisServer, id: &str) -> TestServer {
+    let mut config = test_config();
+    config.cluster = Some(ClusterConfig {
+        node_id: Some(id.into()),
+        heartbeat: Duration::from_millis(100),
+        node_ttl: Duration::from_millis(600),
+        ..ClusterConfig::new(redis.url())
+    });
+    TestServer::start_with(config).await
+}
+
+/// Polls `GET /admin/nodes` on `server` (every 50 ms, at most 10 s) until `done` holds.
+async fn nodes_until(
+    server: &TestServer,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        last = server.admin_get("/admin/nodes").await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the registry never got there; last answer: {last}");
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["nodes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .map(|n| n["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn nodes_register_with_their_url_and_load_and_leave_when_they_stop() {
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    let both = nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    assert_eq!(both["node"], "node-a");
+    assert_eq!(both["nodes"][1]["url"], b.url, "each node's own URL");
+    assert_eq!(both["nodes"][0]["draining"], false);
+    // A match on b shows in b's load, read from a.
+    b.arena(4).await;
+    nodes_until(&a, |v| v["nodes"][1]["rooms"] == 1).await;
+    // b stops: it leaves the registry as it exits, without waiting for its entry to expire.
+    b.shutdown.cancel();
+    b.task.await.unwrap().unwrap();
+    let after = a.admin_get("/admin/nodes").await;
+    assert_eq!(ids(&after), ["node-a"], "{after}");
+}
+
+#[tokio::test]
+async fn matches_carry_on_while_redis_is_away_and_the_node_registers_again() {
+    let mut redis = RedisServer::start().await.unwrap();
+    let server = node(&redis, "node-r").await;
+    nodes_until(&server, |v| ids(v) == ["node-r"]).await;
+    let m = server.arena(2).await;
+    let mut player = server.join(&m, "p1", Role::Player).await;
+    next_snapshot::<ArenaState>(&mut player).await.unwrap();
+
+    redis.stop().await;
+    let refused = server.admin_get("/admin/nodes").await;
+    assert_eq!(refused["error"]["code"], "redis_unavailable", "{refused}");
+    // The match does not need Redis: a second of ticks goes on as before.
+    let before = next_snapshot::<ArenaState>(&mut player).await.unwrap().tick;
+    snapshot_where::<ArenaState>(&mut player, |s| s.tick >= before + 30)
+        .await
+        .unwrap();
+    assert_eq!(server.metric("tickroom_redis_up").await, 0);
+
+    // Redis comes back empty: the node is in the registry again within a few beats.
+    redis.resume().await.unwrap();
+    nodes_until(&server, |v| ids(v) == ["node-r"]).await;
+    assert_eq!(server.metric("tickroom_redis_up").await, 1);
+}
