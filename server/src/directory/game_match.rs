@@ -147,8 +147,9 @@ impl Match {
     }
 
     /// Reserves a player seat for `player` for `ttl`: the seat counts against the match's
-    /// size from now on, and is freed when `ttl` passes without the player connecting. A player
-    /// who already holds a seat keeps it as it is.
+    /// size from now on, and is freed when `ttl` passes without the player connecting; the
+    /// room is not abandoned meanwhile. A reservation the player has is renewed; a seat the
+    /// player joined stays as it is.
     pub fn reserve(self: &Arc<Self>, player: &Arc<str>, ttl: Duration) -> Result<(), SeatError> {
         let mut seats = self.seats();
         if self.state().is_over() {
