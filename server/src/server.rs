@@ -135,6 +135,7 @@ impl ServerBuilder {
                 config.matchmaking.player_burst,
             ),
             registry: std::sync::OnceLock::new(),
+            http: reqwest::Client::new(),
             public_url: config
                 .matchmaking
                 .public_url

@@ -4,7 +4,9 @@
 //! # Layout
 //! - `registry`: each node's entry — its URL and load — kept alive by a heartbeat and gone by
 //!   itself a time-to-live after the node stops beating.
+//! - `placement`: which node a new match goes to.
 
+pub mod placement;
 pub mod registry;
 
 pub use registry::{NodeInfo, Registry, RegistryError};

@@ -19,6 +19,7 @@ use tickroom_shared::limits::is_valid_id;
 use tickroom_shared::{EndReason, MatchClaims, Role};
 
 use super::NetState;
+use crate::cluster::placement;
 use crate::directory::{CreateError, Match, MatchInfo, MatchSpec};
 use crate::results::MatchResult;
 
@@ -26,7 +27,7 @@ use crate::results::MatchResult;
 pub const MAX_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// The body of `POST /admin/matches`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMatch {
     /// The game to run (e.g. `"arena"`).
@@ -43,6 +44,9 @@ pub struct CreateMatch {
     /// Player seats; the server's default when absent.
     #[serde(default)]
     pub max_players: Option<u32>,
+    /// With `--redis-url`: the node to create it on; the least loaded when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl From<CreateMatch> for MatchSpec {
@@ -237,11 +241,79 @@ async fn list_games(State(app): State<Arc<NetState>>) -> Json<serde_json::Value>
 
 async fn create_match(
     State(app): State<Arc<NetState>>,
+    headers: HeaderMap,
     body: Result<Json<CreateMatch>, JsonRejection>,
-) -> Result<(StatusCode, Json<MatchView>), ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let Json(req) = body?;
+    let registry = app.registry.get();
+    if let Some(registry) = registry
+        && !headers.contains_key(placement::PLACED_HEADER)
+    {
+        let nodes =
+            placement::candidates(registry, &app.directory, app.shutdown.is_cancelled()).await;
+        let chosen = match &req.node {
+            Some(id) => vec![nodes.into_iter().find(|n| &n.id == id).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "node_unavailable",
+                    "no such node in the registry, or it is draining or full",
+                )
+            })?],
+            None => nodes,
+        };
+        // The least loaded node that answers; this node creates it itself when it is next.
+        for node in chosen {
+            if node.id == registry.id() {
+                break;
+            }
+            match forward_create(&app, &node, &req).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    tracing::warn!(node = %node.id, url = %node.url, error = %e, "placement: the node did not take the match; trying the next");
+                }
+            }
+        }
+    }
+    if req
+        .node
+        .as_deref()
+        .is_some_and(|n| registry.is_none_or(|r| r.id() != n))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "node_unavailable",
+            "no such node in the registry, or it is draining or full",
+        ));
+    }
     let m = app.directory.create(req.into())?;
-    Ok((StatusCode::CREATED, Json(MatchView::of(&m))))
+    let mut view = serde_json::to_value(MatchView::of(&m)).unwrap_or_default();
+    if let Some(r) = registry {
+        view["node"] = r.id().into();
+        view["url"] = r.url().into();
+    }
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Creates the match on `node`: its answer, created or refused, as it gave it.
+async fn forward_create(
+    app: &NetState,
+    node: &crate::cluster::NodeInfo,
+    req: &CreateMatch,
+) -> Result<(StatusCode, Json<serde_json::Value>), reqwest::Error> {
+    let mut body = req.clone();
+    body.node = None;
+    let resp = app
+        .http
+        .post(format!("{}/admin/matches", node.url.trim_end_matches('/')))
+        .bearer_auth(&app.admin_key)
+        .header(placement::PLACED_HEADER, "1")
+        .timeout(placement::FORWARD_TIMEOUT)
+        .json(&body)
+        .send()
+        .await?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let answer: serde_json::Value = resp.json().await?;
+    Ok((status, Json(answer)))
 }
 
 #[derive(Serialize)]

@@ -88,6 +88,8 @@ pub(crate) struct NetState {
     pub(crate) public_url: Option<String>,
     /// The node registry, with `--redis-url` (set once the node listens).
     pub(crate) registry: std::sync::OnceLock<Arc<crate::cluster::Registry>>,
+    /// Calls other nodes (placement).
+    pub(crate) http: reqwest::Client,
 }
 
 /// Builds the Socket.IO layer and its handle, with every limit from the configuration.

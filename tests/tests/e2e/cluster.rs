@@ -36,6 +36,18 @@ async fn nodes_until(
     panic!("the registry never got there; last answer: {last}");
 }
 
+/// `POST /admin/matches` with `body` on `server`: status and answer.
+async fn create(server: &TestServer, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/admin/matches", server.url))
+        .bearer_auth(&server.admin_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
 fn ids(v: &serde_json::Value) -> Vec<String> {
     v["nodes"]
         .as_array()
@@ -57,7 +69,8 @@ async fn nodes_register_with_their_url_and_load_and_leave_when_they_stop() {
     assert_eq!(both["nodes"][1]["url"], b.url, "each node's own URL");
     assert_eq!(both["nodes"][0]["draining"], false);
     // A match on b shows in b's load, read from a.
-    b.arena(4).await;
+    let (status, _) = create(&b, serde_json::json!({ "game": "arena", "node": "node-b" })).await;
+    assert_eq!(status, 201);
     nodes_until(&a, |v| v["nodes"][1]["rooms"] == 1).await;
     // b stops: it leaves the registry as it exits, without waiting for its entry to expire.
     b.shutdown.cancel();
@@ -89,4 +102,59 @@ async fn matches_carry_on_while_redis_is_away_and_the_node_registers_again() {
     redis.resume().await.unwrap();
     nodes_until(&server, |v| ids(v) == ["node-r"]).await;
     assert_eq!(server.metric("tickroom_redis_up").await, 1);
+}
+
+/// `POST /admin/matches` on any node puts the match on the least loaded node, says which and
+/// where; a node can be named; a draining node takes no new match.
+#[tokio::test]
+async fn new_matches_go_to_the_least_loaded_node() {
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    let create = |server: &TestServer, body: serde_json::Value| {
+        let req = reqwest::Client::new()
+            .post(format!("{}/admin/matches", server.url))
+            .bearer_auth(&server.admin_key)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    // Two matches pinned to a, then one placed from a: it goes to b.
+    for _ in 0..2 {
+        let (status, m) =
+            create(&a, serde_json::json!({ "game": "arena", "node": "node-a" })).await;
+        assert_eq!((status, m["node"].as_str()), (201, Some("node-a")), "{m}");
+    }
+    nodes_until(&a, |v| v["nodes"][0]["rooms"] == 2).await;
+    let (status, placed) = create(&a, serde_json::json!({ "game": "arena" })).await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["node"], "node-b", "the least loaded node: {placed}");
+    assert_eq!(placed["url"], b.url);
+    let id = placed["id"].as_str().unwrap();
+    assert_eq!(b.admin.get_match(id).await.unwrap().id, id, "it runs on b");
+    assert!(a.admin.get_match(id).await.is_err(), "and not on a");
+    // Tokens come from the node that holds the match; players connect there.
+    let token = b.token(id, "p1", Role::Player).await;
+    b.connect(&token).await.unwrap();
+    // An unknown node is refused with its code.
+    let (status, refused) =
+        create(&a, serde_json::json!({ "game": "arena", "node": "node-z" })).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("node_unavailable"))
+    );
+    // b drains: new matches go to a.
+    b.shutdown.cancel();
+    nodes_until(&a, |v| {
+        ids(v) == ["node-a"] || v["nodes"][1]["draining"] == true
+    })
+    .await;
+    let (_, next) = create(&a, serde_json::json!({ "game": "arena" })).await;
+    assert_eq!(next["node"], "node-a", "{next}");
 }
