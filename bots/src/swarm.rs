@@ -565,6 +565,7 @@ impl SwarmBot {
 fn count_connect_error(stats: &Stats, e: &ConnectError) {
     match e {
         ConnectError::Refused { code } => stats.count(Cause::Refusal, code),
+        ConnectError::Elsewhere { .. } => stats.count(Cause::Refusal, "match_elsewhere"),
         ConnectError::WebSocket(_) => stats.count(Cause::ConnectFailure, "websocket"),
         ConnectError::Protocol(_) => stats.count(Cause::ConnectFailure, "protocol"),
         ConnectError::Timeout => stats.count(Cause::ConnectFailure, "timeout"),

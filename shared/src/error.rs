@@ -31,6 +31,9 @@ pub enum ErrorCode {
     TokenStale,
     /// The match the token names does not exist on this server.
     MatchNotFound,
+    /// The match runs on another node of the cluster. The CONNECT_ERROR message is this code,
+    /// one space, and that node's URL: connect there with the same token.
+    MatchElsewhere,
     /// The match has no free player (or spectator) seat.
     MatchFull,
     /// The match has ended and accepts no connections.
@@ -74,6 +77,7 @@ impl ErrorCode {
             Self::TokenWrongMatch => "token_wrong_match",
             Self::TokenStale => "token_stale",
             Self::MatchNotFound => "match_not_found",
+            Self::MatchElsewhere => "match_elsewhere",
             Self::MatchFull => "match_full",
             Self::MatchEnded => "match_ended",
             Self::ReservationExpired => "reservation_expired",
@@ -107,6 +111,7 @@ impl ErrorCode {
                 "the match token is for an earlier match of this id, which has ended"
             }
             Self::MatchNotFound => "the match does not exist",
+            Self::MatchElsewhere => "the match runs on another node: connect to the URL given",
             Self::MatchFull => "the match has no free seat",
             Self::MatchEnded => "the match has ended",
             Self::ReservationExpired => {
@@ -141,6 +146,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::TokenWrongMatch,
     ErrorCode::TokenStale,
     ErrorCode::MatchNotFound,
+    ErrorCode::MatchElsewhere,
     ErrorCode::MatchFull,
     ErrorCode::MatchEnded,
     ErrorCode::ReservationExpired,

@@ -55,6 +55,13 @@ pub enum ConnectError {
         /// The wire error code, e.g. `token_expired`.
         code: String,
     },
+    /// The match runs on another node of the cluster: connect to `url` with the same token
+    /// (CONNECT_ERROR `match_elsewhere <url>`).
+    #[error("the match is on {url}")]
+    Elsewhere {
+        /// The node that holds the match.
+        url: String,
+    },
     /// No answer in time.
     #[error("timed out")]
     Timeout,
@@ -257,6 +264,14 @@ impl Client {
                                 .data
                                 .and_then(|d| rmp_serde::from_slice::<Msg>(&d).ok())
                                 .map_or_else(|| "unknown".to_owned(), |m| m.message);
+                            if let Some(url) = code
+                                .strip_prefix(tickroom_shared::ErrorCode::MatchElsewhere.as_str())
+                                .and_then(|rest| rest.strip_prefix(' '))
+                            {
+                                return Err(ConnectError::Elsewhere {
+                                    url: url.to_owned(),
+                                });
+                            }
                             return Err(ConnectError::Refused { code });
                         }
                         other => {

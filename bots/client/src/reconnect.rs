@@ -64,7 +64,8 @@ impl Backoff {
 pub fn is_retryable(e: &ConnectError) -> bool {
     match e {
         ConnectError::Refused { code } => code == ErrorCode::ServerBusy.as_str(),
-        ConnectError::BadUrl(_) => false,
+        // Not here: the caller connects to the node it names instead.
+        ConnectError::BadUrl(_) | ConnectError::Elsewhere { .. } => false,
         ConnectError::WebSocket(_) | ConnectError::Protocol(_) | ConnectError::Timeout => true,
     }
 }

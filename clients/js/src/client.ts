@@ -51,9 +51,19 @@ interface PollError extends Error {
   context?: { responseText?: unknown };
 }
 
+/**
+ * The URL of the node to connect to instead, when the server refused with `match_elsewhere`
+ * (the match runs on another node of the cluster: its message is the code, a space, the URL).
+ */
+export function elsewhereUrl(err: Error): string | null {
+  const prefix = "match_elsewhere ";
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : null;
+}
+
 /** The code of a failed connection attempt. */
 export function connectErrorCode(err: Error): TickroomErrorCode {
   if (isErrorCode(err.message)) return err.message;
+  if (elsewhereUrl(err) !== null) return "match_elsewhere";
   const poll = err as PollError;
   if (poll.description === 403 && typeof poll.context?.responseText === "string") {
     try {

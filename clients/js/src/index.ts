@@ -11,7 +11,7 @@
 //
 //   const client = await new Matchmaker("http://127.0.0.1:7350").joinOrCreate("arena");
 
-export { connect, connectErrorCode, TickroomClient, TickroomError } from "./client.js";
+export { connect, connectErrorCode, elsewhereUrl, TickroomClient, TickroomError } from "./client.js";
 export type { ClientEvents, ConnectOptions, TickroomErrorCode } from "./client.js";
 export { Lobby, Matchmaker, MatchmakingError, watchLobby } from "./matchmaking.js";
 export type {

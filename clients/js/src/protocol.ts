@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   "token_wrong_match",
   "token_stale",
   "match_not_found",
+  "match_elsewhere",
   "match_full",
   "match_ended",
   "reservation_expired",
@@ -106,7 +107,7 @@ seq: number,
  */
 input: I, };
 
-export type ErrorCode = "auth_missing" | "auth_malformed" | "protocol_unsupported" | "token_invalid" | "token_expired" | "token_wrong_match" | "token_stale" | "match_not_found" | "match_full" | "match_ended" | "reservation_expired" | "server_busy" | "handshake_rate_limited" | "unknown_event" | "bad_payload" | "invalid_input" | "spectator_cannot_act" | "rate_limited" | "inbox_full" | "session_replaced" | "too_many_dropped";
+export type ErrorCode = "auth_missing" | "auth_malformed" | "protocol_unsupported" | "token_invalid" | "token_expired" | "token_wrong_match" | "token_stale" | "match_not_found" | "match_elsewhere" | "match_full" | "match_ended" | "reservation_expired" | "server_busy" | "handshake_rate_limited" | "unknown_event" | "bad_payload" | "invalid_input" | "spectator_cannot_act" | "rate_limited" | "inbox_full" | "session_replaced" | "too_many_dropped";
 
 export type ErrorMsg = { 
 /**

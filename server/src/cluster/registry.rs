@@ -1,5 +1,5 @@
-//! The node registry: every node writes its entry — id, public URL, load — to Redis every
-//! heartbeat, with a time-to-live a few heartbeats long. A node that stops (killed, frozen,
+//! The node registry: every node writes its entry — id, public URL, load — and the ids of its
+//! matches to Redis every heartbeat, with a time-to-live a few heartbeats long. A node that stops (killed, frozen,
 //! cut off) leaves the registry by itself when its entry expires; nothing has to clean up
 //! after it. A node that drains says so in its entry, and removes it as it exits.
 //!
@@ -22,6 +22,8 @@ use crate::metrics::Metrics;
 
 /// Keys of node entries: this prefix and the node's id.
 pub const NODE_KEY_PREFIX: &str = "tickroom:node:";
+/// Keys of the lists of a node's matches: this prefix and the node's id.
+pub const MATCHES_KEY_PREFIX: &str = "tickroom:matches:";
 /// The longest a single Redis call may take before it counts as Redis being down.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Entries read in one `SCAN` step.
@@ -146,17 +148,27 @@ impl Registry {
         result
     }
 
-    /// Writes this node's entry, alive for the time-to-live.
-    pub async fn beat(&self, entry: &NodeInfo) -> Result<(), RegistryError> {
+    /// Writes this node's entry and the ids of its matches, alive for the time-to-live.
+    pub async fn beat(&self, entry: &NodeInfo, matches: &[Arc<str>]) -> Result<(), RegistryError> {
         let key = Self::key(&self.id);
         let value = serde_json::to_string(entry).unwrap_or_default();
+        let list_key = format!("{MATCHES_KEY_PREFIX}{}", self.id);
+        let list = serde_json::to_string(matches).unwrap_or_default();
         let ttl = u64::try_from(self.config.node_ttl.as_millis()).unwrap_or(u64::MAX);
         self.with_conn(async move |c| {
-            redis::cmd("SET")
+            redis::pipe()
+                .cmd("SET")
                 .arg(&key)
                 .arg(&value)
                 .arg("PX")
                 .arg(ttl)
+                .ignore()
+                .cmd("SET")
+                .arg(&list_key)
+                .arg(&list)
+                .arg("PX")
+                .arg(ttl)
+                .ignore()
                 .query_async::<()>(c)
                 .await
         })
@@ -166,8 +178,39 @@ impl Registry {
     /// Removes this node's entry (it is exiting).
     pub async fn leave(&self) -> Result<(), RegistryError> {
         let key = Self::key(&self.id);
-        self.with_conn(async move |c| redis::cmd("DEL").arg(&key).query_async::<()>(c).await)
-            .await
+        let list_key = format!("{MATCHES_KEY_PREFIX}{}", self.id);
+        self.with_conn(async move |c| {
+            redis::cmd("DEL")
+                .arg(&key)
+                .arg(&list_key)
+                .query_async::<()>(c)
+                .await
+        })
+        .await
+    }
+
+    /// The other node that holds match `id`, as of its last heartbeat.
+    pub async fn locate(&self, id: &str) -> Result<Option<NodeInfo>, RegistryError> {
+        let others: Vec<NodeInfo> = self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.id != self.id)
+            .collect();
+        if others.is_empty() {
+            return Ok(None);
+        }
+        let keys: Vec<String> = others
+            .iter()
+            .map(|n| format!("{MATCHES_KEY_PREFIX}{}", n.id))
+            .collect();
+        let lists: Vec<Option<String>> = self
+            .with_conn(async move |c| redis::cmd("MGET").arg(&keys).query_async(c).await)
+            .await?;
+        Ok(others.into_iter().zip(lists).find_map(|(node, list)| {
+            let ids: Vec<String> = serde_json::from_str(list.as_deref()?).ok()?;
+            ids.iter().any(|m| m == id).then_some(node)
+        }))
     }
 
     /// Every node's entry, sorted by id.
@@ -240,7 +283,12 @@ impl Registry {
                 _ = every.tick() => {}
             }
             let entry = self.entry(&directory, draining.is_cancelled());
-            let result = self.beat(&entry).await;
+            let matches: Vec<Arc<str>> = directory
+                .select(|m| !m.state().is_over())
+                .iter()
+                .map(|m| m.info().id.clone())
+                .collect();
+            let result = self.beat(&entry, &matches).await;
             let up = result.is_ok();
             metrics.redis_up.set(i64::from(up));
             match (&result, was_up) {

@@ -141,13 +141,18 @@ fn reason_name(reason: DisconnectReason) -> &'static str {
     }
 }
 
-/// The handshake's refusal; its text is the wire error code and nothing else.
+/// The handshake's refusal; its text is the wire error code and nothing else — except for
+/// `match_elsewhere`, which is followed by a space and the URL of the node to go to.
 #[derive(Debug)]
-pub(crate) struct Refusal(pub(crate) ErrorCode);
+pub(crate) struct Refusal(pub(crate) ErrorCode, pub(crate) Option<String>);
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.as_str())
+        f.write_str(self.0.as_str())?;
+        match &self.1 {
+            Some(url) => write!(f, " {url}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -159,7 +164,19 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(
     let mw_app = app.clone();
     let middleware = move |s: SocketRef<A>, TryData(auth): TryData<rmpv::Value>| {
         let app = mw_app.clone();
-        async move { authenticate(s, auth.ok(), &app) }
+        async move {
+            let auth = auth.ok();
+            // With several nodes, a match not here may be on another: the client is told where.
+            let kept = app.registry.get().is_some().then(|| auth.clone()).flatten();
+            match authenticate(&s, auth, &app) {
+                Err(NotHere) => match elsewhere(kept, &app).await {
+                    Some(url) => Err(refuse_to(&s, ErrorCode::MatchElsewhere, Some(url), &app)),
+                    None => Err(refuse(&s, ErrorCode::MatchNotFound, &app)),
+                },
+                Err(Refused(r)) => Err(r),
+                Ok(()) => Ok(()),
+            }
+        }
     };
     let on_connect = move |s: SocketRef<A>| {
         let app = app.clone();
@@ -171,21 +188,41 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(
     )
 }
 
+/// Why a handshake did not pass: refused already, or its match is not on this node.
+enum Denied {
+    Refused(Refusal),
+    NotHere,
+}
+use Denied::{NotHere, Refused};
+
+/// The URL of the other node of the cluster that holds the match of the token in `auth`.
+async fn elsewhere(auth: Option<rmpv::Value>, app: &NetState) -> Option<String> {
+    let registry = app.registry.get()?;
+    let claims = app
+        .key
+        .verify(&auth::parse_payload(auth).ok()?.token)
+        .ok()?;
+    Some(registry.locate(&claims.match_id).await.ok()??.url)
+}
+
 fn authenticate<A: Adapter>(
-    s: SocketRef<A>,
+    s: &SocketRef<A>,
     auth: Option<rmpv::Value>,
     app: &NetState,
-) -> Result<(), Refusal> {
+) -> Result<(), Denied> {
     if app.shutdown.is_cancelled() {
-        return Err(refuse(&s, ErrorCode::ServerBusy, app));
+        return Err(Refused(refuse(s, ErrorCode::ServerBusy, app)));
     }
     if !app.dev_keys
-        && let Some(ip) = client_ip(&s, app)
+        && let Some(ip) = client_ip(s, app)
         && !app.handshakes.check(&ip)
     {
-        return Err(refuse(&s, ErrorCode::HandshakeRateLimited, app));
+        return Err(Refused(refuse(s, ErrorCode::HandshakeRateLimited, app)));
     }
-    let admission = auth::admit(auth, &app.key, &app.directory).map_err(|c| refuse(&s, c, app))?;
+    let admission = auth::admit(auth, &app.key, &app.directory).map_err(|c| match c {
+        ErrorCode::MatchNotFound => NotHere,
+        c => Refused(refuse(s, c, app)),
+    })?;
     // The seat is taken in `connected`, not here: socketioxide may still fail to send the
     // CONNECT reply after the middleware passes, and then no handler would ever give it back.
     s.extensions.insert(Arc::new(admission));
@@ -204,6 +241,16 @@ fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAd
 }
 
 fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal {
+    refuse_to(s, code, None, app)
+}
+
+/// [`refuse`], with the URL `match_elsewhere` sends the client to.
+fn refuse_to<A: Adapter>(
+    s: &Socket<A>,
+    code: ErrorCode,
+    url: Option<String>,
+    app: &NetState,
+) -> Refusal {
     app.metrics.handshakes_refused.inc();
     app.metrics.error(code);
     // At info, so an operator sees refusals; at most a line a second, so a storm of them
@@ -211,7 +258,7 @@ fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal
     if let Some(suppressed) = app.refusal_log.ready() {
         tracing::info!(sid = %s.id, code = %code, suppressed, "handshake refused");
     }
-    Refusal(code)
+    Refusal(code, url)
 }
 
 fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {

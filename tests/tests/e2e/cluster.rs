@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tickroom_client::ConnectError;
 use tickroom_server::config::ClusterConfig;
 use tickroom_shared::Role;
 use tickroom_shared::games::arena::ArenaState;
@@ -157,4 +158,39 @@ async fn new_matches_go_to_the_least_loaded_node() {
     .await;
     let (_, next) = create(&a, serde_json::json!({ "game": "arena" })).await;
     assert_eq!(next["node"], "node-a", "{next}");
+}
+
+/// A player who connects to a node that does not hold their match is told which node does,
+/// and gets in there with the same token.
+#[tokio::test]
+async fn a_player_at_the_wrong_node_is_told_where_to_go() {
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    let (_, m) = create(&b, serde_json::json!({ "game": "arena", "node": "node-b" })).await;
+    let id = m["id"].as_str().unwrap();
+    let token = b.token(id, "wanderer", Role::Player).await;
+    // Until b's next heartbeat a does not know the match; then it points to b.
+    let mut tries = 0;
+    let url = loop {
+        match a.connect(&token).await {
+            Err(ConnectError::Elsewhere { url }) => break url,
+            Err(ConnectError::Refused { code }) if code == "match_not_found" && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("expected match_elsewhere, got {:?}", other.map(|_| ())),
+        }
+    };
+    assert_eq!(url, b.url);
+    b.connect(&token)
+        .await
+        .expect("the same token works at the right node");
+    // A match that is nowhere is still not found.
+    let gone = tickroom_tests::sign(&tickroom_tests::claims("no-such-match", "x", Role::Player));
+    match a.connect(&gone).await {
+        Err(ConnectError::Refused { code }) => assert_eq!(code, "match_not_found"),
+        other => panic!("expected match_not_found, got {:?}", other.map(|_| ())),
+    }
 }
