@@ -121,19 +121,22 @@ impl Registry {
         format!("{NODE_KEY_PREFIX}{id}")
     }
 
-    /// Runs `f` on a connection, connecting first if there is none; a failure drops the
-    /// connection, so the next call connects again.
+    /// Runs `f` on the shared connection, connecting first if there is none; a failure drops
+    /// the connection, so the next call connects again. Calls run side by side on one
+    /// multiplexed connection: the lock is held only to take it.
     async fn with_conn<T>(
         &self,
         f: impl AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     ) -> Result<T, RegistryError> {
-        let mut slot = self.conn.lock().await;
         let result = tokio::time::timeout(REDIS_TIMEOUT, async {
-            if slot.is_none() {
-                *slot = Some(self.client.get_multiplexed_async_connection().await?);
-            }
-            let conn = slot.as_mut().expect("connected above");
-            f(conn).await
+            let mut conn = {
+                let mut slot = self.conn.lock().await;
+                if slot.is_none() {
+                    *slot = Some(self.client.get_multiplexed_async_connection().await?);
+                }
+                slot.clone().expect("connected above")
+            };
+            f(&mut conn).await
         })
         .await;
         let result = match result {
@@ -142,7 +145,7 @@ impl Registry {
             Err(_) => Err(RegistryError::Timeout),
         };
         if result.is_err() {
-            *slot = None;
+            *self.conn.lock().await = None;
         }
         self.up.store(result.is_ok(), Ordering::Relaxed);
         result
