@@ -89,6 +89,7 @@ export type MatchmakingErrorCode =
   | "match_ended"
   | "room_limit"
   | "shutting_down"
+  | "directory_unavailable"
   | "queue_full"
   | "bad_party"
   | "bad_rating"

@@ -3,11 +3,14 @@
 //! Matchmaking never touches a match directly: it asks a [`MatchDirectory`] for the open
 //! matches that fit a request, to reserve a seat in one (atomically with its seat count), to
 //! create one, and to look a join code up — and everything it gets back is owned data that
-//! names the match by id. This node's [`Directory`] implements it; a directory shared by
-//! several nodes implements the same calls, and matchmaking, the queue, the HTTP API and the
-//! clients stay as they are.
+//! names the match by id. Those calls are asynchronous and may fail
+//! ([`MatchmakingError::Unavailable`]), as calls to a shared store do. This node's
+//! [`Directory`] implements it; a directory shared by several nodes implements the same
+//! calls, and matchmaking, the queue, the HTTP API and the clients stay as they are.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +34,10 @@ pub struct Candidate {
     pub holds_player: bool,
 }
 
+/// What a directory call returns.
+pub type DirectoryFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, MatchmakingError>> + Send + 'a>>;
+
 /// A seat held for a player: what a match token for it needs, and when it lapses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
@@ -48,6 +55,8 @@ pub struct Reservation {
     pub code: Option<Arc<str>>,
     /// Whether the match is private.
     pub private: bool,
+    /// The node that holds the match, when it is not the one asked (its URL).
+    pub node_url: Option<Arc<str>>,
 }
 
 /// A public open match, as the lobby lists it.
@@ -92,21 +101,25 @@ pub trait MatchDirectory: Send + Sync + std::fmt::Debug {
     fn default_size(&self, game: &str) -> u32;
     /// Open public matches of exactly `wanted`'s game, labels and size, not full or holding
     /// `player` already; in no order.
-    fn candidates(&self, wanted: &Wanted, player: &str) -> Vec<Candidate>;
+    fn candidates<'a>(
+        &'a self,
+        wanted: &'a Wanted,
+        player: &'a str,
+    ) -> DirectoryFuture<'a, Vec<Candidate>>;
     /// Creates a match of `wanted` that matchmaking offers as `listing` says; its id.
-    fn create(&self, wanted: &Wanted, listing: Listing) -> Result<Arc<str>, MatchmakingError>;
+    fn create<'a>(&'a self, wanted: &'a Wanted, listing: Listing) -> DirectoryFuture<'a, Arc<str>>;
     /// Reserves a seat for `player` in a match matchmaking offers, for `ttl` (renewing a
     /// reservation the player has; a seat the player joined stays as it is).
-    fn reserve(
-        &self,
-        match_id: &str,
-        player: &Arc<str>,
+    fn reserve<'a>(
+        &'a self,
+        match_id: &'a str,
+        player: &'a Arc<str>,
         ttl: Duration,
-    ) -> Result<Reservation, MatchmakingError>;
+    ) -> DirectoryFuture<'a, Reservation>;
     /// The live match with this join code (upper case).
-    fn by_code(&self, code: &str) -> Option<Arc<str>>;
+    fn by_code<'a>(&'a self, code: &'a str) -> DirectoryFuture<'a, Option<Arc<str>>>;
     /// Public matches not ended that pass `filter`, oldest first.
-    fn list(&self, filter: &ListFilter) -> Vec<OpenMatch>;
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> DirectoryFuture<'a, Vec<OpenMatch>>;
 }
 
 impl OpenMatch {
@@ -127,7 +140,8 @@ impl OpenMatch {
     }
 }
 
-/// This node's matches: a node-local map, each seat count under its match's lock.
+/// This node's matches: a node-local map, each seat count under its match's lock. Every call
+/// completes at once.
 impl MatchDirectory for Directory {
     fn game(&self, game: &str) -> Option<&'static str> {
         self.catalog().get(game)
@@ -141,7 +155,53 @@ impl MatchDirectory for Directory {
         Directory::default_size(self, game)
     }
 
-    fn candidates(&self, wanted: &Wanted, player: &str) -> Vec<Candidate> {
+    fn candidates<'a>(
+        &'a self,
+        wanted: &'a Wanted,
+        player: &'a str,
+    ) -> DirectoryFuture<'a, Vec<Candidate>> {
+        Box::pin(std::future::ready(
+            Ok(self.local_candidates(wanted, player)),
+        ))
+    }
+
+    fn create<'a>(&'a self, wanted: &'a Wanted, listing: Listing) -> DirectoryFuture<'a, Arc<str>> {
+        let created = Directory::create(
+            self,
+            MatchSpec {
+                game: wanted.game.to_owned(),
+                max_players: Some(wanted.max_players),
+                listing: Some(listing),
+                ..MatchSpec::default()
+            },
+        )
+        .map(|m| m.info().id.clone())
+        .map_err(MatchmakingError::from);
+        Box::pin(std::future::ready(created))
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        match_id: &'a str,
+        player: &'a Arc<str>,
+        ttl: Duration,
+    ) -> DirectoryFuture<'a, Reservation> {
+        Box::pin(std::future::ready(
+            self.local_reserve(match_id, player, ttl),
+        ))
+    }
+
+    fn by_code<'a>(&'a self, code: &'a str) -> DirectoryFuture<'a, Option<Arc<str>>> {
+        Box::pin(std::future::ready(Ok(self.local_by_code(code))))
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> DirectoryFuture<'a, Vec<OpenMatch>> {
+        Box::pin(std::future::ready(Ok(self.local_list(filter))))
+    }
+}
+
+impl Directory {
+    fn local_candidates(&self, wanted: &Wanted, player: &str) -> Vec<Candidate> {
         self.select(|m| {
             let info = m.info();
             info.listing
@@ -162,20 +222,7 @@ impl MatchDirectory for Directory {
         .collect()
     }
 
-    fn create(&self, wanted: &Wanted, listing: Listing) -> Result<Arc<str>, MatchmakingError> {
-        let m = Directory::create(
-            self,
-            MatchSpec {
-                game: wanted.game.to_owned(),
-                max_players: Some(wanted.max_players),
-                listing: Some(listing),
-                ..MatchSpec::default()
-            },
-        )?;
-        Ok(m.info().id.clone())
-    }
-
-    fn reserve(
+    fn local_reserve(
         &self,
         match_id: &str,
         player: &Arc<str>,
@@ -196,10 +243,11 @@ impl MatchDirectory for Directory {
             until: unix_now().saturating_add(ttl.as_secs().max(1)),
             code: listing.and_then(|l| l.code.clone()),
             private: listing.is_some_and(|l| l.private),
+            node_url: None,
         })
     }
 
-    fn by_code(&self, code: &str) -> Option<Arc<str>> {
+    fn local_by_code(&self, code: &str) -> Option<Arc<str>> {
         // A scan: codes are looked up once per join, and a node holds at most `--max-rooms`
         // matches.
         self.select(|m| {
@@ -213,7 +261,7 @@ impl MatchDirectory for Directory {
         .map(|m| m.info().id.clone())
     }
 
-    fn list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
+    fn local_list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
         let mut found: Vec<OpenMatch> = self
             .select(|m| {
                 let info = m.info();

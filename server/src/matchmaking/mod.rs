@@ -18,7 +18,7 @@ pub mod identity;
 pub mod queue;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -77,6 +77,9 @@ pub enum MatchmakingError {
     /// A new match could not be created.
     #[error(transparent)]
     Create(#[from] CreateError),
+    /// The directory could not be reached (a shared store is down).
+    #[error("the match directory is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl MatchmakingError {
@@ -90,6 +93,7 @@ impl MatchmakingError {
             Self::Full => "match_full",
             Self::Ended => "match_ended",
             Self::Create(e) => e.code(),
+            Self::Unavailable(_) => "directory_unavailable",
         }
     }
 }
@@ -109,9 +113,9 @@ pub struct Matchmaker {
     directory: Arc<dyn MatchDirectory>,
     metrics: Arc<Metrics>,
     reservation_ttl: Duration,
-    /// Held while a request chooses a match and reserves in it (microseconds, no await), so
-    /// concurrent requests fill one match before they open the next.
-    placing: Mutex<()>,
+    /// Held while a request chooses a match and reserves in it, so concurrent requests fill
+    /// one match before they open the next.
+    placing: tokio::sync::Mutex<()>,
 }
 
 impl Matchmaker {
@@ -125,7 +129,7 @@ impl Matchmaker {
             directory,
             metrics,
             reservation_ttl,
-            placing: Mutex::new(()),
+            placing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -181,15 +185,15 @@ impl Matchmaker {
 
     /// A seat in an open public match of `wanted` — the fullest, then the oldest — or in a new
     /// one. A player who already holds a seat in such a match gets that seat again.
-    pub fn join_or_create(
+    pub async fn join_or_create(
         &self,
         player: &Arc<str>,
         wanted: &Wanted,
     ) -> Result<Reservation, MatchmakingError> {
-        let _placing = self.lock();
-        let mut open = self.directory.candidates(wanted, player);
+        let _placing = self.placing.lock().await;
+        let mut open = self.directory.candidates(wanted, player).await?;
         if let Some(mine) = open.iter().find(|c| c.holds_player) {
-            return self.reserve(&mine.match_id, player);
+            return self.reserve(&mine.match_id, player).await;
         }
         // Fullest first, then oldest: requests fill one match before the next.
         open.sort_by(|a, b| {
@@ -199,7 +203,7 @@ impl Matchmaker {
                 .then(a.match_id.cmp(&b.match_id))
         });
         for c in open {
-            match self.reserve(&c.match_id, player) {
+            match self.reserve(&c.match_id, player).await {
                 // Taken since it was counted (a token minted by the admin API), or gone.
                 Err(
                     MatchmakingError::Full | MatchmakingError::Ended | MatchmakingError::NotFound,
@@ -207,44 +211,52 @@ impl Matchmaker {
                 other => return other,
             }
         }
-        let id = self.create_listed(wanted, false)?;
-        self.reserve(&id, player)
+        let id = self.create_listed(wanted, false).await?;
+        self.reserve(&id, player).await
     }
 
     /// A seat in a new match of `wanted`; a private one is never listed or offered by `join or
     /// create`, only joined by its code or id.
-    pub fn create(
+    pub async fn create(
         &self,
         player: &Arc<str>,
         wanted: &Wanted,
         private: bool,
     ) -> Result<Reservation, MatchmakingError> {
-        let _placing = self.lock();
-        let id = self.create_listed(wanted, private)?;
-        self.reserve(&id, player)
+        let _placing = self.placing.lock().await;
+        let id = self.create_listed(wanted, private).await?;
+        self.reserve(&id, player).await
     }
 
     /// Seats for a group the queue formed, in a new private match of `wanted` (its size may be
     /// more than the group, for a game that starts incomplete): one reservation per player, in
     /// order.
-    pub fn create_group(
+    pub async fn create_group(
         &self,
         players: &[Arc<str>],
         wanted: &Wanted,
     ) -> Result<Vec<Reservation>, MatchmakingError> {
-        let _placing = self.lock();
-        let id = self.create_listed(wanted, true)?;
-        players.iter().map(|p| self.reserve(&id, p)).collect()
+        let _placing = self.placing.lock().await;
+        let id = self.create_listed(wanted, true).await?;
+        let mut seats = Vec::with_capacity(players.len());
+        for p in players {
+            seats.push(self.reserve(&id, p).await?);
+        }
+        Ok(seats)
     }
 
     /// A seat in the match with this id, if matchmaking offers it (matches created through
     /// the admin API are the game's own business, and are not found here).
-    pub fn join_by_id(&self, player: &Arc<str>, id: &str) -> Result<Reservation, MatchmakingError> {
-        self.reserve(id, player)
+    pub async fn join_by_id(
+        &self,
+        player: &Arc<str>,
+        id: &str,
+    ) -> Result<Reservation, MatchmakingError> {
+        self.reserve(id, player).await
     }
 
     /// A seat in the match with this join code (case does not matter).
-    pub fn join_by_code(
+    pub async fn join_by_code(
         &self,
         player: &Arc<str>,
         code: &str,
@@ -252,43 +264,51 @@ impl Matchmaker {
         let id = self
             .directory
             .by_code(&code.to_ascii_uppercase())
+            .await?
             .ok_or(MatchmakingError::NotFound)?;
-        self.reserve(&id, player)
+        self.reserve(&id, player).await
     }
 
     /// Public matches not ended that pass `filter`, oldest first.
-    pub fn list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
-        self.directory.list(filter)
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<OpenMatch>, MatchmakingError> {
+        self.directory.list(filter).await
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.placing.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn reserve(&self, match_id: &str, player: &Arc<str>) -> Result<Reservation, MatchmakingError> {
+    async fn reserve(
+        &self,
+        match_id: &str,
+        player: &Arc<str>,
+    ) -> Result<Reservation, MatchmakingError> {
         let r = self
             .directory
-            .reserve(match_id, player, self.reservation_ttl)?;
+            .reserve(match_id, player, self.reservation_ttl)
+            .await?;
         self.metrics.seats_reserved.inc();
         Ok(r)
     }
 
     /// Creates a match matchmaking offers, with a join code no live match has.
-    fn create_listed(&self, wanted: &Wanted, private: bool) -> Result<Arc<str>, MatchmakingError> {
+    async fn create_listed(
+        &self,
+        wanted: &Wanted,
+        private: bool,
+    ) -> Result<Arc<str>, MatchmakingError> {
         let code = loop {
             let code = new_code();
-            if self.directory.by_code(&code).is_none() {
+            if self.directory.by_code(&code).await?.is_none() {
                 break code;
             }
         };
-        self.directory.create(
-            wanted,
-            Listing {
-                labels: wanted.labels.clone(),
-                private,
-                code: Some(code.into()),
-            },
-        )
+        self.directory
+            .create(
+                wanted,
+                Listing {
+                    labels: wanted.labels.clone(),
+                    private,
+                    code: Some(code.into()),
+                },
+            )
+            .await
     }
 }
 

@@ -308,92 +308,99 @@ impl Queue {
                 _ = every.tick() => {}
                 _ = self.enqueued.notified() => {}
             }
-            self.round();
+            self.round().await;
         }
     }
 
-    /// One round: time out, form groups, seat them.
-    pub fn round(&self) {
+    /// One round: time out, form groups (under the lock), then seat them (without it: the
+    /// directory may be remote). A member who left meanwhile is not told; their seat lapses.
+    pub async fn round(&self) {
         let now = Instant::now();
-        let mut state = self.state();
-        state
-            .resolved
-            .retain(|_, r| now.duration_since(r.at) < RESOLVED_RETENTION);
-        let timed_out: Vec<Arc<str>> = state
-            .waiting
-            .iter()
-            .filter(|(_, w)| now.duration_since(w.since) >= self.timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in timed_out {
-            self.resolve(&mut state, &id, TicketStatus::TimedOut, now);
-        }
-        let mut pools: BTreeMap<PoolKey, Vec<Arc<str>>> = BTreeMap::new();
-        for (id, w) in &state.waiting {
-            pools
-                .entry(PoolKey::of(&w.entry.wanted))
-                .or_default()
-                .push(id.clone());
-        }
-        for (key, ids) in pools {
-            let rules = self.matchmaker.rules(key.game);
-            let units = units(&state, &ids, now, self.windows);
-            for group in form_groups(&units, key.size, rules, now) {
-                let members: Vec<Arc<str>> = group
-                    .iter()
-                    .flat_map(|&u| units[u].tickets.iter().cloned())
-                    .collect();
-                self.seat(&mut state, &members, now);
+        let mut groups: Vec<(Wanted, Vec<Member>)> = Vec::new();
+        {
+            let mut state = self.state();
+            state
+                .resolved
+                .retain(|_, r| now.duration_since(r.at) < RESOLVED_RETENTION);
+            let timed_out: Vec<Arc<str>> = state
+                .waiting
+                .iter()
+                .filter(|(_, w)| now.duration_since(w.since) >= self.timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in timed_out {
+                self.resolve(&mut state, &id, TicketStatus::TimedOut, now);
             }
-            // Tell the rest how long they have waited and how wide they look now.
-            for unit in &units {
-                for id in &unit.tickets {
-                    let Some(w) = state.waiting.get(id) else {
-                        continue;
-                    };
-                    let status = if unit.complete {
-                        TicketStatus::Waiting {
-                            waited: now.duration_since(w.since),
-                            window: unit.window,
-                        }
-                    } else {
-                        TicketStatus::WaitingForParty {
-                            present: unit.tickets.len() as u32,
-                            size: unit.size,
-                        }
-                    };
-                    w.status.send_replace(status);
+            let mut pools: BTreeMap<PoolKey, Vec<Arc<str>>> = BTreeMap::new();
+            for (id, w) in &state.waiting {
+                pools
+                    .entry(PoolKey::of(&w.entry.wanted))
+                    .or_default()
+                    .push(id.clone());
+            }
+            for (key, ids) in pools {
+                let rules = self.matchmaker.rules(key.game);
+                let units = units(&state, &ids, now, self.windows);
+                for group in form_groups(&units, key.size, rules, now) {
+                    let members: Vec<Member> = group
+                        .iter()
+                        .flat_map(|&u| units[u].tickets.iter())
+                        .filter_map(|id| {
+                            let w = state.waiting.get(id)?;
+                            Some((id.clone(), w.entry.player.clone()))
+                        })
+                        .collect();
+                    if let Some((first, _)) = members.first() {
+                        let wanted = state.waiting[first].entry.wanted.clone();
+                        groups.push((wanted, members));
+                    }
+                }
+                // Tell the waiters how long they have waited and how wide they look now.
+                for unit in &units {
+                    for id in &unit.tickets {
+                        let Some(w) = state.waiting.get(id) else {
+                            continue;
+                        };
+                        let status = if unit.complete {
+                            TicketStatus::Waiting {
+                                waited: now.duration_since(w.since),
+                                window: unit.window,
+                            }
+                        } else {
+                            TicketStatus::WaitingForParty {
+                                present: unit.tickets.len() as u32,
+                                size: unit.size,
+                            }
+                        };
+                        w.status.send_replace(status);
+                    }
                 }
             }
         }
-        self.metrics.queue_waiting.set(state.waiting.len() as i64);
+        for (wanted, members) in groups {
+            self.seat(&wanted, &members, now).await;
+        }
+        self.metrics
+            .queue_waiting
+            .set(self.state().waiting.len() as i64);
     }
 
     /// Creates the match of a group and tells each member their reservation. If the match
     /// cannot be created (the room limit), the group waits for the next round.
-    fn seat(&self, state: &mut State, members: &[Arc<str>], now: Instant) {
-        let Some(first) = members.first().and_then(|id| state.waiting.get(id)) else {
-            return;
-        };
-        let wanted = first.entry.wanted.clone();
-        let players: Vec<Arc<str>> = members
-            .iter()
-            .filter_map(|id| state.waiting.get(id).map(|w| w.entry.player.clone()))
-            .collect();
-        match self.matchmaker.create_group(&players, &wanted) {
+    async fn seat(&self, wanted: &Wanted, members: &[Member], now: Instant) {
+        let players: Vec<Arc<str>> = members.iter().map(|(_, p)| p.clone()).collect();
+        match self.matchmaker.create_group(&players, wanted).await {
             Ok(seats) => {
                 self.metrics.queue_groups.inc();
-                for (id, seat) in members.iter().zip(seats) {
-                    self.resolve(state, id, TicketStatus::Matched(seat), now);
+                let mut state = self.state();
+                for ((id, _), seat) in members.iter().zip(seats) {
+                    self.resolve(&mut state, id, TicketStatus::Matched(seat), now);
                 }
             }
-            Err(e) => {
-                if !matches!(e, MatchmakingError::Create(_)) {
-                    tracing::warn!(error = %e, "queue: could not seat a group");
-                } else {
-                    tracing::debug!(error = %e, "queue: no match for a group yet");
-                }
+            Err(e @ (MatchmakingError::Create(_) | MatchmakingError::Unavailable(_))) => {
+                tracing::debug!(error = %e, "queue: no match for a group yet");
             }
+            Err(e) => tracing::warn!(error = %e, "queue: could not seat a group"),
         }
     }
 
@@ -417,6 +424,9 @@ impl Queue {
         );
     }
 }
+
+/// A member of a group being seated: its ticket and its player.
+type Member = (Arc<str>, Arc<str>);
 
 /// The tickets that may be grouped together: same game, labels and size.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -53,9 +53,10 @@ async fn join_or_create_fills_one_match_before_the_next_and_keeps_labels_apart()
     let (mm, d) = matchmaker();
     let ffa = wanted(&mm, &[("mode", "ffa")]);
     let duel = wanted(&mm, &[("mode", "duel")]);
-    let seats: Vec<Reservation> = (0..7)
-        .map(|_| mm.join_or_create(&anon(), &ffa).unwrap())
-        .collect();
+    let mut seats: Vec<Reservation> = Vec::new();
+    for _ in 0..7 {
+        seats.push(mm.join_or_create(&anon(), &ffa).await.unwrap());
+    }
     let ids: Vec<&str> = seats.iter().map(|r| &*r.match_id).collect();
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0], ids[2]);
@@ -65,10 +66,10 @@ async fn join_or_create_fills_one_match_before_the_next_and_keeps_labels_apart()
     for r in &seats {
         assert!(match_of(&d, r).seats_taken() <= 3);
     }
-    let dl = mm.join_or_create(&anon(), &duel).unwrap();
+    let dl = mm.join_or_create(&anon(), &duel).await.unwrap();
     assert!(!ids.contains(&&*dl.match_id), "other labels, other match");
     // The same player asking again gets the seat they hold.
-    let again = mm.join_or_create(&seats[6].player, &ffa).unwrap();
+    let again = mm.join_or_create(&seats[6].player, &ffa).await.unwrap();
     assert_eq!(again.match_id, seats[6].match_id);
     assert_eq!(match_of(&d, &seats[6]).seats_taken(), 1);
 }
@@ -77,8 +78,8 @@ async fn join_or_create_fills_one_match_before_the_next_and_keeps_labels_apart()
 async fn an_unredeemed_reservation_frees_its_seat_and_a_redeemed_one_stays() {
     let (mm, d) = matchmaker();
     let w = wanted(&mm, &[]);
-    let a = mm.join_or_create(&anon(), &w).unwrap();
-    let b = mm.join_or_create(&anon(), &w).unwrap();
+    let a = mm.join_or_create(&anon(), &w).await.unwrap();
+    let b = mm.join_or_create(&anon(), &w).await.unwrap();
     let m = match_of(&d, &a);
     assert_eq!(m.seats_taken(), 2);
     m.claim(&a.player, Role::Player, "conn-a", true).unwrap();
@@ -97,10 +98,10 @@ async fn asking_again_renews_a_reservation_and_its_room_waits_for_it() {
     let (mm, d) = matchmaker();
     let w = wanted(&mm, &[]);
     let who = anon();
-    let first = mm.join_or_create(&who, &w).unwrap();
+    let first = mm.join_or_create(&who, &w).await.unwrap();
     tokio::time::sleep(Duration::from_secs(40)).await;
     // (`until` is by the system clock, which the paused clock does not move.)
-    let renewed = mm.join_or_create(&who, &w).unwrap();
+    let renewed = mm.join_or_create(&who, &w).await.unwrap();
     assert_eq!(renewed.match_id, first.match_id);
     let m = match_of(&d, &first);
     // t = 70 s: past the first reservation and past the empty-room grace, the renewed
@@ -121,10 +122,10 @@ async fn asking_again_renews_a_reservation_and_its_room_waits_for_it() {
 async fn a_room_nobody_comes_to_is_abandoned_once_its_reservations_lapse() {
     let (mm, d) = matchmaker();
     let w = wanted(&mm, &[]);
-    let r = mm.join_or_create(&anon(), &w).unwrap();
+    let r = mm.join_or_create(&anon(), &w).await.unwrap();
     let m = match_of(&d, &r);
     tokio::time::sleep(Duration::from_secs(40)).await;
-    mm.join_by_id(&anon(), &r.match_id).unwrap();
+    mm.join_by_id(&anon(), &r.match_id).await.unwrap();
     tokio::time::sleep(Duration::from_secs(40)).await;
     assert!(
         !m.state().is_over(),
@@ -138,25 +139,26 @@ async fn a_room_nobody_comes_to_is_abandoned_once_its_reservations_lapse() {
 async fn private_matches_are_joined_by_code_or_id_only() {
     let (mm, d) = matchmaker();
     let w = wanted(&mm, &[]);
-    let host = mm.create(&anon(), &w, true).unwrap();
+    let host = mm.create(&anon(), &w, true).await.unwrap();
     let code = host.code.clone().unwrap();
     assert!(host.private);
     assert_eq!(code.len(), CODE_LEN);
-    assert!(mm.list(&ListFilter::default()).is_empty());
-    let stranger = mm.join_or_create(&anon(), &w).unwrap();
+    assert!(mm.list(&ListFilter::default()).await.unwrap().is_empty());
+    let stranger = mm.join_or_create(&anon(), &w).await.unwrap();
     assert_ne!(stranger.match_id, host.match_id);
     let friend = mm
         .join_by_code(&anon(), &code.to_ascii_lowercase())
+        .await
         .unwrap();
     assert_eq!(friend.match_id, host.match_id);
-    let by_id = mm.join_by_id(&anon(), &host.match_id).unwrap();
+    let by_id = mm.join_by_id(&anon(), &host.match_id).await.unwrap();
     assert_eq!(by_id.match_id, host.match_id);
     assert_eq!(
-        mm.join_by_id(&anon(), &host.match_id).unwrap_err(),
+        mm.join_by_id(&anon(), &host.match_id).await.unwrap_err(),
         MatchmakingError::Full
     );
     assert_eq!(
-        mm.join_by_code(&anon(), "ZZZZZZ").unwrap_err(),
+        mm.join_by_code(&anon(), "ZZZZZZ").await.unwrap_err(),
         MatchmakingError::NotFound
     );
     // A match the admin API made is not matchmaking's to offer.
@@ -167,7 +169,7 @@ async fn private_matches_are_joined_by_code_or_id_only() {
         })
         .unwrap();
     assert_eq!(
-        mm.join_by_id(&anon(), &admin.info().id).unwrap_err(),
+        mm.join_by_id(&anon(), &admin.info().id).await.unwrap_err(),
         MatchmakingError::NotFound
     );
 }

@@ -67,7 +67,7 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(
     };
     let on_connect = move |s: SocketRef<A>| {
         let app = app.clone();
-        async move { subscribed(s, &app) }
+        async move { subscribed(s, &app).await }
     };
     io.ns(
         lobby::NAMESPACE,
@@ -123,15 +123,25 @@ struct Subscription {
     game: Option<&'static str>,
 }
 
-fn subscribed<A: Adapter>(s: SocketRef<A>, app: &NetState) {
+async fn subscribed<A: Adapter>(s: SocketRef<A>, app: &NetState) {
     let game = s.extensions.get::<Subscription>().and_then(|sub| sub.game);
     // Joined before the list is read, so a change between the two is not lost (it may be seen
     // twice: in the list and as an event).
     s.join(game.map_or_else(|| ALL_GAMES.to_owned(), room_of));
-    let matches = app.matchmaker.list(&ListFilter {
-        game: game.map(str::to_owned),
-        ..ListFilter::default()
-    });
+    let matches = match app
+        .matchmaker
+        .list(&ListFilter {
+            game: game.map(str::to_owned),
+            ..ListFilter::default()
+        })
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::debug!(error = %e, "lobby: the listing is unavailable");
+            Vec::new()
+        }
+    };
     let _ = s.emit(lobby::MATCHES, &serde_json::json!({ "matches": matches }));
 }
 
@@ -152,9 +162,11 @@ pub(crate) async fn publish<A: Adapter>(
         let Some(ns) = io.of(lobby::NAMESPACE) else {
             break;
         };
-        let now: HashMap<String, OpenMatch> = app
-            .matchmaker
-            .list(&ListFilter::default())
+        // A listing that cannot be read now changes nothing: the next one is compared.
+        let Ok(listing) = app.matchmaker.list(&ListFilter::default()).await else {
+            continue;
+        };
+        let now: HashMap<String, OpenMatch> = listing
             .into_iter()
             .map(|open| (open.match_id.clone(), open))
             .collect();

@@ -98,6 +98,7 @@ impl From<MatchmakingError> for ApiError {
             MatchmakingError::Full => StatusCode::CONFLICT,
             MatchmakingError::Ended => StatusCode::GONE,
             MatchmakingError::Create(c) => return c.clone().into(),
+            MatchmakingError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, e.code(), e.to_string())
     }
@@ -214,8 +215,12 @@ fn seat_reservation(
         .key
         .sign(&claims)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let url = match &r.node_url {
+        Some(url) => url.to_string(),
+        None => public_url(app, headers)?,
+    };
     Ok(SeatReservation {
-        url: public_url(app, headers)?,
+        url,
         match_id: r.match_id.to_string(),
         game: r.game,
         player_id: r.player.to_string(),
@@ -264,7 +269,7 @@ async fn join_or_create(
             "`private` is for create: join-or-create only joins public matches",
         ));
     }
-    let r = app.matchmaker.join_or_create(&who.id, &wanted)?;
+    let r = app.matchmaker.join_or_create(&who.id, &wanted).await?;
     answer(&app, &headers, r, StatusCode::OK)
 }
 
@@ -275,7 +280,7 @@ async fn create(
     body: Result<Json<Ask>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SeatReservation>), ApiError> {
     let (who, wanted, private) = asked(&app, &headers, &peer, body)?;
-    let r = app.matchmaker.create(&who.id, &wanted, private)?;
+    let r = app.matchmaker.create(&who.id, &wanted, private).await?;
     answer(&app, &headers, r, StatusCode::CREATED)
 }
 
@@ -289,8 +294,8 @@ async fn join(
     let Json(ask) = body?;
     shutting_down(&app)?;
     let r = match (ask.match_id, ask.code) {
-        (Some(id), None) => app.matchmaker.join_by_id(&who.id, &id)?,
-        (None, Some(code)) => app.matchmaker.join_by_code(&who.id, &code)?,
+        (Some(id), None) => app.matchmaker.join_by_id(&who.id, &id).await?,
+        (None, Some(code)) => app.matchmaker.join_by_code(&who.id, &code).await?,
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -340,7 +345,7 @@ async fn list(
             },
         }
     }
-    let matches = app.matchmaker.list(&filter);
+    let matches = app.matchmaker.list(&filter).await?;
     Ok(Json(serde_json::json!({ "matches": matches })))
 }
 

@@ -44,7 +44,7 @@ async fn wait_rounds(q: &Queue, d: Duration) {
     let end = Instant::now() + d;
     while Instant::now() < end {
         tokio::time::sleep(ROUND).await;
-        q.round();
+        q.round().await;
     }
 }
 
@@ -53,7 +53,7 @@ async fn close_ratings_meet_at_once_and_far_ones_once_both_windows_reach() {
     let (q, d) = queue(MatchmakingConfig::default());
     let a = q.enqueue(entry(&q, "a", "arena", 2, 1500.0)).unwrap();
     let b = q.enqueue(entry(&q, "b", "arena", 2, 1550.0)).unwrap();
-    q.round();
+    q.round().await;
     let (ra, rb) = (matched(&a).unwrap(), matched(&b).unwrap());
     assert_eq!(ra.match_id, rb.match_id);
     assert_eq!(match_of(&d, &ra).seats_view().reserved, ["a", "b"]);
@@ -77,10 +77,10 @@ async fn a_newcomer_is_not_matched_beyond_its_own_window() {
     wait_rounds(&q, Duration::from_secs(30)).await;
     // The old ticket's window is 850 now; the newcomer's is 100.
     let new = q.enqueue(entry(&q, "new", "arena", 2, 1300.0)).unwrap();
-    q.round();
+    q.round().await;
     assert!(matched(&old).is_none() && matched(&new).is_none());
     let close = q.enqueue(entry(&q, "close", "arena", 2, 1080.0)).unwrap();
-    q.round();
+    q.round().await;
     assert!(matched(&old).is_some() && matched(&close).is_some());
     assert!(matched(&new).is_none());
 }
@@ -102,7 +102,7 @@ async fn a_hundred_random_players_form_fair_groups() {
     let mut formed_at: BTreeMap<String, Duration> = BTreeMap::new();
     let start = Instant::now();
     loop {
-        q.round();
+        q.round().await;
         for t in &tickets {
             if let Some(r) = matched(t) {
                 formed_at
@@ -157,7 +157,7 @@ async fn a_party_is_seated_together_once_all_its_members_are_queued() {
     let m1 = q.enqueue(with_party("m1", 1500.0)).unwrap();
     let s1 = q.enqueue(entry(&q, "s1", "arena", 4, 1490.0)).unwrap();
     let s2 = q.enqueue(entry(&q, "s2", "arena", 4, 1510.0)).unwrap();
-    q.round();
+    q.round().await;
     assert!(matches!(
         status(&m1),
         TicketStatus::WaitingForParty {
@@ -167,7 +167,7 @@ async fn a_party_is_seated_together_once_all_its_members_are_queued() {
     ));
     assert!(matched(&s1).is_none(), "two solos cannot fill four seats");
     let m2 = q.enqueue(with_party("m2", 1520.0)).unwrap();
-    q.round();
+    q.round().await;
     let seats: Vec<Reservation> = [&m1, &m2, &s1, &s2]
         .iter()
         .map(|t| matched(t).unwrap())
