@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Registry;
+use crate::cluster::directory::ClusterDirectory;
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
 use crate::matchmaking::queue::Queue;
@@ -90,8 +91,19 @@ impl ServerBuilder {
             runtimes.clone(),
             shutdown.clone(),
         ));
+        // With Redis, matchmaking sees every node's matches; alone, this node's.
+        let registry = Arc::new(std::sync::OnceLock::new());
+        let matches: Arc<dyn crate::matchmaking::MatchDirectory> = match &config.cluster {
+            Some(_) => Arc::new(ClusterDirectory::new(
+                directory.clone(),
+                registry.clone(),
+                config.auth.admin_key.clone(),
+                shutdown.clone(),
+            )),
+            None => directory.clone(),
+        };
         let matchmaker = Arc::new(Matchmaker::new(
-            directory.clone() as Arc<dyn crate::matchmaking::MatchDirectory>,
+            matches,
             metrics.clone(),
             config.matchmaking.reservation_ttl,
         ));
@@ -134,7 +146,7 @@ impl ServerBuilder {
                 config.matchmaking.player_rate,
                 config.matchmaking.player_burst,
             ),
-            registry: std::sync::OnceLock::new(),
+            registry,
             http: reqwest::Client::new(),
             public_url: config
                 .matchmaking

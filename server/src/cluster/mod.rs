@@ -5,7 +5,9 @@
 //! - `registry`: each node's entry — its URL and load — kept alive by a heartbeat and gone by
 //!   itself a time-to-live after the node stops beating.
 //! - `placement`: which node a new match goes to.
+//! - `directory`: the matches of every node, for matchmaking.
 
+pub mod directory;
 pub mod placement;
 pub mod registry;
 

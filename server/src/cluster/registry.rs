@@ -18,12 +18,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
 use crate::directory::Directory;
+use crate::matchmaking::directory::Listed;
 use crate::metrics::Metrics;
 
 /// Keys of node entries: this prefix and the node's id.
 pub const NODE_KEY_PREFIX: &str = "tickroom:node:";
 /// Keys of the lists of a node's matches: this prefix and the node's id.
 pub const MATCHES_KEY_PREFIX: &str = "tickroom:matches:";
+/// Keys of the lists of the matches a node's matchmaking offers: this prefix and its id.
+pub const LISTED_KEY_PREFIX: &str = "tickroom:listed:";
 /// The longest a single Redis call may take before it counts as Redis being down.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Entries read in one `SCAN` step.
@@ -151,45 +154,84 @@ impl Registry {
         result
     }
 
-    /// Writes this node's entry and the ids of its matches, alive for the time-to-live.
-    pub async fn beat(&self, entry: &NodeInfo, matches: &[Arc<str>]) -> Result<(), RegistryError> {
-        let key = Self::key(&self.id);
-        let value = serde_json::to_string(entry).unwrap_or_default();
-        let list_key = format!("{MATCHES_KEY_PREFIX}{}", self.id);
-        let list = serde_json::to_string(matches).unwrap_or_default();
+    /// Writes this node's entry, the ids of its matches and the matches its matchmaking
+    /// offers, alive for the time-to-live.
+    pub async fn beat(
+        &self,
+        entry: &NodeInfo,
+        matches: &[Arc<str>],
+        listed: &[Listed],
+    ) -> Result<(), RegistryError> {
         let ttl = u64::try_from(self.config.node_ttl.as_millis()).unwrap_or(u64::MAX);
+        let writes = [
+            (
+                Self::key(&self.id),
+                serde_json::to_string(entry).unwrap_or_default(),
+            ),
+            (
+                format!("{MATCHES_KEY_PREFIX}{}", self.id),
+                serde_json::to_string(matches).unwrap_or_default(),
+            ),
+            (
+                format!("{LISTED_KEY_PREFIX}{}", self.id),
+                serde_json::to_string(listed).unwrap_or_default(),
+            ),
+        ];
         self.with_conn(async move |c| {
-            redis::pipe()
-                .cmd("SET")
-                .arg(&key)
-                .arg(&value)
-                .arg("PX")
-                .arg(ttl)
-                .ignore()
-                .cmd("SET")
-                .arg(&list_key)
-                .arg(&list)
-                .arg("PX")
-                .arg(ttl)
-                .ignore()
-                .query_async::<()>(c)
-                .await
+            let mut pipe = redis::pipe();
+            for (key, value) in &writes {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl)
+                    .ignore();
+            }
+            pipe.query_async::<()>(c).await
         })
         .await
     }
 
+    /// The matches the other nodes' matchmaking offers, with the node of each, as of their
+    /// last heartbeats.
+    pub async fn remote_listed(&self) -> Result<Vec<(NodeInfo, Listed)>, RegistryError> {
+        let others: Vec<NodeInfo> = self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.id != self.id)
+            .collect();
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = others
+            .iter()
+            .map(|n| format!("{LISTED_KEY_PREFIX}{}", n.id))
+            .collect();
+        let lists: Vec<Option<String>> = self
+            .with_conn(async move |c| redis::cmd("MGET").arg(&keys).query_async(c).await)
+            .await?;
+        Ok(others
+            .into_iter()
+            .zip(lists)
+            .flat_map(|(node, list)| {
+                let listed: Vec<Listed> = list
+                    .and_then(|l| serde_json::from_str(&l).ok())
+                    .unwrap_or_default();
+                listed.into_iter().map(move |l| (node.clone(), l))
+            })
+            .collect())
+    }
+
     /// Removes this node's entry (it is exiting).
     pub async fn leave(&self) -> Result<(), RegistryError> {
-        let key = Self::key(&self.id);
-        let list_key = format!("{MATCHES_KEY_PREFIX}{}", self.id);
-        self.with_conn(async move |c| {
-            redis::cmd("DEL")
-                .arg(&key)
-                .arg(&list_key)
-                .query_async::<()>(c)
-                .await
-        })
-        .await
+        let keys = [
+            Self::key(&self.id),
+            format!("{MATCHES_KEY_PREFIX}{}", self.id),
+            format!("{LISTED_KEY_PREFIX}{}", self.id),
+        ];
+        self.with_conn(async move |c| redis::cmd("DEL").arg(&keys).query_async::<()>(c).await)
+            .await
     }
 
     /// The other node that holds match `id`, as of its last heartbeat.
@@ -291,7 +333,8 @@ impl Registry {
                 .iter()
                 .map(|m| m.info().id.clone())
                 .collect();
-            let result = self.beat(&entry, &matches).await;
+            let listed = directory.local_listed();
+            let result = self.beat(&entry, &matches, &listed).await;
             let up = result.is_ok();
             metrics.redis_up.set(i64::from(up));
             match (&result, was_up) {

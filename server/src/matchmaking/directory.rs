@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tickroom_engine::MatchRules;
 use tickroom_shared::token::unix_now;
 
@@ -60,12 +60,12 @@ pub struct Reservation {
 }
 
 /// A public open match, as the lobby lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenMatch {
     /// Its id.
     pub match_id: String,
     /// Its game.
-    pub game: &'static str,
+    pub game: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
     /// Seats taken (reserved, connected or held).
@@ -73,11 +73,22 @@ pub struct OpenMatch {
     /// Player seats.
     pub max_players: u32,
     /// `waiting` or `running`.
-    pub state: &'static str,
+    pub state: String,
     /// Its join code.
     pub code: Option<String>,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
+}
+
+/// A match matchmaking offers, as a node publishes it for the others: its open view, and
+/// whether it is private (then never listed or offered, only joined by code or id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    /// The open view.
+    #[serde(flatten)]
+    pub open: OpenMatch,
+    /// Whether it is private.
+    pub private: bool,
 }
 
 /// What to list.
@@ -129,11 +140,11 @@ impl OpenMatch {
         let listing = info.listing.as_deref();
         Self {
             match_id: info.id.to_string(),
-            game: info.game,
+            game: info.game.to_owned(),
             labels: listing.map(|l| l.labels.clone()).unwrap_or_default(),
             players: m.seats_taken(),
             max_players: info.max_players,
-            state: m.state().as_str(),
+            state: m.state().as_str().to_owned(),
             code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
             created_at: info.created_at,
         }
@@ -201,7 +212,7 @@ impl MatchDirectory for Directory {
 }
 
 impl Directory {
-    fn local_candidates(&self, wanted: &Wanted, player: &str) -> Vec<Candidate> {
+    pub(crate) fn local_candidates(&self, wanted: &Wanted, player: &str) -> Vec<Candidate> {
         self.select(|m| {
             let info = m.info();
             info.listing
@@ -222,7 +233,7 @@ impl Directory {
         .collect()
     }
 
-    fn local_reserve(
+    pub(crate) fn local_reserve(
         &self,
         match_id: &str,
         player: &Arc<str>,
@@ -247,7 +258,7 @@ impl Directory {
         })
     }
 
-    fn local_by_code(&self, code: &str) -> Option<Arc<str>> {
+    pub(crate) fn local_by_code(&self, code: &str) -> Option<Arc<str>> {
         // A scan: codes are looked up once per join, and a node holds at most `--max-rooms`
         // matches.
         self.select(|m| {
@@ -261,7 +272,19 @@ impl Directory {
         .map(|m| m.info().id.clone())
     }
 
-    fn local_list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
+    /// Every match matchmaking offers here, private ones included, not ended: what this node
+    /// publishes for the others.
+    pub(crate) fn local_listed(&self) -> Vec<Listed> {
+        self.select(|m| m.info().listing.is_some() && !m.state().is_over())
+            .iter()
+            .map(|m| Listed {
+                open: OpenMatch::of(m),
+                private: m.info().listing.as_ref().is_some_and(|l| l.private),
+            })
+            .collect()
+    }
+
+    pub(crate) fn local_list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
         let mut found: Vec<OpenMatch> = self
             .select(|m| {
                 let info = m.info();

@@ -19,8 +19,9 @@ use tickroom_shared::limits::is_valid_id;
 use tickroom_shared::{EndReason, MatchClaims, Role};
 
 use super::NetState;
+use crate::cluster::directory::{InternalCreate, InternalReserve, ReservationWire};
 use crate::cluster::placement;
-use crate::directory::{CreateError, Match, MatchInfo, MatchSpec};
+use crate::directory::{CreateError, Listing, Match, MatchInfo, MatchSpec};
 use crate::results::MatchResult;
 
 /// Longest token lifetime the admin API mints, in seconds (7 days).
@@ -201,6 +202,8 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/admin/matches/{id}", get(get_match).delete(end_match))
         .route("/admin/matches/{id}/tokens", post(mint_token))
         .route("/admin/nodes", get(list_nodes))
+        .route("/admin/internal/create", post(internal_create))
+        .route("/admin/internal/reserve", post(internal_reserve))
         .route("/admin/results", get(list_results))
         .route("/admin/results/{id}", get(get_result))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -514,4 +517,48 @@ async fn list_nodes(State(app): State<Arc<NetState>>) -> Result<Json<serde_json:
         )
     })?;
     Ok(Json(json!({ "node": registry.id(), "nodes": nodes })))
+}
+
+/// Another node's matchmaking creates a match here (docs/SCALING.md).
+async fn internal_create(
+    State(app): State<Arc<NetState>>,
+    body: Result<Json<InternalCreate>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Json(req) = body?;
+    let m = app.directory.create(MatchSpec {
+        game: req.game,
+        max_players: Some(req.max_players),
+        listing: Some(Listing {
+            labels: req.labels,
+            private: req.private,
+            code: Some(req.code.into()),
+        }),
+        ..MatchSpec::default()
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "match_id": m.info().id.as_ref() })),
+    ))
+}
+
+/// Another node's matchmaking reserves a seat in a match here (docs/SCALING.md).
+async fn internal_reserve(
+    State(app): State<Arc<NetState>>,
+    body: Result<Json<InternalReserve>, JsonRejection>,
+) -> Result<Json<ReservationWire>, ApiError> {
+    let Json(req) = body?;
+    if !is_valid_id(&req.player) || req.ttl_secs == 0 || req.ttl_secs > MAX_TOKEN_TTL_SECS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            "player must be a valid id and ttl_secs within 1..=604800",
+        ));
+    }
+    let r = app.directory.local_reserve(
+        &req.match_id,
+        &req.player.as_str().into(),
+        std::time::Duration::from_secs(req.ttl_secs),
+    )?;
+    app.metrics.seats_reserved.inc();
+    Ok(Json(ReservationWire::from(&r)))
 }

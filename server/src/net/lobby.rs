@@ -176,7 +176,7 @@ pub(crate) async fn publish<A: Adapter>(
                 Some(before) if before != open => lobby::MATCH_CHANGED,
                 Some(_) => continue,
             };
-            let rooms = [ALL_GAMES.to_owned(), room_of(open.game)];
+            let rooms = [ALL_GAMES.to_owned(), room_of(&open.game)];
             if let Err(e) = ns.clone().to(rooms).emit(event, open).await {
                 tracing::debug!(error = %e, "lobby broadcast failed");
             }
@@ -185,7 +185,7 @@ pub(crate) async fn publish<A: Adapter>(
             if now.contains_key(id) {
                 continue;
             }
-            let rooms = [ALL_GAMES.to_owned(), room_of(gone.game)];
+            let rooms = [ALL_GAMES.to_owned(), room_of(&gone.game)];
             let body = serde_json::json!({ "match_id": id, "game": gone.game });
             if let Err(e) = ns.clone().to(rooms).emit(lobby::MATCH_REMOVED, &body).await {
                 tracing::debug!(error = %e, "lobby broadcast failed");

@@ -87,7 +87,7 @@ pub(crate) struct NetState {
     /// `--public-url`: where reservations tell clients to connect.
     pub(crate) public_url: Option<String>,
     /// The node registry, with `--redis-url` (set once the node listens).
-    pub(crate) registry: std::sync::OnceLock<Arc<crate::cluster::Registry>>,
+    pub(crate) registry: Arc<std::sync::OnceLock<Arc<crate::cluster::Registry>>>,
     /// Calls other nodes (placement).
     pub(crate) http: reqwest::Client,
 }

@@ -7,7 +7,7 @@ use tickroom_server::config::ClusterConfig;
 use tickroom_shared::Role;
 use tickroom_shared::games::arena::ArenaState;
 use tickroom_tests::redis::RedisServer;
-use tickroom_tests::{TestServer, next_snapshot, snapshot_where, test_config};
+use tickroom_tests::{TestServer, WAIT, next_snapshot, snapshot_where, test_config};
 
 /// A node on `redis` with a fast heartbeat, so the tests wait fractions of a second.
 async fn node(redis: &RedisServer, id: &str) -> TestServer {
@@ -193,4 +193,87 @@ async fn a_player_at_the_wrong_node_is_told_where_to_go() {
         Err(ConnectError::Refused { code }) => assert_eq!(code, "match_not_found"),
         other => panic!("expected match_not_found, got {:?}", other.map(|_| ())),
     }
+}
+
+/// Matchmaking on any node sees every node's matches: a player asking node b joins the open
+/// match node a holds, and connects to a; a join code works from either node; the lobby of
+/// either lists both nodes' matches.
+#[tokio::test]
+async fn matchmaking_on_any_node_places_players_across_nodes() {
+    use tickroom_client::matchmaking::{Matchmaker, Options};
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    let options = Options {
+        max_players: Some(4),
+        ..Options::default()
+    };
+    // The first request, on b, opens a match on the least loaded node: a (the tie goes by id).
+    let first = Matchmaker::new(&b.url, None)
+        .join_or_create("arena", &options)
+        .await
+        .unwrap();
+    assert_eq!(first.url, a.url, "placed on a: {first:?}");
+    assert!(a.admin.get_match(&first.match_id).await.is_ok());
+    // Once a's heartbeat has published it, b offers that match's free seats.
+    let mut second = None;
+    for _ in 0..100 {
+        let r = Matchmaker::new(&b.url, None)
+            .join_or_create("arena", &options)
+            .await
+            .unwrap();
+        if r.match_id == first.match_id {
+            second = Some(r);
+            break;
+        }
+        // Not visible yet: b opened another; end it and ask again.
+        let owner = if r.url == a.url { &a } else { &b };
+        owner.admin.end_match(&r.match_id).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = second.expect("b offered a's open match");
+    assert_eq!(
+        second.url, a.url,
+        "the seat is on a, and the answer says so"
+    );
+    let mut c = tickroom_client::Client::connect(&second.url, &second.auth(), WAIT)
+        .await
+        .expect("the reservation is redeemed at a");
+    assert!(c.next_event(WAIT).await.unwrap().welcome().is_some());
+    let view = a.admin.get_match(&first.match_id).await.unwrap();
+    assert_eq!(view.players, std::slice::from_ref(&second.player_id));
+    assert_eq!(view.reserved, std::slice::from_ref(&first.player_id));
+
+    // A private match on a, joined by its code through b.
+    let host = Matchmaker::new(&a.url, None)
+        .create("arena", &Options::default(), true)
+        .await
+        .unwrap();
+    let code = host.code.clone().unwrap();
+    let mut friend = None;
+    for _ in 0..100 {
+        match Matchmaker::new(&b.url, None).join_by_code(&code).await {
+            Ok(r) => {
+                friend = Some(r);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let friend = friend.expect("the code works from b");
+    assert_eq!(
+        (friend.match_id.as_str(), friend.url.as_str()),
+        (host.match_id.as_str(), host.url.as_str())
+    );
+    // Both nodes' lobbies list the public match (and not the private one).
+    let listed = Matchmaker::new(&b.url, None)
+        .list(Some("arena"), &Default::default(), false)
+        .await
+        .unwrap();
+    assert!(
+        listed.iter().any(|m| m.match_id == first.match_id),
+        "{listed:?}"
+    );
+    assert!(listed.iter().all(|m| m.match_id != host.match_id));
 }

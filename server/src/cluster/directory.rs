@@ -1,0 +1,350 @@
+//! The match directory of a cluster: this node's matches, and the other nodes' as their
+//! heartbeats publish them in Redis. Matchmaking on any node sees them all: it offers a seat
+//! in another node's open match, creates new matches on the least loaded node, and finds a
+//! join code wherever its match runs. What needs another node — a reservation in its match, a
+//! match created there — is asked of that node over HTTP with the shared admin key
+//! (`/admin/internal/…`); the seat count stays under the owning match's lock.
+//!
+//! Without Redis the node still serves its own matches: a listing it cannot read adds
+//! nothing, and a new match is created here.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tickroom_engine::MatchRules;
+use tokio_util::sync::CancellationToken;
+
+use super::{Registry, placement};
+use crate::directory::{Directory, Listing};
+use crate::matchmaking::directory::{
+    Candidate, DirectoryFuture, ListFilter, MatchDirectory, OpenMatch, Reservation,
+};
+use crate::matchmaking::{MatchmakingError, Wanted};
+
+/// The body of `POST /admin/internal/create`: a match for matchmaking, created where it lands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalCreate {
+    /// The game.
+    pub game: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its size.
+    pub max_players: u32,
+    /// Whether it is private.
+    pub private: bool,
+    /// Its join code.
+    pub code: String,
+}
+
+/// The body of `POST /admin/internal/reserve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalReserve {
+    /// The match, on the node asked.
+    pub match_id: String,
+    /// The player.
+    pub player: String,
+    /// How long the reservation lasts, in seconds.
+    pub ttl_secs: u64,
+}
+
+/// A reservation as the owning node answers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationWire {
+    /// The match.
+    pub match_id: String,
+    /// Its instance.
+    pub instance: String,
+    /// Its game.
+    pub game: String,
+    /// The player.
+    pub player: String,
+    /// When it lapses, seconds since the Unix epoch.
+    pub until: u64,
+    /// The match's join code.
+    pub code: Option<String>,
+    /// Whether the match is private.
+    pub private: bool,
+}
+
+impl From<&Reservation> for ReservationWire {
+    fn from(r: &Reservation) -> Self {
+        Self {
+            match_id: r.match_id.to_string(),
+            instance: r.instance.to_string(),
+            game: r.game.to_owned(),
+            player: r.player.to_string(),
+            until: r.until,
+            code: r.code.as_deref().map(str::to_owned),
+            private: r.private,
+        }
+    }
+}
+
+/// This node's directory and the others', through Redis and their admin APIs.
+#[derive(Debug)]
+pub struct ClusterDirectory {
+    local: Arc<Directory>,
+    /// Set once the node listens (its URL is known then).
+    registry: Arc<OnceLock<Arc<Registry>>>,
+    http: reqwest::Client,
+    admin_key: String,
+    /// Cancelled when this node starts draining.
+    draining: CancellationToken,
+    /// Matches this node created on others, by id, with the node's URL and when: they are
+    /// reserved in at once, before the owning node's next heartbeat lists them.
+    placed: std::sync::Mutex<std::collections::HashMap<Arc<str>, (String, std::time::Instant)>>,
+}
+
+/// How long [`ClusterDirectory::placed`] remembers a match: past it, the owner's heartbeats
+/// list it.
+const PLACED_MEMORY: Duration = Duration::from_secs(30);
+
+impl ClusterDirectory {
+    /// Over `local`, with the registry once it is set.
+    pub fn new(
+        local: Arc<Directory>,
+        registry: Arc<OnceLock<Arc<Registry>>>,
+        admin_key: String,
+        draining: CancellationToken,
+    ) -> Self {
+        Self {
+            local,
+            registry,
+            http: reqwest::Client::new(),
+            admin_key,
+            draining,
+            placed: std::sync::Mutex::default(),
+        }
+    }
+
+    fn placed(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Arc<str>, (String, std::time::Instant)>>
+    {
+        self.placed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The other nodes' matches for matchmaking; none when Redis cannot be read.
+    async fn remote(&self) -> Vec<(super::NodeInfo, crate::matchmaking::directory::Listed)> {
+        let Some(registry) = self.registry.get() else {
+            return Vec::new();
+        };
+        registry.remote_listed().await.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "cluster directory: other nodes' matches unreadable");
+            Vec::new()
+        })
+    }
+
+    /// POSTs `body` to `path` on the node at `url` with the admin key; its JSON answer, or
+    /// its error code.
+    async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        url: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, MatchmakingError> {
+        let unavailable = |e: reqwest::Error| MatchmakingError::Unavailable(e.to_string());
+        let resp = self
+            .http
+            .post(format!("{}{path}", url.trim_end_matches('/')))
+            .bearer_auth(&self.admin_key)
+            .timeout(placement::FORWARD_TIMEOUT)
+            .json(body)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if resp.status().is_success() {
+            return resp.json().await.map_err(unavailable);
+        }
+        let answer: serde_json::Value = resp.json().await.unwrap_or_default();
+        Err(match answer["error"]["code"].as_str() {
+            Some("match_full") => MatchmakingError::Full,
+            Some("match_ended") => MatchmakingError::Ended,
+            Some("match_not_found") => MatchmakingError::NotFound,
+            other => MatchmakingError::Unavailable(format!(
+                "the node at {url} answered {}",
+                other.unwrap_or("without a code")
+            )),
+        })
+    }
+}
+
+impl MatchDirectory for ClusterDirectory {
+    fn game(&self, game: &str) -> Option<&'static str> {
+        MatchDirectory::game(&*self.local, game)
+    }
+
+    fn rules(&self, game: &str) -> MatchRules {
+        MatchDirectory::rules(&*self.local, game)
+    }
+
+    fn default_size(&self, game: &str) -> u32 {
+        MatchDirectory::default_size(&*self.local, game)
+    }
+
+    fn candidates<'a>(
+        &'a self,
+        wanted: &'a Wanted,
+        player: &'a str,
+    ) -> DirectoryFuture<'a, Vec<Candidate>> {
+        Box::pin(async move {
+            let mut found = self.local.local_candidates(wanted, player);
+            found.extend(
+                self.remote()
+                    .await
+                    .into_iter()
+                    .map(|(_, l)| l)
+                    .filter(|l| {
+                        !l.private
+                            && l.open.game == wanted.game
+                            && l.open.labels == wanted.labels
+                            && l.open.max_players == wanted.max_players
+                            && l.open.players < l.open.max_players
+                    })
+                    .map(|l| Candidate {
+                        match_id: l.open.match_id.into(),
+                        taken: l.open.players,
+                        created_at: l.open.created_at,
+                        // Unknown from here; the owning node renews a seat the player holds.
+                        holds_player: false,
+                    }),
+            );
+            Ok(found)
+        })
+    }
+
+    fn create<'a>(&'a self, wanted: &'a Wanted, listing: Listing) -> DirectoryFuture<'a, Arc<str>> {
+        Box::pin(async move {
+            if let Some(registry) = self.registry.get() {
+                let nodes =
+                    placement::candidates(registry, &self.local, self.draining.is_cancelled())
+                        .await;
+                let body = InternalCreate {
+                    game: wanted.game.to_owned(),
+                    labels: listing.labels.clone(),
+                    max_players: wanted.max_players,
+                    private: listing.private,
+                    code: listing.code.as_deref().unwrap_or_default().to_owned(),
+                };
+                for node in nodes {
+                    if node.id == registry.id() {
+                        break;
+                    }
+                    #[derive(Deserialize)]
+                    struct Created {
+                        match_id: String,
+                    }
+                    match self
+                        .call::<Created>(&node.url, "/admin/internal/create", &body)
+                        .await
+                    {
+                        Ok(c) => {
+                            let id: Arc<str> = c.match_id.into();
+                            let mut placed = self.placed();
+                            placed.retain(|_, (_, at)| at.elapsed() < PLACED_MEMORY);
+                            placed
+                                .insert(id.clone(), (node.url.clone(), std::time::Instant::now()));
+                            return Ok(id);
+                        }
+                        Err(e) => {
+                            tracing::warn!(node = %node.id, error = %e, "cluster directory: the node did not take the match; trying the next");
+                        }
+                    }
+                }
+            }
+            MatchDirectory::create(&*self.local, wanted, listing).await
+        })
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        match_id: &'a str,
+        player: &'a Arc<str>,
+        ttl: Duration,
+    ) -> DirectoryFuture<'a, Reservation> {
+        Box::pin(async move {
+            if self.local.get(match_id).is_some() {
+                return self.local.local_reserve(match_id, player, ttl);
+            }
+            let Some(registry) = self.registry.get() else {
+                return Err(MatchmakingError::NotFound);
+            };
+            let remembered = self.placed().get(match_id).map(|(url, _)| url.clone());
+            let url = match remembered {
+                Some(url) => url,
+                None => {
+                    registry
+                        .locate(match_id)
+                        .await
+                        .map_err(|e| MatchmakingError::Unavailable(e.to_string()))?
+                        .ok_or(MatchmakingError::NotFound)?
+                        .url
+                }
+            };
+            let body = InternalReserve {
+                match_id: match_id.to_owned(),
+                player: player.to_string(),
+                ttl_secs: ttl.as_secs().max(1),
+            };
+            let r: ReservationWire = self.call(&url, "/admin/internal/reserve", &body).await?;
+            let game = MatchDirectory::game(&*self.local, &r.game).ok_or_else(|| {
+                MatchmakingError::Unavailable(format!(
+                    "the node offers a game unknown here: {}",
+                    r.game
+                ))
+            })?;
+            Ok(Reservation {
+                match_id: r.match_id.into(),
+                instance: r.instance.into(),
+                game,
+                player: player.clone(),
+                until: r.until,
+                code: r.code.map(Into::into),
+                private: r.private,
+                node_url: Some(url.into()),
+            })
+        })
+    }
+
+    fn by_code<'a>(&'a self, code: &'a str) -> DirectoryFuture<'a, Option<Arc<str>>> {
+        Box::pin(async move {
+            if let Some(id) = self.local.local_by_code(code) {
+                return Ok(Some(id));
+            }
+            Ok(self
+                .remote()
+                .await
+                .into_iter()
+                .find(|(_, l)| l.open.code.as_deref() == Some(code))
+                .map(|(_, l)| l.open.match_id.into()))
+        })
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> DirectoryFuture<'a, Vec<OpenMatch>> {
+        Box::pin(async move {
+            let mut found = self.local.local_list(filter);
+            found.extend(
+                self.remote()
+                    .await
+                    .into_iter()
+                    .map(|(_, l)| l)
+                    .filter(|l| {
+                        !l.private
+                            && filter.game.as_deref().is_none_or(|g| l.open.game == g)
+                            && filter
+                                .labels
+                                .iter()
+                                .all(|(k, v)| l.open.labels.get(k) == Some(v))
+                            && (!filter.available || l.open.players < l.open.max_players)
+                    })
+                    .map(|l| l.open),
+            );
+            found.sort_by(|a, b| (a.created_at, &a.match_id).cmp(&(b.created_at, &b.match_id)));
+            Ok(found)
+        })
+    }
+}
