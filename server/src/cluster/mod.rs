@@ -2,8 +2,8 @@
 //! goes through Redis.
 //!
 //! # Layout
-//! - `registry`: each node's entry — its URL and load — kept alive by a heartbeat and gone by
-//!   itself a time-to-live after the node stops beating.
+//! - `registry`: each node's entry — its URL and load — and lists of its matches, kept alive
+//!   by a heartbeat and gone by themselves a time-to-live after the node stops beating.
 //! - `placement`: which node a new match goes to.
 //! - `directory`: the matches of every node, for matchmaking.
 

@@ -1,7 +1,9 @@
-//! The node registry: every node writes its entry — id, public URL, load — and the ids of its
-//! matches to Redis every heartbeat, with a time-to-live a few heartbeats long. A node that stops (killed, frozen,
-//! cut off) leaves the registry by itself when its entry expires; nothing has to clean up
-//! after it. A node that drains says so in its entry, and removes it as it exits.
+//! The node registry: every heartbeat, each node writes three keys to Redis with a
+//! time-to-live a few heartbeats long — its entry (id, public URL, load), the ids of its
+//! matches (to send a player at the wrong node to the right one), and the matches its
+//! matchmaking offers (for the other nodes' matchmaking). A node that stops (killed, frozen,
+//! cut off) leaves the registry by itself when its keys expire; nothing has to clean up after
+//! it. A node that drains says so in its entry, and removes its keys as it exits.
 //!
 //! Redis going away does not disturb the node: its matches do not need Redis. The heartbeat
 //! keeps trying, and the node is back in the registry at the first beat after Redis returns.
@@ -223,7 +225,7 @@ impl Registry {
             .collect())
     }
 
-    /// Removes this node's entry (it is exiting).
+    /// Removes this node's keys (it is exiting).
     pub async fn leave(&self) -> Result<(), RegistryError> {
         let keys = [
             Self::key(&self.id),
