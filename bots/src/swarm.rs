@@ -304,8 +304,9 @@ impl SwarmBot {
         let asked = Instant::now();
         // Set while the bot's first welcome, the end of its matchmaking, is still to come.
         let mut matchmade = None;
-        let token = match &self.seat {
-            Seat::Token(t) => t.clone(),
+        // Where to connect: the server, or the node a reservation names.
+        let (token, server) = match &self.seat {
+            Seat::Token(t) => (t.clone(), self.server.clone()),
             Seat::Matchmake(player) => {
                 let options = Options {
                     max_players: Some(self.room_size),
@@ -317,7 +318,7 @@ impl SwarmBot {
                 {
                     Ok(r) => {
                         matchmade = Some(asked);
-                        r.token
+                        (r.token, r.url)
                     }
                     Err(e) => {
                         let code = match &e {
@@ -337,7 +338,7 @@ impl SwarmBot {
                 .reconnect_every
                 .map_or(self.end, |every| (Instant::now() + every).min(self.end));
             match self
-                .session(&token, &stats, until, &mut seq, matchmade.take())
+                .session(&server, &token, &stats, until, &mut seq, matchmade.take())
                 .await
             {
                 Some(client) => {
@@ -363,6 +364,7 @@ impl SwarmBot {
     /// across connections (docs/PROTOCOL.md, "input").
     async fn session(
         &self,
+        server: &str,
         token: &str,
         stats: &Stats,
         until: Instant,
@@ -374,7 +376,7 @@ impl SwarmBot {
             match_id: None,
             protocol: Some(PROTOCOL_VERSION),
         };
-        let mut client = match Client::connect(&self.server, &auth, Duration::from_secs(10)).await {
+        let mut client = match Client::connect(server, &auth, Duration::from_secs(10)).await {
             Ok(c) => c,
             Err(e) => {
                 count_connect_error(stats, &e);

@@ -94,9 +94,25 @@ pub struct ClusterDirectory {
     admin_key: String,
     /// Cancelled when this node starts draining.
     draining: CancellationToken,
-    /// Matches this node created on others, by id, with the node's URL and when: they are
-    /// reserved in at once, before the owning node's next heartbeat lists them.
-    placed: std::sync::Mutex<std::collections::HashMap<Arc<str>, (String, std::time::Instant)>>,
+    /// Matches this node created on others, by id: they are offered and reserved in at once,
+    /// before the owning node's next heartbeat lists them.
+    placed: std::sync::Mutex<std::collections::HashMap<Arc<str>, Placed>>,
+}
+
+/// A match this node created on another node.
+#[derive(Debug, Clone)]
+struct Placed {
+    /// The owning node's id and URL.
+    node: String,
+    url: String,
+    /// What it was created as.
+    wanted: Wanted,
+    private: bool,
+    /// Seats this node has reserved in it.
+    reserved: u32,
+    /// When it was created: by the system clock (compared with heartbeats) and monotonic.
+    at_unix: u64,
+    at: std::time::Instant,
 }
 
 /// How long [`ClusterDirectory::placed`] remembers a match: past it, the owner's heartbeats
@@ -121,10 +137,7 @@ impl ClusterDirectory {
         }
     }
 
-    fn placed(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Arc<str>, (String, std::time::Instant)>>
-    {
+    fn placed(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Arc<str>, Placed>> {
         self.placed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -193,25 +206,47 @@ impl MatchDirectory for ClusterDirectory {
     ) -> DirectoryFuture<'a, Vec<Candidate>> {
         Box::pin(async move {
             let mut found = self.local.local_candidates(wanted, player);
-            found.extend(
-                self.remote()
-                    .await
-                    .into_iter()
-                    .map(|(_, l)| l)
-                    .filter(|l| {
-                        !l.private
-                            && l.open.game == wanted.game
-                            && l.open.labels == wanted.labels
-                            && l.open.max_players == wanted.max_players
-                            && l.open.players < l.open.max_players
-                    })
-                    .map(|l| Candidate {
-                        match_id: l.open.match_id.into(),
+            let mut remote: std::collections::HashMap<Arc<str>, Candidate> = self
+                .remote()
+                .await
+                .into_iter()
+                .map(|(_, l)| l)
+                .filter(|l| {
+                    !l.private
+                        && l.open.game == wanted.game
+                        && l.open.labels == wanted.labels
+                        && l.open.max_players == wanted.max_players
+                })
+                .map(|l| {
+                    let id: Arc<str> = l.open.match_id.into();
+                    let c = Candidate {
+                        match_id: id.clone(),
                         taken: l.open.players,
                         created_at: l.open.created_at,
                         // Unknown from here; the owning node renews a seat the player holds.
                         holds_player: false,
-                    }),
+                    };
+                    (id, c)
+                })
+                .collect();
+            // Matches this node placed elsewhere count the seats it reserved in them, which
+            // their owner's last heartbeat may not show yet (or not list them at all).
+            for (id, p) in self.placed().iter() {
+                if p.private || p.wanted != *wanted {
+                    continue;
+                }
+                let c = remote.entry(id.clone()).or_insert_with(|| Candidate {
+                    match_id: id.clone(),
+                    taken: 0,
+                    created_at: p.at_unix,
+                    holds_player: false,
+                });
+                c.taken = c.taken.max(p.reserved);
+            }
+            found.extend(
+                remote
+                    .into_values()
+                    .filter(|c| c.taken < wanted.max_players),
             );
             Ok(found)
         })
@@ -220,9 +255,21 @@ impl MatchDirectory for ClusterDirectory {
     fn create<'a>(&'a self, wanted: &'a Wanted, listing: Listing) -> DirectoryFuture<'a, Arc<str>> {
         Box::pin(async move {
             if let Some(registry) = self.registry.get() {
-                let nodes =
+                let mut nodes =
                     placement::candidates(registry, &self.local, self.draining.is_cancelled())
                         .await;
+                // Another node's load is as of its last heartbeat: add the matches placed on it
+                // since, so creations within one heartbeat spread instead of piling onto it.
+                {
+                    let placed = self.placed();
+                    for n in &mut nodes {
+                        n.rooms += placed
+                            .values()
+                            .filter(|p| p.node == n.id && p.at_unix >= n.heartbeat_at)
+                            .count();
+                    }
+                }
+                placement::sort(&mut nodes);
                 let body = InternalCreate {
                     game: wanted.game.to_owned(),
                     labels: listing.labels.clone(),
@@ -245,9 +292,19 @@ impl MatchDirectory for ClusterDirectory {
                         Ok(c) => {
                             let id: Arc<str> = c.match_id.into();
                             let mut placed = self.placed();
-                            placed.retain(|_, (_, at)| at.elapsed() < PLACED_MEMORY);
-                            placed
-                                .insert(id.clone(), (node.url.clone(), std::time::Instant::now()));
+                            placed.retain(|_, p| p.at.elapsed() < PLACED_MEMORY);
+                            placed.insert(
+                                id.clone(),
+                                Placed {
+                                    node: node.id.clone(),
+                                    url: node.url.clone(),
+                                    wanted: wanted.clone(),
+                                    private: listing.private,
+                                    reserved: 0,
+                                    at_unix: tickroom_shared::token::unix_now(),
+                                    at: std::time::Instant::now(),
+                                },
+                            );
                             return Ok(id);
                         }
                         Err(e) => {
@@ -273,7 +330,7 @@ impl MatchDirectory for ClusterDirectory {
             let Some(registry) = self.registry.get() else {
                 return Err(MatchmakingError::NotFound);
             };
-            let remembered = self.placed().get(match_id).map(|(url, _)| url.clone());
+            let remembered = self.placed().get(match_id).map(|p| p.url.clone());
             let url = match remembered {
                 Some(url) => url,
                 None => {
@@ -291,6 +348,9 @@ impl MatchDirectory for ClusterDirectory {
                 ttl_secs: ttl.as_secs().max(1),
             };
             let r: ReservationWire = self.call(&url, "/admin/internal/reserve", &body).await?;
+            if let Some(p) = self.placed().get_mut(match_id) {
+                p.reserved += 1;
+            }
             let game = MatchDirectory::game(&*self.local, &r.game).ok_or_else(|| {
                 MatchmakingError::Unavailable(format!(
                     "the node offers a game unknown here: {}",

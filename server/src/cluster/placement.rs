@@ -32,13 +32,18 @@ pub async fn candidates(
     nodes.retain(|n| n.id != me.id);
     nodes.push(me);
     nodes.retain(|n| !n.draining && n.rooms < n.max_rooms);
+    sort(&mut nodes);
+    nodes
+}
+
+/// Least loaded first: rooms over the room limit, then players, then id.
+pub fn sort(nodes: &mut [NodeInfo]) {
     nodes.sort_by(|a, b| {
         load(a)
             .total_cmp(&load(b))
             .then(a.players.cmp(&b.players))
             .then(a.id.cmp(&b.id))
     });
-    nodes
 }
 
 fn load(n: &NodeInfo) -> f64 {

@@ -216,7 +216,7 @@ async fn matchmaking_on_any_node_places_players_across_nodes() {
         .unwrap();
     assert_eq!(first.url, a.url, "placed on a: {first:?}");
     assert!(a.admin.get_match(&first.match_id).await.is_ok());
-    // Once a's heartbeat has published it, b offers that match's free seats.
+    // b offers that match's free seats (from what it placed, or a's heartbeat).
     let mut second = None;
     for _ in 0..100 {
         let r = Matchmaker::new(&b.url, None)
@@ -266,14 +266,81 @@ async fn matchmaking_on_any_node_places_players_across_nodes() {
         (friend.match_id.as_str(), friend.url.as_str()),
         (host.match_id.as_str(), host.url.as_str())
     );
-    // Both nodes' lobbies list the public match (and not the private one).
-    let listed = Matchmaker::new(&b.url, None)
-        .list(Some("arena"), &Default::default(), false)
-        .await
-        .unwrap();
+    // b's lobby lists a's public match once a's heartbeat has published it (and never the
+    // private one).
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = Matchmaker::new(&b.url, None)
+            .list(Some("arena"), &Default::default(), false)
+            .await
+            .unwrap();
+        if listed.iter().any(|m| m.match_id == first.match_id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         listed.iter().any(|m| m.match_id == first.match_id),
         "{listed:?}"
     );
     assert!(listed.iter().all(|m| m.match_id != host.match_id));
+}
+
+/// A join storm through one node of two: every bot is seated, on whichever node holds its
+/// match, and the matches across both nodes are full — none opened half-empty because another
+/// node's heartbeat was behind.
+#[tokio::test]
+async fn a_join_storm_through_one_node_fills_matches_across_both() {
+    use std::sync::Arc;
+    use tickroom_bots::report::Stats;
+    use tickroom_bots::swarm::{self, Behaviour, SwarmConfig, Tokens};
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    let cfg = SwarmConfig {
+        server: a.url.clone(),
+        rooms: 10,
+        players: 4,
+        spectators: 0,
+        tokens: Tokens::Matchmaking {
+            player_secret: None,
+        },
+        input_rate: None,
+        behaviour: Behaviour::Idle,
+        ramp_up: Duration::from_millis(500),
+        duration: Duration::from_secs(3),
+        seed: 1,
+        reconnect_every: None,
+    };
+    let seats = swarm::prepare_seats(&cfg).await.unwrap();
+    let stats = Arc::new(Stats::default());
+    let run = tokio::spawn({
+        let (cfg, stats) = (cfg.clone(), stats.clone());
+        async move { swarm::run(&cfg, seats, stats).await }
+    });
+    // While they all play: every match, on either node, is full.
+    for _ in 0..200 {
+        if stats.connected.load(std::sync::atomic::Ordering::Relaxed) == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut sizes = Vec::new();
+    for server in [&a, &b] {
+        let list = server.admin_get("/admin/matches").await;
+        for m in list["matches"].as_array().unwrap() {
+            let view = server
+                .admin
+                .get_match(m["id"].as_str().unwrap())
+                .await
+                .unwrap();
+            sizes.push(view.players.len() + view.reserved.len());
+        }
+    }
+    let report = run.await.unwrap();
+    assert_eq!(report.bots.joined, 40, "{}", report.table());
+    assert_eq!(report.errors.total(), 0, "{}", report.table());
+    assert_eq!(sizes.len(), 10, "40 players in matches of 4: {sizes:?}");
+    assert!(sizes.iter().all(|&n| n == 4), "{sizes:?}");
 }
