@@ -32,6 +32,28 @@ pub mod lobby {
     pub const MATCH_REMOVED: &str = "match_removed";
 }
 
+/// A public open match, as the lobby lists it (`GET /matchmaking/matches`, the `/lobby`
+/// namespace's events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenMatch {
+    /// Its id.
+    pub match_id: String,
+    /// Its game.
+    pub game: String,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Seats taken (reserved, connected or held).
+    pub players: u32,
+    /// Player seats.
+    pub max_players: u32,
+    /// `waiting` or `running`.
+    pub state: String,
+    /// Its join code.
+    pub code: Option<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
 /// Event names, in both directions.
 pub mod event {
     /// client → server: one [`InputMsg`](super::InputMsg).

@@ -37,6 +37,20 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs one command and returns Redis's raw first reply line (`+OK`, `:1`, …).
+    pub async fn command(&self, args: &[&str]) -> anyhow::Result<String> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).await?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).await?;
+        Ok(line.trim_end().to_owned())
+    }
+
     /// Kills it (as if Redis crashed or the network to it went).
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+pub use tickroom_shared::OpenMatch;
 use tickroom_shared::{AuthPayload, PROTOCOL_VERSION};
 
 use crate::admin::{AdminError, call};
@@ -70,27 +71,6 @@ impl Reservation {
             protocol: Some(PROTOCOL_VERSION),
         }
     }
-}
-
-/// A match as the lobby lists it.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct OpenMatch {
-    /// The match.
-    pub match_id: String,
-    /// Its game.
-    pub game: String,
-    /// Its labels.
-    pub labels: BTreeMap<String, String>,
-    /// Seats taken (reserved, connected or held).
-    pub players: u32,
-    /// Player seats.
-    pub max_players: u32,
-    /// `waiting` or `running`.
-    pub state: String,
-    /// Its join code.
-    pub code: Option<String>,
-    /// Creation time, seconds since the Unix epoch.
-    pub created_at: u64,
 }
 
 /// What a queue ticket waits for, besides the game.

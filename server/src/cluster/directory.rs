@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Registry, placement};
 use crate::directory::{Directory, Listing};
 use crate::matchmaking::directory::{
-    Candidate, DirectoryFuture, ListFilter, MatchDirectory, OpenMatch, Reservation,
+    Candidate, DirectoryFuture, ListFilter, MatchDirectory, OpenMatch, Reservation, oldest_first,
 };
 use crate::matchmaking::{MatchmakingError, Wanted};
 
@@ -391,19 +391,10 @@ impl MatchDirectory for ClusterDirectory {
                 self.remote()
                     .await
                     .into_iter()
-                    .map(|(_, l)| l)
-                    .filter(|l| {
-                        !l.private
-                            && filter.game.as_deref().is_none_or(|g| l.open.game == g)
-                            && filter
-                                .labels
-                                .iter()
-                                .all(|(k, v)| l.open.labels.get(k) == Some(v))
-                            && (!filter.available || l.open.players < l.open.max_players)
-                    })
-                    .map(|l| l.open),
+                    .filter(|(_, l)| filter.admits(l))
+                    .map(|(_, l)| l.open),
             );
-            found.sort_by(|a, b| (a.created_at, &a.match_id).cmp(&(b.created_at, &b.match_id)));
+            oldest_first(&mut found);
             Ok(found)
         })
     }

@@ -9,7 +9,6 @@
 //! keeps trying, and the node is back in the registry at the first beat after Redis returns.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -76,7 +75,6 @@ pub struct Registry {
     id: String,
     url: String,
     started_at: u64,
-    up: AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -103,7 +101,6 @@ impl Registry {
             id,
             url,
             started_at: unix_now(),
-            up: AtomicBool::new(false),
         })
     }
 
@@ -115,11 +112,6 @@ impl Registry {
     /// This node's URL.
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// Whether the last call to Redis succeeded.
-    pub fn redis_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
     }
 
     fn key(id: &str) -> String {
@@ -152,7 +144,6 @@ impl Registry {
         if result.is_err() {
             *self.conn.lock().await = None;
         }
-        self.up.store(result.is_ok(), Ordering::Relaxed);
         result
     }
 
@@ -197,6 +188,22 @@ impl Registry {
     /// The matches the other nodes' matchmaking offers, with the node of each, as of their
     /// last heartbeats.
     pub async fn remote_listed(&self) -> Result<Vec<(NodeInfo, Listed)>, RegistryError> {
+        Ok(self
+            .others_lists(LISTED_KEY_PREFIX)
+            .await?
+            .into_iter()
+            .flat_map(|(node, listed): (NodeInfo, Vec<Listed>)| {
+                listed.into_iter().map(move |l| (node.clone(), l))
+            })
+            .collect())
+    }
+
+    /// Every other node, with the list it keeps under `prefix` (empty where there is none
+    /// or it does not parse).
+    async fn others_lists<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(NodeInfo, Vec<T>)>, RegistryError> {
         let others: Vec<NodeInfo> = self
             .nodes()
             .await?
@@ -206,21 +213,18 @@ impl Registry {
         if others.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<String> = others
-            .iter()
-            .map(|n| format!("{LISTED_KEY_PREFIX}{}", n.id))
-            .collect();
+        let keys: Vec<String> = others.iter().map(|n| format!("{prefix}{}", n.id)).collect();
         let lists: Vec<Option<String>> = self
             .with_conn(async move |c| redis::cmd("MGET").arg(&keys).query_async(c).await)
             .await?;
         Ok(others
             .into_iter()
             .zip(lists)
-            .flat_map(|(node, list)| {
-                let listed: Vec<Listed> = list
-                    .and_then(|l| serde_json::from_str(&l).ok())
+            .map(|(node, list)| {
+                let parsed = list
+                    .and_then(|l| serde_json::from_str::<Vec<T>>(&l).ok())
                     .unwrap_or_default();
-                listed.into_iter().map(move |l| (node.clone(), l))
+                (node, parsed)
             })
             .collect())
     }
@@ -238,26 +242,11 @@ impl Registry {
 
     /// The other node that holds match `id`, as of its last heartbeat.
     pub async fn locate(&self, id: &str) -> Result<Option<NodeInfo>, RegistryError> {
-        let others: Vec<NodeInfo> = self
-            .nodes()
+        Ok(self
+            .others_lists::<String>(MATCHES_KEY_PREFIX)
             .await?
             .into_iter()
-            .filter(|n| n.id != self.id)
-            .collect();
-        if others.is_empty() {
-            return Ok(None);
-        }
-        let keys: Vec<String> = others
-            .iter()
-            .map(|n| format!("{MATCHES_KEY_PREFIX}{}", n.id))
-            .collect();
-        let lists: Vec<Option<String>> = self
-            .with_conn(async move |c| redis::cmd("MGET").arg(&keys).query_async(c).await)
-            .await?;
-        Ok(others.into_iter().zip(lists).find_map(|(node, list)| {
-            let ids: Vec<String> = serde_json::from_str(list.as_deref()?).ok()?;
-            ids.iter().any(|m| m == id).then_some(node)
-        }))
+            .find_map(|(node, ids)| ids.iter().any(|m| m == id).then_some(node)))
     }
 
     /// Every node's entry, sorted by id.

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tickroom_engine::MatchRules;
+pub use tickroom_shared::OpenMatch;
 use tickroom_shared::token::unix_now;
 
 use super::{MatchmakingError, Wanted};
@@ -59,27 +60,6 @@ pub struct Reservation {
     pub node_url: Option<Arc<str>>,
 }
 
-/// A public open match, as the lobby lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenMatch {
-    /// Its id.
-    pub match_id: String,
-    /// Its game.
-    pub game: String,
-    /// Its labels.
-    pub labels: BTreeMap<String, String>,
-    /// Seats taken (reserved, connected or held).
-    pub players: u32,
-    /// Player seats.
-    pub max_players: u32,
-    /// `waiting` or `running`.
-    pub state: String,
-    /// Its join code.
-    pub code: Option<String>,
-    /// Creation time, seconds since the Unix epoch.
-    pub created_at: u64,
-}
-
 /// A match matchmaking offers, as a node publishes it for the others: its open view, and
 /// whether it is private (then never listed or offered, only joined by code or id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +71,11 @@ pub struct Listed {
     pub private: bool,
 }
 
+/// Sorts a listing oldest first (then by id).
+pub fn oldest_first(matches: &mut [OpenMatch]) {
+    matches.sort_by(|a, b| (a.created_at, &a.match_id).cmp(&(b.created_at, &b.match_id)));
+}
+
 /// What to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
@@ -100,6 +85,17 @@ pub struct ListFilter {
     pub labels: BTreeMap<String, String>,
     /// Only matches with a free seat.
     pub available: bool,
+}
+
+impl ListFilter {
+    /// Whether the lobby lists `l`: public, and of the game, labels and availability asked.
+    pub fn admits(&self, l: &Listed) -> bool {
+        let m = &l.open;
+        !l.private
+            && self.game.as_deref().is_none_or(|g| m.game == g)
+            && self.labels.iter().all(|(k, v)| m.labels.get(k) == Some(v))
+            && (!self.available || m.players < m.max_players)
+    }
 }
 
 /// The matches matchmaking places players in.
@@ -133,21 +129,19 @@ pub trait MatchDirectory: Send + Sync + std::fmt::Debug {
     fn list<'a>(&'a self, filter: &'a ListFilter) -> DirectoryFuture<'a, Vec<OpenMatch>>;
 }
 
-impl OpenMatch {
-    /// The view of `m` now.
-    pub fn of(m: &Match) -> Self {
-        let info = m.info();
-        let listing = info.listing.as_deref();
-        Self {
-            match_id: info.id.to_string(),
-            game: info.game.to_owned(),
-            labels: listing.map(|l| l.labels.clone()).unwrap_or_default(),
-            players: m.seats_taken(),
-            max_players: info.max_players,
-            state: m.state().as_str().to_owned(),
-            code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
-            created_at: info.created_at,
-        }
+/// The lobby's view of `m` now.
+pub fn open_match(m: &Match) -> OpenMatch {
+    let info = m.info();
+    let listing = info.listing.as_deref();
+    OpenMatch {
+        match_id: info.id.to_string(),
+        game: info.game.to_owned(),
+        labels: listing.map(|l| l.labels.clone()).unwrap_or_default(),
+        players: m.seats_taken(),
+        max_players: info.max_players,
+        state: m.state().as_str().to_owned(),
+        code: listing.and_then(|l| l.code.as_deref()).map(str::to_owned),
+        created_at: info.created_at,
     }
 }
 
@@ -278,7 +272,7 @@ impl Directory {
         self.select(|m| m.info().listing.is_some() && !m.state().is_over())
             .iter()
             .map(|m| Listed {
-                open: OpenMatch::of(m),
+                open: open_match(m),
                 private: m.info().listing.as_ref().is_some_and(|l| l.private),
             })
             .collect()
@@ -286,22 +280,12 @@ impl Directory {
 
     pub(crate) fn local_list(&self, filter: &ListFilter) -> Vec<OpenMatch> {
         let mut found: Vec<OpenMatch> = self
-            .select(|m| {
-                let info = m.info();
-                info.listing.as_ref().is_some_and(|l| {
-                    !l.private
-                        && filter
-                            .labels
-                            .iter()
-                            .all(|(k, v)| l.labels.get(k) == Some(v))
-                }) && filter.game.as_deref().is_none_or(|g| info.game == g)
-                    && !m.state().is_over()
-                    && (!filter.available || m.seats_taken() < info.max_players)
-            })
-            .iter()
-            .map(|m| OpenMatch::of(m))
+            .local_listed()
+            .into_iter()
+            .filter(|l| filter.admits(l))
+            .map(|l| l.open)
             .collect();
-        found.sort_by(|a, b| (a.created_at, &a.match_id).cmp(&(b.created_at, &b.match_id)));
+        oldest_first(&mut found);
         found
     }
 }

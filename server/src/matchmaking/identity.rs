@@ -131,11 +131,6 @@ impl Identities {
         })
     }
 
-    /// Whether requests without a token get an anonymous identity.
-    pub fn allows_anonymous(&self) -> bool {
-        self.anonymous
-    }
-
     /// Who presents `token` (`None`: no `Authorization` header).
     pub fn identify(&self, token: Option<&str>) -> Result<Identity, IdentityError> {
         let Some(token) = token else {

@@ -133,11 +133,6 @@ impl Matchmaker {
         }
     }
 
-    /// How long reservations last.
-    pub fn reservation_ttl(&self) -> Duration {
-        self.reservation_ttl
-    }
-
     /// How matchmaking fills matches of `game`.
     pub fn rules(&self, game: &str) -> MatchRules {
         self.directory.rules(game)

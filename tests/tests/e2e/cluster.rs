@@ -344,3 +344,39 @@ async fn a_join_storm_through_one_node_fills_matches_across_both() {
     assert_eq!(sizes.len(), 10, "40 players in matches of 4: {sizes:?}");
     assert!(sizes.iter().all(|&n| n == 4), "{sizes:?}");
 }
+
+/// A node in the registry that does not answer (its entry still alive, the process gone) is
+/// skipped by placement: the match goes to the next node, and the request does not fail.
+#[tokio::test]
+async fn placement_skips_a_node_that_does_not_answer() {
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    nodes_until(&a, |v| ids(v) == ["node-a"]).await;
+    // A ghost: the least loaded entry there is (no rooms, first by id), at a closed port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let ghost = serde_json::json!({
+        "id": "node-0", "url": format!("http://{closed}"), "version": "0", "rooms": 0,
+        "players": 0, "max_rooms": 1000, "draining": false, "started_at": 0, "heartbeat_at": 0
+    });
+    let reply = redis
+        .command(&[
+            "SET",
+            "tickroom:node:node-0",
+            &ghost.to_string(),
+            "PX",
+            "60000",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(reply, "+OK");
+    nodes_until(&a, |v| ids(v) == ["node-0", "node-a"]).await;
+    let (status, placed) = create(&a, serde_json::json!({ "game": "arena" })).await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(
+        placed["node"], "node-a",
+        "the ghost was tried, then skipped: {placed}"
+    );
+}
