@@ -142,6 +142,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKROOM_ABUSE_DROP_LIMIT", default_value_t = DEFAULTS.limits.abuse_drop_limit)]
     pub abuse_drop_limit: u32,
 
+    /// A player has one game connection at a time: connecting to a match (on any node)
+    /// disconnects the player's connections to other matches with `session_replaced`.
+    #[arg(long, env = "TICKROOM_ONE_CONNECTION_PER_PLAYER", default_value_t = DEFAULTS.net.one_connection_per_player)]
+    pub one_connection_per_player: bool,
+
     /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
     /// that sets it).
     #[arg(long, env = "TICKROOM_TRUST_FORWARDED_FOR", default_value_t = DEFAULTS.net.trust_forwarded_for)]
@@ -392,6 +397,7 @@ impl ServeArgs {
                 connect_timeout: Duration::from_millis(self.connect_timeout_ms),
                 ping_interval: Duration::from_millis(self.ping_interval_ms),
                 ping_timeout: Duration::from_millis(self.ping_timeout_ms),
+                one_connection_per_player: self.one_connection_per_player,
             },
             shutdown: ShutdownConfig {
                 drain: Duration::from_secs(self.drain_secs),

@@ -241,6 +241,11 @@ pub struct NetConfig {
     pub ping_interval: Duration,
     /// Engine.IO ping timeout. Default 20 s.
     pub ping_timeout: Duration,
+    /// A player has one game connection at a time, whatever the match: connecting to a
+    /// match (on any node of a cluster) disconnects the player's connections to other
+    /// matches with `session_replaced`. Off by default: a player may then be in several
+    /// matches at once, and only a second connection to the same match replaces the first.
+    pub one_connection_per_player: bool,
 }
 
 /// A PEM certificate chain and its private key.
@@ -360,6 +365,7 @@ impl Default for NetConfig {
             connect_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
+            one_connection_per_player: false,
         }
     }
 }

@@ -4,13 +4,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide_core::adapter::DefinedAdapter;
 use tickroom_engine::Catalog;
 use tickroom_shared::{Shutdown, TokenKey};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Registry;
+use crate::cluster::bus::{Bus, ClusterAdapter};
 use crate::cluster::directory::ClusterDirectory;
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
@@ -64,7 +67,7 @@ impl ServerBuilder {
     /// simulation runtime and wires the transport to the directory. Call it inside a tokio
     /// runtime: everything but the ticks runs on it.
     pub fn build(self) -> Result<Server, ServeError> {
-        let config = self.config;
+        let Self { config, catalog } = self;
         config.validate()?;
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ServeError::NoRuntime);
@@ -78,12 +81,45 @@ impl ServerBuilder {
             None => None,
         };
         let sim = SimRuntime::new(config.matches.sim_threads())?;
+        // Alone, the local adapter; in a cluster, socketioxide's Redis adapter carries what
+        // crosses nodes (room traffic stays `local()`).
+        let builder = net::socketio(&config.limits, &config.net);
+        match &config.cluster {
+            None => Self::assemble(
+                catalog,
+                config,
+                tls,
+                results,
+                sim,
+                None,
+                builder.build_layer(),
+            ),
+            Some(cluster) => {
+                let bus = Bus::new(&cluster.redis_url)
+                    .map_err(|e| ConfigError::Cluster(e.to_string()))?;
+                let io = builder
+                    .with_adapter::<ClusterAdapter<_>>(bus.clone().adapter())
+                    .build_layer();
+                Self::assemble(catalog, config, tls, results, sim, Some(bus), io)
+            }
+        }
+    }
+
+    /// Wires the server's parts around its Socket.IO server.
+    fn assemble<A: Adapter + DefinedAdapter>(
+        catalog: Catalog,
+        config: Config,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+        results: Option<Arc<ResultStore>>,
+        sim: SimRuntime,
+        bus: Option<Bus>,
+        (layer, io): (SocketIoLayer<A>, SocketIo<A>),
+    ) -> Result<Server, ServeError> {
         let runtimes = Runtimes::new(&sim);
         let metrics = Arc::new(Metrics::default());
         let shutdown = CancellationToken::new();
-        let (layer, io) = net::socketio(&config.limits, &config.net);
         let directory = Arc::new(Directory::new(
-            self.catalog,
+            catalog,
             Arc::new(net::sink::SocketIoSink::new(io.clone())),
             metrics.clone(),
             config.matches.clone(),
@@ -107,6 +143,10 @@ impl ServerBuilder {
             metrics.clone(),
             config.matchmaking.reservation_ttl,
         ));
+        let identities = match Identities::new(&config.matchmaking, config.auth.uses_dev_keys()) {
+            Ok(identities) => identities,
+            Err(e) => return Err(ConfigError::PlayerKey(e).into()),
+        };
         let state = Arc::new(NetState {
             directory: directory.clone(),
             key: TokenKey::new(
@@ -136,8 +176,7 @@ impl ServerBuilder {
             started: Instant::now(),
             matchmaker: matchmaker.clone(),
             queue: Arc::new(Queue::new(matchmaker, metrics.clone(), &config.matchmaking)),
-            identities: Identities::new(&config.matchmaking, config.auth.uses_dev_keys())
-                .map_err(ConfigError::PlayerKey)?,
+            identities,
             matchmaking_addresses: HandshakeLimiter::new(
                 config.matchmaking.address_rate,
                 config.matchmaking.address_burst,
@@ -153,13 +192,13 @@ impl ServerBuilder {
                 .public_url
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_owned()),
+            sockets: Arc::new(net::sockets::Io(io)),
         });
-        net::register(state.clone(), &io);
         Ok(Server {
+            router: net::router(state.clone(), layer),
+            bus,
             config,
             state,
-            io,
-            layer,
             tls,
             runtimes,
             sim,
@@ -172,8 +211,9 @@ impl ServerBuilder {
 pub struct Server {
     config: Config,
     state: Arc<NetState>,
-    io: SocketIo,
-    layer: SocketIoLayer,
+    router: axum::Router,
+    /// The cross-node event bus, in a cluster.
+    bus: Option<Bus>,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     runtimes: Runtimes,
     sim: SimRuntime,
@@ -222,21 +262,21 @@ impl Server {
         let Self {
             config,
             state,
-            io,
-            layer,
+            router,
+            bus,
             tls,
             runtimes,
             sim,
             shutdown: own_shutdown,
         } = self;
-        let router = net::router(state.clone(), io.clone(), layer);
+        state.sockets.register(state.clone()).await;
         runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
         runtimes.spawn_io(state.queue.clone().run(own_shutdown.clone()));
-        runtimes.spawn_io(net::lobby::publish(
-            state.clone(),
-            io.clone(),
-            own_shutdown.clone(),
-        ));
+        runtimes.spawn_io(
+            state
+                .sockets
+                .publish_lobby(state.clone(), own_shutdown.clone()),
+        );
         tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
         let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
         if state.dev_keys {
@@ -260,6 +300,9 @@ impl Server {
                 );
                 let _ = state.registry.set(registry.clone());
                 let stop_beats = CancellationToken::new();
+                if let Some(bus) = bus {
+                    tokio::spawn(bus.keep_alive(stop_beats.clone()));
+                }
                 tokio::spawn(registry.clone().run(
                     state.directory.clone(),
                     state.metrics.clone(),
@@ -306,7 +349,7 @@ impl Server {
 
         shutdown.cancelled().await;
         own_shutdown.cancel();
-        drain(&state.directory, &io, &config.shutdown).await;
+        drain(&state, &config.shutdown).await;
 
         let deadline = config.shutdown.timeout;
         let close = async {
@@ -314,7 +357,7 @@ impl Server {
             // their results are saved; then the sockets that were not in a room are closed.
             runtimes.tracker.close();
             runtimes.tracker.wait().await;
-            io.close().await;
+            state.sockets.close().await;
         };
         if tokio::time::timeout(deadline, close).await.is_err() {
             tracing::warn!(
@@ -388,7 +431,8 @@ async fn accept(
 
 /// Tells every client the server is going, ends the matches nobody is in, and waits for the
 /// others to end by themselves until the drain deadline; then ends those still running.
-async fn drain(directory: &Directory, io: &SocketIo, shutdown: &ShutdownConfig) {
+async fn drain(state: &NetState, shutdown: &ShutdownConfig) {
+    let directory = &state.directory;
     let drain = shutdown.drain;
     tracing::info!(?drain, "shutting down: draining running matches");
     let millis = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX);
@@ -397,12 +441,7 @@ async fn drain(directory: &Directory, io: &SocketIo, shutdown: &ShutdownConfig) 
         deadline_ms: millis,
         reconnect_after_ms: millis,
     };
-    if let Some(ns) = io.of(tickroom_shared::NAMESPACE) {
-        let _ = ns
-            .local()
-            .emit(tickroom_shared::event::SHUTDOWN, &notice)
-            .await;
-    }
+    state.sockets.notify_shutdown(notice).await;
     // Matches with nobody in them would wait out the whole drain for nothing; so would ones
     // whose last players leave during it (the directory ends those as they empty).
     directory.begin_drain();

@@ -59,10 +59,13 @@ pub enum ErrorCode {
     RateLimited,
     /// The room's input queue was full; the input was dropped.
     InboxFull,
-    /// Another connection with the same player token took over this seat.
+    /// Another connection of the same player took over: for the same match, or, with
+    /// `--one-connection-per-player`, for any match on any node.
     SessionReplaced,
     /// So many messages were dropped (rate limits) that the server closed the connection.
     TooManyDropped,
+    /// An operator disconnected this player (`POST /admin/players/{id}/kick`).
+    Kicked,
 }
 
 impl ErrorCode {
@@ -90,6 +93,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::InboxFull => "inbox_full",
             Self::SessionReplaced => "session_replaced",
+            Self::Kicked => "kicked",
             Self::TooManyDropped => "too_many_dropped",
         }
     }
@@ -125,7 +129,8 @@ impl ErrorCode {
             Self::SpectatorCannotAct => "spectators cannot send inputs",
             Self::RateLimited => "too many inputs, the excess was dropped",
             Self::InboxFull => "the room is overloaded, the input was dropped",
-            Self::SessionReplaced => "another connection took over this seat",
+            Self::SessionReplaced => "another connection of this player took over",
+            Self::Kicked => "an operator disconnected this player",
             Self::TooManyDropped => "too many messages over the rate limits; disconnected",
         }
     }
@@ -160,6 +165,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::InboxFull,
     ErrorCode::SessionReplaced,
     ErrorCode::TooManyDropped,
+    ErrorCode::Kicked,
 ];
 
 impl std::fmt::Display for ErrorCode {

@@ -72,6 +72,9 @@ pub mod event {
     pub const PRESENCE: &str = "presence";
     /// server → client: [`Shutdown`](super::Shutdown), when the server starts shutting down.
     pub const SHUTDOWN: &str = "shutdown";
+    /// server → client: [`Announcement`](super::Announcement), a message from the operator
+    /// to every connection of every node (also on the lobby namespace).
+    pub const ANNOUNCEMENT: &str = "announcement";
 }
 
 /// What a connection may do in its match.
@@ -247,6 +250,16 @@ pub struct Presence {
     pub status: PresenceStatus,
     /// The room's tick when it happened (it shows in the next snapshot).
     pub tick: u64,
+}
+
+/// A message from the operator (`POST /admin/announce`) to every connection of every node.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// The text to show players (at most 1,000 characters).
+    pub message: String,
+    /// When it was sent, milliseconds since the Unix epoch.
+    pub sent_at_ms: u64,
 }
 
 /// Sent to every connection when the server starts shutting down.

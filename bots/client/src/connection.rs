@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use tickroom_shared::snapshot::{Applied, FromFrame};
 use tickroom_shared::wire::{self, DecodeError};
 use tickroom_shared::{
-    AuthPayload, ErrorMsg, MatchEnd, Mirror, NAMESPACE, Snapshot, Welcome, event,
+    Announcement, AuthPayload, ErrorMsg, MatchEnd, Mirror, NAMESPACE, Snapshot, Welcome, event,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -114,6 +114,13 @@ impl EventMsg {
     /// The argument as an [`ErrorMsg`], if this is an error event.
     pub fn error(&self) -> Option<ErrorMsg> {
         (self.name == event::ERROR)
+            .then(|| self.decode().ok())
+            .flatten()
+    }
+
+    /// The argument as an [`Announcement`], if this is an operator's announcement.
+    pub fn announcement(&self) -> Option<Announcement> {
+        (self.name == event::ANNOUNCEMENT)
             .then(|| self.decode().ok())
             .flatten()
     }

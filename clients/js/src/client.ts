@@ -14,6 +14,7 @@ import {
   type MatchEnd,
   type Presence,
   type Shutdown,
+  type Announcement,
   type Welcome,
 } from "./protocol.js";
 import { StateStore, type Applied, type SnapshotMsg } from "./state.js";
@@ -90,6 +91,8 @@ export interface ClientEvents {
   match_end: (m: MatchEnd) => void;
   /** The server is stopping. */
   shutdown: (s: Shutdown) => void;
+  /** A message from the operator, to every player of every node. */
+  announcement: (a: Announcement) => void;
   /** The connection dropped (`reconnecting`: socket.io-client is trying again with the same token). */
   disconnect: (reason: string, reconnecting: boolean) => void;
 }
@@ -127,6 +130,7 @@ export class TickroomClient<I = unknown> {
     error: new Set(),
     match_end: new Set(),
     shutdown: new Set(),
+    announcement: new Set(),
     disconnect: new Set(),
   };
 
@@ -149,9 +153,10 @@ export class TickroomClient<I = unknown> {
     this.socket.on(EVENT.presence, (p: Presence) => this.emit("presence", p));
     this.socket.on(EVENT.match_end, (m: MatchEnd) => this.emit("match_end", m));
     this.socket.on(EVENT.shutdown, (s: Shutdown) => this.emit("shutdown", s));
+    this.socket.on(EVENT.announcement, (a: Announcement) => this.emit("announcement", a));
     this.socket.on(EVENT.error, (e: ErrorMsg) => {
       const code = isErrorCode(e.code) ? e.code : "transport_error";
-      const fatal = code === "session_replaced" || code === "too_many_dropped";
+      const fatal = code === "session_replaced" || code === "too_many_dropped" || code === "kicked";
       this.emit("error", new TickroomError(code, e.message, fatal));
     });
     this.socket.on("connect_error", (err: Error) => {

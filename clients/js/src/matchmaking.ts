@@ -13,6 +13,7 @@
 import { io, type Socket } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
 import { connect, type ConnectOptions, TickroomClient } from "./client.js";
+import { type Announcement, EVENT } from "./protocol.js";
 
 /** What a match must be. */
 export interface MatchOptions {
@@ -284,6 +285,8 @@ export interface LobbyEvents {
   removed: (matchId: string) => void;
   /** After any of the above. */
   change: () => void;
+  /** A message from the operator, to everyone on every node. */
+  announcement: (a: Announcement) => void;
   /** The lobby refused the connection (`unknown_game`, `identity_required`, …) or it failed. */
   error: (code: string) => void;
 }
@@ -299,6 +302,7 @@ export class Lobby {
     changed: new Set(),
     removed: new Set(),
     change: new Set(),
+    announcement: new Set(),
     error: new Set(),
   };
 
@@ -325,6 +329,7 @@ export class Lobby {
       this.emit("removed", match_id);
       this.emit("change");
     });
+    this.socket.on(EVENT.announcement, (a: Announcement) => this.emit("announcement", a));
     this.socket.on("connect_error", (err: Error) => this.emit("error", err.message));
   }
 

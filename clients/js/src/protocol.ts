@@ -17,6 +17,7 @@ export const EVENT = {
   match_end: "match_end",
   presence: "presence",
   shutdown: "shutdown",
+  announcement: "announcement",
 } as const;
 
 /** Every error code the server sends, in CONNECT_ERROR and `error` events. */
@@ -43,6 +44,7 @@ export const ERROR_CODES = [
   "inbox_full",
   "session_replaced",
   "too_many_dropped",
+  "kicked",
 ] as const;
 
 export type Role = "player" | "spectator";
@@ -107,7 +109,7 @@ seq: number,
  */
 input: I, };
 
-export type ErrorCode = "auth_missing" | "auth_malformed" | "protocol_unsupported" | "token_invalid" | "token_expired" | "token_wrong_match" | "token_stale" | "match_not_found" | "match_elsewhere" | "match_full" | "match_ended" | "reservation_expired" | "server_busy" | "handshake_rate_limited" | "unknown_event" | "bad_payload" | "invalid_input" | "spectator_cannot_act" | "rate_limited" | "inbox_full" | "session_replaced" | "too_many_dropped";
+export type ErrorCode = "auth_missing" | "auth_malformed" | "protocol_unsupported" | "token_invalid" | "token_expired" | "token_wrong_match" | "token_stale" | "match_not_found" | "match_elsewhere" | "match_full" | "match_ended" | "reservation_expired" | "server_busy" | "handshake_rate_limited" | "unknown_event" | "bad_payload" | "invalid_input" | "spectator_cannot_act" | "rate_limited" | "inbox_full" | "session_replaced" | "too_many_dropped" | "kicked";
 
 export type ErrorMsg = { 
 /**
@@ -169,3 +171,13 @@ deadline_ms: number,
  * this many milliseconds, when the server is expected back).
  */
 reconnect_after_ms: number, };
+
+export type Announcement = { 
+/**
+ * The text to show players (at most 1,000 characters).
+ */
+message: string, 
+/**
+ * When it was sent, milliseconds since the Unix epoch.
+ */
+sent_at_ms: number, };

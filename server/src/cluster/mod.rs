@@ -7,6 +7,7 @@
 //! - `placement`: which node a new match goes to.
 //! - `directory`: the matches of every node, for matchmaking.
 
+pub mod bus;
 pub mod directory;
 pub mod placement;
 pub mod registry;

@@ -44,7 +44,7 @@ pub struct Transports {
 
 impl Transports {
     /// Counts the clients of `io`'s game namespace.
-    pub fn of(io: &SocketIo) -> Self {
+    pub fn of<A: socketioxide::adapter::Adapter>(io: &SocketIo<A>) -> Self {
         let mut t = Self::default();
         if let Some(ns) = io.of(tickroom_shared::NAMESPACE) {
             for s in ns.local().sockets() {

@@ -5,11 +5,13 @@
 //! allowed) and `game` (only that game's matches). It gets `matches` with the full list at
 //! once, then `match_added` / `match_changed` / `match_removed`.
 //!
-//! Changes are found by comparing the listing with the last one published, every
-//! [`PUBLISH_EVERY`]: a burst of joins costs one `match_changed` per match per period, however
-//! many seats it took. They are broadcast through the namespace's adapter (not `local()`), to
-//! a room per game and a room for all games: with a shared adapter every node's lobby
-//! subscribers hear every node's matches.
+//! Each node publishes the changes of its own matches, found by comparing their listing with
+//! the last one published every [`PUBLISH_EVERY`]: a burst of joins costs one `match_changed`
+//! per match per period, however many seats it took. They are broadcast through the
+//! namespace's adapter (not `local()`), to a room per game and a room for all games: in a
+//! cluster the Redis adapter carries them to every node's lobby subscribers, so no node reads
+//! another's listing to follow it. The full list a subscriber gets first is matchmaking's,
+//! which in a cluster is every node's (docs/SCALING.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,12 +21,13 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::operators::BroadcastOperators;
 use socketioxide_core::adapter::DefinedAdapter;
 use tickroom_shared::lobby;
 use tokio_util::sync::CancellationToken;
 
 use super::NetState;
-use crate::matchmaking::{ListFilter, OpenMatch};
+use crate::matchmaking::{ListFilter, MatchDirectory, OpenMatch};
 
 /// How often changes are published.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
@@ -145,7 +148,7 @@ async fn subscribed<A: Adapter>(s: SocketRef<A>, app: &NetState) {
     let _ = s.emit(lobby::MATCHES, &serde_json::json!({ "matches": matches }));
 }
 
-/// Publishes the listing's changes every [`PUBLISH_EVERY`] until `stop`.
+/// Publishes the changes of this node's listing every [`PUBLISH_EVERY`] until `stop`.
 pub(crate) async fn publish<A: Adapter>(
     app: Arc<NetState>,
     io: SocketIo<A>,
@@ -163,7 +166,8 @@ pub(crate) async fn publish<A: Adapter>(
             break;
         };
         // A listing that cannot be read now changes nothing: the next one is compared.
-        let Ok(listing) = app.matchmaker.list(&ListFilter::default()).await else {
+        let Ok(listing) = MatchDirectory::list(&*app.directory, &ListFilter::default()).await
+        else {
             continue;
         };
         let now: HashMap<String, OpenMatch> = listing
@@ -176,21 +180,30 @@ pub(crate) async fn publish<A: Adapter>(
                 Some(before) if before != open => lobby::MATCH_CHANGED,
                 Some(_) => continue,
             };
-            let rooms = [ALL_GAMES.to_owned(), room_of(&open.game)];
-            if let Err(e) = ns.clone().to(rooms).emit(event, open).await {
-                tracing::debug!(error = %e, "lobby broadcast failed");
-            }
+            send(&ns, &open.game, event, open).await;
         }
         for (id, gone) in &last {
             if now.contains_key(id) {
                 continue;
             }
-            let rooms = [ALL_GAMES.to_owned(), room_of(&gone.game)];
             let body = serde_json::json!({ "match_id": id, "game": gone.game });
-            if let Err(e) = ns.clone().to(rooms).emit(lobby::MATCH_REMOVED, &body).await {
-                tracing::debug!(error = %e, "lobby broadcast failed");
-            }
+            send(&ns, &gone.game, lobby::MATCH_REMOVED, &body).await;
         }
         last = now;
+    }
+}
+
+/// Sends a lobby event about a match of `game` to every node's subscribers of that game and
+/// of all games; with Redis away, to this node's.
+async fn send<A: Adapter>(
+    ns: &BroadcastOperators<A>,
+    game: &str,
+    event: &'static str,
+    body: &impl serde::Serialize,
+) {
+    let rooms = [ALL_GAMES.to_owned(), room_of(game)];
+    if let Err(e) = ns.clone().to(rooms.clone()).emit(event, body).await {
+        tracing::debug!(error = %e, "lobby: other nodes not reached");
+        let _ = ns.clone().local().to(rooms).emit(event, body).await;
     }
 }

@@ -5,28 +5,31 @@ pub(crate) mod conns;
 mod demo;
 pub(crate) mod lobby;
 mod matchmaking;
+mod operator;
 mod origin;
 mod raw;
 pub(crate) mod serve;
 pub(crate) mod sink;
 mod socket;
+pub(crate) mod sockets;
 mod stats;
 pub(crate) mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
-use axum::{Extension, Router};
+use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::{ParserConfig, SocketIo};
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 use tickroom_shared::TokenKey;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{LimitConfig, NetConfig};
 use crate::directory::Directory;
-use crate::metrics::{Metrics, Transports};
+use crate::metrics::Metrics;
 use crate::ratelimit::{HandshakeLimiter, InputLimiter};
 pub(crate) use origin::OriginPolicy;
 
@@ -90,10 +93,13 @@ pub(crate) struct NetState {
     pub(crate) registry: Arc<std::sync::OnceLock<Arc<crate::cluster::Registry>>>,
     /// Calls other nodes (placement).
     pub(crate) http: reqwest::Client,
+    /// The Socket.IO server: its connections on this node and, in a cluster, on every node.
+    pub(crate) sockets: Arc<dyn sockets::Sockets>,
 }
 
-/// Builds the Socket.IO layer and its handle, with every limit from the configuration.
-pub(crate) fn socketio(limits: &LimitConfig, net: &NetConfig) -> (SocketIoLayer, SocketIo) {
+/// The Socket.IO server's builder, with every limit from the configuration; its adapter is
+/// chosen by the caller.
+pub(crate) fn socketio(limits: &LimitConfig, net: &NetConfig) -> SocketIoBuilder {
     SocketIo::builder()
         .with_parser(ParserConfig::msgpack())
         .max_payload(limits.max_message_bytes as u64)
@@ -105,29 +111,21 @@ pub(crate) fn socketio(limits: &LimitConfig, net: &NetConfig) -> (SocketIoLayer,
         .connect_timeout(net.connect_timeout)
         .ping_interval(net.ping_interval)
         .ping_timeout(net.ping_timeout)
-        .build_layer()
-}
-
-/// Registers the Socket.IO handlers on `io`: from then on, `io` admits clients into `app`'s
-/// matches, and their rooms can broadcast to them.
-pub(crate) fn register(app: Arc<NetState>, io: &SocketIo) {
-    lobby::register(io, app.clone());
-    socket::register(io, app);
 }
 
 /// The full router: Socket.IO (`layer`), health, metrics, the admin API, the demo and the
 /// dashboard.
-pub(crate) fn router(app: Arc<NetState>, io: SocketIo, layer: SocketIoLayer) -> Router {
+pub(crate) fn router<A: Adapter>(app: Arc<NetState>, layer: SocketIoLayer<A>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .layer(Extension(io.clone()))
         .with_state(app.clone())
         .merge(admin::routes(app.clone()))
         .merge(demo::routes(app.clone()))
         .merge(matchmaking::routes(app.clone()))
-        .merge(stats::routes(app.clone(), io))
+        .merge(operator::routes(app.clone()))
+        .merge(stats::routes(app.clone()))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)
         // Outside the Socket.IO layer, so they see its requests before it takes them; the
@@ -205,13 +203,12 @@ async fn ready(State(app): State<Arc<NetState>>) -> (axum::http::StatusCode, &'s
 
 async fn metrics(
     State(app): State<Arc<NetState>>,
-    Extension(io): Extension<SocketIo>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             crate::metrics::CONTENT_TYPE,
         )],
-        app.metrics.render(Transports::of(&io)),
+        app.metrics.render(app.sockets.transports()),
     )
 }

@@ -18,6 +18,7 @@ use tickroom_engine::InputError;
 use tickroom_shared::wire;
 
 use super::NetState;
+use super::sockets::{disconnect_with, player_room};
 use crate::auth::{self, Admission, seat_error_code};
 use crate::directory::{Departure, Match};
 use crate::ratelimit::{DropWindow, EventLimiter, player_key};
@@ -314,7 +315,10 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
     // Welcome first, then join the room: the per-socket queue keeps that order, so no
     // snapshot can precede the welcome.
     let _ = s.emit(event::WELCOME, &welcome);
-    s.join(m.info().id.to_string());
+    s.join([m.info().id.to_string(), player_room(&session.player)]);
+    if app.net.one_connection_per_player {
+        replace_elsewhere(&s, &session.player);
+    }
     // Deltas are relative to a keyframe this connection has not seen: have the next tick send
     // one.
     m.request_keyframe();
@@ -359,6 +363,17 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         session.close(Departure::Left);
     }
     tracing::debug!(sid = %s.id, match_id = %m.info().id, player = %session.player, role = session.role.as_str(), "connected");
+}
+
+/// Disconnects `player`'s other game connections, on every node, with `session_replaced`
+/// (`--one-connection-per-player`). The one to the same match, if any, is already gone.
+fn replace_elsewhere<A: Adapter>(s: &SocketRef<A>, player: &str) {
+    let others = s.to(player_room(player));
+    tokio::spawn(async move {
+        if let Err(e) = disconnect_with(others, ErrorCode::SessionReplaced).await {
+            tracing::debug!(error = %e, "could not replace the player's connections on other nodes");
+        }
+    });
 }
 
 /// Sends an `error` event with `code` to one socket and counts it.

@@ -9,16 +9,14 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use socketioxide::SocketIo;
 use tickroom_shared::error::ALL as ALL_CODES;
 use tickroom_shared::token::unix_now;
 
 use super::NetState;
 use super::admin::{ApiError, require_admin};
 use crate::directory::Match;
-use crate::metrics::Transports;
 
 const INDEX: &str = include_str!("../../../clients/dashboard/index.html");
 const SCRIPT: &str = include_str!("../../../clients/dashboard/dashboard.js");
@@ -28,14 +26,13 @@ const MAX_PAGE: usize = 200;
 
 /// The dashboard's pages (public: they hold nothing; the admin key is asked for in the page)
 /// and the stats endpoint (behind the admin key).
-pub(crate) fn routes(app: Arc<NetState>, io: SocketIo) -> Router {
+pub(crate) fn routes(app: Arc<NetState>) -> Router {
     let api = Router::new()
         .route("/admin/stats", get(stats))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             require_admin,
         ))
-        .layer(Extension(io))
         .with_state(app);
     Router::new()
         .route(
@@ -108,7 +105,7 @@ struct Totals {
     /// Authenticated connections.
     connections: u64,
     /// Authenticated connections by their current transport.
-    transports: Transports,
+    transports: crate::metrics::Transports,
     ticks: u64,
     tick_overruns: u64,
     snapshot_bytes: u64,
@@ -180,7 +177,6 @@ fn row(m: &Match, now: u64) -> MatchRow {
 
 async fn stats(
     State(app): State<Arc<NetState>>,
-    Extension(io): Extension<SocketIo>,
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
     let Query(q) =
@@ -202,7 +198,7 @@ async fn stats(
         .skip(q.offset)
         .take(q.limit.min(MAX_PAGE))
         .collect();
-    let transports = Transports::of(&io);
+    let transports = app.sockets.transports();
     let m = &app.metrics;
     let errors = ALL_CODES
         .iter()

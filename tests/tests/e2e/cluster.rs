@@ -380,3 +380,208 @@ async fn placement_skips_a_node_that_does_not_answer() {
         "the ghost was tried, then skipped: {placed}"
     );
 }
+
+/// `POST` `body` to `path` on `server` with the admin key: status and answer.
+async fn admin_post(
+    server: &TestServer,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", server.url))
+        .bearer_auth(&server.admin_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// A match on `server`, node `node`, joined by `player`.
+async fn joined(
+    server: &TestServer,
+    node: &str,
+    player: &str,
+) -> (String, tickroom_client::Client) {
+    let (status, m) = create(
+        server,
+        serde_json::json!({ "game": "arena", "max_players": 4, "node": node }),
+    )
+    .await;
+    assert_eq!(status, 201, "{m}");
+    let m = m["id"].as_str().unwrap().to_owned();
+    let c = server.join(&m, player, Role::Player).await;
+    (m, c)
+}
+
+/// The next `announcement` `c` hears within a second, if any.
+async fn announcement(c: &mut tickroom_client::Client) -> Option<String> {
+    use tickroom_client::Incoming;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, c.recv()).await {
+            Ok(Some(Incoming::Event(e))) if e.name == "announcement" => {
+                return e.announcement().map(|a| a.message);
+            }
+            Ok(Some(Incoming::Event(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// With `--one-connection-per-player`, a player who connects to a match on one node loses
+/// their connection to a match on another, with `session_replaced`; their seat there is given
+/// back. Without it, a player may be in matches on two nodes at once.
+#[tokio::test]
+async fn a_second_connection_on_another_node_replaces_the_first() {
+    let redis = RedisServer::start().await.unwrap();
+    let one = |id: &'static str| {
+        let mut config = test_config();
+        config.net.one_connection_per_player = true;
+        config.cluster = Some(ClusterConfig {
+            node_id: Some(id.into()),
+            heartbeat: Duration::from_millis(100),
+            node_ttl: Duration::from_millis(600),
+            ..ClusterConfig::new(redis.url())
+        });
+        TestServer::start_with(config)
+    };
+    let a = one("node-a").await;
+    let b = one("node-b").await;
+    let (first_match, mut first) = joined(&a, "node-a", "alice").await;
+    let (_, mut other) = joined(&a, "node-a", "bob").await;
+    let (_, _second) = joined(&b, "node-b", "alice").await;
+    let errors = tickroom_tests::wait_closed(&mut first).await;
+    assert_eq!(errors, ["session_replaced"]);
+    let view = a.admin.get_match(&first_match).await.unwrap();
+    assert!(view.players.is_empty(), "the seat is given back: {view:?}");
+    // Another player on that node is not touched.
+    next_snapshot::<ArenaState>(&mut other).await.unwrap();
+
+    // Without the option, alice may be on both nodes.
+    let c = node(&redis, "node-c").await;
+    let d = node(&redis, "node-d").await;
+    let (_, mut on_c) = joined(&c, "node-c", "alice").await;
+    let (_, _on_d) = joined(&d, "node-d", "alice").await;
+    next_snapshot::<ArenaState>(&mut on_c).await.unwrap();
+    next_snapshot::<ArenaState>(&mut on_c).await.unwrap();
+}
+
+/// Any node's admin API finds and kicks a player wherever they are connected, and announces
+/// to every connection of every node; when Redis goes away these reach only the node's own
+/// connections (and say so), and when it comes back they reach every node again.
+#[tokio::test]
+async fn kicks_and_announcements_reach_every_node_and_come_back_with_redis() {
+    let mut redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    let (m, mut carol) = joined(&a, "node-a", "carol").await;
+    let (_, mut dave) = joined(&b, "node-b", "dave").await;
+
+    let found = b.admin_get("/admin/players/carol").await;
+    assert_eq!(found["connections"], 1, "{found}");
+    let (status, sent) = admin_post(
+        &b,
+        "/admin/announce",
+        serde_json::json!({ "message": "restart at noon" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        announcement(&mut carol).await.as_deref(),
+        Some("restart at noon")
+    );
+    assert_eq!(
+        announcement(&mut dave).await.as_deref(),
+        Some("restart at noon")
+    );
+    let (status, bad) =
+        admin_post(&b, "/admin/announce", serde_json::json!({ "message": "" })).await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+
+    // Redis away: an announcement reaches this node's connections and the answer says the
+    // others were not reached; the matches go on.
+    redis.stop().await;
+    let (status, refused) = admin_post(
+        &b,
+        "/admin/announce",
+        serde_json::json!({ "message": "only here" }),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (503, Some("redis_unavailable")),
+        "{refused}"
+    );
+    assert_eq!(announcement(&mut dave).await.as_deref(), Some("only here"));
+    assert_eq!(announcement(&mut carol).await, None);
+    next_snapshot::<ArenaState>(&mut carol).await.unwrap();
+
+    // Redis back: the nodes subscribe again by themselves, and a kick from b reaches a.
+    redis.resume().await.unwrap();
+    let mut heard = false;
+    for _ in 0..40 {
+        let (status, _) = admin_post(
+            &b,
+            "/admin/announce",
+            serde_json::json!({ "message": "back" }),
+        )
+        .await;
+        if status == 200 && announcement(&mut carol).await.as_deref() == Some("back") {
+            heard = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(heard, "announcements cross nodes again once Redis is back");
+    let (status, kicked) = admin_post(&b, "/admin/players/carol/kick", serde_json::json!({})).await;
+    assert_eq!(
+        (status, kicked["connections"].as_u64()),
+        (200, Some(1)),
+        "{kicked}"
+    );
+    assert_eq!(tickroom_tests::wait_closed(&mut carol).await, ["kicked"]);
+    let view = a.admin.get_match(&m).await.unwrap();
+    assert!(
+        view.players.is_empty(),
+        "the kicked player's seat is free: {view:?}"
+    );
+    next_snapshot::<ArenaState>(&mut dave).await.unwrap();
+    let (status, _) = admin_post(&b, "/admin/players/no%20such/kick", serde_json::json!({})).await;
+    assert_eq!(status, 400);
+}
+
+/// `@tickroom/client` (the official socket.io-client underneath) against two nodes: lobbies
+/// hear each other's matches, a player at the wrong node is sent to the right one and plays
+/// there, and an announcement and a kick made on one node reach a player on the other.
+#[tokio::test]
+async fn the_typescript_client_works_against_any_node() {
+    tickroom_tests::ensure_client_package_built().unwrap();
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    let out =
+        tickroom_tests::run_js_script("tickroom-cluster.mjs", &[&a.url, &b.url, &a.admin_key])
+            .await
+            .unwrap();
+    let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(seen["ok"], true, "{seen}");
+    assert_ne!(seen["lobby"]["match_on"], seen["lobby"]["heard_on"]);
+    assert_eq!(
+        seen["redirect"],
+        serde_json::json!({ "to": "a", "match": true })
+    );
+    assert_eq!(
+        seen["announcement"],
+        serde_json::json!(["maintenance at noon", "maintenance at noon"])
+    );
+    assert_eq!(
+        seen["kick"],
+        serde_json::json!({ "connections": 1, "code": "kicked", "fatal": true, "reason": "closed", "reconnecting": false })
+    );
+}

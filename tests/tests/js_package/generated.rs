@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tickroom_shared::error::ALL as ALL_CODES;
 use tickroom_shared::snapshot::{Applied, Encoder};
 use tickroom_shared::{
-    AuthPayload, EndReason, ErrorCode, ErrorMsg, InputMsg, MatchEnd, Mirror, NAMESPACE,
-    PROTOCOL_VERSION, Presence, PresenceStatus, Role, Shutdown, Welcome, event,
+    Announcement, AuthPayload, EndReason, ErrorCode, ErrorMsg, InputMsg, MatchEnd, Mirror,
+    NAMESPACE, PROTOCOL_VERSION, Presence, PresenceStatus, Role, Shutdown, Welcome, event,
 };
 use ts_rs::{Config, TS};
 
@@ -56,6 +56,7 @@ fn protocol_ts() -> String {
         ("match_end", event::MATCH_END),
         ("presence", event::PRESENCE),
         ("shutdown", event::SHUTDOWN),
+        ("announcement", event::ANNOUNCEMENT),
     ] {
         out += &format!("  {name}: {value:?},\n");
     }
@@ -77,6 +78,7 @@ fn protocol_ts() -> String {
         PresenceStatus::decl(&cfg),
         Presence::decl(&cfg),
         Shutdown::decl(&cfg),
+        Announcement::decl(&cfg),
     ] {
         out += "export ";
         out += decl.trim();
