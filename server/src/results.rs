@@ -1,9 +1,12 @@
-//! Match results, kept in an embedded SQLite database so they survive a restart without any
-//! server to run. One row per ended match: who played, the scores, how long, and why it ended.
+//! Match results: one row per ended match — who played, the scores, how long, and why it
+//! ended. Kept in an embedded SQLite database by default, so they survive a restart without
+//! any server to run; with several nodes, in one PostgreSQL every node writes to and reads
+//! from (`--results-db postgres://…`), so any node's admin API lists every node's results.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -38,24 +41,71 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("results store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error, or the connection to it failed.
+    #[error("results store: postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// PostgreSQL did not answer within [`POSTGRES_TIMEOUT`].
+    #[error("results store: postgres did not answer within {POSTGRES_TIMEOUT:?}")]
+    Timeout,
     /// A stored row did not decode.
     #[error("results store: corrupt row: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The blocking SQLite call did not complete (the runtime is shutting down).
+    #[error("results store: the query was cancelled")]
+    Cancelled,
 }
 
 /// Where results are kept.
 #[derive(Debug)]
 pub struct ResultStore {
-    conn: Mutex<Connection>,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Sqlite(Arc<Mutex<Connection>>),
+    Postgres(Postgres),
 }
 
 /// Longest list the store returns at once.
 pub const MAX_LIST: usize = 1000;
 
+/// The longest a PostgreSQL call (connecting included) may take.
+pub const POSTGRES_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite schema.
+const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS match_results (
+        match_id   TEXT PRIMARY KEY,
+        ended_at   INTEGER NOT NULL,
+        result     TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS match_results_ended ON match_results (ended_at DESC);";
+
+/// The PostgreSQL schema: the result as `jsonb`, so operators can query it in SQL.
+const POSTGRES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS tickroom_match_results (
+        match_id   TEXT PRIMARY KEY,
+        ended_at   BIGINT NOT NULL,
+        result     JSONB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS tickroom_match_results_ended
+        ON tickroom_match_results (ended_at DESC);";
+
 impl ResultStore {
-    /// Opens (creating if needed) the database at `path`; `":memory:"` keeps results in memory
-    /// only, for tests.
+    /// Opens the store at `path`: a `postgres://` or `postgresql://` URL is a PostgreSQL
+    /// database, connected to lazily (a node starts whether or not it is up; its table is
+    /// created on first use); anything else is an SQLite file, created if needed, and
+    /// `":memory:"` keeps results in memory only, for tests.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let text = path.to_string_lossy();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            let config: tokio_postgres::Config = text.parse()?;
+            return Ok(Self {
+                backend: Backend::Postgres(Postgres {
+                    config,
+                    client: tokio::sync::Mutex::new(None),
+                }),
+            });
+        }
         let conn = if path.as_os_str() == ":memory:" {
             Connection::open_in_memory()?
         } else {
@@ -63,61 +113,191 @@ impl ResultStore {
         };
         // WAL: a crash mid-write never loses earlier results, and readers do not block writes.
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS match_results (
-                match_id   TEXT PRIMARY KEY,
-                ended_at   INTEGER NOT NULL,
-                result     TEXT NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS match_results_ended ON match_results (ended_at DESC);",
-        )?;
+        conn.execute_batch(SQLITE_SCHEMA)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Arc::new(Mutex::new(conn))),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (each write is atomic).
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Which kind of store this is, for logs: `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Records a result, replacing an earlier one for the same match id.
-    pub fn record(&self, r: &MatchResult) -> Result<(), StoreError> {
+    pub async fn record(&self, r: &MatchResult) -> Result<(), StoreError> {
         let json = serde_json::to_string(r)?;
-        self.conn().execute(
-            "INSERT OR REPLACE INTO match_results (match_id, ended_at, result) VALUES (?1, ?2, ?3)",
-            params![r.match_id, r.ended_at as i64, json],
-        )?;
-        Ok(())
+        let id = r.match_id.clone();
+        let ended_at = r.ended_at as i64;
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                sqlite(conn, move |c| {
+                    c.execute(
+                        "INSERT OR REPLACE INTO match_results (match_id, ended_at, result) \
+                         VALUES (?1, ?2, ?3)",
+                        params![id, ended_at, json],
+                    )?;
+                    Ok(())
+                })
+                .await
+            }
+            Backend::Postgres(pg) => {
+                pg.run(async |c| {
+                    c.execute(
+                        "INSERT INTO tickroom_match_results (match_id, ended_at, result) \
+                         VALUES ($1, $2, CAST($3::text AS jsonb)) \
+                         ON CONFLICT (match_id) DO UPDATE \
+                         SET ended_at = EXCLUDED.ended_at, result = EXCLUDED.result",
+                        &[&id, &ended_at, &json],
+                    )
+                    .await
+                })
+                .await?;
+                Ok(())
+            }
+        }
     }
 
     /// The result of `match_id`, if recorded.
-    pub fn get(&self, match_id: &str) -> Result<Option<MatchResult>, StoreError> {
-        let json: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT result FROM match_results WHERE match_id = ?1",
-                params![match_id],
-                |row| row.get(0),
-            )
-            .optional()?;
+    pub async fn get(&self, match_id: &str) -> Result<Option<MatchResult>, StoreError> {
+        let id = match_id.to_owned();
+        let json: Option<String> = match &self.backend {
+            Backend::Sqlite(conn) => {
+                sqlite(conn, move |c| {
+                    Ok(c.query_row(
+                        "SELECT result FROM match_results WHERE match_id = ?1",
+                        params![id],
+                        |row| row.get(0),
+                    )
+                    .optional()?)
+                })
+                .await?
+            }
+            Backend::Postgres(pg) => pg
+                .run(async |c| {
+                    c.query_opt(
+                        "SELECT result::text FROM tickroom_match_results WHERE match_id = $1",
+                        &[&id],
+                    )
+                    .await
+                })
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?,
+        };
         Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
     }
 
     /// The `limit` (at most [`MAX_LIST`]) most recently ended matches, newest first.
-    pub fn recent(&self, limit: usize) -> Result<Vec<MatchResult>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT result FROM match_results ORDER BY ended_at DESC, match_id LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![limit.min(MAX_LIST) as i64], |row| {
-            row.get::<_, String>(0)
-        })?;
-        let mut out = Vec::new();
-        for json in rows {
-            out.push(serde_json::from_str(&json?)?);
+    pub async fn recent(&self, limit: usize) -> Result<Vec<MatchResult>, StoreError> {
+        let limit = limit.min(MAX_LIST) as i64;
+        let rows: Vec<String> = match &self.backend {
+            Backend::Sqlite(conn) => {
+                sqlite(conn, move |c| {
+                    let mut stmt = c.prepare(
+                        "SELECT result FROM match_results \
+                         ORDER BY ended_at DESC, match_id LIMIT ?1",
+                    )?;
+                    let rows = stmt.query_map(params![limit], |row| row.get::<_, String>(0))?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                })
+                .await?
+            }
+            Backend::Postgres(pg) => pg
+                .run(async |c| {
+                    c.query(
+                        "SELECT result::text FROM tickroom_match_results \
+                         ORDER BY ended_at DESC, match_id LIMIT $1",
+                        &[&limit],
+                    )
+                    .await
+                })
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(rows
+            .iter()
+            .map(|j| serde_json::from_str(j))
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+/// Runs `f` on the SQLite connection off the async threads (SQLite blocks).
+async fn sqlite<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        // A panic while holding the lock leaves SQLite consistent (each write is atomic).
+        f(&conn.lock().unwrap_or_else(|e| e.into_inner()))
+    })
+    .await
+    .map_err(|_| StoreError::Cancelled)?
+}
+
+/// A PostgreSQL database, over one connection made on first use and made again after it
+/// fails.
+struct Postgres {
+    config: tokio_postgres::Config,
+    client: tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("host", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Postgres {
+    /// Runs `f` on the connection within [`POSTGRES_TIMEOUT`], connecting (and creating the
+    /// table) first if needed. Calls run side by side on the one connection, which pipelines
+    /// them; the lock is held only to take it.
+    async fn run<T>(
+        &self,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let outcome = tokio::time::timeout(POSTGRES_TIMEOUT, async {
+            let client = self.client().await?;
+            Ok::<_, StoreError>(f(&client).await?)
+        })
+        .await
+        .unwrap_or(Err(StoreError::Timeout));
+        if outcome.is_err() {
+            // Whatever failed, the next call starts from a fresh connection.
+            *self.client.lock().await = None;
         }
-        Ok(out)
+        outcome
+    }
+
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        let mut slot = self.client.lock().await;
+        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(client.clone());
+        }
+        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "results store: the postgres connection failed");
+            }
+        });
+        // Two nodes starting together may both create the table: one of them gets a unique
+        // violation on the catalogue, and the table is there for the next try.
+        if let Err(e) = client.batch_execute(POSTGRES_SCHEMA).await {
+            tracing::debug!(error = %e, "results store: creating the table raced; trying again");
+            client.batch_execute(POSTGRES_SCHEMA).await?;
+        }
+        let client = Arc::new(client);
+        *slot = Some(client.clone());
+        Ok(client)
     }
 }
 
@@ -141,20 +321,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn survives_reopening() {
+    #[tokio::test]
+    async fn survives_reopening() {
         let path =
             std::env::temp_dir().join(format!("tickroom-results-{}.sqlite3", std::process::id()));
         let _ = std::fs::remove_file(&path);
         {
             let store = ResultStore::open(&path).unwrap();
-            store.record(&result("m1", 10)).unwrap();
-            store.record(&result("m2", 20)).unwrap();
+            store.record(&result("m1", 10)).await.unwrap();
+            store.record(&result("m2", 20)).await.unwrap();
         }
         let store = ResultStore::open(&path).unwrap();
-        assert_eq!(store.get("m1").unwrap(), Some(result("m1", 10)));
-        assert_eq!(store.get("nope").unwrap(), None);
-        let recent = store.recent(10).unwrap();
+        assert_eq!(store.get("m1").await.unwrap(), Some(result("m1", 10)));
+        assert_eq!(store.get("nope").await.unwrap(), None);
+        let recent = store.recent(10).await.unwrap();
         assert_eq!(
             recent
                 .iter()
@@ -162,7 +342,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["m2", "m1"]
         );
-        assert_eq!(store.recent(1).unwrap().len(), 1);
+        assert_eq!(store.recent(1).await.unwrap().len(), 1);
         drop(store);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod npm;
+pub mod postgres;
 pub mod redis;
 
 use std::net::SocketAddr;

@@ -98,14 +98,10 @@ impl Lifecycle {
     }
 }
 
-/// Saves `m`'s result off the async threads (SQLite blocks); a failure is logged, never
-/// fatal.
+/// Saves `m`'s result; a failure is logged, never fatal.
 async fn save(store: Arc<ResultStore>, m: &Match) {
     let result = m.result();
-    let id = result.match_id.clone();
-    match tokio::task::spawn_blocking(move || store.record(&result)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(match_id = %id, error = %e, "result not saved"),
-        Err(e) => tracing::error!(match_id = %id, error = %e, "result not saved"),
+    if let Err(e) = store.record(&result).await {
+        tracing::error!(match_id = %result.match_id, store = store.kind(), error = %e, "result not saved");
     }
 }

@@ -444,34 +444,25 @@ struct ResultList {
     results: Vec<MatchResult>,
 }
 
-/// Runs `query` on the results store off the async threads (SQLite blocks).
-async fn with_store<T: Send + 'static>(
-    app: &NetState,
-    query: impl FnOnce(&crate::results::ResultStore) -> Result<T, crate::results::StoreError>
-    + Send
-    + 'static,
-) -> Result<T, ApiError> {
-    let store = app.directory.results().cloned().ok_or_else(|| {
+/// The results store, or 404 `results_disabled`.
+fn store(app: &NetState) -> Result<&crate::results::ResultStore, ApiError> {
+    app.directory.results().map(|s| &**s).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "results_disabled",
             "this server keeps no results",
         )
-    })?;
-    let failed = || {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the results store failed",
-        )
-    };
-    tokio::task::spawn_blocking(move || query(&store))
-        .await
-        .map_err(|_| failed())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "results store");
-            failed()
-        })
+    })
+}
+
+/// 503 `results_unavailable`, for a store that failed (logged).
+fn store_failed(e: crate::results::StoreError) -> ApiError {
+    tracing::error!(error = %e, "results store");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "results_unavailable",
+        "the results store cannot be reached",
+    )
 }
 
 async fn list_results(
@@ -480,7 +471,7 @@ async fn list_results(
 ) -> Result<Json<ResultList>, ApiError> {
     let axum::extract::Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
-    let results = with_store(&app, move |store| store.recent(q.limit)).await?;
+    let results = store(&app)?.recent(q.limit).await.map_err(store_failed)?;
     Ok(Json(ResultList { results }))
 }
 
@@ -488,8 +479,10 @@ async fn get_result(
     State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
 ) -> Result<Json<MatchResult>, ApiError> {
-    with_store(&app, move |store| store.get(&id))
-        .await?
+    store(&app)?
+        .get(&id)
+        .await
+        .map_err(store_failed)?
         .map(Json)
         .ok_or_else(|| {
             ApiError::new(

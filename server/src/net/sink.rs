@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
 use tickroom_shared::{MatchEnd, Presence, event};
 
 use super::raw::RawMsgpack;
@@ -20,6 +21,12 @@ impl<A: Adapter> SocketIoSink<A> {
     pub fn new(io: SocketIo<A>) -> Self {
         Self { io }
     }
+
+    /// The game namespace; `None` until it is registered (with Redis, until its adapter has
+    /// subscribed), when no socket can be in a room anyway.
+    fn game(&self) -> Option<BroadcastOperators<A>> {
+        self.io.of(tickroom_shared::NAMESPACE)
+    }
 }
 
 impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
@@ -27,8 +34,8 @@ impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
         Box::pin(async move {
             // `local()`: a room lives on one node, so its traffic never needs the adapter's
             // cross-node path (which, with Redis, can fail and skip local delivery too).
-            let sent = self
-                .io
+            let Some(ns) = self.game() else { return };
+            let sent = ns
                 .local()
                 .to(match_id.to_owned())
                 .emit(event::SNAPSHOT, &RawMsgpack(&snapshot))
@@ -41,8 +48,8 @@ impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
 
     fn presence<'a>(&'a self, match_id: &'a str, presence: &'a Presence) -> BoxFuture<'a> {
         Box::pin(async move {
-            let _ = self
-                .io
+            let Some(ns) = self.game() else { return };
+            let _ = ns
                 .local()
                 .to(match_id.to_owned())
                 .emit(event::PRESENCE, presence)
@@ -52,14 +59,15 @@ impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
 
     fn ended<'a>(&'a self, end: &'a MatchEnd) -> BoxFuture<'a> {
         Box::pin(async move {
+            let Some(ns) = self.game() else { return };
             let room = end.match_id.clone();
-            let _ = self
-                .io
+            let _ = ns
+                .clone()
                 .local()
                 .to(room.clone())
                 .emit(event::MATCH_END, end)
                 .await;
-            let _ = self.io.local().within(room).disconnect().await;
+            let _ = ns.local().within(room).disconnect().await;
         })
     }
 }

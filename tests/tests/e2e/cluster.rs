@@ -585,3 +585,52 @@ async fn the_typescript_client_works_against_any_node() {
         serde_json::json!({ "connections": 1, "code": "kicked", "fatal": true, "reason": "closed", "reconnecting": false })
     );
 }
+
+/// With `--results-db postgres://…`, every node saves its matches' results in one PostgreSQL
+/// (started by the test), and any node's admin API lists every node's.
+#[tokio::test]
+async fn every_nodes_results_are_in_one_postgres() {
+    let redis = RedisServer::start().await.unwrap();
+    let pg = tickroom_tests::postgres::PostgresServer::start()
+        .await
+        .unwrap();
+    let on_pg = |id: &'static str| {
+        let mut config = test_config();
+        config.results_db = Some(pg.url().into());
+        config.cluster = Some(ClusterConfig {
+            node_id: Some(id.into()),
+            heartbeat: Duration::from_millis(100),
+            node_ttl: Duration::from_millis(600),
+            ..ClusterConfig::new(redis.url())
+        });
+        TestServer::start_with(config)
+    };
+    let a = on_pg("node-a").await;
+    let b = on_pg("node-b").await;
+    let (on_a, _alice) = joined(&a, "node-a", "alice").await;
+    let (on_b, _bob) = joined(&b, "node-b", "bob").await;
+    a.admin.end_match(&on_a).await.unwrap();
+    b.admin.end_match(&on_b).await.unwrap();
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..100 {
+        listed = a.admin_get("/admin/results").await;
+        if listed["results"].as_array().is_some_and(|r| r.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ids: Vec<&str> = listed["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|r| r["match_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut want = [on_a.as_str(), on_b.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "{listed}");
+    // One match's result, from the node that did not run it.
+    let bobs = a.admin_get(&format!("/admin/results/{on_b}")).await;
+    assert_eq!(bobs["players"], serde_json::json!(["bob"]), "{bobs}");
+    assert_eq!(bobs["end_reason"], "admin");
+}

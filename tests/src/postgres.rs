@@ -1,0 +1,197 @@
+//! A real PostgreSQL for a test, on a free port, owned by the test: a fresh cluster made with
+//! `initdb` in a temporary folder, started with `postgres`, killed and removed when dropped.
+//! Debian's `postgresql` is installed with apt-get when it is missing and the tests run as
+//! root (as CI does); as root, the server runs as the `postgres` user (it refuses root).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// Where Debian puts the server's programs.
+const BIN_DIR: &str = "/usr/lib/postgresql";
+
+/// A running PostgreSQL owned by one test.
+#[derive(Debug)]
+pub struct PostgresServer {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl PostgresServer {
+    /// Makes a new cluster (user `tickroom`, database `tickroom`, trust authentication on
+    /// loopback) and starts it on a free port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let bin = ensure_installed()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("tickroom-pg-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let as_root = is_root();
+        if as_root {
+            chown_postgres(&dir)?;
+        }
+        let data = dir.join("data");
+        let out = as_user(as_root, &bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "tickroom", "-A", "trust", "--no-sync", "-E", "UTF8"])
+            .stdout(Stdio::null())
+            .output()
+            .await
+            .context("run initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let child = as_user(as_root, &bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(&dir)
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=50",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start postgres")?;
+        let server = Self {
+            port,
+            dir,
+            child: Some(child),
+        };
+        // Ready once it accepts a connection and answers a query; then the database.
+        for _ in 0..200 {
+            if let Ok(out) = as_user(as_root, &bin.join("psql"))
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "tickroom"])
+                .args(["-d", "postgres", "-tAc", "CREATE DATABASE tickroom"])
+                .output()
+                .await
+                && out.status.success()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("postgres did not start on port {port}")
+    }
+
+    /// `postgres://tickroom@127.0.0.1:<port>/tickroom`.
+    pub fn url(&self) -> String {
+        format!("postgres://tickroom@127.0.0.1:{}/tickroom", self.port)
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            // Its files may still be open for a moment; the folder is in the temp dir anyway.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+fn chown_postgres(dir: &Path) -> anyhow::Result<()> {
+    let status = std::process::Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(dir)
+        .status()
+        .context("chown")?;
+    if !status.success() {
+        bail!("chown postgres {} failed", dir.display());
+    }
+    Ok(())
+}
+
+/// `program`, run as the `postgres` user when the tests run as root.
+fn as_user(as_root: bool, program: &Path) -> Command {
+    if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The folder of the newest installed PostgreSQL's programs, installing Debian's
+/// `postgresql` with apt-get (as root) if there is none; once per process.
+pub fn ensure_installed() -> anyhow::Result<PathBuf> {
+    static DONE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DONE.get_or_init(|| install().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn installed() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(BIN_DIR)
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("postgres").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn install() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = installed() {
+        return Ok(bin);
+    }
+    let lock = std::fs::File::create(std::env::temp_dir().join("tickroom-apt.lock"))
+        .context("create the install lock")?;
+    lock.lock().context("take the install lock")?;
+    if let Some(bin) = installed() {
+        return Ok(bin);
+    }
+    for args in [
+        &["update", "-qq"][..],
+        &[
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "postgresql",
+        ][..],
+    ] {
+        let out = std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .context("run apt-get (postgresql is needed for the shared results tests)")?;
+        if !out.status.success() {
+            bail!(
+                "apt-get {} failed (the shared results tests need Debian's postgresql: run as \
+                 root, or install it): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    installed().context("postgresql installed, but no server programs under /usr/lib/postgresql")
+}
