@@ -5,6 +5,10 @@
 //! cut off) leaves the registry by itself when its keys expire; nothing has to clean up after
 //! it. A node that drains says so in its entry, and removes its keys as it exits.
 //!
+//! The heartbeat also elects the node that runs the cluster's one matchmaking queue: the
+//! leader renews a key with the same time-to-live; when it stops (or drains), the next node to
+//! beat takes over.
+//!
 //! Redis going away does not disturb the node: its matches do not need Redis. The heartbeat
 //! keeps trying, and the node is back in the registry at the first beat after Redis returns.
 
@@ -28,6 +32,26 @@ pub const NODE_KEY_PREFIX: &str = "tickroom:node:";
 pub const MATCHES_KEY_PREFIX: &str = "tickroom:matches:";
 /// Keys of the lists of the matches a node's matchmaking offers: this prefix and its id.
 pub const LISTED_KEY_PREFIX: &str = "tickroom:listed:";
+/// The key naming the node that runs the cluster's matchmaking queue: `<id> <url>`.
+pub const QUEUE_LEADER_KEY: &str = "tickroom:queue-leader";
+/// Keeps or takes the queue's leadership, atomically: the leader renews its key (or gives it up
+/// when draining); with no leader, a node that is not draining takes it. Returns the leader.
+const QUEUE_ELECTION: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  if ARGV[3] == '1' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return cur
+  end
+  redis.call('DEL', KEYS[1])
+  return false
+end
+if not cur and ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return cur
+";
 /// The longest a single Redis call may take before it counts as Redis being down.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Entries read in one `SCAN` step.
@@ -75,6 +99,9 @@ pub struct Registry {
     id: String,
     url: String,
     started_at: u64,
+    /// The node running the queue, `(id, url)`, as of the last heartbeat; `None` while Redis
+    /// is away (each node then queues its own).
+    queue_leader: std::sync::RwLock<Option<(String, String)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -101,6 +128,7 @@ impl Registry {
             id,
             url,
             started_at: unix_now(),
+            queue_leader: std::sync::RwLock::new(None),
         })
     }
 
@@ -147,8 +175,18 @@ impl Registry {
         result
     }
 
+    /// The node that runs the cluster's matchmaking queue, `(id, url)`, as of the last
+    /// heartbeat; `None` while Redis is away.
+    pub fn queue_leader(&self) -> Option<(String, String)> {
+        self.queue_leader
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Writes this node's entry, the ids of its matches and the matches its matchmaking
-    /// offers, alive for the time-to-live.
+    /// offers, alive for the time-to-live; keeps or takes the queue's leadership (gives it up
+    /// when `entry` says it drains).
     pub async fn beat(
         &self,
         entry: &NodeInfo,
@@ -170,19 +208,34 @@ impl Registry {
                 serde_json::to_string(listed).unwrap_or_default(),
             ),
         ];
-        self.with_conn(async move |c| {
-            let mut pipe = redis::pipe();
-            for (key, value) in &writes {
-                pipe.cmd("SET")
-                    .arg(key)
-                    .arg(value)
-                    .arg("PX")
+        let me = format!("{} {}", self.id, self.url);
+        let claim = if entry.draining { "0" } else { "1" };
+        let (leader,): (Option<String>,) = self
+            .with_conn(async move |c| {
+                let mut pipe = redis::pipe();
+                for (key, value) in &writes {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl)
+                        .ignore();
+                }
+                pipe.cmd("EVAL")
+                    .arg(QUEUE_ELECTION)
+                    .arg(1)
+                    .arg(QUEUE_LEADER_KEY)
+                    .arg(&me)
                     .arg(ttl)
-                    .ignore();
-            }
-            pipe.query_async::<()>(c).await
-        })
-        .await
+                    .arg(claim);
+                pipe.query_async(c).await
+            })
+            .await?;
+        *self.queue_leader.write().unwrap_or_else(|e| e.into_inner()) = leader
+            .as_deref()
+            .and_then(|l| l.split_once(' '))
+            .map(|(id, url)| (id.to_owned(), url.to_owned()));
+        Ok(())
     }
 
     /// The matches the other nodes' matchmaking offers, with the node of each, as of their
@@ -327,6 +380,9 @@ impl Registry {
             let listed = directory.local_listed();
             let result = self.beat(&entry, &matches, &listed).await;
             let up = result.is_ok();
+            if !up {
+                *self.queue_leader.write().unwrap_or_else(|e| e.into_inner()) = None;
+            }
             metrics.redis_up.set(i64::from(up));
             match (&result, was_up) {
                 (Err(e), Some(true) | None) => {

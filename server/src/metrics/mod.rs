@@ -146,6 +146,9 @@ pub struct Metrics {
     pub seats_reserved: Counter,
     /// Matchmaking requests refused over an address's or a player's budget.
     pub matchmaking_limited: Counter,
+    /// Queue requests this node could not forward to the queue's leader (it queued them
+    /// itself).
+    pub queue_forward_failed: Counter,
     /// Queue tickets waiting.
     pub queue_waiting: Gauge,
     /// 1 while this node's last registry heartbeat reached Redis (cluster mode).
@@ -190,6 +193,7 @@ impl Default for Metrics {
             sessions_refused: Counter::default(),
             seats_reserved: Counter::default(),
             matchmaking_limited: Counter::default(),
+            queue_forward_failed: Counter::default(),
             queue_waiting: Gauge::default(),
             redis_up: Gauge::default(),
             queue_groups: Counter::default(),
@@ -251,7 +255,7 @@ impl Default for Metrics {
             "Errors sent to clients, by code",
             m.errors.clone(),
         );
-        let counters: [(&str, &str, &Counter); 23] = [
+        let counters: [(&str, &str, &Counter); 24] = [
             (
                 "handshakes_refused",
                 "Handshakes refused",
@@ -357,6 +361,11 @@ impl Default for Metrics {
                 "matchmaking_rate_limited",
                 "Matchmaking requests refused over an address's or a player's budget",
                 &m.matchmaking_limited,
+            ),
+            (
+                "queue_forward_failed",
+                "Queue requests that could not reach the queue's leader and were queued here",
+                &m.queue_forward_failed,
             ),
             (
                 "errors",

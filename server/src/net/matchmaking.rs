@@ -117,7 +117,9 @@ fn caller(app: &NetState, headers: &HeaderMap, peer: &Peer) -> Result<Identity, 
             "too many matchmaking requests; slow down",
         )
     };
-    if !app.dev_keys {
+    // A queue request another node forwarded was budgeted there.
+    let forwarded = from_a_node(app, headers);
+    if !app.dev_keys && !forwarded {
         let mut ext = axum::http::Extensions::new();
         if let Some(Extension(info)) = peer {
             ext.insert(*info);
@@ -147,10 +149,72 @@ fn caller(app: &NetState, headers: &HeaderMap, peer: &Peer) -> Result<Identity, 
         .identities
         .identify(token)
         .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
-    if !who.anonymous && !app.matchmaking_players.check(&who.id) {
+    if !who.anonymous && !forwarded && !app.matchmaking_players.check(&who.id) {
         return Err(limited());
     }
     Ok(who)
+}
+
+/// The header a node adds to a queue request it forwards to the queue's leader: the shared
+/// admin key, so the leader knows the request was budgeted already.
+const FORWARDED_HEADER: &str = "x-tickroom-forwarded";
+
+/// Whether the request was forwarded by another node of the cluster (it carries the admin
+/// key in [`FORWARDED_HEADER`]).
+fn from_a_node(app: &NetState, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq;
+    app.registry.get().is_some()
+        && headers
+            .get(FORWARDED_HEADER)
+            .is_some_and(|v| v.as_bytes().ct_eq(app.admin_key.as_bytes()).into())
+}
+
+/// The URL of the node that runs the cluster's queue, when that is another node (see
+/// `Registry::queue_leader`); `None` alone, while Redis is away, or when this node leads.
+fn queue_elsewhere(app: &NetState, headers: &HeaderMap) -> Option<String> {
+    if from_a_node(app, headers) {
+        // Already forwarded once: whatever this node believes, it answers.
+        return None;
+    }
+    let registry = app.registry.get()?;
+    let (id, url) = registry.queue_leader()?;
+    (id != registry.id()).then_some(url)
+}
+
+/// Forwards a queue request to the node at `leader` and answers with its answer. The player's
+/// `Authorization` goes along: the leader checks it again.
+async fn forward_queue(
+    app: &NetState,
+    leader: &str,
+    method: reqwest::Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Option<&QueueAsk>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let mut req = app
+        .http
+        .request(method, format!("{leader}{path}"))
+        .header(FORWARDED_HEADER, &app.admin_key)
+        .timeout(std::time::Duration::from_secs(MAX_WAIT_SECS + 5));
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        req = req.header(header::AUTHORIZATION, auth);
+    }
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    let unavailable = |e: reqwest::Error| {
+        tracing::warn!(leader, error = %e, "queue: the leader does not answer");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            "the node that runs the queue does not answer; try again",
+        )
+    };
+    let resp = req.send().await.map_err(unavailable)?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body: serde_json::Value = resp.json().await.map_err(unavailable)?;
+    Ok((status, Json(body)).into_response())
 }
 
 /// Where clients connect: `--public-url`, else the scheme and `Host` of the request.
@@ -350,7 +414,7 @@ async fn list(
 }
 
 /// The body of `POST /matchmaking/queue`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct QueueAsk {
     game: String,
@@ -389,10 +453,31 @@ async fn enqueue(
     peer: Peer,
     headers: HeaderMap,
     body: Result<Json<QueueAsk>, JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let who = caller(&app, &headers, &peer)?;
     let Json(ask) = body?;
     shutting_down(&app)?;
+    // In a cluster one node runs the queue, so players asking different nodes meet.
+    if let Some(leader) = queue_elsewhere(&app, &headers) {
+        let path = "/matchmaking/queue";
+        match forward_queue(
+            &app,
+            &leader,
+            reqwest::Method::POST,
+            path,
+            &headers,
+            Some(&ask),
+        )
+        .await
+        {
+            Ok(answer) => return Ok(answer),
+            // The leader is gone: queue here until the next heartbeat elects another.
+            Err(_) => {
+                app.metrics.queue_forward_failed.inc();
+            }
+        }
+    }
     let rating = match (who.anonymous, ask.rating) {
         (true, Some(r)) if r.is_finite() && r.abs() <= crate::matchmaking::identity::MAX_RATING => {
             r
@@ -441,7 +526,7 @@ async fn enqueue(
     })?;
     let status = ticket.status.borrow().clone();
     let body = ticket_view(&app, &headers, &ticket.id, &who.id, &status)?;
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// A ticket as the API shows it.
@@ -494,10 +579,17 @@ async fn ticket_status(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
     query: Result<Query<StatusQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     caller(&app, &headers, &peer)?;
     let Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    if app.queue.ticket(&id).is_none()
+        && let Some(leader) = queue_elsewhere(&app, &headers)
+    {
+        let path = format!("/matchmaking/queue/{id}?wait={}", q.wait);
+        return forward_queue(&app, &leader, reqwest::Method::GET, &path, &headers, None).await;
+    }
     let mut ticket = app.queue.ticket(&id).ok_or_else(ticket_not_found)?;
     let wait = std::time::Duration::from_secs(q.wait.min(MAX_WAIT_SECS));
     let _ = tokio::time::timeout(wait, async {
@@ -515,7 +607,8 @@ async fn ticket_status(
         &ticket.id,
         &ticket.player,
         &status,
-    )?))
+    )?)
+    .into_response())
 }
 
 async fn leave_queue(
@@ -523,10 +616,25 @@ async fn leave_queue(
     peer: Peer,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     caller(&app, &headers, &peer)?;
+    if app.queue.ticket(&id).is_none()
+        && let Some(leader) = queue_elsewhere(&app, &headers)
+    {
+        let path = format!("/matchmaking/queue/{id}");
+        return forward_queue(
+            &app,
+            &leader,
+            reqwest::Method::DELETE,
+            &path,
+            &headers,
+            None,
+        )
+        .await;
+    }
     if app.queue.leave(&id) {
-        return Ok(Json(serde_json::json!({ "ticket": id, "status": "left" })));
+        return Ok(Json(serde_json::json!({ "ticket": id, "status": "left" })).into_response());
     }
     let ticket = app.queue.ticket(&id).ok_or_else(ticket_not_found)?;
     let status = ticket.status.borrow().name();

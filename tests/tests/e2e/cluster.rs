@@ -634,3 +634,63 @@ async fn every_nodes_results_are_in_one_postgres() {
     assert_eq!(bobs["players"], serde_json::json!(["bob"]), "{bobs}");
     assert_eq!(bobs["end_reason"], "admin");
 }
+
+/// One queue for the cluster: players who queue through different nodes are grouped together
+/// by the node the heartbeat elected to run the queue, and each is told where their match is.
+/// When that node stops, the other takes the queue over.
+#[tokio::test]
+async fn players_queueing_on_different_nodes_meet_in_one_queue() {
+    use tickroom_client::matchmaking::{Matchmaker, QueueOptions};
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    // Until both nodes have beaten once, one of them may not know the leader yet.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for round in 0..3 {
+        let options = QueueOptions {
+            rating: Some(1500.0 + f64::from(round)),
+            ..QueueOptions::default()
+        };
+        let (via_a, via_b) = (Matchmaker::new(&a.url, None), Matchmaker::new(&b.url, None));
+        let (x, y) = tokio::join!(
+            via_a.queue("tictactoe", &options),
+            via_b.queue("tictactoe", &options),
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(x.match_id, y.match_id, "round {round}: {x:?} {y:?}");
+        assert_eq!(x.url, y.url);
+        let mut c = tickroom_client::Client::connect(&x.url, &x.auth(), WAIT)
+            .await
+            .expect("the seat is where the answer says");
+        assert!(c.next_event(WAIT).await.unwrap().welcome().is_some());
+    }
+    let leader = redis
+        .command(&["EXISTS", "tickroom:queue-leader"])
+        .await
+        .unwrap();
+    assert_eq!(leader, ":1", "a node leads the queue");
+    assert_eq!(a.metric("tickroom_queue_forward_failed_total").await, 0);
+    assert_eq!(b.metric("tickroom_queue_forward_failed_total").await, 0);
+
+    // The leader stops: within its time-to-live and a beat, the other node runs the queue.
+    a.shutdown.cancel();
+    a.task.await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let options = QueueOptions::default();
+    let (one, two) = (Matchmaker::new(&b.url, None), Matchmaker::new(&b.url, None));
+    let (x, y) = tokio::join!(
+        one.queue("tictactoe", &options),
+        two.queue("tictactoe", &options)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(
+        (x.match_id.as_str(), x.url.as_str()),
+        (y.match_id.as_str(), b.url.as_str())
+    );
+    assert_eq!(
+        b.metric("tickroom_queue_forward_failed_total").await,
+        0,
+        "b took the queue over instead of failing to reach a"
+    );
+}
