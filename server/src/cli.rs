@@ -318,6 +318,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKROOM_NODE_ID", requires = "redis_url")]
     pub node_id: Option<String>,
 
+    /// Where the other nodes reach this node (its admin API), when not at its public URL,
+    /// e.g. `http://node-a:7350` on a private network (default: the public URL).
+    #[arg(long, env = "TICKROOM_NODE_URL", requires = "redis_url")]
+    pub node_url: Option<String>,
+
     /// How often the node writes its registry entry, in milliseconds.
     #[arg(long, env = "TICKROOM_NODE_HEARTBEAT_MS", default_value_t = millis(CLUSTER_DEFAULTS.heartbeat))]
     pub node_heartbeat_ms: u64,
@@ -423,6 +428,7 @@ impl ServeArgs {
             cluster: self.redis_url.map(|redis_url| ClusterConfig {
                 redis_url,
                 node_id: self.node_id,
+                node_url: self.node_url.map(|u| u.trim_end_matches('/').to_owned()),
                 heartbeat: Duration::from_millis(self.node_heartbeat_ms),
                 node_ttl: Duration::from_millis(self.node_ttl_ms),
             }),
@@ -477,6 +483,43 @@ mod tests {
             parsed.net.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    /// The compose files set only variables the server reads, and the cluster one runs Redis,
+    /// PostgreSQL and two nodes that share one and the other.
+    #[test]
+    fn the_compose_files_set_real_settings() {
+        let envs: Vec<String> = Wrapper::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect();
+        for file in ["compose.yaml", "compose.cluster.yaml"] {
+            let text =
+                std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let used: Vec<&str> = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("TICKROOM_"))
+                .collect();
+            assert!(!used.is_empty(), "{file}");
+            for var in used {
+                assert!(envs.iter().any(|e| e == var), "{file}: {var} is no setting");
+            }
+        }
+        let cluster =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/compose.cluster.yaml"))
+                .unwrap();
+        for needed in [
+            "\n  redis:\n",
+            "\n  postgres:\n",
+            "\n  node-a:\n",
+            "\n  node-b:\n",
+            "TICKROOM_REDIS_URL: redis://redis:6379/",
+            "TICKROOM_RESULTS_DB: postgres://",
+            "TICKROOM_NODE_URL: http://node-a:7350",
+            "TICKROOM_NODE_URL: http://node-b:7350",
+        ] {
+            assert!(cluster.contains(needed), "compose.cluster.yaml lacks {needed:?}");
+        }
     }
 
     /// docs/CONFIGURATION.md lists every flag with its env var and default.

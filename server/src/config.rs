@@ -77,6 +77,9 @@ pub struct ClusterConfig {
     pub redis_url: String,
     /// This node's id in the registry. Default `None`: a random one at start-up.
     pub node_id: Option<String>,
+    /// Where the other nodes reach this node, when not at its public URL (a private
+    /// network). Default `None`: the public URL.
+    pub node_url: Option<String>,
     /// How often the node writes its entry (URL and load) to the registry. Default 2 s.
     pub heartbeat: Duration,
     /// How long an entry lives without a heartbeat: a node that dies leaves the registry by
@@ -90,6 +93,7 @@ impl ClusterConfig {
         Self {
             redis_url: redis_url.into(),
             node_id: None,
+            node_url: None,
             heartbeat: Duration::from_secs(2),
             node_ttl: Duration::from_secs(6),
         }

@@ -100,10 +100,16 @@ impl TestServer {
 
     /// Starts a server with `config` on a free loopback port.
     pub async fn start_with(config: Config) -> Self {
-        init_tracing();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
+        Self::start_on(listener, config)
+    }
+
+    /// Starts a server with `config` on `listener` (bound beforehand, so its URL can go into
+    /// `config`).
+    pub fn start_on(listener: tokio::net::TcpListener, config: Config) -> Self {
+        init_tracing();
         let addr = listener.local_addr().expect("local addr");
         let url = format!("http://{addr}");
         let admin = AdminClient::new(&url, &config.auth.admin_key);

@@ -102,9 +102,10 @@ pub struct ClusterDirectory {
 /// A match this node created on another node.
 #[derive(Debug, Clone)]
 struct Placed {
-    /// The owning node's id and URL.
+    /// The owning node's id, its URL for clients and for the other nodes.
     node: String,
     url: String,
+    node_url: String,
     /// What it was created as.
     wanted: Wanted,
     private: bool,
@@ -286,7 +287,7 @@ impl MatchDirectory for ClusterDirectory {
                         match_id: String,
                     }
                     match self
-                        .call::<Created>(&node.url, "/admin/internal/create", &body)
+                        .call::<Created>(node.reach(), "/admin/internal/create", &body)
                         .await
                     {
                         Ok(c) => {
@@ -298,6 +299,7 @@ impl MatchDirectory for ClusterDirectory {
                                 Placed {
                                     node: node.id.clone(),
                                     url: node.url.clone(),
+                                    node_url: node.reach().to_owned(),
                                     wanted: wanted.clone(),
                                     private: listing.private,
                                     reserved: 0,
@@ -330,16 +332,20 @@ impl MatchDirectory for ClusterDirectory {
             let Some(registry) = self.registry.get() else {
                 return Err(MatchmakingError::NotFound);
             };
-            let remembered = self.placed().get(match_id).map(|p| p.url.clone());
-            let url = match remembered {
-                Some(url) => url,
+            let remembered = self
+                .placed()
+                .get(match_id)
+                .map(|p| (p.url.clone(), p.node_url.clone()));
+            let (url, node_url) = match remembered {
+                Some(urls) => urls,
                 None => {
-                    registry
+                    let node = registry
                         .locate(match_id)
                         .await
                         .map_err(|e| MatchmakingError::Unavailable(e.to_string()))?
-                        .ok_or(MatchmakingError::NotFound)?
-                        .url
+                        .ok_or(MatchmakingError::NotFound)?;
+                    let node_url = node.reach().to_owned();
+                    (node.url, node_url)
                 }
             };
             let body = InternalReserve {
@@ -347,7 +353,9 @@ impl MatchDirectory for ClusterDirectory {
                 player: player.to_string(),
                 ttl_secs: ttl.as_secs().max(1),
             };
-            let r: ReservationWire = self.call(&url, "/admin/internal/reserve", &body).await?;
+            let r: ReservationWire = self
+                .call(&node_url, "/admin/internal/reserve", &body)
+                .await?;
             if let Some(p) = self.placed().get_mut(match_id) {
                 p.reserved += 1;
             }

@@ -62,8 +62,11 @@ const SCAN_COUNT: usize = 200;
 pub struct NodeInfo {
     /// Its id.
     pub id: String,
-    /// Where clients and other nodes reach it.
+    /// Where clients reach it.
     pub url: String,
+    /// Where the other nodes reach it (`--node-url`; its public URL by default).
+    #[serde(default)]
+    pub node_url: String,
     /// The server's version.
     pub version: String,
     /// Matches running or waiting.
@@ -78,6 +81,18 @@ pub struct NodeInfo {
     pub started_at: u64,
     /// Its last heartbeat, seconds since the Unix epoch.
     pub heartbeat_at: u64,
+}
+
+impl NodeInfo {
+    /// Where the other nodes call it: its node URL, or its public URL.
+    pub fn reach(&self) -> &str {
+        let url = if self.node_url.is_empty() {
+            &self.url
+        } else {
+            &self.node_url
+        };
+        url.trim_end_matches('/')
+    }
 }
 
 /// Why the registry could not be read or written.
@@ -98,6 +113,7 @@ pub struct Registry {
     config: ClusterConfig,
     id: String,
     url: String,
+    node_url: String,
     started_at: u64,
     /// The node running the queue, `(id, url)`, as of the last heartbeat; `None` while Redis
     /// is away (each node then queues its own).
@@ -126,6 +142,7 @@ impl Registry {
             conn: Mutex::new(None),
             config: config.clone(),
             id,
+            node_url: config.node_url.clone().unwrap_or_else(|| url.clone()),
             url,
             started_at: unix_now(),
             queue_leader: std::sync::RwLock::new(None),
@@ -175,7 +192,7 @@ impl Registry {
         result
     }
 
-    /// The node that runs the cluster's matchmaking queue, `(id, url)`, as of the last
+    /// The node that runs the cluster's matchmaking queue, `(id, node URL)`, as of the last
     /// heartbeat; `None` while Redis is away.
     pub fn queue_leader(&self) -> Option<(String, String)> {
         self.queue_leader
@@ -208,7 +225,7 @@ impl Registry {
                 serde_json::to_string(listed).unwrap_or_default(),
             ),
         ];
-        let me = format!("{} {}", self.id, self.url);
+        let me = format!("{} {}", self.id, self.node_url);
         let claim = if entry.draining { "0" } else { "1" };
         let (leader,): (Option<String>,) = self
             .with_conn(async move |c| {
@@ -344,6 +361,7 @@ impl Registry {
         NodeInfo {
             id: self.id.clone(),
             url: self.url.clone(),
+            node_url: self.node_url.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             rooms: live.len(),
             players: live.iter().map(|m| u64::from(m.seats_taken())).sum(),

@@ -307,7 +307,7 @@ async fn forward_create(
     body.node = None;
     let resp = app
         .http
-        .post(format!("{}/admin/matches", node.url.trim_end_matches('/')))
+        .post(format!("{}/admin/matches", node.reach()))
         .bearer_auth(&app.admin_key)
         .header(placement::PLACED_HEADER, "1")
         .timeout(placement::FORWARD_TIMEOUT)

@@ -694,3 +694,33 @@ async fn players_queueing_on_different_nodes_meet_in_one_queue() {
         "b took the queue over instead of failing to reach a"
     );
 }
+
+/// A node whose public URL other nodes cannot reach (players come through a proxy or a CDN)
+/// is called at its `--node-url`, and players are still sent to its public URL.
+#[tokio::test]
+async fn nodes_call_each_other_at_their_node_url_and_send_players_to_the_public_one() {
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inside = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = test_config();
+    config.matchmaking.public_url = Some("https://b.game.example".into());
+    config.cluster = Some(ClusterConfig {
+        node_id: Some("node-b".into()),
+        node_url: Some(inside.clone()),
+        heartbeat: Duration::from_millis(100),
+        node_ttl: Duration::from_millis(600),
+        ..ClusterConfig::new(redis.url())
+    });
+    let b = TestServer::start_on(listener, config);
+    let both = nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    assert_eq!(both["nodes"][1]["url"], "https://b.game.example");
+    assert_eq!(both["nodes"][1]["node_url"], inside);
+    let (status, m) = create(&a, serde_json::json!({ "game": "arena", "node": "node-b" })).await;
+    assert_eq!(status, 201, "a reached b at its node URL: {m}");
+    assert_eq!(
+        m["url"], "https://b.game.example",
+        "players go to the public URL"
+    );
+    assert!(b.admin.get_match(m["id"].as_str().unwrap()).await.is_ok());
+}
