@@ -64,7 +64,7 @@ pub struct ResultStore {
 #[derive(Debug)]
 enum Backend {
     Sqlite(Arc<Mutex<Connection>>),
-    Postgres(Postgres),
+    Postgres(Box<Postgres>),
 }
 
 /// Longest list the store returns at once.
@@ -100,10 +100,10 @@ impl ResultStore {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             let config: tokio_postgres::Config = text.parse()?;
             return Ok(Self {
-                backend: Backend::Postgres(Postgres {
+                backend: Backend::Postgres(Box::new(Postgres {
                     config,
                     client: tokio::sync::Mutex::new(None),
-                }),
+                })),
             });
         }
         let conn = if path.as_os_str() == ":memory:" {
