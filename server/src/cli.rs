@@ -518,7 +518,10 @@ mod tests {
             "TICKROOM_NODE_URL: http://node-a:7350",
             "TICKROOM_NODE_URL: http://node-b:7350",
         ] {
-            assert!(cluster.contains(needed), "compose.cluster.yaml lacks {needed:?}");
+            assert!(
+                cluster.contains(needed),
+                "compose.cluster.yaml lacks {needed:?}"
+            );
         }
     }
 

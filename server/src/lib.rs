@@ -11,9 +11,10 @@
 //! - [`directory`]: the matches of this node, their seats and their lifecycle.
 //! - [`auth`]: handshake checks: the `auth` payload, the token, the seat.
 //! - `ratelimit`: per-player, per-address and per-connection budgets (governor).
-//! - `net`: Socket.IO handlers, the snapshot sink, the admin API, TLS, the accept loop.
+//! - `net`: Socket.IO handlers, the snapshot sink, the admin API (and the operator's kicks and
+//!   announcements), TLS, the accept loop.
 //! - [`metrics`]: counters rendered at `/metrics`; the engine reports into them.
-//! - [`results`]: ended matches' results in SQLite.
+//! - [`results`]: ended matches' results in SQLite, or in a PostgreSQL shared by every node.
 //!
 //! # Quick start
 //! ```no_run

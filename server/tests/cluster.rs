@@ -60,11 +60,7 @@ async fn entry(redis: &mut redis::aio::MultiplexedConnection, id: &str) -> Optio
 #[tokio::test]
 async fn a_killed_node_leaves_the_registry_within_its_ttl() {
     let redis = redis_server::RedisServer::start().await.unwrap();
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = connect(&redis).await;
     let (mut node, url) = start_node(&redis, "doomed", &[]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let registered = loop {
@@ -92,6 +88,26 @@ async fn a_killed_node_leaves_the_registry_within_its_ttl() {
         killed.elapsed() > Duration::from_millis(100),
         "the entry went by expiring, not at once"
     );
+}
+
+/// A connection to `redis`, for reading the registry's keys.
+async fn connect(redis: &redis_server::RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Waits until every node of `ids` has an entry in the registry.
+async fn registered(conn: &redis::aio::MultiplexedConnection, ids: &[&'static str]) {
+    for &id in ids {
+        eventually("the nodes registered", || {
+            let mut c = conn.clone();
+            async move { entry(&mut c, id).await.is_some() }
+        })
+        .await;
+    }
 }
 
 /// Polls `check` every 50 ms for up to 20 s.
@@ -123,18 +139,8 @@ async fn a_draining_node_takes_no_new_match_the_others_do_and_its_results_are_sa
             ("TICKROOM_DRAIN_SECS", "20"),
         ],
     );
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    for id in ["stays", "drains"] {
-        eventually("both nodes registered", || {
-            let mut c = conn.clone();
-            async move { entry(&mut c, id).await.is_some() }
-        })
-        .await;
-    }
+    let mut conn = connect(&redis).await;
+    registered(&conn, &["stays", "drains"]).await;
     // A match on the draining-to-be node, with a player in it to keep the drain going.
     let admin_b = AdminClient::new(&b_url, "dev-admin-key");
     let m = admin_b.create_match("arena", None, Some(2)).await.unwrap();
@@ -319,18 +325,8 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
     }
     let url_of = |id: &str| nodes[id].1.clone();
     let a_url = url_of("node-a");
-    let conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    for id in ["node-a", "node-b", "node-c"] {
-        eventually("three nodes registered", || {
-            let mut c = conn.clone();
-            async move { entry(&mut c, id).await.is_some() }
-        })
-        .await;
-    }
+    let conn = connect(&redis).await;
+    registered(&conn, &["node-a", "node-b", "node-c"]).await;
     let http = reqwest::Client::new();
     let create = |body: serde_json::Value| {
         let req = http
@@ -413,18 +409,9 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
         .unwrap();
     assert_eq!(during["error"]["code"], "redis_unavailable", "{during}");
     redis.resume().await.unwrap();
-    let conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    for id in ["node-a", "node-b"] {
-        eventually("the registry is whole again", || {
-            let mut c = conn.clone();
-            async move { entry(&mut c, id).await.is_some() }
-        })
-        .await;
-    }
+    // The registry is whole again (a new connection: the old one went with Redis).
+    let conn = connect(&redis).await;
+    registered(&conn, &["node-a", "node-b"]).await;
 
     // Node b drains: its matches end (drain of 2 s), their results are saved in PostgreSQL,
     // and node a reads them.

@@ -2,10 +2,12 @@
 //! goes through Redis.
 //!
 //! # Layout
-//! - `registry`: each node's entry — its URL and load — and lists of its matches, kept alive
-//!   by a heartbeat and gone by themselves a time-to-live after the node stops beating.
+//! - `registry`: each node's entry — its URLs and load — and lists of its matches, kept alive
+//!   by a heartbeat and gone by themselves a time-to-live after the node stops beating; the
+//!   election of the node that runs the matchmaking queue.
 //! - `placement`: which node a new match goes to.
 //! - `directory`: the matches of every node, for matchmaking.
+//! - `bus`: the Socket.IO Redis adapter's driver, which outlives Redis restarts.
 
 pub mod bus;
 pub mod directory;

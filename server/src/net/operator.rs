@@ -69,21 +69,21 @@ async fn find_player(
 }
 
 /// `POST /admin/players/{id}/kick`: every game connection of the player, on every node, gets
-/// the error `kicked` and is disconnected; the seats are given back.
+/// the error `kicked` and is disconnected; the seats are given back. With Redis away, the
+/// player is kicked from this node and the answer is 503.
 async fn kick_player(
     State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     checked_player(&id)?;
-    let connections = app
+    let counted = app.sockets.player_connections(&id).await;
+    let kicked = app
         .sockets
-        .player_connections(&id)
-        .await
-        .map_err(unavailable)?;
-    app.sockets
         .disconnect_player(&id, ErrorCode::Kicked)
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable);
+    let connections = counted.map_err(unavailable)?;
+    kicked?;
     tracing::info!(player = %id, connections, "player kicked");
     Ok(Json(json!({ "player": id, "connections": connections })))
 }

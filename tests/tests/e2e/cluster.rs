@@ -9,8 +9,9 @@ use tickroom_shared::games::arena::ArenaState;
 use tickroom_tests::redis::RedisServer;
 use tickroom_tests::{TestServer, WAIT, next_snapshot, snapshot_where, test_config};
 
-/// A node on `redis` with a fast heartbeat, so the tests wait fractions of a second.
-async fn node(redis: &RedisServer, id: &str) -> TestServer {
+/// The test configuration of node `id` on `redis`, with a fast heartbeat, so the tests wait
+/// fractions of a second.
+fn node_config(redis: &RedisServer, id: &str) -> tickroom_server::Config {
     let mut config = test_config();
     config.cluster = Some(ClusterConfig {
         node_id: Some(id.into()),
@@ -18,7 +19,12 @@ async fn node(redis: &RedisServer, id: &str) -> TestServer {
         node_ttl: Duration::from_millis(600),
         ..ClusterConfig::new(redis.url())
     });
-    TestServer::start_with(config).await
+    config
+}
+
+/// Node `id` on `redis`.
+async fn node(redis: &RedisServer, id: &str) -> TestServer {
+    TestServer::start_with(node_config(redis, id)).await
 }
 
 /// Polls `GET /admin/nodes` on `server` (every 50 ms, at most 10 s) until `done` holds.
@@ -437,14 +443,8 @@ async fn announcement(c: &mut tickroom_client::Client) -> Option<String> {
 async fn a_second_connection_on_another_node_replaces_the_first() {
     let redis = RedisServer::start().await.unwrap();
     let one = |id: &'static str| {
-        let mut config = test_config();
+        let mut config = node_config(&redis, id);
         config.net.one_connection_per_player = true;
-        config.cluster = Some(ClusterConfig {
-            node_id: Some(id.into()),
-            heartbeat: Duration::from_millis(100),
-            node_ttl: Duration::from_millis(600),
-            ..ClusterConfig::new(redis.url())
-        });
         TestServer::start_with(config)
     };
     let a = one("node-a").await;
@@ -595,14 +595,8 @@ async fn every_nodes_results_are_in_one_postgres() {
         .await
         .unwrap();
     let on_pg = |id: &'static str| {
-        let mut config = test_config();
+        let mut config = node_config(&redis, id);
         config.results_db = Some(pg.url().into());
-        config.cluster = Some(ClusterConfig {
-            node_id: Some(id.into()),
-            heartbeat: Duration::from_millis(100),
-            node_ttl: Duration::from_millis(600),
-            ..ClusterConfig::new(redis.url())
-        });
         TestServer::start_with(config)
     };
     let a = on_pg("node-a").await;
@@ -703,15 +697,11 @@ async fn nodes_call_each_other_at_their_node_url_and_send_players_to_the_public_
     let a = node(&redis, "node-a").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let inside = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = test_config();
+    let mut config = node_config(&redis, "node-b");
     config.matchmaking.public_url = Some("https://b.game.example".into());
-    config.cluster = Some(ClusterConfig {
-        node_id: Some("node-b".into()),
-        node_url: Some(inside.clone()),
-        heartbeat: Duration::from_millis(100),
-        node_ttl: Duration::from_millis(600),
-        ..ClusterConfig::new(redis.url())
-    });
+    if let Some(cluster) = config.cluster.as_mut() {
+        cluster.node_url = Some(inside.clone());
+    }
     let b = TestServer::start_on(listener, config);
     let both = nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
     assert_eq!(both["nodes"][1]["url"], "https://b.game.example");
