@@ -3,7 +3,7 @@
 //! any server to run; with several nodes, in one PostgreSQL every node writes to and reads
 //! from (`--results-db postgres://…`), so any node's admin API lists every node's results.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,6 +59,9 @@ pub enum StoreError {
 #[derive(Debug)]
 pub struct ResultStore {
     backend: Backend,
+    /// Results that could not be written yet, oldest first (at most [`MAX_PENDING`]); written
+    /// before the next result, and by [`ResultStore::retry`].
+    pending: Mutex<VecDeque<MatchResult>>,
 }
 
 #[derive(Debug)]
@@ -66,6 +69,12 @@ enum Backend {
     Sqlite(Arc<Mutex<Connection>>),
     Postgres(Box<Postgres>),
 }
+
+/// Most results kept in memory while the store cannot be written; past it the oldest go.
+pub const MAX_PENDING: usize = 10_000;
+
+/// How often [`ResultStore::retry`] tries the results waiting to be written.
+pub const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 /// Longest list the store returns at once.
 pub const MAX_LIST: usize = 1000;
@@ -99,12 +108,10 @@ impl ResultStore {
         let text = path.to_string_lossy();
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             let config: tokio_postgres::Config = text.parse()?;
-            return Ok(Self {
-                backend: Backend::Postgres(Box::new(Postgres {
-                    config,
-                    client: tokio::sync::Mutex::new(None),
-                })),
-            });
+            return Ok(Self::with(Backend::Postgres(Box::new(Postgres {
+                config,
+                client: tokio::sync::Mutex::new(None),
+            }))));
         }
         let conn = if path.as_os_str() == ":memory:" {
             Connection::open_in_memory()?
@@ -114,9 +121,14 @@ impl ResultStore {
         // WAL: a crash mid-write never loses earlier results, and readers do not block writes.
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch(SQLITE_SCHEMA)?;
-        Ok(Self {
-            backend: Backend::Sqlite(Arc::new(Mutex::new(conn))),
-        })
+        Ok(Self::with(Backend::Sqlite(Arc::new(Mutex::new(conn)))))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            backend,
+            pending: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Which kind of store this is, for logs: `sqlite` or `postgres`.
@@ -127,8 +139,75 @@ impl ResultStore {
         }
     }
 
-    /// Records a result, replacing an earlier one for the same match id.
+    /// Records a result, replacing an earlier one for the same match id. If the store cannot
+    /// be written (PostgreSQL away), the result waits in memory — behind any that already
+    /// wait, so they are written in order — and the error says why.
     pub async fn record(&self, r: &MatchResult) -> Result<(), StoreError> {
+        let written = match self.flush().await {
+            Ok(_) => self.write(r).await,
+            Err(e) => Err(e),
+        };
+        if written.is_err() {
+            let mut pending = self.pending();
+            if pending.len() >= MAX_PENDING
+                && let Some(lost) = pending.pop_front()
+            {
+                tracing::error!(match_id = %lost.match_id, "results store: too many results waiting; the oldest is lost");
+            }
+            pending.push_back(r.clone());
+        }
+        written
+    }
+
+    /// How many results wait to be written.
+    pub fn waiting(&self) -> usize {
+        self.pending().len()
+    }
+
+    /// Writes the results that wait, oldest first, until one fails; returns how many were
+    /// written.
+    pub async fn flush(&self) -> Result<usize, StoreError> {
+        let mut written = 0;
+        loop {
+            let Some(next) = self.pending().front().cloned() else {
+                return Ok(written);
+            };
+            self.write(&next).await?;
+            let mut pending = self.pending();
+            if pending.front().is_some_and(|r| r.match_id == next.match_id) {
+                pending.pop_front();
+            }
+            written += 1;
+        }
+    }
+
+    /// Writes the waiting results every [`RETRY_EVERY`] until `stop`.
+    pub async fn retry(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let mut every = tokio::time::interval(RETRY_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = every.tick() => {}
+            }
+            if self.waiting() == 0 {
+                continue;
+            }
+            match self.flush().await {
+                Ok(n) => tracing::info!(written = n, "results store: waiting results written"),
+                Err(e) => {
+                    tracing::debug!(waiting = self.waiting(), error = %e, "results store: still unavailable")
+                }
+            }
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, VecDeque<MatchResult>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes one result.
+    async fn write(&self, r: &MatchResult) -> Result<(), StoreError> {
         let json = serde_json::to_string(r)?;
         let id = r.match_id.clone();
         let ended_at = r.ended_at as i64;

@@ -270,6 +270,10 @@ impl Server {
             shutdown: own_shutdown,
         } = self;
         state.sockets.register(state.clone()).await;
+        let stop_results = CancellationToken::new();
+        if let Some(store) = state.directory.results() {
+            tokio::spawn(store.clone().retry(stop_results.clone()));
+        }
         runtimes.spawn_io(sweep_limiters(state.clone(), own_shutdown.clone()));
         runtimes.spawn_io(state.queue.clone().run(own_shutdown.clone()));
         runtimes.spawn_io(
@@ -358,6 +362,13 @@ impl Server {
             runtimes.tracker.close();
             runtimes.tracker.wait().await;
             state.sockets.close().await;
+            // Results the store could not take yet get a last try.
+            if let Some(store) = state.directory.results()
+                && store.waiting() > 0
+                && let Err(e) = store.flush().await
+            {
+                tracing::error!(lost = store.waiting(), error = %e, "results store unavailable at exit: results lost");
+            }
         };
         if tokio::time::timeout(deadline, close).await.is_err() {
             tracing::warn!(
@@ -365,6 +376,7 @@ impl Server {
                 "shutdown timed out; dropping remaining connections"
             );
         }
+        stop_results.cancel();
         if let Some((registry, stop_beats)) = registry {
             stop_beats.cancel();
             if let Err(e) = registry.leave().await {

@@ -20,6 +20,8 @@ pub struct PostgresServer {
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: PathBuf,
+    bin: PathBuf,
+    as_root: bool,
     child: Option<Child>,
 }
 
@@ -50,11 +52,68 @@ impl PostgresServer {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let child = as_user(as_root, &bin.join("postgres"))
+        let mut server = Self {
+            port,
+            dir,
+            bin,
+            as_root,
+            child: None,
+        };
+        server.resume().await?;
+        // Ready: now the database.
+        let out = as_user(as_root, &server.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "tickroom"])
+            .args(["-d", "postgres", "-tAc", "CREATE DATABASE tickroom"])
+            .output()
+            .await
+            .context("run psql")?;
+        if !out.status.success() {
+            bail!(
+                "CREATE DATABASE failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(server)
+    }
+
+    /// Stops it (a fast shutdown: connections are cut), keeping its data.
+    pub async fn stop(&mut self) {
+        // The server is the child of `runuser`, which does not pass signals on: signal the
+        // server itself, by the pid it writes in its data folder.
+        if let Some(pid) = self.postmaster() {
+            signal(pid, "-INT");
+            for _ in 0..200 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// The server's pid, from `postmaster.pid`.
+    fn postmaster(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.join("data").join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Starts it (again) on the same port and data, and waits until it answers.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let data = self.dir.join("data");
+        let port = self.port.to_string();
+        let child = as_user(self.as_root, &self.bin.join("postgres"))
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(&dir)
+            .args(["-p", &port, "-k"])
+            .arg(&self.dir)
             .args([
                 "-c",
                 "listen_addresses=127.0.0.1",
@@ -68,21 +127,15 @@ impl PostgresServer {
             .kill_on_drop(true)
             .spawn()
             .context("start postgres")?;
-        let server = Self {
-            port,
-            dir,
-            child: Some(child),
-        };
-        // Ready once it accepts a connection and answers a query; then the database.
+        self.child = Some(child);
         for _ in 0..200 {
-            if let Ok(out) = as_user(as_root, &bin.join("psql"))
-                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "tickroom"])
-                .args(["-d", "postgres", "-tAc", "CREATE DATABASE tickroom"])
+            if let Ok(out) = as_user(self.as_root, &self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &port])
                 .output()
                 .await
                 && out.status.success()
             {
-                return Ok(server);
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -97,13 +150,27 @@ impl PostgresServer {
 
 impl Drop for PostgresServer {
     fn drop(&mut self) {
+        if let Some(pid) = self.postmaster() {
+            // Immediate shutdown: the test is over.
+            signal(pid, "-QUIT");
+            for _ in 0..100 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.start_kill();
-            // Its files may still be open for a moment; the folder is in the temp dir anyway.
-            std::thread::sleep(Duration::from_millis(100));
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status();
 }
 
 fn is_root() -> bool {

@@ -73,6 +73,10 @@ pub struct NodeInfo {
     pub rooms: usize,
     /// Player seats taken in them (reserved, connected or held).
     pub players: u64,
+    /// CPU the process used over the last heartbeat, in percent of one core (above 100 on
+    /// several cores).
+    #[serde(default)]
+    pub cpu_percent: u32,
     /// Matches it may run (`--max-rooms`).
     pub max_rooms: usize,
     /// Whether it is draining: it takes no new match.
@@ -92,6 +96,35 @@ impl NodeInfo {
             &self.node_url
         };
         url.trim_end_matches('/')
+    }
+}
+
+/// One match in a node's list: the cluster's match directory, match → node, state and free
+/// seats, as of the node's last heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchEntry {
+    /// Its id.
+    pub id: String,
+    /// Its game.
+    pub game: String,
+    /// `waiting` or `running`.
+    pub state: String,
+    /// Player seats taken (reserved, connected or held).
+    pub players: u32,
+    /// Player seats in all.
+    pub max_players: u32,
+}
+
+impl MatchEntry {
+    /// `m` as the directory lists it.
+    pub fn of(m: &crate::directory::Match) -> Self {
+        Self {
+            id: m.info().id.to_string(),
+            game: m.info().game.to_owned(),
+            state: m.state().as_str().to_owned(),
+            players: m.seats_taken(),
+            max_players: m.info().max_players,
+        }
     }
 }
 
@@ -115,6 +148,8 @@ pub struct Registry {
     url: String,
     node_url: String,
     started_at: u64,
+    /// [`NodeInfo::cpu_percent`], as of the last heartbeat.
+    cpu_percent: std::sync::atomic::AtomicU32,
     /// The node running the queue, `(id, url)`, as of the last heartbeat; `None` while Redis
     /// is away (each node then queues its own).
     queue_leader: std::sync::RwLock<Option<(String, String)>>,
@@ -145,6 +180,7 @@ impl Registry {
             node_url: config.node_url.clone().unwrap_or_else(|| url.clone()),
             url,
             started_at: unix_now(),
+            cpu_percent: std::sync::atomic::AtomicU32::new(0),
             queue_leader: std::sync::RwLock::new(None),
         })
     }
@@ -207,7 +243,7 @@ impl Registry {
     pub async fn beat(
         &self,
         entry: &NodeInfo,
-        matches: &[Arc<str>],
+        matches: &[MatchEntry],
         listed: &[Listed],
     ) -> Result<(), RegistryError> {
         let ttl = u64::try_from(self.config.node_ttl.as_millis()).unwrap_or(u64::MAX);
@@ -313,10 +349,22 @@ impl Registry {
     /// The other node that holds match `id`, as of its last heartbeat.
     pub async fn locate(&self, id: &str) -> Result<Option<NodeInfo>, RegistryError> {
         Ok(self
-            .others_lists::<String>(MATCHES_KEY_PREFIX)
+            .others_lists::<MatchEntry>(MATCHES_KEY_PREFIX)
             .await?
             .into_iter()
-            .find_map(|(node, ids)| ids.iter().any(|m| m == id).then_some(node)))
+            .find_map(|(node, matches)| matches.iter().any(|m| m.id == id).then_some(node)))
+    }
+
+    /// Every other node's matches, with the node of each, as of their last heartbeats.
+    pub async fn remote_matches(&self) -> Result<Vec<(NodeInfo, MatchEntry)>, RegistryError> {
+        Ok(self
+            .others_lists(MATCHES_KEY_PREFIX)
+            .await?
+            .into_iter()
+            .flat_map(|(node, matches): (NodeInfo, Vec<MatchEntry>)| {
+                matches.into_iter().map(move |m| (node.clone(), m))
+            })
+            .collect())
     }
 
     /// Every node's entry, sorted by id.
@@ -365,6 +413,7 @@ impl Registry {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             rooms: live.len(),
             players: live.iter().map(|m| u64::from(m.seats_taken())).sum(),
+            cpu_percent: self.cpu_percent.load(std::sync::atomic::Ordering::Relaxed),
             max_rooms: directory.max_rooms(),
             draining,
             started_at: self.started_at,
@@ -384,16 +433,27 @@ impl Registry {
         let mut every = tokio::time::interval(self.config.heartbeat);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_up = None;
+        let mut cpu_then = (std::time::Instant::now(), crate::metrics::cpu_seconds());
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = every.tick() => {}
             }
+            let cpu_now = (std::time::Instant::now(), crate::metrics::cpu_seconds());
+            if let ((then, Some(used_then)), (now, Some(used_now))) = (cpu_then, cpu_now) {
+                let wall = now.duration_since(then).as_secs_f64();
+                if wall > 0.0 {
+                    let percent = ((used_now - used_then) / wall * 100.0).round().max(0.0);
+                    self.cpu_percent
+                        .store(percent as u32, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            cpu_then = cpu_now;
             let entry = self.entry(&directory, draining.is_cancelled());
-            let matches: Vec<Arc<str>> = directory
+            let matches: Vec<MatchEntry> = directory
                 .select(|m| !m.state().is_over())
                 .iter()
-                .map(|m| m.info().id.clone())
+                .map(|m| MatchEntry::of(m))
                 .collect();
             let listed = directory.local_listed();
             let result = self.beat(&entry, &matches, &listed).await;

@@ -102,6 +102,6 @@ impl Lifecycle {
 async fn save(store: Arc<ResultStore>, m: &Match) {
     let result = m.result();
     if let Err(e) = store.record(&result).await {
-        tracing::error!(match_id = %result.match_id, store = store.kind(), error = %e, "result not saved");
+        tracing::error!(match_id = %result.match_id, store = store.kind(), waiting = store.waiting(), error = %e, "result not saved yet: it waits in memory and is retried");
     }
 }

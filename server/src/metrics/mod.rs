@@ -7,6 +7,7 @@
 //! with the number of matches or players.
 
 mod process;
+pub use process::cpu_seconds;
 
 use std::time::Duration;
 

@@ -42,12 +42,27 @@ impl ProcessStats {
     }
 }
 
+/// CPU seconds the process has used (user and system), from `/proc/self/stat` alone; `None`
+/// where there is no `/proc`.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields = stat_fields(&stat)?;
+    Some(
+        (fields.get(14 - 3)?.parse::<f64>().ok()? + fields.get(15 - 3)?.parse::<f64>().ok()?)
+            / USER_HZ,
+    )
+}
+
+/// The fields of `/proc/self/stat` from field 3 (state) on: field n is at `n - 3`. The
+/// command name, field 2, is in parentheses and may hold spaces, so they are counted from
+/// after it.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(stat[stat.rfind(')')? + 2..].split_whitespace().collect())
+}
+
 /// Parses `/proc/self/stat`, `/proc/self/status` and `/proc/stat` (for the boot time).
 fn parse(stat: &str, status: &str, proc_stat: &str) -> Option<ProcessStats> {
-    // The command name, field 2, is in parentheses and may hold spaces: count from after it.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state), so field n is fields[n - 3].
+    let fields = stat_fields(stat)?;
     let field = |n: usize| -> Option<f64> { fields.get(n - 3)?.parse().ok() };
     let kib = |key: &str| -> Option<i64> {
         let line = status.lines().find(|l| l.starts_with(key))?;

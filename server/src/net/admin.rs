@@ -202,6 +202,7 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/admin/matches/{id}", get(get_match).delete(end_match))
         .route("/admin/matches/{id}/tokens", post(mint_token))
         .route("/admin/nodes", get(list_nodes))
+        .route("/admin/directory", get(list_directory))
         .route("/admin/internal/create", post(internal_create))
         .route("/admin/internal/reserve", post(internal_reserve))
         .route("/admin/results", get(list_results))
@@ -493,23 +494,63 @@ async fn get_result(
         })
 }
 
-/// The nodes in the registry (with `--redis-url`).
-async fn list_nodes(State(app): State<Arc<NetState>>) -> Result<Json<serde_json::Value>, ApiError> {
-    let registry = app.registry.get().ok_or_else(|| {
+/// The registry, or 404 `cluster_disabled` on a node running alone.
+fn registry(app: &NetState) -> Result<&crate::cluster::Registry, ApiError> {
+    app.registry.get().map(|r| &**r).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "cluster_disabled",
             "this node runs alone (no --redis-url)",
         )
-    })?;
-    let nodes = registry.nodes().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "redis_unavailable",
-            format!("the registry cannot be read: {e}"),
-        )
-    })?;
+    })
+}
+
+/// 503 `redis_unavailable`.
+fn registry_unavailable(e: crate::cluster::RegistryError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "redis_unavailable",
+        format!("the registry cannot be read: {e}"),
+    )
+}
+
+/// The nodes in the registry (with `--redis-url`).
+async fn list_nodes(State(app): State<Arc<NetState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let registry = registry(&app)?;
+    let nodes = registry.nodes().await.map_err(registry_unavailable)?;
     Ok(Json(json!({ "node": registry.id(), "nodes": nodes })))
+}
+
+/// The cluster's match directory: every node's live matches — this node's now, the others' as
+/// of their last heartbeats — with the node of each.
+async fn list_directory(
+    State(app): State<Arc<NetState>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let registry = registry(&app)?;
+    let remote = registry
+        .remote_matches()
+        .await
+        .map_err(registry_unavailable)?;
+    let row = |node: &str, url: &str, m: crate::cluster::registry::MatchEntry| {
+        let mut v = serde_json::to_value(m).unwrap_or_default();
+        v["node"] = node.into();
+        v["url"] = url.into();
+        v
+    };
+    let mut matches: Vec<serde_json::Value> = app
+        .directory
+        .select(|m| !m.state().is_over())
+        .iter()
+        .map(|m| {
+            row(
+                registry.id(),
+                registry.url(),
+                crate::cluster::registry::MatchEntry::of(m),
+            )
+        })
+        .collect();
+    matches.extend(remote.into_iter().map(|(n, m)| row(&n.id, &n.url, m)));
+    Ok(Json(json!({ "matches": matches })))
 }
 
 /// Another node's matchmaking creates a match here (docs/SCALING.md).

@@ -76,9 +76,30 @@ async fn nodes_register_with_their_url_and_load_and_leave_when_they_stop() {
     assert_eq!(both["nodes"][1]["url"], b.url, "each node's own URL");
     assert_eq!(both["nodes"][0]["draining"], false);
     // A match on b shows in b's load, read from a.
-    let (status, _) = create(&b, serde_json::json!({ "game": "arena", "node": "node-b" })).await;
+    let (status, m) = create(
+        &b,
+        serde_json::json!({ "game": "arena", "node": "node-b", "max_players": 3 }),
+    )
+    .await;
     assert_eq!(status, 201);
-    nodes_until(&a, |v| v["nodes"][1]["rooms"] == 1).await;
+    let loaded = nodes_until(&a, |v| v["nodes"][1]["rooms"] == 1).await;
+    assert!(loaded["nodes"][1]["cpu_percent"].is_u64(), "{loaded}");
+    // The match directory, read from a: b's match, its state and seats.
+    let _ = b.join(m["id"].as_str().unwrap(), "p1", Role::Player).await;
+    let mut directory = serde_json::Value::Null;
+    for _ in 0..100 {
+        directory = a.admin_get("/admin/directory").await;
+        if directory["matches"][0]["players"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        directory["matches"],
+        serde_json::json!([{ "id": m["id"], "game": "arena", "state": "running", "players": 1,
+            "max_players": 3, "node": "node-b", "url": b.url }]),
+        "{directory}"
+    );
     // b stops: it leaves the registry as it exits, without waiting for its entry to expire.
     b.shutdown.cancel();
     b.task.await.unwrap().unwrap();
@@ -713,4 +734,40 @@ async fn nodes_call_each_other_at_their_node_url_and_send_players_to_the_public_
         "players go to the public URL"
     );
     assert!(b.admin.get_match(m["id"].as_str().unwrap()).await.is_ok());
+}
+
+/// PostgreSQL going away loses no result: a match that ends meanwhile keeps its result in the
+/// node's memory (the admin API says the store is unavailable), and it is written once
+/// PostgreSQL is back.
+#[tokio::test]
+async fn results_wait_for_postgres_to_come_back() {
+    let redis = RedisServer::start().await.unwrap();
+    let mut pg = tickroom_tests::postgres::PostgresServer::start()
+        .await
+        .unwrap();
+    let mut config = node_config(&redis, "node-a");
+    config.results_db = Some(pg.url().into());
+    let a = TestServer::start_with(config).await;
+    let (m, _p) = joined(&a, "node-a", "pat").await;
+    pg.stop().await;
+    a.admin.end_match(&m).await.unwrap();
+    let mut refused = serde_json::Value::Null;
+    for _ in 0..100 {
+        refused = a.admin_get("/admin/results").await;
+        if refused["error"]["code"] == "results_unavailable" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refused["error"]["code"], "results_unavailable", "{refused}");
+    pg.resume().await.unwrap();
+    let mut saved = serde_json::Value::Null;
+    for _ in 0..200 {
+        saved = a.admin_get(&format!("/admin/results/{m}")).await;
+        if saved["match_id"] == m.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(saved["players"], serde_json::json!(["pat"]), "{saved}");
 }
