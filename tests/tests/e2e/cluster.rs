@@ -771,3 +771,41 @@ async fn results_wait_for_postgres_to_come_back() {
     }
     assert_eq!(saved["players"], serde_json::json!(["pat"]), "{saved}");
 }
+
+/// A seat in a match whose node does not answer is refused with 503 `directory_unavailable`
+/// (the player may ask again, or for another match), not a wrong `match_not_found`.
+#[tokio::test]
+async fn a_seat_on_a_node_that_does_not_answer_is_directory_unavailable() {
+    use tickroom_client::matchmaking::Matchmaker;
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    nodes_until(&a, |v| ids(v) == ["node-a"]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let ghost = serde_json::json!({
+        "id": "node-0", "url": format!("http://{closed}"), "version": "0", "rooms": 1,
+        "players": 1, "max_rooms": 1000, "draining": false, "started_at": 0, "heartbeat_at": 0
+    });
+    let matches = serde_json::json!([{ "id": "ghost-match", "game": "arena", "state": "running",
+        "players": 1, "max_players": 4 }]);
+    for (key, value) in [
+        ("tickroom:node:node-0", ghost.to_string()),
+        ("tickroom:matches:node-0", matches.to_string()),
+    ] {
+        let reply = redis
+            .command(&["SET", key, &value, "PX", "60000"])
+            .await
+            .unwrap();
+        assert_eq!(reply, "+OK");
+    }
+    let refused = Matchmaker::new(&a.url, None)
+        .join_by_id("ghost-match")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("directory_unavailable"),
+        "{refused}"
+    );
+}
