@@ -306,13 +306,24 @@ async fn forward_create(
 ) -> Result<(StatusCode, Json<serde_json::Value>), reqwest::Error> {
     let mut body = req.clone();
     body.node = None;
+    forward(app, node, "/admin/matches", &body).await
+}
+
+/// `POST`s `body` to `path` of the admin API of `node` (with the shared admin key, marked as
+/// placed so it is not forwarded again): its answer, as it gave it.
+async fn forward(
+    app: &NetState,
+    node: &crate::cluster::NodeInfo,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<(StatusCode, Json<serde_json::Value>), reqwest::Error> {
     let resp = app
         .http
-        .post(format!("{}/admin/matches", node.reach()))
+        .post(format!("{}{path}", node.reach()))
         .bearer_auth(&app.admin_key)
         .header(placement::PLACED_HEADER, "1")
         .timeout(placement::FORWARD_TIMEOUT)
-        .json(&body)
+        .json(body)
         .send()
         .await?;
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -356,7 +367,7 @@ async fn end_match(
 }
 
 /// Body of `POST /admin/matches/{id}/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct MintRequest {
     player_id: String,
@@ -378,15 +389,28 @@ pub(super) struct MintResponse {
     player_id: String,
     role: Role,
     expires_at: u64,
+    /// In a cluster: the node that holds the match, and where players connect to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 async fn mint_token(
     State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Result<Json<MintRequest>, JsonRejection>,
-) -> Result<Json<MintResponse>, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let Json(req) = body?;
-    let m = app.directory.get(&id).ok_or_else(ApiError::not_found)?;
+    let Some(m) = app.directory.get(&id) else {
+        // In a cluster, the node that holds the match signs it (it knows the instance); a
+        // request another node forwarded is not forwarded again.
+        if headers.contains_key(placement::PLACED_HEADER) {
+            return Err(ApiError::not_found());
+        }
+        return mint_elsewhere(&app, &id, &req).await;
+    };
     if !is_valid_id(&req.player_id) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -402,7 +426,40 @@ async fn mint_token(
             format!("ttl_secs must be within 1..={MAX_TOKEN_TTL_SECS}"),
         ));
     }
-    Ok(Json(sign(&app, m.info(), req.player_id, req.role, ttl)?))
+    let mut minted = sign(&app, m.info(), req.player_id, req.role, ttl)?;
+    if let Some(registry) = app.registry.get() {
+        minted.node = Some(registry.id().to_owned());
+        minted.url = Some(registry.url().to_owned());
+    }
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::to_value(minted).unwrap_or_default()),
+    ))
+}
+
+/// Mints a token for match `id` of another node, through that node's admin API.
+async fn mint_elsewhere(
+    app: &NetState,
+    id: &str,
+    req: &MintRequest,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Some(registry) = app.registry.get() else {
+        return Err(ApiError::not_found());
+    };
+    let node = registry
+        .locate(id)
+        .await
+        .map_err(registry_unavailable)?
+        .ok_or_else(ApiError::not_found)?;
+    forward(app, &node, &format!("/admin/matches/{id}/tokens"), req)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "node_unavailable",
+                format!("the node that holds the match does not answer: {e}"),
+            )
+        })
 }
 
 /// Signs a token for `player_id` in match `m` (bound to this instance of it), valid `ttl_secs`.
@@ -425,6 +482,8 @@ pub(super) fn sign(
         player_id: claims.player_id,
         role: claims.role,
         expires_at: claims.exp,
+        node: None,
+        url: None,
     })
 }
 

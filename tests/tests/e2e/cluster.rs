@@ -214,6 +214,27 @@ async fn a_player_at_the_wrong_node_is_told_where_to_go() {
     b.connect(&token)
         .await
         .expect("the same token works at the right node");
+    // Any node mints a token for any node's match: the node that holds it signs it.
+    let (status, minted) = admin_post(
+        &a,
+        &format!("/admin/matches/{id}/tokens"),
+        serde_json::json!({ "player_id": "second" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{minted}");
+    assert_eq!(
+        (minted["node"].as_str(), minted["url"].as_str()),
+        (Some("node-b"), Some(b.url.as_str()))
+    );
+    let mut second = b.connect(minted["token"].as_str().unwrap()).await.unwrap();
+    assert!(second.next_event(WAIT).await.unwrap().welcome().is_some());
+    let (status, _) = admin_post(
+        &a,
+        "/admin/matches/no-such-match/tokens",
+        serde_json::json!({ "player_id": "x" }),
+    )
+    .await;
+    assert_eq!(status, 404);
     // A match that is nowhere is still not found.
     let gone = tickroom_tests::sign(&tickroom_tests::claims("no-such-match", "x", Role::Player));
     match a.connect(&gone).await {
