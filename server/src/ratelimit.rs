@@ -35,13 +35,44 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimiter<K> {
     }
 }
 
-/// Per-player input budgets, keyed by match and player so that reconnecting does not reset a
-/// player's budget.
-pub(crate) type InputLimiter = KeyedLimiter<Arc<str>>;
+/// Per-player input budgets, by match and player, so that reconnecting does not reset a
+/// player's budget. A connection takes its player's budget once, when it joins, and checks
+/// every input against it directly: no key is hashed and no map is locked per input.
+#[derive(Debug)]
+pub(crate) struct InputLimiter {
+    quota: Quota,
+    budgets: dashmap::DashMap<Arc<str>, Arc<governor::DefaultDirectRateLimiter>>,
+}
 
-/// The key of `player` in `match_id` for an [`InputLimiter`].
-pub(crate) fn player_key(match_id: &str, player: &str) -> Arc<str> {
-    format!("{match_id}\u{1f}{player}").into()
+impl InputLimiter {
+    /// `rate` inputs per second with bursts of `burst` (both at least 1), per player.
+    pub(crate) fn new(rate: u32, burst: u32) -> Self {
+        let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            quota: Quota::per_second(rate).allow_burst(burst),
+            budgets: dashmap::DashMap::new(),
+        }
+    }
+
+    /// The budget of `player` in `match_id`, shared by every connection of that player.
+    pub(crate) fn budget(
+        &self,
+        match_id: &str,
+        player: &str,
+    ) -> Arc<governor::DefaultDirectRateLimiter> {
+        let key: Arc<str> = format!("{match_id}\u{1f}{player}").into();
+        self.budgets
+            .entry(key)
+            .or_insert_with(|| Arc::new(RateLimiter::direct(self.quota)))
+            .clone()
+    }
+
+    /// Forgets the budgets no connection holds any more.
+    pub(crate) fn sweep(&self) {
+        self.budgets.retain(|_, b| Arc::strong_count(b) > 1);
+        self.budgets.shrink_to_fit();
+    }
 }
 
 /// Handshakes per client address.
@@ -52,13 +83,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn burst_then_refuse_per_key() {
+    fn burst_then_refuse_per_player_shared_by_their_connections() {
         let l = InputLimiter::new(1, 3);
-        let a = player_key("m", "a");
-        let b = player_key("m", "b");
-        assert!((0..3).all(|_| l.check(&a)));
-        assert!(!l.check(&a));
-        assert!(l.check(&b), "another player's budget is separate");
+        let a = l.budget("m", "a");
+        let again = l.budget("m", "a");
+        let b = l.budget("m", "b");
+        assert!((0..3).all(|_| a.check().is_ok()));
+        assert!(
+            again.check().is_err(),
+            "a second connection shares the budget"
+        );
+        assert!(b.check().is_ok(), "another player's budget is separate");
+        assert!(
+            l.budget("n", "a").check().is_ok(),
+            "and so is another match's"
+        );
+        drop((a, again));
+        l.sweep();
+        assert_eq!(l.budgets.len(), 1, "only the budget still held is kept");
     }
 }
 

@@ -45,6 +45,8 @@ impl Drop for SimRuntime {
 pub(crate) struct Runtimes {
     sim: Handle,
     io: Handle,
+    /// Whether rooms tick on the I/O runtime (no simulation runtime: one core).
+    shared: bool,
     pub(crate) tracker: TaskTracker,
 }
 
@@ -57,15 +59,30 @@ impl Runtimes {
                 .0
                 .as_ref()
                 .map_or_else(|| io.clone(), |rt| rt.handle().clone()),
+            shared: sim.0.is_none(),
             io,
             tracker: TaskTracker::new(),
         }
     }
 
     /// Starts a room: its ticks on the simulation runtime, its publisher on the I/O runtime.
+    /// When both are one runtime (one core), the room and its publisher are one task: a
+    /// snapshot goes out in the same poll as the tick that made it, not after another task's
+    /// wake-up behind every socket task the tick woke. The ticks do not wait on the sink for
+    /// it: the Socket.IO sink's broadcasts are `local()` and complete at once.
     pub(crate) fn start_room(&self, room: Spawned) -> Arc<dyn RoomControl> {
-        self.tracker.spawn_on(room.publisher, &self.io);
-        self.tracker.spawn_on(room.room, &self.sim);
+        if self.shared {
+            let (ticks, publisher) = (room.room, room.publisher);
+            self.tracker.spawn_on(
+                async move {
+                    tokio::join!(ticks, publisher);
+                },
+                &self.io,
+            );
+        } else {
+            self.tracker.spawn_on(room.publisher, &self.io);
+            self.tracker.spawn_on(room.room, &self.sim);
+        }
         room.control
     }
 

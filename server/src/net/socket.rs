@@ -21,7 +21,7 @@ use super::NetState;
 use super::sockets::{disconnect_with, player_room};
 use crate::auth::{self, Admission, seat_error_code};
 use crate::directory::{Departure, Match};
-use crate::ratelimit::{DropWindow, EventLimiter, player_key};
+use crate::ratelimit::{DropWindow, EventLimiter};
 
 /// How often a connection is told about dropped inputs, at most.
 const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,7 +32,8 @@ pub(crate) struct Session {
     player: Arc<str>,
     role: Role,
     conn: String,
-    limiter_key: Arc<str>,
+    /// The player's input budget (shared with the player's other connections to the match).
+    inputs: Arc<governor::DefaultDirectRateLimiter>,
     /// Milliseconds since `NetState::started` of the last rate-limit notice sent.
     last_notice_ms: AtomicU64,
     /// Budget for events other than inputs.
@@ -290,7 +291,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         let _ = old_socket.disconnect();
     }
     let session = Arc::new(Session {
-        limiter_key: player_key(&m.info().id, &player),
+        inputs: app.limiter.budget(&m.info().id, &player),
         game_match: m.clone(),
         player,
         role: claims.role,
@@ -409,7 +410,7 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
             }
             return;
         }
-        if !app.limiter.check(&session.limiter_key) {
+        if session.inputs.check().is_err() {
             app.metrics.inputs_rate_limited.inc();
             session.dropped(&s, app);
             return;
