@@ -90,6 +90,29 @@ async fn a_killed_node_leaves_the_registry_within_its_ttl() {
     );
 }
 
+/// Sends SIGTERM to `child`: the node drains.
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+}
+
+/// `GET url` with the development admin key, as JSON.
+async fn admin_get(url: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A connection to `redis`, for reading the registry's keys.
 async fn connect(redis: &redis_server::RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis.url())
@@ -158,14 +181,7 @@ async fn a_draining_node_takes_no_new_match_the_others_do_and_its_results_are_sa
         .unwrap();
 
     // SIGTERM: b drains.
-    let pid = b.id().unwrap();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&b);
     eventually("b says it drains", || {
         let mut c = conn.clone();
         async move {
@@ -398,15 +414,7 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
     // Redis stops for 10 s: the registry is unavailable, the matches go on.
     redis.stop().await;
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let during: serde_json::Value = http
-        .get(format!("{a_url}/admin/nodes"))
-        .bearer_auth("dev-admin-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let during = admin_get(&format!("{a_url}/admin/nodes")).await;
     assert_eq!(during["error"]["code"], "redis_unavailable", "{during}");
     redis.resume().await.unwrap();
     // The registry is whole again (a new connection: the old one went with Redis).
@@ -416,14 +424,7 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
     // Node b drains: its matches end (drain of 2 s), their results are saved in PostgreSQL,
     // and node a reads them.
     let (mut b, _) = nodes.remove("node-b").unwrap();
-    let pid = b.id().unwrap();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&b);
     let status = tokio::time::timeout(Duration::from_secs(20), b.wait())
         .await
         .unwrap()
@@ -431,15 +432,7 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
     assert!(status.success(), "{status}");
     let admin_a = AdminClient::new(&a_url, "dev-admin-key");
     for id in &matches_on["node-b"] {
-        let result: serde_json::Value = http
-            .get(format!("{a_url}/admin/results/{id}"))
-            .bearer_auth("dev-admin-key")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let result = admin_get(&format!("{a_url}/admin/results/{id}")).await;
         assert_eq!(result["match_id"], id.as_str(), "{result}");
         assert_eq!(result["end_reason"], "shutdown", "{result}");
     }

@@ -27,6 +27,30 @@ async fn node(redis: &RedisServer, id: &str) -> TestServer {
     TestServer::start_with(node_config(redis, id)).await
 }
 
+/// Writes a registry entry for node `node-0` at a closed port — a node whose entry is alive
+/// but whose process is gone — with `rooms` rooms, and, if given, its match directory.
+async fn ghost(redis: &RedisServer, rooms: u32, matches: Option<serde_json::Value>) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let entry = serde_json::json!({
+        "id": "node-0", "url": format!("http://{closed}"), "version": "0", "rooms": rooms,
+        "players": rooms, "max_rooms": 1000, "draining": false, "started_at": 0, "heartbeat_at": 0
+    });
+    let mut keys = vec![("tickroom:node:node-0", entry.to_string())];
+    if let Some(m) = matches {
+        keys.push(("tickroom:matches:node-0", m.to_string()));
+    }
+    for (key, value) in keys {
+        let reply = redis
+            .command(&["SET", key, &value, "PX", "60000"])
+            .await
+            .unwrap();
+        assert_eq!(reply, "+OK");
+    }
+}
+
 /// Polls `GET /admin/nodes` on `server` (every 50 ms, at most 10 s) until `done` holds.
 async fn nodes_until(
     server: &TestServer,
@@ -400,26 +424,8 @@ async fn placement_skips_a_node_that_does_not_answer() {
     let redis = RedisServer::start().await.unwrap();
     let a = node(&redis, "node-a").await;
     nodes_until(&a, |v| ids(v) == ["node-a"]).await;
-    // A ghost: the least loaded entry there is (no rooms, first by id), at a closed port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let ghost = serde_json::json!({
-        "id": "node-0", "url": format!("http://{closed}"), "version": "0", "rooms": 0,
-        "players": 0, "max_rooms": 1000, "draining": false, "started_at": 0, "heartbeat_at": 0
-    });
-    let reply = redis
-        .command(&[
-            "SET",
-            "tickroom:node:node-0",
-            &ghost.to_string(),
-            "PX",
-            "60000",
-        ])
-        .await
-        .unwrap();
-    assert_eq!(reply, "+OK");
+    // A ghost: the least loaded entry there is (no rooms, first by id).
+    ghost(&redis, 0, None).await;
     nodes_until(&a, |v| ids(v) == ["node-0", "node-a"]).await;
     let (status, placed) = create(&a, serde_json::json!({ "game": "arena" })).await;
     assert_eq!(status, 201, "{placed}");
@@ -643,8 +649,11 @@ async fn every_nodes_results_are_in_one_postgres() {
     };
     let a = on_pg("node-a").await;
     let b = on_pg("node-b").await;
-    let (on_a, _alice) = joined(&a, "node-a", "alice").await;
-    let (on_b, _bob) = joined(&b, "node-b", "bob").await;
+    let (on_a, mut alice) = joined(&a, "node-a", "alice").await;
+    let (on_b, mut bob) = joined(&b, "node-b", "bob").await;
+    // Seated in their rooms (a snapshot each) before the matches end.
+    next_snapshot::<ArenaState>(&mut alice).await.unwrap();
+    next_snapshot::<ArenaState>(&mut bob).await.unwrap();
     a.admin.end_match(&on_a).await.unwrap();
     b.admin.end_match(&on_b).await.unwrap();
     let mut listed = serde_json::Value::Null;
@@ -769,7 +778,8 @@ async fn results_wait_for_postgres_to_come_back() {
     let mut config = node_config(&redis, "node-a");
     config.results_db = Some(pg.url().into());
     let a = TestServer::start_with(config).await;
-    let (m, _p) = joined(&a, "node-a", "pat").await;
+    let (m, mut pat) = joined(&a, "node-a", "pat").await;
+    next_snapshot::<ArenaState>(&mut pat).await.unwrap();
     pg.stop().await;
     a.admin.end_match(&m).await.unwrap();
     let mut refused = serde_json::Value::Null;
@@ -801,26 +811,9 @@ async fn a_seat_on_a_node_that_does_not_answer_is_directory_unavailable() {
     let redis = RedisServer::start().await.unwrap();
     let a = node(&redis, "node-a").await;
     nodes_until(&a, |v| ids(v) == ["node-a"]).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let ghost = serde_json::json!({
-        "id": "node-0", "url": format!("http://{closed}"), "version": "0", "rooms": 1,
-        "players": 1, "max_rooms": 1000, "draining": false, "started_at": 0, "heartbeat_at": 0
-    });
     let matches = serde_json::json!([{ "id": "ghost-match", "game": "arena", "state": "running",
         "players": 1, "max_players": 4 }]);
-    for (key, value) in [
-        ("tickroom:node:node-0", ghost.to_string()),
-        ("tickroom:matches:node-0", matches.to_string()),
-    ] {
-        let reply = redis
-            .command(&["SET", key, &value, "PX", "60000"])
-            .await
-            .unwrap();
-        assert_eq!(reply, "+OK");
-    }
+    ghost(&redis, 1, Some(matches)).await;
     let refused = Matchmaker::new(&a.url, None)
         .join_by_id("ghost-match")
         .await
