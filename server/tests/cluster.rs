@@ -10,6 +10,8 @@ use tokio::process::Command;
 
 // The same helper the workspace's e2e tests use (tests/src/redis.rs), without depending on
 // that crate.
+#[path = "../../tests/src/apt.rs"]
+mod apt;
 #[path = "../../tests/src/postgres.rs"]
 #[allow(dead_code)]
 mod postgres_server;

@@ -2,6 +2,7 @@
 //! runtime, real clients (the Rust client, and the official JS client through Node).
 #![warn(missing_docs)]
 
+pub mod apt;
 pub mod browser;
 pub mod npm;
 pub mod postgres;

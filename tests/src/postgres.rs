@@ -227,38 +227,8 @@ fn installed() -> Option<PathBuf> {
 }
 
 fn install() -> anyhow::Result<PathBuf> {
-    if let Some(bin) = installed() {
-        return Ok(bin);
-    }
-    let lock = std::fs::File::create(std::env::temp_dir().join("tickroom-apt.lock"))
-        .context("create the install lock")?;
-    lock.lock().context("take the install lock")?;
-    if let Some(bin) = installed() {
-        return Ok(bin);
-    }
-    for args in [
-        &["update", "-qq"][..],
-        &[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "postgresql",
-        ][..],
-    ] {
-        let out = std::process::Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .context("run apt-get (postgresql is needed for the shared results tests)")?;
-        if !out.status.success() {
-            bail!(
-                "apt-get {} failed (the shared results tests need Debian's postgresql: run as \
-                 root, or install it): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
+    crate::apt::install("postgresql", "the shared results tests", || {
+        installed().is_some()
+    })?;
     installed().context("postgresql installed, but no server programs under /usr/lib/postgresql")
 }

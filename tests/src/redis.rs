@@ -94,38 +94,7 @@ pub fn ensure_installed() -> anyhow::Result<()> {
 }
 
 fn install() -> anyhow::Result<()> {
-    if Path::new(BINARY).exists() {
-        return Ok(());
-    }
-    let lock = std::fs::File::create(std::env::temp_dir().join("tickroom-apt.lock"))
-        .context("create the install lock")?;
-    lock.lock().context("take the install lock")?;
-    if Path::new(BINARY).exists() {
-        return Ok(());
-    }
-    for args in [
-        &["update", "-qq"][..],
-        &[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "redis-server",
-        ][..],
-    ] {
-        let out = std::process::Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .context("run apt-get (redis-server is needed for the cluster tests)")?;
-        if !out.status.success() {
-            bail!(
-                "apt-get {} failed (the cluster tests need Debian's redis-server: run as root, \
-                 or install it): {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-    Ok(())
+    crate::apt::install("redis-server", "the cluster tests", || {
+        Path::new(BINARY).exists()
+    })
 }

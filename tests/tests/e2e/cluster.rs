@@ -69,14 +69,7 @@ async fn nodes_until(
 
 /// `POST /admin/matches` with `body` on `server`: status and answer.
 async fn create(server: &TestServer, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/admin/matches", server.url))
-        .bearer_auth(&server.admin_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
+    admin_post(server, "/admin/matches", body).await
 }
 
 fn ids(v: &serde_json::Value) -> Vec<String> {
