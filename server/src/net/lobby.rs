@@ -31,6 +31,9 @@ use crate::matchmaking::{ListFilter, MatchDirectory, OpenMatch};
 
 /// How often changes are published.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// How often, in a cluster, the node that runs the queue looks for nodes that went away
+/// without saying so, to remove their matches from every lobby.
+pub const ORPHANS_EVERY: Duration = Duration::from_secs(2);
 /// The room of subscribers to every game.
 const ALL_GAMES: &str = "*";
 
@@ -155,6 +158,7 @@ pub(crate) async fn publish<A: Adapter>(
     stop: CancellationToken,
 ) {
     let mut last: HashMap<String, OpenMatch> = HashMap::new();
+    let mut orphans = Orphans::default();
     let mut every = tokio::time::interval(PUBLISH_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -165,6 +169,10 @@ pub(crate) async fn publish<A: Adapter>(
         let Some(ns) = io.of(lobby::NAMESPACE) else {
             break;
         };
+        for (id, game) in orphans.gone(&app).await {
+            let body = serde_json::json!({ "match_id": id, "game": game });
+            send(&ns, &game, lobby::MATCH_REMOVED, &body).await;
+        }
         // A listing that cannot be read now changes nothing: the next one is compared.
         let Ok(listing) = MatchDirectory::list(&*app.directory, &ListFilter::default()).await
         else {
@@ -205,5 +213,54 @@ async fn send<A: Adapter>(
     if let Err(e) = ns.clone().to(rooms.clone()).emit(event, body).await {
         tracing::debug!(error = %e, "lobby: other nodes not reached");
         let _ = ns.clone().local().to(rooms).emit(event, body).await;
+    }
+}
+
+/// The other nodes' public matches as this node last saw them: a node that is killed never
+/// publishes its matches' removal, so the node that runs the queue does, for every match whose
+/// node has left the registry. Every node keeps looking, so a node that takes the queue over
+/// — after the leader itself died — knows what the dead node had.
+#[derive(Debug, Default)]
+struct Orphans {
+    /// Match id → (game, node id).
+    seen: HashMap<String, (String, String)>,
+    last_look: Option<tokio::time::Instant>,
+}
+
+impl Orphans {
+    /// The matches (id, game) of nodes gone since the last look, every [`ORPHANS_EVERY`];
+    /// none unless this node runs the queue.
+    async fn gone(&mut self, app: &NetState) -> Vec<(String, String)> {
+        let Some(registry) = app.registry.get() else {
+            return Vec::new();
+        };
+        if self.last_look.is_some_and(|t| t.elapsed() < ORPHANS_EVERY) {
+            return Vec::new();
+        }
+        self.last_look = Some(tokio::time::Instant::now());
+        // Redis away: nothing can be told apart; look again next time.
+        let (Ok(nodes), Ok(listed)) = (registry.nodes().await, registry.remote_listed().await)
+        else {
+            return Vec::new();
+        };
+        let alive: std::collections::HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        let leads = registry
+            .queue_leader()
+            .is_some_and(|(leader, _)| leader == registry.id());
+        let gone = if leads {
+            self.seen
+                .iter()
+                .filter(|(_, (_, node))| !alive.contains(node.as_str()))
+                .map(|(id, (game, _))| (id.clone(), game.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.seen = listed
+            .into_iter()
+            .filter(|(_, l)| !l.private)
+            .map(|(node, l)| (l.open.match_id, (l.open.game, node.id)))
+            .collect();
+        gone
     }
 }

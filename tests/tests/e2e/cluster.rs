@@ -28,8 +28,9 @@ async fn node(redis: &RedisServer, id: &str) -> TestServer {
 }
 
 /// Writes a registry entry for node `node-0` at a closed port — a node whose entry is alive
-/// but whose process is gone — with `rooms` rooms, and, if given, its match directory.
-async fn ghost(redis: &RedisServer, rooms: u32, matches: Option<serde_json::Value>) {
+/// but whose process is gone — with `rooms` rooms and the lists given (`matches`,
+/// `listed`), alive for `ttl_ms`.
+async fn ghost(redis: &RedisServer, rooms: u32, lists: &[(&str, serde_json::Value)], ttl_ms: u64) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -38,13 +39,14 @@ async fn ghost(redis: &RedisServer, rooms: u32, matches: Option<serde_json::Valu
         "id": "node-0", "url": format!("http://{closed}"), "version": "0", "rooms": rooms,
         "players": rooms, "max_rooms": 1000, "draining": false, "started_at": 0, "heartbeat_at": 0
     });
-    let mut keys = vec![("tickroom:node:node-0", entry.to_string())];
-    if let Some(m) = matches {
-        keys.push(("tickroom:matches:node-0", m.to_string()));
+    let mut keys = vec![("tickroom:node:node-0".to_owned(), entry.to_string())];
+    for (list, value) in lists {
+        keys.push((format!("tickroom:{list}:node-0"), value.to_string()));
     }
+    let ttl = ttl_ms.to_string();
     for (key, value) in keys {
         let reply = redis
-            .command(&["SET", key, &value, "PX", "60000"])
+            .command(&["SET", &key, &value, "PX", &ttl])
             .await
             .unwrap();
         assert_eq!(reply, "+OK");
@@ -418,7 +420,7 @@ async fn placement_skips_a_node_that_does_not_answer() {
     let a = node(&redis, "node-a").await;
     nodes_until(&a, |v| ids(v) == ["node-a"]).await;
     // A ghost: the least loaded entry there is (no rooms, first by id).
-    ghost(&redis, 0, None).await;
+    ghost(&redis, 0, &[], 60_000).await;
     nodes_until(&a, |v| ids(v) == ["node-0", "node-a"]).await;
     let (status, placed) = create(&a, serde_json::json!({ "game": "arena" })).await;
     assert_eq!(status, 201, "{placed}");
@@ -806,7 +808,7 @@ async fn a_seat_on_a_node_that_does_not_answer_is_directory_unavailable() {
     nodes_until(&a, |v| ids(v) == ["node-a"]).await;
     let matches = serde_json::json!([{ "id": "ghost-match", "game": "arena", "state": "running",
         "players": 1, "max_players": 4 }]);
-    ghost(&redis, 1, Some(matches)).await;
+    ghost(&redis, 1, &[("matches", matches)], 60_000).await;
     let refused = Matchmaker::new(&a.url, None)
         .join_by_id("ghost-match")
         .await
@@ -815,4 +817,38 @@ async fn a_seat_on_a_node_that_does_not_answer_is_directory_unavailable() {
         refused.to_string().contains("directory_unavailable"),
         "{refused}"
     );
+}
+
+/// A node that dies without a word (its keys expire) never publishes its matches' removal:
+/// the node that runs the queue does, and a lobby watched with the official client drops them.
+#[tokio::test]
+async fn a_dead_nodes_matches_leave_every_lobby() {
+    use tickroom_client::matchmaking::Matchmaker;
+    let redis = RedisServer::start().await.unwrap();
+    let a = node(&redis, "node-a").await;
+    nodes_until(&a, |v| ids(v) == ["node-a"]).await;
+    let listed = serde_json::json!([{ "match_id": "orphan", "game": "arena", "labels": {},
+        "players": 1, "max_players": 4, "state": "running", "code": null, "created_at": 1,
+        "private": false }]);
+    // Alive for 4 s, then gone: the node "dies".
+    ghost(&redis, 1, &[("listed", listed)], 4_000).await;
+    let lists = |m: &[tickroom_shared::OpenMatch]| m.iter().any(|m| m.match_id == "orphan");
+    let mut seen = false;
+    for _ in 0..40 {
+        let open = Matchmaker::new(&a.url, None)
+            .list(Some("arena"), &Default::default(), false)
+            .await
+            .unwrap();
+        if lists(&open) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "a lists the ghost's match");
+    let out = tickroom_tests::run_js_script("lobby-orphans.mjs", &[&a.url, "orphan"])
+        .await
+        .unwrap();
+    let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(seen["removed"], true, "{seen}");
 }
