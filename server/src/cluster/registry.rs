@@ -295,13 +295,19 @@ impl Registry {
     /// last heartbeats.
     pub async fn remote_listed(&self) -> Result<Vec<(NodeInfo, Listed)>, RegistryError> {
         Ok(self
-            .others_lists(LISTED_KEY_PREFIX)
+            .listings()
             .await?
             .into_iter()
             .flat_map(|(node, listed): (NodeInfo, Vec<Listed>)| {
                 listed.into_iter().map(move |l| (node.clone(), l))
             })
             .collect())
+    }
+
+    /// Every other node in the registry, with the matches its matchmaking offers (maybe
+    /// none).
+    pub async fn listings(&self) -> Result<Vec<(NodeInfo, Vec<Listed>)>, RegistryError> {
+        self.others_lists(LISTED_KEY_PREFIX).await
     }
 
     /// Every other node, with the list it keeps under `prefix` (empty where there is none

@@ -239,11 +239,11 @@ impl Orphans {
         }
         self.last_look = Some(tokio::time::Instant::now());
         // Redis away: nothing can be told apart; look again next time.
-        let (Ok(nodes), Ok(listed)) = (registry.nodes().await, registry.remote_listed().await)
-        else {
+        let Ok(listings) = registry.listings().await else {
             return Vec::new();
         };
-        let alive: std::collections::HashSet<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        let alive: std::collections::HashSet<String> =
+            listings.iter().map(|(n, _)| n.id.clone()).collect();
         let leads = registry
             .queue_leader()
             .is_some_and(|(leader, _)| leader == registry.id());
@@ -256,10 +256,14 @@ impl Orphans {
         } else {
             Vec::new()
         };
-        self.seen = listed
+        self.seen = listings
             .into_iter()
-            .filter(|(_, l)| !l.private)
-            .map(|(node, l)| (l.open.match_id, (l.open.game, node.id)))
+            .flat_map(|(node, listed)| {
+                listed
+                    .into_iter()
+                    .filter(|l| !l.private)
+                    .map(move |l| (l.open.match_id, (l.open.game, node.id.clone())))
+            })
             .collect();
         gone
     }
