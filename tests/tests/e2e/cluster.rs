@@ -852,3 +852,30 @@ async fn a_dead_nodes_matches_leave_every_lobby() {
     let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(seen["removed"], true, "{seen}");
 }
+
+/// A node started while Redis is away serves at once; when Redis comes, it registers and
+/// subscribes to the other nodes' events (its subscriptions are retried), without a restart.
+#[tokio::test]
+async fn a_node_started_while_redis_is_away_joins_when_it_comes() {
+    let mut redis = RedisServer::start().await.unwrap();
+    redis.stop().await;
+    let a = node(&redis, "node-a").await;
+    let (_, mut carol) = joined(&a, "node-a", "carol").await;
+    redis.resume().await.unwrap();
+    let b = node(&redis, "node-b").await;
+    nodes_until(&b, |v| ids(v) == ["node-a", "node-b"]).await;
+    let mut heard = false;
+    for _ in 0..40 {
+        let (status, _) = admin_post(
+            &b,
+            "/admin/announce",
+            serde_json::json!({ "message": "hi" }),
+        )
+        .await;
+        if status == 200 && announcement(&mut carol).await.as_deref() == Some("hi") {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "a hears b once its subscriptions went through");
+}
