@@ -162,13 +162,7 @@ impl ClusterDirectory {
         body: &impl Serialize,
     ) -> Result<T, MatchmakingError> {
         let unavailable = |e: reqwest::Error| MatchmakingError::Unavailable(e.to_string());
-        let resp = self
-            .http
-            .post(format!("{}{path}", url.trim_end_matches('/')))
-            .bearer_auth(&self.admin_key)
-            .timeout(placement::FORWARD_TIMEOUT)
-            .json(body)
-            .send()
+        let resp = placement::post(&self.http, &self.admin_key, url, path, body)
             .await
             .map_err(unavailable)?;
         if resp.status().is_success() {

@@ -7,10 +7,30 @@ use std::time::Duration;
 use super::{NodeInfo, Registry};
 use crate::directory::Directory;
 
-/// Header on a creation forwarded by another node: create it here, do not place it again.
+/// Header on a request another node made: answer it here (create the match here, sign the
+/// token here), do not forward it again.
 pub const PLACED_HEADER: &str = "x-tickroom-placed";
-/// How long a forwarded creation may take.
+/// How long a call to another node may take.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `POST`s `body` as JSON to `path` of the admin API at `node_url` (another node): with the
+/// shared admin key, marked as [placed](PLACED_HEADER) so it is not forwarded again, within
+/// [`FORWARD_TIMEOUT`]. Every node-to-node call goes through here.
+pub async fn post(
+    http: &reqwest::Client,
+    admin_key: &str,
+    node_url: &str,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("{}{path}", node_url.trim_end_matches('/')))
+        .bearer_auth(admin_key)
+        .header(PLACED_HEADER, "1")
+        .timeout(FORWARD_TIMEOUT)
+        .json(body)
+        .send()
+        .await
+}
 
 /// Where a new match should go, best first: nodes not draining and under their room limit,
 /// least loaded (rooms over the room limit, then players, then id) first. This node's entry

@@ -317,15 +317,7 @@ async fn forward(
     path: &str,
     body: &impl Serialize,
 ) -> Result<(StatusCode, Json<serde_json::Value>), reqwest::Error> {
-    let resp = app
-        .http
-        .post(format!("{}{path}", node.reach()))
-        .bearer_auth(&app.admin_key)
-        .header(placement::PLACED_HEADER, "1")
-        .timeout(placement::FORWARD_TIMEOUT)
-        .json(body)
-        .send()
-        .await?;
+    let resp = placement::post(&app.http, &app.admin_key, node.reach(), path, body).await?;
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let answer: serde_json::Value = resp.json().await?;
     Ok((status, Json(answer)))
@@ -449,7 +441,7 @@ async fn mint_elsewhere(
     let node = registry
         .locate(id)
         .await
-        .map_err(registry_unavailable)?
+        .map_err(redis_unavailable)?
         .ok_or_else(ApiError::not_found)?;
     forward(app, &node, &format!("/admin/matches/{id}/tokens"), req)
         .await
@@ -564,19 +556,19 @@ fn registry(app: &NetState) -> Result<&crate::cluster::Registry, ApiError> {
     })
 }
 
-/// 503 `redis_unavailable`.
-fn registry_unavailable(e: crate::cluster::RegistryError) -> ApiError {
+/// 503 `redis_unavailable`: what needs Redis (the registry, the other nodes) failed with `e`.
+pub(super) fn redis_unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "redis_unavailable",
-        format!("the registry cannot be read: {e}"),
+        e.to_string(),
     )
 }
 
 /// The nodes in the registry (with `--redis-url`).
 async fn list_nodes(State(app): State<Arc<NetState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let registry = registry(&app)?;
-    let nodes = registry.nodes().await.map_err(registry_unavailable)?;
+    let nodes = registry.nodes().await.map_err(redis_unavailable)?;
     Ok(Json(json!({ "node": registry.id(), "nodes": nodes })))
 }
 
@@ -586,10 +578,7 @@ async fn list_directory(
     State(app): State<Arc<NetState>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let registry = registry(&app)?;
-    let remote = registry
-        .remote_matches()
-        .await
-        .map_err(registry_unavailable)?;
+    let remote = registry.remote_matches().await.map_err(redis_unavailable)?;
     let row = |node: &str, url: &str, m: crate::cluster::registry::MatchEntry| {
         let mut v = serde_json::to_value(m).unwrap_or_default();
         v["node"] = node.into();

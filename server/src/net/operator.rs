@@ -15,8 +15,7 @@ use tickroom_shared::limits::{MAX_ID_LEN, is_valid_id};
 use tickroom_shared::{Announcement, ErrorCode};
 
 use super::NetState;
-use super::admin::{ApiError, require_admin};
-use super::sockets::Unreachable;
+use super::admin::{ApiError, redis_unavailable, require_admin};
 
 /// The longest announcement, in characters.
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 1_000;
@@ -46,14 +45,6 @@ fn checked_player(id: &str) -> Result<(), ApiError> {
     }
 }
 
-fn unavailable(e: Unreachable) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "redis_unavailable",
-        e.to_string(),
-    )
-}
-
 /// `GET /admin/players/{id}`: how many game connections the player has, on every node.
 async fn find_player(
     State(app): State<Arc<NetState>>,
@@ -64,7 +55,7 @@ async fn find_player(
         .sockets
         .player_connections(&id)
         .await
-        .map_err(unavailable)?;
+        .map_err(redis_unavailable)?;
     Ok(Json(json!({ "player": id, "connections": connections })))
 }
 
@@ -81,8 +72,8 @@ async fn kick_player(
         .sockets
         .disconnect_player(&id, ErrorCode::Kicked)
         .await
-        .map_err(unavailable);
-    let connections = counted.map_err(unavailable)?;
+        .map_err(redis_unavailable);
+    let connections = counted.map_err(redis_unavailable)?;
     kicked?;
     tracing::info!(player = %id, connections, "player kicked");
     Ok(Json(json!({ "player": id, "connections": connections })))
@@ -119,7 +110,7 @@ async fn announce(
     app.sockets
         .announce(announcement.clone())
         .await
-        .map_err(unavailable)?;
+        .map_err(redis_unavailable)?;
     tracing::info!(chars, "announcement sent");
     Ok(Json(announcement))
 }
