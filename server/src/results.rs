@@ -400,6 +400,35 @@ mod tests {
         }
     }
 
+    /// With the store unreachable (a PostgreSQL URL at a closed port), results wait in order,
+    /// at most [`MAX_PENDING`] of them: past it the oldest goes.
+    #[tokio::test]
+    async fn results_wait_in_order_and_in_bounds_while_the_store_is_away() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://nobody@127.0.0.1:{port}/none");
+        let store = ResultStore::open(Path::new(&url)).unwrap();
+        assert_eq!(store.kind(), "postgres");
+        for i in 0..=MAX_PENDING {
+            let r = result(&format!("m{i}"), i as u64);
+            assert!(store.record(&r).await.is_err(), "nothing listens there");
+        }
+        assert_eq!(store.waiting(), MAX_PENDING);
+        let pending = store.pending();
+        assert_eq!(pending.front().unwrap().match_id, "m1", "the oldest went");
+        assert_eq!(pending.back().unwrap().match_id, format!("m{MAX_PENDING}"));
+        drop(pending);
+        assert!(store.flush().await.is_err());
+        assert_eq!(
+            store.waiting(),
+            MAX_PENDING,
+            "a failed flush keeps them all"
+        );
+    }
+
     #[tokio::test]
     async fn survives_reopening() {
         let path =

@@ -521,6 +521,7 @@ async fn kicks_and_announcements_reach_every_node_and_come_back_with_redis() {
     let b = node(&redis, "node-b").await;
     let (m, mut carol) = joined(&a, "node-a", "carol").await;
     let (_, mut dave) = joined(&b, "node-b", "dave").await;
+    let (_, mut erin) = joined(&b, "node-b", "erin").await;
 
     let found = b.admin_get("/admin/players/carol").await;
     assert_eq!(found["connections"], 1, "{found}");
@@ -563,6 +564,15 @@ async fn kicks_and_announcements_reach_every_node_and_come_back_with_redis() {
     assert_eq!(announcement(&mut dave).await.as_deref(), Some("only here"));
     assert_eq!(announcement(&mut carol).await, None);
     next_snapshot::<ArenaState>(&mut carol).await.unwrap();
+    // A kick with Redis away still kicks the player from this node, and says the others were
+    // not reached.
+    let (status, refused) = admin_post(&b, "/admin/players/erin/kick", serde_json::json!({})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (503, Some("redis_unavailable")),
+        "{refused}"
+    );
+    assert_eq!(tickroom_tests::wait_closed(&mut erin).await, ["kicked"]);
 
     // Redis back: the nodes subscribe again by themselves, and a kick from b reaches a.
     redis.resume().await.unwrap();
@@ -878,4 +888,45 @@ async fn a_node_started_while_redis_is_away_joins_when_it_comes() {
         }
     }
     assert!(heard, "a hears b once its subscriptions went through");
+}
+
+/// A queue leader that does not answer: a new ticket is queued on the node that took it (and
+/// counted), and a poll for a ticket this node does not hold is 503 `queue_unavailable`.
+#[tokio::test]
+async fn a_queue_leader_that_does_not_answer_leaves_each_node_its_own_queue() {
+    use tickroom_client::matchmaking::{Matchmaker, QueueOptions};
+    let redis = RedisServer::start().await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // The leadership is held by a node gone silent before this one beats.
+    let reply = redis
+        .command(&[
+            "SET",
+            "tickroom:queue-leader",
+            &format!("node-0 http://{closed}"),
+            "PX",
+            "60000",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(reply, "+OK");
+    let a = node(&redis, "node-a").await;
+    nodes_until(&a, |v| ids(v) == ["node-a"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (x, y) = (Matchmaker::new(&a.url, None), Matchmaker::new(&a.url, None));
+    let options = QueueOptions::default();
+    let (x, y) = tokio::join!(
+        x.queue("tictactoe", &options),
+        y.queue("tictactoe", &options)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.match_id, y.match_id, "matched by this node's own queue");
+    assert_eq!(a.metric("tickroom_queue_forward_failed_total").await, 2);
+    let lost = Matchmaker::new(&a.url, None)
+        .ticket("no-such-ticket", 0)
+        .await
+        .unwrap_err();
+    assert!(lost.to_string().contains("queue_unavailable"), "{lost}");
 }
