@@ -417,10 +417,11 @@ mod tests {
             assert!(store.record(&r).await.is_err(), "nothing listens there");
         }
         assert_eq!(store.waiting(), MAX_PENDING);
-        let pending = store.pending();
-        assert_eq!(pending.front().unwrap().match_id, "m1", "the oldest went");
-        assert_eq!(pending.back().unwrap().match_id, format!("m{MAX_PENDING}"));
-        drop(pending);
+        {
+            let pending = store.pending();
+            assert_eq!(pending.front().unwrap().match_id, "m1", "the oldest went");
+            assert_eq!(pending.back().unwrap().match_id, format!("m{MAX_PENDING}"));
+        }
         assert!(store.flush().await.is_err());
         assert_eq!(
             store.waiting(),

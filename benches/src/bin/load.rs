@@ -16,7 +16,8 @@ use clap::Parser;
 #[command(about = "Sweep players per server until the SLO breaks")]
 struct Args {
     /// `tickroom`, `node` (the socket.io baseline in benches/baseline-node) or `floor` (the
-    /// same protocol on bare tokio-tungstenite, `tickroom-floor`); several, comma-separated,
+    /// same protocol on bare tokio-tungstenite, `tickroom-floor`); `tickroom@<path>` is
+    /// another build of the server, at `<path>`, for a before/after; several, comma-separated,
     /// are measured interleaved: each run of a step goes through every target in turn, so
     /// a change in the machine's speed during the sweep hits them all alike.
     #[arg(long, value_delimiter = ',', default_value = "tickroom")]
@@ -179,22 +180,28 @@ fn free_port() -> anyhow::Result<u16> {
 fn start_server(args: &Args, target: &str, port: u16) -> anyhow::Result<Child> {
     let core = args.server_core.clone();
     let mut cmd = Command::new("taskset");
+    // `tickroom`, or `tickroom@<path>`: a build of the server.
+    let server = match target.split_once('@') {
+        Some(("tickroom", path)) => Some(PathBuf::from(path)),
+        _ if target == "tickroom" => Some(bin_dir()?.join("tickroom-server")),
+        _ => None,
+    };
+    if let Some(server) = server {
+        cmd.args(["-c", &core]).arg(server);
+        cmd.env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
+            .env("TICKROOM_RESULTS_DB", ":memory:")
+            .env("TICKROOM_DRAIN_SECS", "0")
+            .env("TICKROOM_MAX_ROOMS", "10000")
+            .env("TICKROOM_HANDSHAKE_BURST", "100000")
+            .env("TICKROOM_HANDSHAKE_RATE", "100000")
+            // Every bot connects from 127.0.0.1: no per-address caps.
+            .env("TICKROOM_SESSION_BURST", "100000")
+            .env("TICKROOM_SESSION_RATE", "100000")
+            .env("TICKROOM_MAX_CONNECTIONS_PER_IP", "0")
+            .env("RUST_LOG", "error");
+        return Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?);
+    }
     match target {
-        "tickroom" => {
-            cmd.args(["-c", &core])
-                .arg(bin_dir()?.join("tickroom-server"));
-            cmd.env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
-                .env("TICKROOM_RESULTS_DB", ":memory:")
-                .env("TICKROOM_DRAIN_SECS", "0")
-                .env("TICKROOM_MAX_ROOMS", "10000")
-                .env("TICKROOM_HANDSHAKE_BURST", "100000")
-                .env("TICKROOM_HANDSHAKE_RATE", "100000")
-                // Every bot connects from 127.0.0.1: no per-address caps.
-                .env("TICKROOM_SESSION_BURST", "100000")
-                .env("TICKROOM_SESSION_RATE", "100000")
-                .env("TICKROOM_MAX_CONNECTIONS_PER_IP", "0")
-                .env("RUST_LOG", "error");
-        }
         "floor" => {
             cmd.args(["-c", &core])
                 .arg(bin_dir()?.join("tickroom-floor"))
