@@ -75,7 +75,10 @@ impl Runtimes {
             let (ticks, publisher) = (room.room, room.publisher);
             self.tracker.spawn_on(
                 async move {
-                    tokio::join!(ticks, publisher);
+                    // `biased`: the ticks first, then the publisher, in every poll. Unbiased,
+                    // `join!` starts with each in turn, and every other snapshot would wait
+                    // for the task's next turn through the run queue.
+                    tokio::join!(biased; ticks, publisher);
                 },
                 &self.io,
             );

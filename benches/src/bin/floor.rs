@@ -7,6 +7,7 @@
 //! Usage: tickroom-floor PORT   (admin key and token secret: the development defaults)
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +41,52 @@ struct FloorRoom {
 struct Floor {
     key: Arc<TokenKey>,
     rooms: Arc<Mutex<HashMap<String, Arc<FloorRoom>>>>,
+    lateness: Arc<Lateness>,
+}
+
+/// How late the rooms' ticks start, kept as Tickroom keeps it (the same buckets, served as
+/// `tickroom_tick_lateness_seconds` on `/metrics`), so `tickroom-load` can set the two side by
+/// side: whatever separates their input→ack latency beyond this is the socket path.
+#[derive(Default)]
+struct Lateness {
+    counts: [AtomicU64; LATENESS_BUCKETS.len() + 1],
+    sum_ns: AtomicU64,
+}
+
+/// Tickroom's duration buckets (`server/src/metrics`), in seconds; the last count is +Inf.
+const LATENESS_BUCKETS: [f64; 14] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0,
+];
+
+impl Lateness {
+    fn record(&self, late: Duration) {
+        let secs = late.as_secs_f64();
+        let i = LATENESS_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(LATENESS_BUCKETS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// The histogram in Prometheus's text format, buckets cumulative.
+    fn render(&self) -> String {
+        let name = "tickroom_tick_lateness_seconds";
+        let mut out = format!("# TYPE {name} histogram\n");
+        let mut total = 0;
+        for (i, count) in self.counts.iter().enumerate() {
+            total += count.load(Ordering::Relaxed);
+            let le = LATENESS_BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), ToString::to_string);
+            out += &format!("{name}_bucket{{le=\"{le}\"}} {total}\n");
+        }
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        out += &format!("{name}_sum {sum}\n{name}_count {total}\n");
+        out
+    }
 }
 
 fn key() -> TokenKey {
@@ -55,9 +102,14 @@ async fn main() -> anyhow::Result<()> {
     let floor = Floor {
         key: Arc::new(key()),
         rooms: Arc::default(),
+        lateness: Arc::default(),
     };
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(|State(f): State<Floor>| async move { f.lateness.render() }),
+        )
         .route("/admin/matches", post(create))
         .route("/admin/matches/{id}/tokens", post(mint))
         .route("/socket.io/", get(upgrade))
@@ -79,14 +131,13 @@ async fn create(State(f): State<Floor>, Json(body): Json<serde_json::Value>) -> 
         .lock()
         .expect("rooms")
         .insert(id.clone(), room.clone());
-    tokio::spawn(tick(room));
+    tokio::spawn(tick(room, f.lateness.clone()));
     let view = serde_json::json!({"id": id, "game": "arena", "tick_rate": tick_rate,
         "max_players": body["max_players"], "state": "running", "tick": 0, "players": [], "spectators": 0});
     (StatusCode::CREATED, Json(view)).into_response()
 }
 
 fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("floor-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
@@ -112,17 +163,19 @@ async fn mint(
 }
 
 /// Ticks the room and hands the same snapshot packet to every connection.
-async fn tick(room: Arc<FloorRoom>) {
+async fn tick(room: Arc<FloorRoom>, lateness: Arc<Lateness>) {
     let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(room.tick_rate)));
     let mut data = Vec::with_capacity(512);
     loop {
-        every.tick().await;
+        let scheduled = every.tick().await;
         data.clear();
         {
             let mut r = room.room.lock().expect("room");
             if r.player_count() == 0 {
                 continue;
             }
+            // Only the ticks that run: an empty floor room skips its tick.
+            lateness.record(scheduled.elapsed());
             let _ = rmp::encode::write_array_len(&mut data, 2);
             let _ = rmp::encode::write_str(&mut data, "snapshot");
             data.extend_from_slice(r.tick());

@@ -233,21 +233,62 @@ fn wait_healthy(url: &str) -> anyhow::Result<()> {
     bail!("server at {url} did not come up")
 }
 
-/// Ticks and overruns from a Tickroom server's /metrics; `None` for the baseline.
-fn tick_counters(url: &str) -> Option<(u64, u64)> {
+/// A server's `/metrics` text; `None` for the Node baseline, which has none.
+fn scrape(url: &str) -> Option<String> {
     let out = Command::new("curl")
         .args(["-sf", &format!("{url}/metrics")])
         .output()
         .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
+    String::from_utf8(out.stdout).ok()
+}
+
+/// Ticks and overruns from a Tickroom server's metrics; `None` for the others.
+fn tick_counters(metrics: &str) -> Option<(u64, u64)> {
     let get = |name: &str| {
-        text.lines()
+        metrics
+            .lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
     };
     Some((
         get("tickroom_ticks_total ")?,
         get("tickroom_tick_overruns_total ")? + get("tickroom_ticks_skipped_total ")?,
     ))
+}
+
+/// The `q` quantile of how late ticks started, in milliseconds, from the
+/// `tickroom_tick_lateness_seconds` histogram that Tickroom and the floor both serve: linear
+/// within the bucket it falls in, as Prometheus's `histogram_quantile` estimates it.
+fn tick_lateness_ms(metrics: &str, q: f64) -> Option<f64> {
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("tickroom_tick_lateness_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1;
+    if total == 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let (mut lower, mut below) = (0.0, 0.0);
+    for (le, count) in buckets {
+        if count >= rank {
+            if le.is_infinite() {
+                return Some(lower * 1000.0);
+            }
+            let within = (rank - below) / (count - below).max(f64::MIN_POSITIVE);
+            return Some((lower + (le - lower) * within) * 1000.0);
+        }
+        (lower, below) = (le, count);
+    }
+    None
 }
 
 struct Step {
@@ -257,6 +298,8 @@ struct Step {
     p50_ms: f64,
     p99_ms: f64,
     overrun_pct: Option<f64>,
+    /// p99 of how late the rooms' ticks started, where the server reports it.
+    tick_late_p99_ms: Option<f64>,
     dropped: u64,
     bytes_per_client: f64,
     wire_bytes_per_client: f64,
@@ -306,8 +349,9 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
         let dropped = report["bots"]["failed"].as_u64().unwrap_or(0)
             + count("disconnects")
             + count("connect_failures");
-        let overrun_pct =
-            tick_counters(url).map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
+        let metrics = scrape(url).unwrap_or_default();
+        let overrun_pct = tick_counters(&metrics)
+            .map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
         Ok(Step {
             players,
             server_cpu,
@@ -317,6 +361,7 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
             p50_ms: ms("p50"),
             p99_ms: ms("p99"),
             overrun_pct,
+            tick_late_p99_ms: tick_lateness_ms(&metrics, 0.99),
             dropped,
             bytes_per_client: report["totals"]["bytes_per_bot_per_sec"]
                 .as_f64()
@@ -361,9 +406,9 @@ fn main() -> anyhow::Result<()> {
         },
     );
     println!(
-        "| target | players | server CPU | bots CPU | ack p50 | ack p99 | overruns | dropped | per client | with WS framing | SLO |"
+        "| target | players | server CPU | bots CPU | ack p50 | ack p99 | overruns | tick late p99 | dropped | per client | with WS framing | SLO |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut best: Vec<Option<usize>> = vec![None; targets.len()];
     let mut going = vec![true; targets.len()];
     for &players in &args.players {
@@ -390,7 +435,7 @@ fn main() -> anyhow::Result<()> {
                 verdict.to_owned()
             };
             println!(
-                "| {} | {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {:.2} KB/s | {:.2} KB/s | {} |",
+                "| {} | {} | {:.0} % | {:.0} % | {:.1} ms | {:.1} ms | {} | {} | {} | {:.2} KB/s | {:.2} KB/s | {} |",
                 targets[i],
                 step.players,
                 step.server_cpu,
@@ -399,6 +444,8 @@ fn main() -> anyhow::Result<()> {
                 step.p99_ms,
                 step.overrun_pct
                     .map_or_else(|| "n/a".to_owned(), |p| format!("{p:.3} %")),
+                step.tick_late_p99_ms
+                    .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.1} ms")),
                 step.dropped,
                 step.bytes_per_client / 1000.0,
                 step.wire_bytes_per_client / 1000.0,
