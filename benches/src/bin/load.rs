@@ -350,8 +350,8 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
             + count("disconnects")
             + count("connect_failures");
         let metrics = scrape(url).unwrap_or_default();
-        let overrun_pct = tick_counters(&metrics)
-            .map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
+        let overrun_pct =
+            tick_counters(&metrics).map(|(ticks, over)| 100.0 * over as f64 / ticks.max(1) as f64);
         Ok(Step {
             players,
             server_cpu,
