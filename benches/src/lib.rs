@@ -4,6 +4,8 @@
 //! - `criterion/main.rs`: micro-benchmarks (`cargo bench -p tickroom-benches`).
 #![warn(missing_docs)]
 
+pub mod lateness;
+
 use std::sync::Arc;
 
 use tickroom_engine::{Room, RoomConfig};

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
+use tickroom_benches::lateness::Lateness;
 use tickroom_engine::{Room, RoomConfig};
 use tickroom_games::arena::Arena;
 use tickroom_shared::games::arena::ArenaInput;
@@ -41,52 +42,9 @@ struct FloorRoom {
 struct Floor {
     key: Arc<TokenKey>,
     rooms: Arc<Mutex<HashMap<String, Arc<FloorRoom>>>>,
+    /// How late the rooms' ticks start, served on `/metrics` as Tickroom serves it, so
+    /// `tickroom-load` can set the two side by side.
     lateness: Arc<Lateness>,
-}
-
-/// How late the rooms' ticks start, kept as Tickroom keeps it (the same buckets, served as
-/// `tickroom_tick_lateness_seconds` on `/metrics`), so `tickroom-load` can set the two side by
-/// side: whatever separates their input→ack latency beyond this is the socket path.
-#[derive(Default)]
-struct Lateness {
-    counts: [AtomicU64; LATENESS_BUCKETS.len() + 1],
-    sum_ns: AtomicU64,
-}
-
-/// Tickroom's duration buckets (`server/src/metrics`), in seconds; the last count is +Inf.
-const LATENESS_BUCKETS: [f64; 14] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0,
-];
-
-impl Lateness {
-    fn record(&self, late: Duration) {
-        let secs = late.as_secs_f64();
-        let i = LATENESS_BUCKETS
-            .iter()
-            .position(|&le| secs <= le)
-            .unwrap_or(LATENESS_BUCKETS.len());
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX);
-        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
-    }
-
-    /// The histogram in Prometheus's text format, buckets cumulative.
-    fn render(&self) -> String {
-        let name = "tickroom_tick_lateness_seconds";
-        let mut out = format!("# TYPE {name} histogram\n");
-        let mut total = 0;
-        for (i, count) in self.counts.iter().enumerate() {
-            total += count.load(Ordering::Relaxed);
-            let le = LATENESS_BUCKETS
-                .get(i)
-                .map_or_else(|| "+Inf".to_owned(), ToString::to_string);
-            out += &format!("{name}_bucket{{le=\"{le}\"}} {total}\n");
-        }
-        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        out += &format!("{name}_sum {sum}\n{name}_count {total}\n");
-        out
-    }
 }
 
 fn key() -> TokenKey {

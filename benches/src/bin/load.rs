@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use tickroom_benches::lateness;
 
 #[derive(Parser)]
 #[command(about = "Sweep players per server until the SLO breaks")]
@@ -255,42 +256,6 @@ fn tick_counters(metrics: &str) -> Option<(u64, u64)> {
     ))
 }
 
-/// The `q` quantile of how late ticks started, in milliseconds, from the
-/// `tickroom_tick_lateness_seconds` histogram that Tickroom and the floor both serve: linear
-/// within the bucket it falls in, as Prometheus's `histogram_quantile` estimates it.
-fn tick_lateness_ms(metrics: &str, q: f64) -> Option<f64> {
-    let buckets: Vec<(f64, f64)> = metrics
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("tickroom_tick_lateness_seconds_bucket{le=\"")?;
-            let (le, count) = rest.split_once("\"} ")?;
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                le.parse().ok()?
-            };
-            Some((le, count.trim().parse().ok()?))
-        })
-        .collect();
-    let total = buckets.last()?.1;
-    if total == 0.0 {
-        return None;
-    }
-    let rank = q * total;
-    let (mut lower, mut below) = (0.0, 0.0);
-    for (le, count) in buckets {
-        if count >= rank {
-            if le.is_infinite() {
-                return Some(lower * 1000.0);
-            }
-            let within = (rank - below) / (count - below).max(f64::MIN_POSITIVE);
-            return Some((lower + (le - lower) * within) * 1000.0);
-        }
-        (lower, below) = (le, count);
-    }
-    None
-}
-
 struct Step {
     players: usize,
     server_cpu: f64,
@@ -361,7 +326,7 @@ fn run_step(args: &Args, target: &str, players: usize) -> anyhow::Result<Step> {
             p50_ms: ms("p50"),
             p99_ms: ms("p99"),
             overrun_pct,
-            tick_late_p99_ms: tick_lateness_ms(&metrics, 0.99),
+            tick_late_p99_ms: lateness::quantile_ms(&metrics, 0.99),
             dropped,
             bytes_per_client: report["totals"]["bytes_per_bot_per_sec"]
                 .as_f64()
