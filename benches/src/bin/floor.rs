@@ -1,8 +1,9 @@
 //! The floor: the arena served by bare tokio-tungstenite, with no Socket.IO library — the same
 //! wire protocol (Engine.IO open, Socket.IO msgpack CONNECT/EVENT packets, tokens, welcome,
 //! inputs, keyframe/delta snapshots) written by hand with the least work per message. It has
-//! no rate limits, validation beyond decoding, seat holds or metrics. Tickroom is measured
-//! against it to see what its socket layer costs (`tickroom-load --target floor`).
+//! no rate limits, validation beyond decoding or seat holds, and of metrics only how late its
+//! ticks start (`/metrics`, as Tickroom reports it). Tickroom is measured against it to see
+//! what its socket layer costs (`tickroom-load --target floor`).
 //!
 //! Usage: tickroom-floor PORT   (admin key and token secret: the development defaults)
 
