@@ -76,8 +76,9 @@ impl Runtimes {
             self.tracker.spawn_on(
                 async move {
                     // `biased`: the ticks first, then the publisher, in every poll. Unbiased,
-                    // `join!` starts with each in turn, and every other snapshot would wait
-                    // for the task's next turn through the run queue.
+                    // `join!` starts with each in turn, and a snapshot made after the
+                    // publisher's turn waits for the task's next trip through the run queue,
+                    // behind every task its tick woke.
                     tokio::join!(biased; ticks, publisher);
                 },
                 &self.io,
@@ -95,5 +96,101 @@ impl Runtimes {
         F: Future<Output = ()> + Send + 'static,
     {
         self.tracker.spawn_on(task, &self.io);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tickroom_engine::driver::{self, BoxFuture, SnapshotSink, SpawnParams};
+    use tickroom_engine::{RoomConfig, RoomMetrics};
+    use tickroom_games::arena::Arena;
+    use tickroom_shared::{EndReason, MatchEnd, Presence};
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    /// Each tick wakes another task, as a tick's snapshot wakes socket tasks; counts that
+    /// task's turns, read when each tick ends and when each snapshot is published.
+    #[derive(Default)]
+    struct Turns {
+        wake: Notify,
+        other: AtomicU64,
+        at_tick: Mutex<Vec<u64>>,
+        at_publish: Mutex<Vec<u64>>,
+    }
+
+    impl Turns {
+        fn read(&self, into: &Mutex<Vec<u64>>) {
+            let turns = self.other.load(Ordering::Relaxed);
+            into.lock().expect("turns").push(turns);
+        }
+    }
+
+    impl RoomMetrics for Turns {
+        fn tick(&self, _took: Duration) {
+            self.read(&self.at_tick);
+            self.wake.notify_one();
+        }
+    }
+
+    impl SnapshotSink for Turns {
+        fn publish<'a>(&'a self, _match_id: &'a str, _snapshot: Bytes) -> BoxFuture<'a> {
+            self.read(&self.at_publish);
+            Box::pin(async {})
+        }
+        fn presence<'a>(&'a self, _match_id: &'a str, _p: &'a Presence) -> BoxFuture<'a> {
+            Box::pin(async {})
+        }
+        fn ended<'a>(&'a self, _end: &'a MatchEnd) -> BoxFuture<'a> {
+            Box::pin(async {})
+        }
+    }
+
+    /// On one core a snapshot goes out in the poll of the tick that made it, ahead of the
+    /// tasks that tick woke. (When the room's task took turns at which of its two futures it
+    /// polled first, the publisher came first on almost every tick — the extra poll of each
+    /// tick's own wake-up kept the turn in step — and the snapshot waited behind them.)
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn on_one_core_each_snapshot_leaves_in_the_poll_of_its_tick() {
+        let runtimes = Runtimes::new(&SimRuntime::new(0).expect("no threads to start"));
+        let turns = Arc::new(Turns::default());
+        let other = turns.clone();
+        tokio::spawn(async move {
+            loop {
+                other.wake.notified().await;
+                other.other.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let params = SpawnParams {
+            match_id: "m".into(),
+            room: RoomConfig::with_rate(30),
+            inbox: 8,
+            empty_grace: Duration::from_secs(60),
+        };
+        let room = driver::spawn(
+            Arc::new(Arena),
+            params,
+            turns.clone(),
+            turns.clone(),
+            CancellationToken::new(),
+        );
+        let control = runtimes.start_room(room);
+        control.join("p".into());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let at_tick = turns.at_tick.lock().expect("turns").clone();
+        let at_publish = turns.at_publish.lock().expect("turns").clone();
+        assert!(at_tick.len() >= 20, "{} ticks", at_tick.len());
+        assert_eq!(at_tick.len(), at_publish.len(), "a snapshot a tick");
+        assert_eq!(
+            at_tick, at_publish,
+            "turns taken between a tick and its snapshot"
+        );
+        control.end(EndReason::Shutdown);
     }
 }
