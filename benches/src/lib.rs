@@ -1,4 +1,5 @@
-//! Set-ups shared by Tickroom's benchmarks: rooms built and warmed up outside the timed code.
+//! Set-ups shared by Tickroom's benchmarks: rooms built and warmed up outside the timed code,
+//! and the tick lateness histogram the floor serves and the load harness reads ([`lateness`]).
 //!
 //! # Layout
 //! - `criterion/main.rs`: micro-benchmarks (`cargo bench -p tickroom-benches`).
