@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickroom_benches::arena_room;
+use tickroom_games::arena::{ArenaInput, ArenaPlayer};
 use tickroom_shared::InputMsg;
-use tickroom_shared::games::arena::{ArenaInput, ArenaPlayer};
 use tickroom_shared::snapshot::Encoder;
 use tickroom_shared::wire;
 
@@ -76,8 +76,8 @@ fn snapshot_encode(c: &mut Criterion) {
 /// What a client does with each snapshot of an 8-player arena: rebuild the state from the
 /// keyframe and the delta, then type it.
 fn mirror_apply(c: &mut Criterion) {
+    use tickroom_games::arena::ArenaState;
     use tickroom_shared::Mirror;
-    use tickroom_shared::games::arena::ArenaState;
     let mut room = arena_room(8);
     let key = bytes::Bytes::copy_from_slice(room.last_snapshot());
     let delta = bytes::Bytes::copy_from_slice(room.tick());

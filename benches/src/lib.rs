@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tickroom_engine::{Room, RoomConfig};
 use tickroom_games::arena::Arena;
-use tickroom_shared::games::arena::ArenaInput;
+use tickroom_games::arena::ArenaInput;
 
 /// An arena room with `players` seated players, each holding a different direction, ticked
 /// once so every entity exists.
@@ -42,7 +42,7 @@ mod tests {
     fn rooms_are_populated() {
         let mut room = arena_room(8);
         assert_eq!(room.player_count(), 8);
-        use tickroom_shared::games::arena::ArenaState;
+        use tickroom_games::arena::ArenaState;
         let mut mirror = tickroom_shared::Mirror::new();
         let key = bytes::Bytes::copy_from_slice(room.last_snapshot());
         let first = mirror.apply_typed::<ArenaState>(&key).expect("decodes");

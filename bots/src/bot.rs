@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+use tickroom_games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, Snapshot, Welcome, event};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -302,7 +302,7 @@ pub fn report_line(r: &BotReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tickroom_shared::games::arena::ArenaPlayer;
+    use tickroom_games::arena::ArenaPlayer;
 
     use super::*;
 

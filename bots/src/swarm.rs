@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tickroom_shared::games::arena::{ArenaInput, ArenaState, BUTTON_BOOST};
+use tickroom_games::arena::{ArenaInput, ArenaState, BUTTON_BOOST};
 use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, event};
 use tokio::time::Instant;
 

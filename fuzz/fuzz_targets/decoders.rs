@@ -5,9 +5,9 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use tickroom_shared::wire::{self, decode_event, skip_value};
-use tickroom_shared::games::arena::{ArenaInput, ArenaPlayer, ArenaState};
+use tickroom_games::arena::{ArenaInput, ArenaPlayer, ArenaState};
 use tickroom_shared::snapshot::Encoder;
-use tickroom_shared::games::tictactoe::{Board, Move};
+use tickroom_games::tictactoe::{Board, Move};
 use tickroom_shared::{InputMsg, Mirror, TokenKey};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,6 +6,8 @@
 //! the transport, authentication, the match directory, the admin API, results and metrics.
 //!
 //! # Layout
+//! - [`cli`]: the stock command line (`tickroom_server::cli::run(catalog)`: a game's whole
+//!   `main`), its flags and environment variables.
 //! - [`config`]: every limit and default, grouped by concern, with a literal `Default`.
 //! - `server`: the composition root ([`Server::builder`]), serving and draining.
 //! - [`directory`]: the matches of this node, their seats and their lifecycle.
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod directory;

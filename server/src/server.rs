@@ -43,6 +43,9 @@ pub enum ServeError {
     /// The TLS certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] net::tls::TlsError),
+    /// The catalog offers no game: give the builder one with [`ServerBuilder::games`].
+    #[error("no games to serve: add them with `Server::builder(config).games(catalog)`")]
+    NoGames,
     /// [`ServerBuilder::build`] was called outside a tokio runtime.
     #[error("the server must be built inside a tokio runtime")]
     NoRuntime,
@@ -57,7 +60,7 @@ pub struct ServerBuilder {
 }
 
 impl ServerBuilder {
-    /// Offers the games of `catalog` instead of the built-in ones.
+    /// Offers the games of `catalog` (instead of the demo games, or of an earlier call's).
     pub fn games(mut self, catalog: Catalog) -> Self {
         self.catalog = catalog;
         self
@@ -69,6 +72,9 @@ impl ServerBuilder {
     pub fn build(self) -> Result<Server, ServeError> {
         let Self { config, catalog } = self;
         config.validate()?;
+        if catalog.names().next().is_none() {
+            return Err(ServeError::NoGames);
+        }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ServeError::NoRuntime);
         }
@@ -230,12 +236,15 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A builder serving the built-in games with `config`.
+    /// A builder serving `config`; give it its games with [`ServerBuilder::games`]. With
+    /// the `demo-games` feature (on by default) it starts with the demo games
+    /// (`tickroom_games::builtin()`), else with none.
     pub fn builder(config: Config) -> ServerBuilder {
-        ServerBuilder {
-            config,
-            catalog: tickroom_games::builtin(),
-        }
+        #[cfg(feature = "demo-games")]
+        let catalog = tickroom_games::builtin();
+        #[cfg(not(feature = "demo-games"))]
+        let catalog = Catalog::new();
+        ServerBuilder { config, catalog }
     }
 
     /// The matches of this server, to create and end them without the admin API.
@@ -283,9 +292,15 @@ impl Server {
         );
         tracing::info!(%addr, tls = tls.is_some(), games = ?state.directory.games().collect::<Vec<_>>(), "tickroom listening");
         let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
-        if state.dev_keys {
+        let demo = state.directory.games().any(|g| g == net::demo::DEMO_GAME);
+        if state.dev_keys && demo {
             tracing::info!(
                 "play: {base}/demo/ · dashboard: {base}/dashboard/#key={} · metrics: {base}/metrics · next: cargo run --release -p tickroom-bots -- join --bots 3 --seconds 5",
+                state.admin_key
+            );
+        } else if state.dev_keys {
+            tracing::info!(
+                "dashboard: {base}/dashboard/#key={} · metrics: {base}/metrics · admin API: {base}/admin/",
                 state.admin_key
             );
         } else {
@@ -394,14 +409,16 @@ impl Server {
     }
 }
 
-/// Serves the built-in games on `listener` with `config` until `shutdown` is cancelled:
-/// `Server::builder(config).build()?.serve(listener, shutdown)`.
+/// Serves `catalog`'s games on `listener` with `config` until `shutdown` is cancelled:
+/// `Server::builder(config).games(catalog).build()?.serve(listener, shutdown)`.
 pub async fn run(
     listener: TcpListener,
     config: Config,
+    catalog: Catalog,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     Server::builder(config)
+        .games(catalog)
         .build()?
         .serve(listener, shutdown)
         .await

@@ -282,7 +282,7 @@ async fn bot(
                 let angle = seq as f32 * 0.3;
                 let input = tickroom_shared::InputMsg {
                     seq,
-                    input: tickroom_shared::games::arena::ArenaInput { dir: [angle.cos(), angle.sin()], buttons: 0 },
+                    input: tickroom_games::arena::ArenaInput { dir: [angle.cos(), angle.sin()], buttons: 0 },
                 };
                 if let Err(e) = c.emit(tickroom_shared::event::INPUT, &input).await {
                     report.closed = Some(format!("{e:?}"));

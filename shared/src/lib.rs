@@ -13,7 +13,6 @@
 //! - [`limits`]: protocol-level bounds (identifier lengths, tick-rate range).
 //! - [`snapshot`]: keyframes and deltas: the [`Encoder`](snapshot::Encoder) the server writes
 //!   them with and the [`Mirror`] clients rebuild state with.
-//! - [`games`]: the wire types of the games that ship with Tickroom.
 //!
 //! # Quick start
 //! ```no_run
@@ -25,11 +24,11 @@
 //! ```
 #![warn(missing_docs)]
 
-// The derive macros name this crate by its path; this lets them work inside it too.
+// The derive macros name this crate by its path; this lets them work in its own tests.
+#[cfg(test)]
 extern crate self as tickroom_shared;
 
 pub mod error;
-pub mod games;
 pub mod limits;
 pub mod protocol;
 pub mod snapshot;

@@ -18,7 +18,7 @@ import { chromium } from "playwright-core";
 const [scenario, rawArgs] = process.argv.slice(2);
 const args = JSON.parse(rawArgs ?? "{}");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const BUNDLE = new URL("../../clients/js/demo/tickroom.js", import.meta.url);
+const BUNDLE = new URL("../../server/assets/demo/tickroom.js", import.meta.url);
 const artifacts = process.env.ARTIFACTS;
 
 const fail = (why) => {

@@ -116,7 +116,12 @@ impl TestServer {
         let admin = AdminClient::new(&url, &config.auth.admin_key);
         let admin_key = config.auth.admin_key.clone();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(tickroom_server::run(listener, config, shutdown.clone()));
+        let task = tokio::spawn(tickroom_server::run(
+            listener,
+            config,
+            tickroom_games::builtin(),
+            shutdown.clone(),
+        ));
         Self {
             addr,
             url,
@@ -452,10 +457,10 @@ pub async fn wait_closed(c: &mut Client) -> Vec<String> {
 pub fn walk(
     seq: u32,
     dir: [f32; 2],
-) -> tickroom_shared::InputMsg<tickroom_shared::games::arena::ArenaInput> {
+) -> tickroom_shared::InputMsg<tickroom_games::arena::ArenaInput> {
     tickroom_shared::InputMsg {
         seq,
-        input: tickroom_shared::games::arena::ArenaInput { dir, buttons: 0 },
+        input: tickroom_games::arena::ArenaInput { dir, buttons: 0 },
     }
 }
 

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use tickroom_benches::lateness::Lateness;
 use tickroom_engine::{Room, RoomConfig};
 use tickroom_games::arena::Arena;
-use tickroom_shared::games::arena::ArenaInput;
+use tickroom_games::arena::ArenaInput;
 use tickroom_shared::wire;
 use tickroom_shared::wire::{decode_packet, encode_packet, kind};
 use tickroom_shared::{InputMsg, MatchClaims, Role, TokenKey, Welcome};

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use tickroom_client::reconnect::{Backoff, ReconnectingClient, Update};
-use tickroom_shared::games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE, SPEED};
+use tickroom_games::arena::{ArenaInput, ArenaState, PLAYER_RADIUS, SIZE, SPEED};
 use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, event};
 
 #[tokio::main]

@@ -9,8 +9,8 @@ use tickroom_engine::driver::{self, MAX_CATCH_UP, SpawnParams};
 use tickroom_engine::testing::{CountingMetrics, Recorder};
 use tickroom_engine::{Game, InputError, MatchState, RoomConfig, RoomControl};
 use tickroom_games::arena::Arena;
+use tickroom_games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::EndReason;
-use tickroom_shared::games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::wire::DecodeError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -232,7 +232,7 @@ async fn waiting_rooms_do_not_tick_and_empty_rooms_are_abandoned() {
 #[tokio::test(start_paused = true)]
 async fn a_game_can_end_its_match() {
     use tickroom_games::tictactoe::TicTacToe;
-    use tickroom_shared::games::tictactoe::{Board, X};
+    use tickroom_games::tictactoe::{Board, X};
     let h = Harness::new();
     let room = h.spawn(TicTacToe, params("ttt", 20));
     x_wins_in_five_moves(&h, &*room).await;
@@ -323,7 +323,7 @@ async fn a_late_room_catches_up_three_ticks_and_skips_the_rest() {
 /// Seats x and o in a tictactoe room, plays a game x wins in five moves, and waits for the
 /// room (which the game ends) to close.
 async fn x_wins_in_five_moves(h: &Harness, room: &dyn RoomControl) {
-    use tickroom_shared::games::tictactoe::Move;
+    use tickroom_games::tictactoe::Move;
     let (x, o): (Arc<str>, Arc<str>) = ("x".into(), "o".into());
     room.join(x.clone());
     room.join(o.clone());
@@ -506,7 +506,7 @@ async fn a_room_can_send_fewer_snapshots_than_it_ticks() {
 #[tokio::test(start_paused = true)]
 async fn the_last_tick_of_a_match_is_sent_whatever_the_snapshot_interval() {
     use tickroom_games::tictactoe::TicTacToe;
-    use tickroom_shared::games::tictactoe::{Board, X};
+    use tickroom_games::tictactoe::{Board, X};
     let h = Harness::new();
     let room = h.spawn(
         TicTacToe,

@@ -2,6 +2,10 @@
 //! nothing in the engine or the server knows about them beyond their entries in
 //! [`builtin`].
 //!
+//! Each game's module holds its wire types (input, rows, the state a client rebuilds), which
+//! a client uses with `default-features = false` (no engine, no bevy), and its simulation,
+//! which needs the `engine` feature (on by default).
+//!
 //! # Layout
 //! - [`arena`]: discs that move in a walled square and push each other apart (held controls).
 //! - [`tictactoe`]: two players, discrete moves, the game ends its own match.
@@ -10,9 +14,10 @@
 pub mod arena;
 pub mod tictactoe;
 
-use tickroom_engine::Catalog;
-
 /// The catalog of the games that ship with Tickroom: "arena" and "tictactoe".
-pub fn builtin() -> Catalog {
-    Catalog::new().with(arena::Arena).with(tictactoe::TicTacToe)
+#[cfg(feature = "engine")]
+pub fn builtin() -> tickroom_engine::Catalog {
+    tickroom_engine::Catalog::new()
+        .with(arena::Arena)
+        .with(tictactoe::TicTacToe)
 }

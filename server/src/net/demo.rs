@@ -1,7 +1,7 @@
-//! The browser demo of the arena (`/demo/`, built from `clients/js/demo`) and the
-//! development-only endpoint that lets a page join without holding the admin key
-//! (`POST /dev/join`, only while the development keys are in use — they only work on
-//! loopback).
+//! The home page, the browser demo of the arena (`/demo/`, from `assets/demo`, served when
+//! the catalog offers the arena) and the development-only endpoint that lets a page join
+//! without holding the admin key (`POST /dev/join`, only while the development keys are in
+//! use — they only work on loopback).
 
 use std::sync::Arc;
 
@@ -18,41 +18,49 @@ use super::NetState;
 use super::admin::{ApiError, MintResponse, sign};
 use crate::directory::{CreateError, MatchSpec};
 
-const INDEX: &str = include_str!("../../../clients/js/demo/index.html");
-const DEMO_JS: &str = include_str!("../../../clients/js/demo/demo.js");
+const INDEX: &str = include_str!("../../assets/demo/index.html");
+const DEMO_JS: &str = include_str!("../../assets/demo/demo.js");
 /// `@tickroom/client`'s browser bundle, committed beside the demo (a test checks it is what
 /// `npm run build` makes of the package's source).
-const CLIENT_JS: &str = include_str!("../../../clients/js/demo/tickroom.js");
+const CLIENT_JS: &str = include_str!("../../assets/demo/tickroom.js");
 
-/// What `GET /` shows: where to go next.
+/// What `GET /` shows: where to go next (`{demo}`: the demo's line, when it is served).
 const HOME: &str = r#"<!doctype html><meta charset="utf-8"><title>Tickroom</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
 <h1>Tickroom</h1>
 <p>An authoritative game room server: Socket.IO + MessagePack at <code>/socket.io/</code>.</p>
 <ul>
-<li><a href="/demo/">/demo/</a> — play the arena in the browser (with the development keys)</li>
-<li><a href="/dashboard/">/dashboard/</a> — the live dashboard (asks for the admin key)</li>
+{demo}<li><a href="/dashboard/">/dashboard/</a> — the live dashboard (asks for the admin key)</li>
 <li><a href="/metrics">/metrics</a> — Prometheus metrics; <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
 <li><code>/admin/…</code> — the admin API (docs/PROTOCOL.md §8)</li>
 </ul>"#;
 
+const DEMO_LINE: &str = "<li><a href=\"/demo/\">/demo/</a> — play the arena in the browser (with the development keys)</li>\n";
+
+/// The game the demo page plays; without it in the catalog, `/demo/` is not served.
+pub(crate) const DEMO_GAME: &str = "arena";
+
 /// Seats of a match the development endpoint creates.
 const DEV_MATCH_SEATS: u32 = 16;
 
-/// The demo's pages, and with the development keys the endpoint it joins through.
+/// The home page, the demo's pages when the catalog offers the arena, and with the
+/// development keys the endpoint pages join through.
 pub(crate) fn routes(state: Arc<NetState>) -> Router {
-    let pages = Router::new()
-        .route(
-            "/",
-            get(|| async { page("text/html; charset=utf-8", HOME) }),
-        )
-        .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
-        .route(
-            "/demo/",
-            get(|| async { page("text/html; charset=utf-8", INDEX) }),
-        )
-        .route("/demo/demo.js", get(|| async { page(JS, DEMO_JS) }))
-        .route("/demo/tickroom.js", get(|| async { page(JS, CLIENT_JS) }));
+    let demo = state.directory.games().any(|g| g == DEMO_GAME);
+    let home: &'static str = if demo {
+        HOME_WITH_DEMO.get_or_init(|| HOME.replace("{demo}", DEMO_LINE))
+    } else {
+        HOME_WITHOUT_DEMO.get_or_init(|| HOME.replace("{demo}", ""))
+    };
+    let pages = Router::new().route(
+        "/",
+        get(move || async move { page("text/html; charset=utf-8", home) }),
+    );
+    let pages = if demo {
+        pages.merge(demo_pages())
+    } else {
+        pages
+    };
     if !state.dev_keys {
         return pages;
     }
@@ -61,6 +69,21 @@ pub(crate) fn routes(state: Arc<NetState>) -> Router {
             .route("/dev/join", post(dev_join))
             .with_state(state),
     )
+}
+
+static HOME_WITH_DEMO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static HOME_WITHOUT_DEMO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `/demo/` and its scripts.
+fn demo_pages() -> Router {
+    Router::new()
+        .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
+        .route(
+            "/demo/",
+            get(|| async { page("text/html; charset=utf-8", INDEX) }),
+        )
+        .route("/demo/demo.js", get(|| async { page(JS, DEMO_JS) }))
+        .route("/demo/tickroom.js", get(|| async { page(JS, CLIENT_JS) }))
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -115,7 +138,7 @@ async fn dev_join(
             .end(&match_id, tickroom_shared::EndReason::Admin);
     }
     let spec = MatchSpec {
-        game: req.game.unwrap_or_else(|| "arena".to_owned()),
+        game: req.game.unwrap_or_else(|| DEMO_GAME.to_owned()),
         match_id: Some(match_id.clone()),
         tick_rate: None,
         snapshot_rate: None,

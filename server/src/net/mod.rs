@@ -2,7 +2,7 @@
 
 mod admin;
 pub(crate) mod conns;
-mod demo;
+pub(crate) mod demo;
 pub(crate) mod lobby;
 mod matchmaking;
 mod operator;

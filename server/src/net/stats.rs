@@ -18,8 +18,8 @@ use super::NetState;
 use super::admin::{ApiError, require_admin};
 use crate::directory::Match;
 
-const INDEX: &str = include_str!("../../../clients/dashboard/index.html");
-const SCRIPT: &str = include_str!("../../../clients/dashboard/dashboard.js");
+const INDEX: &str = include_str!("../../assets/dashboard/index.html");
+const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
 
 /// Most matches one stats request lists.
 const MAX_PAGE: usize = 200;

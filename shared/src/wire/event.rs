@@ -204,9 +204,17 @@ pub fn skip_value(rd: &mut &[u8]) -> Result<(), DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::games::arena::ArenaInput;
     use crate::protocol::InputMsg;
     use serde::de::IgnoredAny;
+
+    /// A game input shaped like the arena's.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ArenaInput {
+        dir: [f32; 2],
+        #[serde(default)]
+        buttons: u8,
+    }
 
     fn input() -> InputMsg<ArenaInput> {
         InputMsg {

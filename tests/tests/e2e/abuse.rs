@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tickroom_client::{ConnectError, Incoming};
-use tickroom_shared::games::arena::ArenaState;
+use tickroom_games::arena::ArenaState;
 use tickroom_shared::{Role, event};
 use tickroom_tests::{
     TestServer, WAIT, claims, connect_and_stop_reading, next_named, next_snapshot, sign,

@@ -172,7 +172,7 @@ async fn a_match_can_send_fewer_snapshots_than_it_ticks() {
     while ticks.len() < 5 {
         let e = next_named(&mut c, event::SNAPSHOT).await.unwrap();
         ticks.push(
-            c.snapshot::<tickroom_shared::games::arena::ArenaState>(&e)
+            c.snapshot::<tickroom_games::arena::ArenaState>(&e)
                 .unwrap()
                 .unwrap()
                 .tick,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tickroom_bots::report::Stats;
 use tickroom_bots::swarm::{self, Behaviour, SwarmConfig, Tokens};
 use tickroom_client::reconnect::{Backoff, ReconnectingClient, Update};
-use tickroom_shared::games::arena::ArenaState;
+use tickroom_games::arena::ArenaState;
 use tickroom_shared::{AuthPayload, Role, event};
 use tickroom_tests::{CutProxy, TestServer, WAIT};
 

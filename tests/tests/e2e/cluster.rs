@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use tickroom_client::ConnectError;
+use tickroom_games::arena::ArenaState;
 use tickroom_server::config::ClusterConfig;
 use tickroom_shared::Role;
-use tickroom_shared::games::arena::ArenaState;
 use tickroom_tests::redis::RedisServer;
 use tickroom_tests::{TestServer, WAIT, next_snapshot, snapshot_where, test_config};
 

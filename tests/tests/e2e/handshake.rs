@@ -2,7 +2,7 @@
 //! a refused client never reaches a room.
 
 use tickroom_client::{Client, ConnectError};
-use tickroom_shared::games::arena::ArenaState;
+use tickroom_games::arena::ArenaState;
 use tickroom_shared::token::unix_now;
 use tickroom_shared::{AuthPayload, Role, TokenKey};
 use tickroom_tests::{

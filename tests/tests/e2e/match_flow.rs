@@ -1,6 +1,6 @@
 //! A match as players see it: welcome, snapshots, inputs, other players, leaving, ending.
 
-use tickroom_shared::games::arena::{ArenaState, PLAYER_RADIUS, SIZE, SPEED};
+use tickroom_games::arena::{ArenaState, PLAYER_RADIUS, SIZE, SPEED};
 use tickroom_shared::{EndReason, InputMsg, MatchEnd, Role, event};
 use tickroom_tests::{
     TestServer, WAIT, claims, next_named, next_snapshot, sign, snapshot_where, wait_closed, walk,
@@ -201,7 +201,7 @@ async fn shutdown_ends_matches_and_returns() {
 
 #[tokio::test]
 async fn a_tictactoe_match_is_played_to_a_win_and_ends_itself() {
-    use tickroom_shared::games::tictactoe::{Board, Move, X};
+    use tickroom_games::tictactoe::{Board, Move, X};
     let server = TestServer::start().await;
     let m = server
         .admin

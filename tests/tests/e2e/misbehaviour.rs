@@ -1,6 +1,6 @@
 //! Bad input from a connected client gets a clear error code and affects no one else.
 
-use tickroom_shared::games::arena::{ArenaInput, ArenaState};
+use tickroom_games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::{InputMsg, Role, event};
 use tickroom_tests::{
     TestServer, next_named, next_snapshot, snapshot_where, test_config, wait_closed, walk,

@@ -3,7 +3,7 @@
 //! clock in `server/src/directory/tests.rs`; these check the wiring over real sockets.
 
 use tickroom_client::{Client, CloseReason, Incoming};
-use tickroom_shared::games::arena::{ArenaState, SIZE};
+use tickroom_games::arena::{ArenaState, SIZE};
 use tickroom_shared::{AuthPayload, Presence, PresenceStatus, Role, event};
 use tickroom_tests::{
     CutProxy, TestServer, WAIT, next_named, snapshot_where, test_config, wait_closed, walk,

@@ -11,13 +11,13 @@ fn the_package_type_checks_and_passes_its_tests() {
     npm::run(&dir, "check").unwrap_or_else(|e| panic!("{e:#}"));
     npm::run(&dir, "test").unwrap_or_else(|e| panic!("{e:#}"));
     let built = std::fs::read(dir.join("dist/tickroom.browser.js")).expect("the bundle");
-    let served = dir.join("demo/tickroom.js");
+    let served = dir.join("../../server/assets/demo/tickroom.js");
     if std::env::var_os("TICKROOM_BLESS").is_some() {
         std::fs::write(&served, &built).expect("write the served bundle");
     }
     assert!(
         std::fs::read(&served).unwrap_or_default() == built,
-        "clients/js/demo/tickroom.js (served at /demo/tickroom.js) is not the bundle of the \
+        "server/assets/demo/tickroom.js (served at /demo/tickroom.js) is not the bundle of the \
          current source: run `TICKROOM_BLESS=1 cargo test -p tickroom-tests --test js_package` \
          and commit it"
     );

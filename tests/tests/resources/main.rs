@@ -72,7 +72,7 @@ fn thread_allocs() -> u64 {
 
 #[test]
 fn an_arena_tick_allocates_almost_nothing_after_warm_up() {
-    use tickroom_shared::games::arena::ArenaInput;
+    use tickroom_games::arena::ArenaInput;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut room = tickroom_benches::arena_room(8);
     let players: Vec<Arc<str>> = (0..8).map(|i| format!("p{i}").into()).collect();

@@ -1,11 +1,11 @@
-//! The demo game "arena": discs that move in a walled square and push each other apart.
+//! The arena's simulation: the [`Arena`] game, built on the engine's Game API.
 //!
 //! It uses only the public game API ([`Game`], [`GameSystems`], [`Controls`], [`TickInfo`]);
 //! nothing in the server knows about it beyond its entry in the default catalog.
 
 use bevy_ecs::prelude::*;
 
-use tickroom_shared::games::arena::{
+use crate::arena::{
     ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL, NAME,
     PLAYER_RADIUS, SIZE, SPEED,
 };
@@ -171,8 +171,8 @@ fn separate(mut q: Query<'_, '_, &mut Position>) {
 mod tests {
     use std::sync::Arc;
 
+    use crate::arena::ArenaState;
     use bytes::Bytes;
-    use tickroom_shared::games::arena::ArenaState;
     use tickroom_shared::{Mirror, Snapshot};
 
     use super::*;

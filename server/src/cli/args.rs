@@ -1,4 +1,4 @@
-//! The binary's flags and environment variables, mapped onto [`Config`]. The only place the
+//! The stock flags and environment variables, mapped onto [`Config`]. The only place the
 //! command line and the environment are read; defaults come from `Config::default()`.
 
 use std::net::SocketAddr;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use tickroom_server::config::{
+use crate::config::{
     AuthConfig, ClusterConfig, Config, LimitConfig, MatchConfig, MatchmakingConfig, NetConfig,
     PlayerKeySource, ShutdownConfig, TlsFiles,
 };

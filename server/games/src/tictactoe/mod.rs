@@ -1,10 +1,18 @@
 //! "tictactoe": two players take turns; the first with three in a row wins. A turn-based game,
 //! to show the game API is not shaped around the arena's continuous movement.
+//!
+//! The wire types (input, rows, state) are always here, for clients; the simulation
+//! ([`TicTacToe`]) needs the `engine` feature (on by default).
+
+#[cfg(feature = "engine")]
+mod game;
+#[cfg(feature = "engine")]
+pub use game::*;
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{Frame, FromFrame};
-use crate::wire::DecodeError;
+use tickroom_shared::snapshot::{Frame, FromFrame};
+use tickroom_shared::wire::DecodeError;
 
 /// The game's name, as given when creating a match.
 pub const NAME: &str = "tictactoe";

@@ -1,8 +1,8 @@
 //! The turn-based demo game "tictactoe". Unlike the arena it has discrete moves (read from
 //! [`AppliedInputs`], never held), turns, a board as its only state, and it ends its own match.
 
+use crate::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 use bevy_ecs::prelude::*;
-use tickroom_shared::games::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 
 use tickroom_engine::{
     AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, MatchRules, PlayerId,

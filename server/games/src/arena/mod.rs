@@ -1,11 +1,19 @@
 //! "arena": players are discs that move in a walled square and push each other apart.
+//!
+//! The wire types (input, rows, state) are always here, for clients; the simulation
+//! ([`Arena`]) needs the `engine` feature (on by default).
+
+#[cfg(feature = "engine")]
+mod game;
+#[cfg(feature = "engine")]
+pub use game::*;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{Frame, FromFrame, Replicate};
-use crate::wire::DecodeError;
+use tickroom_shared::snapshot::{Frame, FromFrame, Replicate};
+use tickroom_shared::wire::DecodeError;
 
 /// The game's name, as given when creating a match.
 pub const NAME: &str = "arena";

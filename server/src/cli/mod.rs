@@ -1,0 +1,206 @@
+//! The stock command line: every flag, environment variable, probe and page of
+//! `tickroom-server`, for any set of games. A game's own server binary is one call:
+//!
+//! ```no_run
+//! # #[cfg(feature = "demo-games")]
+//! fn main() -> anyhow::Result<()> {
+//!     // Your games instead of the demo ones: `Catalog::new().with(MyGame)`.
+//!     tickroom_server::cli::run(tickroom_games::builtin())
+//! }
+//! # #[cfg(not(feature = "demo-games"))]
+//! # fn main() {}
+//! ```
+//!
+//! [`run`] parses the command line (`serve`, the default, and `mint-token`), sets up logging,
+//! raises the descriptor limit, binds, and serves until SIGINT or SIGTERM, then drains.
+//! [`Cli`] is the same for an embedder that owns its tokio runtime or its arguments.
+//!
+//! # Layout
+//! - `args`: [`ServeArgs`] and [`LogArgs`], the flags and variables mapped onto [`Config`].
+
+mod args;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tickroom_engine::Catalog;
+use tickroom_shared::{MatchClaims, Role, TokenKey};
+use tokio_util::sync::CancellationToken;
+
+pub use args::{LogArgs, ServeArgs};
+
+use crate::{Config, Server};
+
+/// The command line of a Tickroom server binary: a subcommand (`serve` when none is given),
+/// every serve setting ([`ServeArgs`]) and how to log ([`LogArgs`]).
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Authoritative game room server over Socket.IO + MessagePack"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The serve settings (also read by `mint-token` for the token secret and issuer).
+    #[command(flatten)]
+    pub config: ServeArgs,
+    /// How to log.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Print a signed match token (uses the same --token-secret / TICKROOM_TOKEN_SECRET).
+    MintToken {
+        /// The match the token admits to.
+        #[arg(long = "match")]
+        match_id: String,
+        /// The player id.
+        #[arg(long)]
+        player: String,
+        /// `player` or `spectator`.
+        #[arg(long, default_value = "player", value_parser = parse_role)]
+        role: Role,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Bind the token to this instance of the match (the `instance` the admin API shows):
+        /// a match created again under the same id then refuses it (`token_stale`).
+        #[arg(long)]
+        instance: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "player" => Ok(Role::Player),
+        "spectator" => Ok(Role::Spectator),
+        _ => Err("expected `player` or `spectator`".into()),
+    }
+}
+
+/// Parses the process's command line and runs it with `catalog` on a new multi-threaded
+/// tokio runtime: the whole `main` of a game's server binary. Help and usage errors print
+/// and exit as clap does; the usage line names the binary that was run.
+pub fn run(catalog: Catalog) -> anyhow::Result<()> {
+    let cli = Cli::parse_args();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?
+        .block_on(cli.run(catalog))
+}
+
+impl Cli {
+    /// The process's command line, parsed (exits on `--help`, `--version` and usage errors).
+    pub fn parse_args() -> Self {
+        Self::parse_from_args(std::env::args_os())
+    }
+
+    /// `args` parsed as a command line (its first item is the binary's name, which usage
+    /// and errors show); exits on `--help`, `--version` and usage errors, as
+    /// [`parse_args`](Self::parse_args).
+    pub fn parse_from_args<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        <Self as Parser>::parse_from(args)
+    }
+
+    /// Runs the command with `catalog`'s games: serves until SIGINT or SIGTERM (a second
+    /// signal exits at once), or prints a token. Call it inside a tokio runtime.
+    pub async fn run(self, catalog: Catalog) -> anyhow::Result<()> {
+        let config = self.config.into_config()?;
+        match self.command.unwrap_or(Command::Serve) {
+            Command::MintToken {
+                match_id,
+                player,
+                role,
+                ttl,
+                instance,
+            } => {
+                let key = TokenKey::new(
+                    config.auth.token_secret.as_bytes(),
+                    config.auth.token_issuer.clone(),
+                );
+                let mut claims = MatchClaims::new(match_id, player, role, ttl, key.issuer());
+                claims.instance = instance;
+                let token = key.sign(&claims).context("cannot sign these claims")?;
+                println!("{token}");
+                Ok(())
+            }
+            Command::Serve => serve(config, catalog, self.log).await,
+        }
+    }
+}
+
+async fn serve(config: Config, catalog: Catalog, log: LogArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.log_level))
+        .with_context(|| format!("--log-level {:?} is not a level or filter", log.log_level))?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // `try_init`: an embedder that set up its own subscriber keeps it.
+    let _ = if log.log_format == "json" {
+        logs.json().try_init()
+    } else {
+        // Colour codes only for a terminal, never in a file or a log collector.
+        logs.with_ansi(std::io::stdout().is_terminal()).try_init()
+    };
+    if config.auth.uses_dev_keys() {
+        tracing::warn!(
+            "using the development admin key and token secret (loopback only); set TICKROOM_ADMIN_KEY and TICKROOM_TOKEN_SECRET for anything else"
+        );
+    }
+    match crate::raise_fd_limit() {
+        Ok(limit) => tracing::info!(limit, "file descriptor limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the file descriptor limit"),
+    }
+    let addr = config.addr;
+    let drain = config.shutdown.drain;
+    let server = Server::builder(config).games(catalog).build()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signals(shutdown.clone(), drain));
+    server.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// Cancels `shutdown` on the first SIGINT or SIGTERM; a second signal exits at once.
+async fn wait_for_signals(shutdown: CancellationToken, drain: std::time::Duration) {
+    signal().await;
+    tracing::info!(
+        "signal received: shutting down; running matches get up to {drain:?} to finish \
+         (--drain-secs) — send the signal again (Ctrl-C) to exit at once"
+    );
+    shutdown.cancel();
+    signal().await;
+    std::process::exit(130);
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
