@@ -1,7 +1,7 @@
 // The arena on a hand-rolled Node.js socket.io server: the baseline Tickroom is measured
 // against (docs/BENCHMARKS.md). It speaks Tickroom's wire protocol (docs/PROTOCOL.md) for what
 // the load benchmark uses — admin API (create match, mint token), HS256 match tokens in the
-// handshake, welcome, input with seq, protocol-2 snapshots: keyframes and deltas against the
+// handshake, welcome, input with seq, protocol-3 snapshots: keyframes and deltas against the
 // previous snapshot, positions in hundredths, acks by seat — so the same
 // bots drive both servers. It plays the same game with the same rules: 30 Hz fixed tick, one
 // input per player per tick with the same catch-up (lag 1), discs of radius 2 in a 100×100
@@ -107,7 +107,8 @@ function step(m) {
 
 // x and y travel as integers of hundredths; deltas carry the difference.
 const STEP = 0.01;
-const SCHEMA = [["id", null, null], ["x", STEP, null], ["y", STEP, null]];
+// One kind of row, the arena's "player".
+const SCHEMA = [["player", [["id", null, null], ["x", STEP, null], ["y", STEP, null]]]];
 
 function snapshot(m, forceKey) {
   const seats = [];
@@ -124,7 +125,7 @@ function snapshot(m, forceKey) {
   let out;
   if (forceKey || seatsChanged || m.tick - m.keyTick >= KEYFRAME_EVERY) {
     m.keyTick = m.tick;
-    out = [m.tick, 0, SCHEMA, seats.flat(), keys.flatMap((k) => [k, ...rows.get(k)]), null];
+    out = [m.tick, 0, SCHEMA, seats.flat(), [keys.flatMap((k) => [k, ...rows.get(k)])], null];
   } else {
     // [seat, increase] pairs while fewer than half the seats moved, else one increase per seat
     const moved = seats.filter(([, , seq], i) => seq !== prev.seats[i][2]).length;
@@ -137,7 +138,7 @@ function snapshot(m, forceKey) {
     const changes = [];
     for (const k of keys) {
       const v = rows.get(k), old = prev.rows.get(k);
-      if (!old) { changes.push(k, 0b111, ...v); continue; }
+      if (!old) { changes.push(k, -1, ...v); continue; } // a new row of kind 0, whole
       let mask = 0; const vals = [];
       if (v[0] !== old[0]) { mask |= 1; vals.push(v[0]); }
       for (const i of [1, 2]) if (v[i] !== old[i]) { mask |= 1 << i; vals.push(v[i] - old[i]); }
@@ -208,7 +209,7 @@ const io = new Server(httpServer, { parser: msgpackParser, maxHttpBufferSize: 16
 
 io.use((socket, next) => {
   const protocol = socket.handshake.auth?.protocol;
-  if (protocol !== undefined && protocol !== 2) return next(new Error("protocol_unsupported"));
+  if (protocol !== undefined && protocol !== 3) return next(new Error("protocol_unsupported"));
   const [claims, code] = verify(socket.handshake.auth?.token);
   if (!claims) return next(new Error(code));
   const m = matches.get(claims.mid);
@@ -223,7 +224,7 @@ io.use((socket, next) => {
 io.on("connection", (socket) => {
   const { claims, m } = socket.data;
   const player = claims.sub;
-  socket.emit("welcome", { protocol: 2, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, snapshot_rate: m.tickRate, tick: m.tick });
+  socket.emit("welcome", { protocol: 3, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, snapshot_rate: m.tickRate, tick: m.tick });
   socket.join(m.id);
   if (claims.role === "player" && !m.players.has(player)) {
     const [x, y] = spawnPoint(player);

@@ -57,12 +57,27 @@ pub enum ServeError {
 pub struct ServerBuilder {
     config: Config,
     catalog: Catalog,
+    routes: axum::Router,
 }
 
 impl ServerBuilder {
+    /// The configuration it will serve with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Offers the games of `catalog` (instead of the demo games, or of an earlier call's).
     pub fn games(mut self, catalog: Catalog) -> Self {
         self.catalog = catalog;
+        self
+    }
+
+    /// Serves `routes` beside the server's own (a game's page, say), behind the same origin
+    /// check, body limit and connection limits. Merged into the server's router: a path the
+    /// server already serves (`/`, `/demo/`, `/admin/…`, `/client/tickroom.js` …) panics when
+    /// the server is built, as axum's `merge` does.
+    pub fn routes(mut self, routes: axum::Router) -> Self {
+        self.routes = self.routes.merge(routes);
         self
     }
 
@@ -70,7 +85,11 @@ impl ServerBuilder {
     /// simulation runtime and wires the transport to the directory. Call it inside a tokio
     /// runtime: everything but the ticks runs on it.
     pub fn build(self) -> Result<Server, ServeError> {
-        let Self { config, catalog } = self;
+        let Self {
+            config,
+            catalog,
+            routes,
+        } = self;
         config.validate()?;
         if catalog.names().next().is_none() {
             return Err(ServeError::NoGames);
@@ -93,6 +112,7 @@ impl ServerBuilder {
         match &config.cluster {
             None => Self::assemble(
                 catalog,
+                routes,
                 config,
                 tls,
                 results,
@@ -106,14 +126,16 @@ impl ServerBuilder {
                 let io = builder
                     .with_adapter::<ClusterAdapter<_>>(bus.clone().adapter())
                     .build_layer();
-                Self::assemble(catalog, config, tls, results, sim, Some(bus), io)
+                Self::assemble(catalog, routes, config, tls, results, sim, Some(bus), io)
             }
         }
     }
 
     /// Wires the server's parts around its Socket.IO server.
+    #[allow(clippy::too_many_arguments)]
     fn assemble<A: Adapter + DefinedAdapter>(
         catalog: Catalog,
+        routes: axum::Router,
         config: Config,
         tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
         results: Option<Arc<ResultStore>>,
@@ -201,7 +223,7 @@ impl ServerBuilder {
             sockets: Arc::new(net::sockets::Io(io)),
         });
         Ok(Server {
-            router: net::router(state.clone(), layer),
+            router: net::router(state.clone(), layer, routes),
             bus,
             config,
             state,
@@ -244,7 +266,11 @@ impl Server {
         let catalog = tickroom_games::builtin();
         #[cfg(not(feature = "demo-games"))]
         let catalog = Catalog::new();
-        ServerBuilder { config, catalog }
+        ServerBuilder {
+            config,
+            catalog,
+            routes: axum::Router::new(),
+        }
     }
 
     /// The matches of this server, to create and end them without the admin API.

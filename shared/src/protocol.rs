@@ -11,7 +11,7 @@ use crate::error::ErrorCode;
 /// with string keys and deltas against the last keyframe, are no longer served). A client
 /// may send it in the handshake `auth` payload; the server refuses any other with
 /// [`ErrorCode::ProtocolUnsupported`].
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Socket.IO namespace every Tickroom client connects to.
 pub const NAMESPACE: &str = "/";

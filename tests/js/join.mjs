@@ -26,20 +26,24 @@ const socket = io(url, {
   transports: [transport],
   upgrade: false,
   reconnection: false,
-  auth: { token, protocol: 2 },
+  auth: { token, protocol: 3 },
 });
 
 // Rebuilds full state from keyframes and deltas (docs/PROTOCOL.md, "snapshot"), written from
-// the document alone: a keyframe is [tick, 0, schema, seats, rows, globals], a delta
-// [tick, base, acks, changes, removed, globals?] against the snapshot of tick `base`.
-let state = null; // { tick, schema: [[name, step, modulo]], seats: Map<seat, [player, seq]>, rows: Map<key, values[]> }
+// the document alone: a keyframe is [tick, 0, schema, seats, rows, globals] with one entry of
+// `schema` and one list of `rows` per kind, a delta [tick, base, acks, changes, removed,
+// globals?] against the snapshot of tick `base`.
+let state = null; // { tick, schema: [[kind, [[name, step, modulo]]]], seats: Map<seat, [player, seq]>, rows: Map<key, {kind, values}> }
 function rebuild(s) {
   const [tick, base] = s;
   if (base === 0) {
-    const [, , schema, seats, flat] = s;
-    const n = schema.length;
+    const [, , schema, seats, perKind] = s;
     const rows = new Map();
-    for (let i = 0; i < flat.length; i += n + 1) rows.set(flat[i], flat.slice(i + 1, i + 1 + n));
+    schema.forEach(([, fields], kind) => {
+      const n = fields.length;
+      const flat = perKind[kind];
+      for (let i = 0; i < flat.length; i += n + 1) rows.set(flat[i], { kind, values: flat.slice(i + 1, i + 1 + n) });
+    });
     const seatMap = new Map();
     for (let i = 0; i < seats.length; i += 3) seatMap.set(seats[i], [seats[i + 1], seats[i + 2]]);
     state = { tick, schema, seats: seatMap, rows };
@@ -56,25 +60,33 @@ function rebuild(s) {
   for (let i = 0; i < changes.length; ) {
     const key = changes[i++];
     const mask = changes[i++];
-    const before = state.rows.get(key);
-    const row = before ? [...before] : [];
-    state.schema.forEach(([, step, modulo], f) => {
+    if (mask < 0) {
+      // a new row of kind -(mask + 1): every field, whole
+      const kind = -mask - 1;
+      const n = state.schema[kind][1].length;
+      state.rows.set(key, { kind, values: changes.slice(i, i + n) });
+      i += n;
+      continue;
+    }
+    const row = state.rows.get(key);
+    state.schema[row.kind][1].forEach(([, step, modulo], f) => {
       if (Math.floor(mask / 2 ** f) % 2 !== 1) return;
       const v = changes[i++];
-      if (step === null || !before) row[f] = v; // raw values, and new rows, come whole
-      else row[f] = modulo === null ? row[f] + v : (((row[f] + v) % modulo) + modulo) % modulo;
+      if (step === null) row.values[f] = v; // raw values come whole
+      else row.values[f] = modulo === null ? row.values[f] + v : (((row.values[f] + v) % modulo) + modulo) % modulo;
     });
-    state.rows.set(key, row);
   }
   for (const key of removed) state.rows.delete(key);
   state.tick = tick;
   return state;
 }
 function players({ schema, rows }) {
-  const field = (name) => schema.findIndex(([n]) => n === name);
-  const value = (r, f) => (schema[f][1] === null ? r[f] : r[f] * schema[f][1]);
+  const kind = schema.findIndex(([name]) => name === "player");
+  const fields = schema[kind][1];
+  const field = (name) => fields.findIndex(([n]) => n === name);
+  const value = (r, f) => (fields[f][1] === null ? r.values[f] : r.values[f] * fields[f][1]);
   const [id, x, y] = ["id", "x", "y"].map(field);
-  return [...rows.values()].map((r) => ({ id: r[id], x: value(r, x), y: value(r, y) }));
+  return [...rows.values()].filter((r) => r.kind === kind).map((r) => ({ id: r.values[id], x: value(r, x), y: value(r, y) }));
 }
 function ackOf(player) {
   for (const [id, seq] of state.seats.values()) if (id === player) return seq;
@@ -103,7 +115,7 @@ socket.on("welcome", (w) => {
   if (welcome) fail("second welcome");
   if (snapshots > 0) fail("snapshot before welcome");
   welcome = w;
-  if (w.protocol !== 2 || w.role !== "player" || typeof w.tick_rate !== "number") {
+  if (w.protocol !== 3 || w.role !== "player" || typeof w.tick_rate !== "number") {
     fail(`bad welcome ${JSON.stringify(w)}`);
   }
 });

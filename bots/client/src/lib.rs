@@ -19,7 +19,7 @@
 //! use tickroom_client::Client;
 //! use tickroom_games::arena::ArenaInput;
 //! use tickroom_shared::{AuthPayload, InputMsg, event};
-//! let auth = AuthPayload { token: "<token>".into(), match_id: None, protocol: Some(2) };
+//! let auth = AuthPayload { token: "<token>".into(), match_id: None, protocol: Some(3) };
 //! let mut client = Client::connect("http://127.0.0.1:7350", &auth, Duration::from_secs(5)).await?;
 //! let welcome = client.next_event(Duration::from_secs(5)).await.ok().and_then(|e| e.welcome());
 //! client.emit(event::INPUT, &InputMsg { seq: 1, input: ArenaInput { dir: [1.0, 0.0], buttons: 0 } }).await.ok();

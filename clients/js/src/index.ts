@@ -26,7 +26,7 @@ export type {
   TicketView,
 } from "./matchmaking.js";
 export { StateStore } from "./state.js";
-export type { Applied, FieldSpec, Row, SnapshotMsg, Unsubscribe, Value } from "./state.js";
+export type { Applied, FieldSpec, KindSpec, Row, SnapshotMsg, Unsubscribe, Value } from "./state.js";
 export { Interpolator, Predictor } from "./predict.js";
 export type { Lerp, Step } from "./predict.js";
 export * from "./protocol.js";

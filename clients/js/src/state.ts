@@ -2,11 +2,12 @@
 // (shared/src/snapshot/mirror.rs) does, with change callbacks in the shape Colyseus users
 // know: onAdd / onRemove / onChange per row, listen(field), onGlobals.
 //
-// The wire format (protocol 2, docs/PROTOCOL.md, "snapshot"): arrays, no string keys.
-// A keyframe `[tick, 0, schema, seats, rows, globals]` carries everything, with each field's
-// name and quantization; a delta `[tick, base, acks, changes, removed, globals?]` carries
-// only what changed since the snapshot of tick `base` (a quantized number as the difference
-// of its integers). A delta whose base is not the state held is skipped until a keyframe.
+// The wire format (protocol 3, docs/PROTOCOL.md, "snapshot"): arrays, no string keys.
+// A keyframe `[tick, 0, schema, seats, rows, globals]` carries everything, with each kind of
+// row's name and each field's name and quantization; a delta
+// `[tick, base, acks, changes, removed, globals?]` carries only what changed since the
+// snapshot of tick `base` (a quantized number as the difference of its integers; a new row
+// whole, with its kind). A delta whose base is not the state held is skipped until a keyframe.
 
 /** A msgpack value as socket.io-msgpack-parser decodes it. */
 export type Value = unknown;
@@ -24,8 +25,22 @@ export interface FieldSpec {
   modulo: number | null;
 }
 
+/** A kind of row (players, bullets …) as a keyframe describes it. */
+export interface KindSpec {
+  /** The kind's name. */
+  name: string;
+  /** Its fields, in order. */
+  fields: FieldSpec[];
+}
+
 /** One replicated entity: its fields by name. */
 export type Row = Record<string, Value>;
+
+/** A row as sent: its kind's index and its values (a quantized field holds its integer). */
+interface Held {
+  kind: number;
+  values: Value[];
+}
 
 /** What applying a snapshot produced. */
 export interface Applied {
@@ -37,9 +52,10 @@ export interface Applied {
   acks: Record<string, number>;
 }
 
-type RowCallback = (key: number, row: Readonly<Row>) => void;
-type ChangeCallback = (key: number, row: Readonly<Row>, changed: readonly string[]) => void;
-type FieldCallback = (key: number, value: Value, previous: Value) => void;
+/** A row appeared or disappeared; `kind` is its kind's name. */
+type RowCallback = (key: number, row: Readonly<Row>, kind: string) => void;
+type ChangeCallback = (key: number, row: Readonly<Row>, changed: readonly string[], kind: string) => void;
+type FieldCallback = (key: number, value: Value, previous: Value, kind: string) => void;
 type GlobalsCallback = (globals: Value, previous: Value) => void;
 
 /** Unsubscribes a callback. */
@@ -78,6 +94,23 @@ function bit(mask: Value, i: number): boolean {
   throw new TypeError("a delta's mask is not an integer");
 }
 
+/** Whether a (positive) mask names only fields below `n`. */
+function fitsMask(mask: Value, n: number): boolean {
+  if (typeof mask === "bigint") return mask > 0n && mask >> BigInt(n) === 0n;
+  return typeof mask === "number" && Number.isInteger(mask) && mask > 0 && mask < 2 ** n;
+}
+
+/** A field of a keyframe's schema: `[name, step, modulo]`. */
+function fieldSpec(f: Value): FieldSpec {
+  const [name, step, modulo] = list(f, "a field");
+  if (typeof name !== "string") throw new TypeError("a field name is not a string");
+  const st = step === null ? null : Number(step);
+  if (st !== null && !(st > 0 && Number.isFinite(st))) throw new TypeError("a step is not a positive number");
+  const m = modulo === null ? null : int(modulo, "modulo");
+  if (m !== null && (st === null || m < 1)) throw new TypeError("a modulo needs a step and is at least 1");
+  return { name, step: st, modulo: m };
+}
+
 function sameValue(a: Value, b: Value): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
@@ -90,10 +123,10 @@ function sameValue(a: Value, b: Value): boolean {
  */
 export class StateStore {
   private heldTick: number | null = null;
-  /** Rows as sent: a quantized field holds its integer. */
-  private current = new Map<number, Value[]>();
+  /** Rows as sent, by key. */
+  private current = new Map<number, Held>();
   private rowObjects = new Map<number, Row>();
-  private spec: FieldSpec[] = [];
+  private kindSpecs: KindSpec[] = [];
   /** Seat → [player id, seq of the last input applied]. */
   private seats = new Map<number, [string, number]>();
   private globalsValue: Value = null;
@@ -103,19 +136,34 @@ export class StateStore {
   private readonly fieldListeners = new Map<string, Set<FieldCallback>>();
   private readonly globalListeners = new Set<GlobalsCallback>();
 
-  /** The row field names, from the last keyframe. */
-  get fields(): readonly string[] {
-    return this.spec.map((f) => f.name);
+  /** The kinds of rows with their fields, from the last keyframe. */
+  get kinds(): readonly KindSpec[] {
+    return this.kindSpecs;
   }
 
-  /** The row fields with their quantization, from the last keyframe. */
-  get fieldSpecs(): readonly FieldSpec[] {
-    return this.spec;
+  /** The field names of kind `kind`, from the last keyframe (empty for a kind it lacks). */
+  fieldsOf(kind: string): readonly string[] {
+    return this.kindSpecs.find((k) => k.name === kind)?.fields.map((f) => f.name) ?? [];
   }
 
-  /** The rows after the last snapshot applied, by key; quantized numbers as numbers. */
+  /** Every row after the last snapshot applied, of every kind, by key; quantized numbers as numbers. */
   get rows(): ReadonlyMap<number, Readonly<Row>> {
     return this.rowObjects;
+  }
+
+  /** The rows of kind `kind`, by key. */
+  rowsOf(kind: string): Map<number, Readonly<Row>> {
+    const out = new Map<number, Readonly<Row>>();
+    for (const [key, held] of this.current) {
+      if (this.kindSpecs[held.kind]?.name === kind) out.set(key, this.rowObjects.get(key)!);
+    }
+    return out;
+  }
+
+  /** The kind of the row under `key`. */
+  kindOf(key: number): string | undefined {
+    const held = this.current.get(key);
+    return held === undefined ? undefined : this.kindSpecs[held.kind]?.name;
   }
 
   /** The globals after the last snapshot applied. */
@@ -134,9 +182,10 @@ export class StateStore {
     return undefined;
   }
 
-  /** The row whose field `field` equals `value` (e.g. a player's own row by its id). */
-  find(field: string, value: Value): [number, Readonly<Row>] | undefined {
+  /** The row whose field `field` equals `value` (e.g. a player's own row by its id), of kind `kind` if given. */
+  find(field: string, value: Value, kind?: string): [number, Readonly<Row>] | undefined {
     for (const entry of this.rowObjects) {
+      if (kind !== undefined && this.kindOf(entry[0]) !== kind) continue;
       if (entry[1][field] === value) return entry;
     }
     return undefined;
@@ -152,20 +201,21 @@ export class StateStore {
     if (!Array.isArray(s) || s.length < 5 || s.length > 6) throw new TypeError("a snapshot is an array of 5 or 6");
     const tick = int(s[0], "tick");
     const base = int(s[1], "base");
-    let next: Map<number, Value[]>;
+    let next: Map<number, Held>;
     let seats: Map<number, [string, number]>;
+    let kinds = this.kindSpecs;
     let globals: Value = this.globalsValue;
+    /** Keys whose row is a new one although the key was held (another entity took it). */
+    const replaced = new Set<number>();
     const keyframe = base === 0;
     if (keyframe) {
       if (s.length !== 6) throw new TypeError("a keyframe is an array of 6");
-      const spec = list(s[2], "schema").map((f): FieldSpec => {
-        const [name, step, modulo] = list(f, "a field");
-        if (typeof name !== "string") throw new TypeError("a field name is not a string");
-        const st = step === null ? null : Number(step);
-        if (st !== null && !(st > 0 && Number.isFinite(st))) throw new TypeError("a step is not a positive number");
-        const m = modulo === null ? null : int(modulo, "modulo");
-        return { name, step: st, modulo: m };
+      kinds = list(s[2], "schema").map((k): KindSpec => {
+        const [name, fields] = list(k, "a kind");
+        if (typeof name !== "string") throw new TypeError("a kind's name is not a string");
+        return { name, fields: list(fields, "a kind's fields").map(fieldSpec) };
       });
+      if (new Set(kinds.map((k) => k.name)).size !== kinds.length) throw new TypeError("two kinds share a name");
       seats = new Map();
       const seatList = list(s[3], "seats");
       if (seatList.length % 3 !== 0) throw new TypeError("seats come in threes");
@@ -174,17 +224,25 @@ export class StateStore {
         if (typeof player !== "string") throw new TypeError("a seat's player is not a string");
         seats.set(int(seatList[i], "seat"), [player, int(seatList[i + 2], "seq")]);
       }
-      const n = spec.length;
-      const rows = list(s[4], "rows");
-      if (rows.length % (n + 1) !== 0) throw new TypeError("rows do not match the schema");
+      const perKind = list(s[4], "rows");
+      if (perKind.length !== kinds.length) throw new TypeError("rows do not match the schema's kinds");
       next = new Map();
-      for (let i = 0; i < rows.length; i += n + 1) {
-        const values = rows.slice(i + 1, i + 1 + n);
-        spec.forEach((f, j) => f.step !== null && int(values[j], f.name));
-        next.set(int(rows[i], "a row key"), values);
-      }
+      kinds.forEach((spec, kind) => {
+        const n = spec.fields.length;
+        const rows = list(perKind[kind], "a kind's rows");
+        if (rows.length % (n + 1) !== 0) throw new TypeError("rows do not match the schema");
+        for (let i = 0; i < rows.length; i += n + 1) {
+          const values = rows.slice(i + 1, i + 1 + n);
+          spec.fields.forEach((f, j) => f.step !== null && int(values[j], f.name));
+          const key = int(rows[i], "a row key");
+          if (next.has(key)) throw new TypeError("a key appears twice");
+          next.set(key, { kind, values });
+          // The same key under another kind is another row.
+          const before = this.current.get(key);
+          if (before && this.kindSpecs[before.kind]?.name !== spec.name) replaced.add(key);
+        }
+      });
       globals = s[5];
-      this.spec = spec;
     } else {
       if (this.heldTick === null || base !== this.heldTick) return null;
       seats = new Map(this.seats);
@@ -206,80 +264,100 @@ export class StateStore {
         }
       }
       next = new Map(this.current);
-      const n = this.spec.length;
+      const changed = new Set<number>();
       const changes = list(s[3], "changes");
       for (let i = 0; i < changes.length; ) {
         const key = int(changes[i], "a changed row's key");
         const mask = changes[i + 1];
         i += 2;
+        if (changed.has(key)) throw new TypeError("a key changes twice in one delta");
+        changed.add(key);
+        const signed = typeof mask === "bigint" ? Number(mask) : mask;
+        if (typeof signed === "number" && signed < 0) {
+          // A new row of kind -(mask + 1), every field in order.
+          const kind = -int(signed, "a mask") - 1;
+          const spec = kinds[kind];
+          if (!spec) throw new TypeError("a new row of a kind the keyframe did not list");
+          if (i + spec.fields.length > changes.length) throw new TypeError("a new row is cut short");
+          const values = changes.slice(i, i + spec.fields.length);
+          spec.fields.forEach((f, j) => f.step !== null && int(values[j], f.name));
+          i += spec.fields.length;
+          if (this.current.has(key)) replaced.add(key);
+          next.set(key, { kind, values });
+          continue;
+        }
         const before = this.current.get(key);
-        const row: Value[] = before ? [...before] : new Array<Value>(n).fill(null);
+        if (!before) throw new TypeError("a change to a row that is not held");
+        if (mask === 0 || mask === 0n) throw new TypeError("a change with an empty mask");
+        const spec = kinds[before.kind]!;
+        const n = spec.fields.length;
+        if (!fitsMask(mask, n)) throw new TypeError("a mask names fields the kind does not have");
+        const values = [...before.values];
         for (let f = 0; f < n; f++) {
           if (!bit(mask, f)) continue;
           if (i >= changes.length) throw new TypeError("a delta names more fields than it carries");
           const v = changes[i++];
-          const spec = this.spec[f]!;
-          if (spec.step === null) {
-            row[f] = v;
-          } else {
-            const q = int(v, spec.name);
-            row[f] = before ? addQuantized(spec, int(before[f], spec.name), q) : q;
-          }
+          const field = spec.fields[f]!;
+          values[f] = field.step === null ? v : addQuantized(field, int(before.values[f], field.name), int(v, field.name));
         }
-        if (!before && mask !== 2 ** n - 1 && !(typeof mask === "bigint" && mask === (1n << BigInt(n)) - 1n)) {
-          throw new TypeError("a new row comes whole");
-        }
-        next.set(key, row);
+        next.set(key, { kind: before.kind, values });
       }
-      for (const key of list(s[4], "removed")) next.delete(int(key, "a removed key"));
+      for (const key of list(s[4], "removed")) {
+        const k = int(key, "a removed key");
+        if (changed.has(k)) throw new TypeError("a key both changed and removed");
+        next.delete(k);
+      }
       if (s.length === 6) globals = s[5];
     }
     this.heldTick = tick;
     this.seats = seats;
-    this.commit(next, globals);
+    this.commit(kinds, next, replaced, globals);
     const acks: Record<string, number> = {};
     for (const [player, seq] of this.seats.values()) acks[player] = seq;
     return { tick, keyframe, acks };
   }
 
   /** Makes `next` the current state and tells the callbacks what changed. */
-  private commit(next: Map<number, Value[]>, globals: Value): void {
+  private commit(kinds: KindSpec[], next: Map<number, Held>, replaced: ReadonlySet<number>, globals: Value): void {
     const previous = this.current;
+    const previousKinds = this.kindSpecs;
     this.current = next;
-    const removed: [number, Row][] = [];
-    for (const [key] of previous) {
-      if (!next.has(key)) {
+    this.kindSpecs = kinds;
+    const removed: [number, Row, string][] = [];
+    for (const [key, held] of previous) {
+      if (!next.has(key) || replaced.has(key)) {
         const row = this.rowObjects.get(key);
         this.rowObjects.delete(key);
-        if (row) removed.push([key, row]);
+        if (row) removed.push([key, row, previousKinds[held.kind]?.name ?? ""]);
       }
     }
-    for (const [key, row] of removed) for (const cb of this.removes) cb(key, row);
-    const value = (i: number, v: Value): Value => {
-      const f = this.spec[i]!;
-      return f.step === null ? v : dequantize(f, v as number);
-    };
-    for (const [key, values] of next) {
-      const before = previous.get(key);
-      if (before === values) continue;
+    for (const [key, row, kind] of removed) for (const cb of this.removes) cb(key, row, kind);
+    for (const [key, held] of next) {
+      const before = replaced.has(key) ? undefined : previous.get(key);
+      if (before === held) continue;
+      const spec = kinds[held.kind]!;
+      const value = (i: number, v: Value): Value => {
+        const f = spec.fields[i]!;
+        return f.step === null ? v : dequantize(f, v as number);
+      };
       const row: Row = {};
-      this.spec.forEach((f, i) => (row[f.name] = value(i, values[i])));
+      spec.fields.forEach((f, i) => (row[f.name] = value(i, held.values[i])));
       this.rowObjects.set(key, row);
       if (before === undefined) {
-        for (const cb of this.adds) cb(key, row);
+        for (const cb of this.adds) cb(key, row, spec.name);
         continue;
       }
       const changed: number[] = [];
-      this.spec.forEach((_, i) => {
-        if (!sameValue(before[i], values[i])) changed.push(i);
+      spec.fields.forEach((_, i) => {
+        if (!sameValue(before.values[i], held.values[i])) changed.push(i);
       });
       if (changed.length === 0) continue;
-      const names = changed.map((i) => this.spec[i]!.name);
-      for (const cb of this.changes) cb(key, row, names);
+      const names = changed.map((i) => spec.fields[i]!.name);
+      for (const cb of this.changes) cb(key, row, names, spec.name);
       for (const i of changed) {
-        const listeners = this.fieldListeners.get(this.spec[i]!.name);
+        const listeners = this.fieldListeners.get(spec.fields[i]!.name);
         if (!listeners) continue;
-        for (const cb of listeners) cb(key, value(i, values[i]), value(i, before[i]));
+        for (const cb of listeners) cb(key, value(i, held.values[i]), value(i, before.values[i]), spec.name);
       }
     }
     const oldGlobals = this.globalsValue;
@@ -290,11 +368,11 @@ export class StateStore {
   /** Calls `cb` for every row that appears (including those already there, at once). */
   onAdd(cb: RowCallback, immediate = true): Unsubscribe {
     this.adds.add(cb);
-    if (immediate) for (const [key, row] of this.rowObjects) cb(key, row);
+    if (immediate) for (const [key, row] of this.rowObjects) cb(key, row, this.kindOf(key) ?? "");
     return () => this.adds.delete(cb);
   }
 
-  /** Calls `cb` for every row that disappears. */
+  /** Calls `cb` for every row that disappears (or whose key another entity took over). */
   onRemove(cb: RowCallback): Unsubscribe {
     this.removes.add(cb);
     return () => this.removes.delete(cb);
@@ -306,7 +384,7 @@ export class StateStore {
     return () => this.changes.delete(cb);
   }
 
-  /** Calls `cb` whenever field `field` of a row changes. */
+  /** Calls `cb` whenever field `field` of a row (of any kind with such a field) changes. */
   listen(field: string, cb: FieldCallback): Unsubscribe {
     let set = this.fieldListeners.get(field);
     if (!set) this.fieldListeners.set(field, (set = new Set()));

@@ -12,12 +12,15 @@ interface Expect {
   tick: number;
   keyframe: boolean;
   acks: Record<string, number>;
+  /** `[key, kind, ...the kind's values]`, by key. */
   rows: unknown[][];
+  /** The keys a client reports added on this snapshot. */
+  added: number[];
   globals: unknown;
 }
 
 interface Vectors {
-  fields: string[];
+  kinds: { name: string; fields: string[] }[];
   frames: { msgpack: string; expect: Expect | null }[];
 }
 
@@ -25,10 +28,13 @@ const vectors = JSON.parse(readFileSync("test/vectors/snapshots.json", "utf8")) 
 
 test("every snapshot rebuilds the state the Rust encoder encoded", () => {
   const store = new StateStore();
+  let added: number[] = [];
+  store.onAdd((key) => added.push(key));
   let checked = 0;
   let deltas = 0;
   for (const [i, frame] of vectors.frames.entries()) {
     const msg = decode(Buffer.from(frame.msgpack, "hex")) as SnapshotMsg;
+    added = [];
     const applied = store.apply(msg);
     if (frame.expect === null) {
       assert.equal(applied, null, `frame ${i}: a delta without its keyframe is skipped`);
@@ -38,11 +44,18 @@ test("every snapshot rebuilds the state the Rust encoder encoded", () => {
     assert.equal(applied.tick, frame.expect.tick);
     assert.equal(applied.keyframe, frame.expect.keyframe);
     assert.deepEqual(applied.acks, frame.expect.acks);
-    assert.deepEqual(store.fields, vectors.fields);
+    assert.deepEqual(
+      store.kinds.map((k) => ({ name: k.name, fields: k.fields.map((f) => f.name) })),
+      vectors.kinds,
+    );
     const rows = [...store.rows.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([key, row]) => [key, ...store.fields.map((f) => row[f])]);
+      .map(([key, row]) => {
+        const kind = store.kindOf(key)!;
+        return [key, kind, ...store.fieldsOf(kind).map((f) => row[f])];
+      });
     assert.deepEqual(rows, frame.expect.rows, `frame ${i} (tick ${frame.expect.tick})`);
+    assert.deepEqual(added.sort((a, b) => a - b), frame.expect.added, `frame ${i}: rows added`);
     assert.deepEqual(store.globals, frame.expect.globals);
     checked++;
     if (!applied.keyframe) deltas++;

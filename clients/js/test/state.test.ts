@@ -5,12 +5,13 @@ import assert from "node:assert/strict";
 
 import { StateStore } from "../src/state.js";
 
-// id raw; x and y in hundredths.
-const schema = [
+// One kind, "player": id raw; x and y in hundredths.
+const fields = [
   ["id", null, null],
   ["x", 0.01, null],
   ["y", 0.01, null],
 ];
+const schema = [["player", fields]];
 
 test("callbacks fire for what changed", () => {
   const s = new StateStore();
@@ -22,14 +23,14 @@ test("callbacks fire for what changed", () => {
   s.onGlobals((g) => log.push(`globals ${JSON.stringify(g)}`));
 
   // keyframe: seat 0 is a (input 0 applied); rows a at (0, 0), b at (5, 5)
-  const k = s.apply([1, 0, schema, [0, "a", 0], [1, "a", 0, 0, 2, "b", 500, 500], null]);
+  const k = s.apply([1, 0, schema, [0, "a", 0], [[1, "a", 0, 0, 2, "b", 500, 500]], null]);
   assert.deepEqual(k, { tick: 1, keyframe: true, acks: { a: 0 } });
   assert.deepEqual(log.splice(0), ["add 1 a", "add 2 b"]);
   assert.equal(s.seatOf("a"), 0);
 
-  // b moves in x by 1.25; c joins whole; a's input 1 is applied (one increase per seat, the
-  // list as long as the seat table); globals change
-  const d = s.apply([2, 1, [1], [2, 0b010, 125, 3, 0b111, "c", 100, 100], [], { round: 1 }]);
+  // b moves in x by 1.25; c joins whole (mask -1: a new row of kind 0); a's input 1 is applied
+  // (one increase per seat, the list as long as the seat table); globals change
+  const d = s.apply([2, 1, [1], [2, 0b010, 125, 3, -1, "c", 100, 100], [], { round: 1 }]);
   assert.deepEqual(d, { tick: 2, keyframe: false, acks: { a: 1 } });
   assert.deepEqual(log.splice(0), ["change 2 x", "x 2 5->6.25", "add 3 c", 'globals {"round":1}']);
   assert.equal(s.find("id", "c")?.[0], 3);
@@ -46,10 +47,15 @@ test("callbacks fire for what changed", () => {
   assert.equal(s.rows.size, 2);
   assert.deepEqual(log, []);
 
-  // malformed deltas throw and leave the state as it was: a value missing, a new row not
-  // whole, an ack for a seat never listed
+  // malformed deltas throw and leave the state as it was: a value missing, a change to a row
+  // not held, a new row cut short, a kind never listed, an empty mask, a key changed and
+  // removed, an ack for a seat never listed
   assert.throws(() => s.apply([4, 3, [], [2, 0b111, 1], []]));
   assert.throws(() => s.apply([4, 3, [], [9, 0b010, 1], []]));
+  assert.throws(() => s.apply([4, 3, [], [9, -1, "z", 1], []]));
+  assert.throws(() => s.apply([4, 3, [], [9, -2, "z", 1, 1], []]));
+  assert.throws(() => s.apply([4, 3, [], [2, 0], []]));
+  assert.throws(() => s.apply([4, 3, [], [2, 0b010, 1], [2]]));
   assert.throws(() => s.apply([4, 3, [7, 1], [], []]));
   assert.equal(s.rows.get(2)?.y, 2);
   assert.equal(s.tick, 3);
@@ -59,7 +65,7 @@ test("masks beyond 32 bits, bigints, and numbers that wrap", () => {
   const wide: (string | number | null)[][] = Array.from({ length: 40 }, (_, i) => [`f${i}`, null, null]);
   wide[39] = ["f39", 0.5, 720];
   const s = new StateStore();
-  s.apply([1, 0, wide, [], [1, ...wide.map(() => 0)], null]);
+  s.apply([1, 0, [["wide", wide]], [], [[1, ...wide.map(() => 0)]], null]);
   // f39 turns back across 0: -1 from 0 wraps to 719 (359.5)
   s.apply([2, 1, [], [1, 2 ** 39, -1], []]);
   assert.equal(s.rows.get(1)?.f39, 359.5);
@@ -68,4 +74,39 @@ test("masks beyond 32 bits, bigints, and numbers that wrap", () => {
   assert.equal(s.rows.get(1)?.f39, 359.5, "relative to the last snapshot");
   s.apply([4, 3, [], [1, 2 ** 39, 2], []]);
   assert.equal(s.rows.get(1)?.f39, 0.5);
+});
+
+test("several kinds: each row keeps its kind, a key taken over is a new row", () => {
+  const s = new StateStore();
+  const log: string[] = [];
+  s.onAdd((k, r, kind) => log.push(`add ${kind} ${k} ${JSON.stringify(r)}`));
+  s.onRemove((k, _r, kind) => log.push(`remove ${kind} ${k}`));
+  s.onChange((k, _r, changed, kind) => log.push(`change ${kind} ${k} ${changed.join(",")}`));
+  const kinds = [
+    ["player", [["id", null, null], ["x", 0.5, null]]],
+    ["bullet", [["x", 0.5, null]]],
+    ["pickup", [["ready", null, null]]],
+  ];
+  // player 1 at x 1; bullet 2 at x 3; pickup 3 ready
+  s.apply([1, 0, kinds, [], [[1, "a", 2], [2, 6], [3, true]], null]);
+  assert.deepEqual(log.splice(0), [
+    'add player 1 {"id":"a","x":1}',
+    'add bullet 2 {"x":3}',
+    'add pickup 3 {"ready":true}',
+  ]);
+  assert.deepEqual(s.kinds.map((k) => k.name), ["player", "bullet", "pickup"]);
+  assert.deepEqual(s.fieldsOf("player"), ["id", "x"]);
+  assert.equal(s.kindOf(2), "bullet");
+  // the bullet moves; a new bullet 4 appears (kind 1: mask -2); the pickup is taken
+  s.apply([2, 1, [], [2, 1, 2, 3, 1, false, 4, -2, 10], []]);
+  assert.deepEqual(log.splice(0), ["change bullet 2 x", "change pickup 3 ready", 'add bullet 4 {"x":5}']);
+  // bullet 2 is gone and its key is a new bullet's at once: a removal, then an addition
+  s.apply([3, 2, [], [2, -2, 0], []]);
+  assert.deepEqual(log.splice(0), ["remove bullet 2", 'add bullet 2 {"x":0}']);
+  assert.deepEqual([...s.rowsOf("bullet").keys()], [2, 4]);
+  assert.equal(s.find("ready", false, "pickup")?.[0], 3);
+  assert.equal(s.find("x", 0, "player"), undefined);
+  // a keyframe with the key under another kind: removed as a bullet, added as a pickup
+  s.apply([4, 0, kinds, [], [[1, "a", 2], [4, 10], [2, true, 3, false]], null]);
+  assert.deepEqual(log.splice(0), ["remove bullet 2", 'add pickup 2 {"ready":true}']);
 });

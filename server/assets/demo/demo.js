@@ -5,7 +5,7 @@
 // the page's URL: #token=<JWT>&server=<url>.
 import { connect, Interpolator, Matchmaker, Predictor } from "./tickroom.js";
 
-// The arena's rules (shared/src/games/arena.rs), for prediction.
+// The arena's rules (server/games/src/arena/mod.rs), for prediction.
 const SIZE = 100, RADIUS = 2, SPEED = 20, BOOST = 2, BUTTON_BOOST = 1, BUTTON_BRAKE = 2;
 
 const params = new URLSearchParams(location.hash.slice(1));

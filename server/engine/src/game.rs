@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
-use bevy_ecs::query::{ROQueryItem, ReadOnlyQueryData};
 use serde::{Serialize, de::DeserializeOwned};
 use tickroom_shared::EndReason;
-use tickroom_shared::snapshot::Replicate;
+
+use crate::replication::Replication;
 
 /// System sets a game's systems go into. They run in this order every tick, after the room has
 /// written each player's [`Controls`] for the tick.
@@ -149,14 +149,6 @@ pub struct IncompleteStart {
 pub trait Game: Send + Sync + 'static {
     /// One player input as it arrives on the wire (a msgpack map).
     type Input: DeserializeOwned + Default + Clone + Send + Sync + 'static;
-    /// One replicated entity's row, declared as a struct with `#[derive(Replicate)]`: its
-    /// fields are the row's, by name and in order. Snapshots send only the fields that changed
-    /// since the last keyframe. `()` for a game with no rows.
-    type Row: Replicate + Send + 'static;
-    /// The components a row is made from. The room queries every entity that has them after
-    /// each tick and calls [`row`](Self::row) for it; the entity's index is the row's key
-    /// (stable for the entity's lifetime). `()` with `Row = ()`: no rows are sent.
-    type RowQuery: ReadOnlyQueryData + 'static;
     /// State that is not per entity (a board, a score, a phase), sent whole in every snapshot.
     /// `()` for none.
     type Globals: Serialize + Send + 'static;
@@ -179,9 +171,17 @@ pub trait Game: Send + Sync + 'static {
     /// Adds the game's resources to `world` and systems to `schedule` (in [`GameSystems`]).
     fn build(&self, world: &mut World, schedule: &mut Schedule);
 
-    /// A player joined: `entity` already has [`PlayerId`] and [`Controls`]; add the game's
-    /// components.
-    fn on_join(&self, world: &mut World, entity: Entity);
+    /// Declares the kinds of entities that replicate, each a `#[derive(Replicate)]` struct:
+    /// `rep.component::<Bullet>()` for a component that is its own row,
+    /// `rep.rows::<PlayerRow>()` for a row built from a query ([`QueryRow`](crate::QueryRow)).
+    /// Runs once per room, after [`build`](Self::build). After each tick the room sends every
+    /// entity of every kind: whole when it appears, then only the fields that changed, and its
+    /// removal when it is despawned. None by default (a game whose state is all globals).
+    fn replicate(&self, _rep: &mut Replication<'_>) {}
+
+    /// A player joined: `entity` already has [`PlayerId`], [`Controls`] and [`Connection`];
+    /// add the game's components. Nothing by default.
+    fn on_join(&self, _world: &mut World, _entity: Entity) {}
 
     /// A player left; the room despawns `entity` right after this returns.
     fn on_leave(&self, _world: &mut World, _entity: Entity) {}
@@ -195,9 +195,6 @@ pub trait Game: Send + Sync + 'static {
     fn scores(&self, _world: &mut World) -> BTreeMap<String, i64> {
         BTreeMap::new()
     }
-
-    /// The row of one entity matched by [`RowQuery`](Self::RowQuery), after a tick.
-    fn row(&self, item: ROQueryItem<'_, '_, Self::RowQuery>) -> Self::Row;
 
     /// The globals after a tick (`()` for none), read after the rows.
     fn globals(&self, world: &mut World) -> Self::Globals;

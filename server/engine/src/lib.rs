@@ -9,6 +9,8 @@
 //! # Layout
 //! - [`Game`] and what a game's systems see ([`Controls`], [`TickInfo`], [`Players`] …):
 //!   `game`.
+//! - [`Replication`]: the kinds of rows a game replicates ([`QueryRow`] for rows built from a
+//!   query).
 //! - [`Room`]: World, Schedule, players and their input queues; stepped by hand.
 //! - [`driver`]: runs a room on a fixed-timestep clock ([`driver::spawn`]).
 //! - [`Catalog`]: the games an embedder offers, by name.
@@ -40,6 +42,7 @@ mod catalog;
 pub mod driver;
 mod game;
 mod metrics;
+mod replication;
 mod room;
 pub mod testing;
 
@@ -52,7 +55,8 @@ pub use game::{
     InvalidInput, MatchControl, MatchRules, PlayerId, Players, TickInfo,
 };
 pub use metrics::RoomMetrics;
+pub use replication::{QueryRow, Replication};
 pub use room::{PushOutcome, Room, RoomConfig};
-/// A game's row declared as a struct (and `#[derive(Replicate)]`, with `tickroom-shared` a
-/// dependency of the game's crate); see [`Game::Row`].
+/// A kind of replicated row declared as a struct (and `#[derive(Replicate)]`, with
+/// `tickroom-shared` a dependency of the game's crate); see [`Game::replicate`].
 pub use tickroom_shared::snapshot::Replicate;

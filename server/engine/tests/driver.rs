@@ -151,8 +151,6 @@ struct OneSystem(fn(bevy_ecs::prelude::Res<'_, tickroom_engine::TickInfo>));
 
 impl Game for OneSystem {
     type Input = ArenaInput;
-    type Row = ();
-    type RowQuery = ();
     type Globals = u64;
     fn name(&self) -> &'static str {
         "one-system"
@@ -166,7 +164,6 @@ impl Game for OneSystem {
         schedule.add_systems(self.0.in_set(tickroom_engine::GameSystems::Simulate));
     }
     fn on_join(&self, _world: &mut bevy_ecs::world::World, _entity: bevy_ecs::entity::Entity) {}
-    fn row(&self, (): ()) {}
     fn globals(&self, world: &mut bevy_ecs::world::World) -> u64 {
         world.resource::<tickroom_engine::TickInfo>().tick
     }

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use args::{LogArgs, ServeArgs};
 
-use crate::{Config, Server};
+use crate::{Server, ServerBuilder};
 
 /// The command line of a Tickroom server binary: a subcommand (`serve` when none is given),
 /// every serve setting ([`ServeArgs`]) and how to log ([`LogArgs`]).
@@ -85,12 +85,21 @@ fn parse_role(s: &str) -> Result<Role, String> {
 /// tokio runtime: the whole `main` of a game's server binary. Help and usage errors print
 /// and exit as clap does; the usage line names the binary that was run.
 pub fn run(catalog: Catalog) -> anyhow::Result<()> {
+    run_with(catalog, |server| server)
+}
+
+/// [`run`], with `customize` applied to the [`ServerBuilder`] before it is built: to serve a
+/// game's own page beside the stock ones (`|server| server.routes(my_pages)`).
+pub fn run_with(
+    catalog: Catalog,
+    customize: impl FnOnce(ServerBuilder) -> ServerBuilder,
+) -> anyhow::Result<()> {
     let cli = Cli::parse_args();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?
-        .block_on(cli.run(catalog))
+        .block_on(cli.run_with(catalog, customize))
 }
 
 impl Cli {
@@ -113,6 +122,16 @@ impl Cli {
     /// Runs the command with `catalog`'s games: serves until SIGINT or SIGTERM (a second
     /// signal exits at once), or prints a token. Call it inside a tokio runtime.
     pub async fn run(self, catalog: Catalog) -> anyhow::Result<()> {
+        self.run_with(catalog, |server| server).await
+    }
+
+    /// [`run`](Self::run), with `customize` applied to the [`ServerBuilder`] before it is
+    /// built.
+    pub async fn run_with(
+        self,
+        catalog: Catalog,
+        customize: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> anyhow::Result<()> {
         let config = self.config.into_config()?;
         match self.command.unwrap_or(Command::Serve) {
             Command::MintToken {
@@ -132,12 +151,14 @@ impl Cli {
                 println!("{token}");
                 Ok(())
             }
-            Command::Serve => serve(config, catalog, self.log).await,
+            Command::Serve => {
+                serve(customize(Server::builder(config).games(catalog)), self.log).await
+            }
         }
     }
 }
 
-async fn serve(config: Config, catalog: Catalog, log: LogArgs) -> anyhow::Result<()> {
+async fn serve(server: ServerBuilder, log: LogArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.log_level))
@@ -150,6 +171,7 @@ async fn serve(config: Config, catalog: Catalog, log: LogArgs) -> anyhow::Result
         // Colour codes only for a terminal, never in a file or a log collector.
         logs.with_ansi(std::io::stdout().is_terminal()).try_init()
     };
+    let config = server.config();
     if config.auth.uses_dev_keys() {
         tracing::warn!(
             "using the development admin key and token secret (loopback only); set TICKROOM_ADMIN_KEY and TICKROOM_TOKEN_SECRET for anything else"
@@ -161,7 +183,7 @@ async fn serve(config: Config, catalog: Catalog, log: LogArgs) -> anyhow::Result
     }
     let addr = config.addr;
     let drain = config.shutdown.drain;
-    let server = Server::builder(config).games(catalog).build()?;
+    let server = server.build()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

@@ -21,7 +21,8 @@ use crate::directory::{CreateError, MatchSpec};
 const INDEX: &str = include_str!("../../assets/demo/index.html");
 const DEMO_JS: &str = include_str!("../../assets/demo/demo.js");
 /// `@tickroom/client`'s browser bundle, committed beside the demo (a test checks it is what
-/// `npm run build` makes of the package's source).
+/// `npm run build` makes of the package's source); served at `/client/tickroom.js` for any
+/// game's page, and at `/demo/tickroom.js` for the demo.
 const CLIENT_JS: &str = include_str!("../../assets/demo/tickroom.js");
 
 /// What `GET /` shows: where to go next (`{demo}`: the demo's line, when it is served).
@@ -52,10 +53,12 @@ pub(crate) fn routes(state: Arc<NetState>) -> Router {
     } else {
         HOME_WITHOUT_DEMO.get_or_init(|| HOME.replace("{demo}", ""))
     };
-    let pages = Router::new().route(
-        "/",
-        get(move || async move { page("text/html; charset=utf-8", home) }),
-    );
+    let pages = Router::new()
+        .route(
+            "/",
+            get(move || async move { page("text/html; charset=utf-8", home) }),
+        )
+        .route("/client/tickroom.js", get(|| async { page(JS, CLIENT_JS) }));
     let pages = if demo {
         pages.merge(demo_pages())
     } else {

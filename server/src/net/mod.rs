@@ -113,9 +113,13 @@ pub(crate) fn socketio(limits: &LimitConfig, net: &NetConfig) -> SocketIoBuilder
         .ping_timeout(net.ping_timeout)
 }
 
-/// The full router: Socket.IO (`layer`), health, metrics, the admin API, the demo and the
-/// dashboard.
-pub(crate) fn router<A: Adapter>(app: Arc<NetState>, layer: SocketIoLayer<A>) -> Router {
+/// The full router: Socket.IO (`layer`), health, metrics, the admin API, the demo, the
+/// dashboard, and the embedder's `extra` routes.
+pub(crate) fn router<A: Adapter>(
+    app: Arc<NetState>,
+    layer: SocketIoLayer<A>,
+    extra: Router,
+) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -126,6 +130,7 @@ pub(crate) fn router<A: Adapter>(app: Arc<NetState>, layer: SocketIoLayer<A>) ->
         .merge(matchmaking::routes(app.clone()))
         .merge(operator::routes(app.clone()))
         .merge(stats::routes(app.clone()))
+        .merge(extra)
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(layer)
         // Outside the Socket.IO layer, so they see its requests before it takes them; the

@@ -2,7 +2,9 @@
 //!
 //! The struct's named fields are the row's fields, in declaration order and by their names;
 //! the derive writes `tickroom_shared::snapshot::Replicate` for it, so the server encodes rows
-//! straight from the struct and clients read them back by field name. See that trait.
+//! straight from the struct and clients read them back by field name. See that trait. The
+//! kind's name is `#[replicate(kind = "...")]` on the struct, or the struct's name in snake
+//! case.
 //!
 //! A numeric field may be quantized where it is declared:
 //! - `#[replicate(step = 0.01)]`: sent as the integer nearest `value / 0.01`;
@@ -56,6 +58,7 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             "a replicated row has at most 64 fields (the change mask is a u64)",
         ));
     }
+    let kind = kind_name(input)?;
     let krate = quote!(::tickroom_shared::snapshot);
     let mut idents = Vec::new();
     let mut specs = Vec::new();
@@ -85,6 +88,8 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     let count = idents.len();
     Ok(quote! {
         impl #krate::Replicate for #name {
+            const KIND: &'static str = #kind;
+
             const FIELDS: &'static [#krate::Field] = &[#(#specs),*];
 
             fn write_fields(
@@ -101,13 +106,15 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 ::std::vec::Vec<(u32, Self)>,
                 ::tickroom_shared::wire::DecodeError,
             > {
-                let at: [usize; #count] = frame.field_indices(Self::FIELDS)?;
+                let kind = frame
+                    .kind_index(Self::KIND)
+                    .ok_or(::tickroom_shared::wire::DecodeError::Shape)?;
+                let at: [usize; #count] = frame.field_indices(kind, Self::FIELDS)?;
                 frame
-                    .rows
-                    .iter()
+                    .rows_of(kind)
                     .map(|(key, row)| {
                         ::core::result::Result::Ok((
-                            *key,
+                            key,
                             Self { #( #idents: frame.value(row, at[#positions])?, )* },
                         ))
                     })
@@ -115,6 +122,47 @@ fn expand(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             }
         }
     })
+}
+
+/// The kind's name: the struct's `#[replicate(kind = "...")]`, else its name in snake case.
+fn kind_name(input: &DeriveInput) -> syn::Result<String> {
+    let mut kind = None;
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("replicate"))
+    {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("kind") {
+                let value: syn::LitStr = meta.value()?.parse()?;
+                let name = value.value();
+                if name.is_empty() || name.len() > 64 {
+                    return Err(meta.error("a kind's name is 1 to 64 characters"));
+                }
+                kind = Some(name);
+                Ok(())
+            } else {
+                Err(meta.error("expected kind = \"...\" on the struct"))
+            }
+        })?;
+    }
+    Ok(kind.unwrap_or_else(|| snake_case(&input.ident.to_string())))
+}
+
+/// `ArenaPlayer` → `arena_player`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.trim_start_matches("r#").chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A field's `#[replicate(...)]`: its step and modulo, if it is quantized.

@@ -3,11 +3,16 @@
 use serde::Serialize;
 
 use super::replicate::{Replicate, RowWriter};
-use super::{Field, MAX_FIELDS, all_bits};
+use super::{Field, Kind, MAX_FIELDS, MAX_KINDS, all_bits};
 
 #[derive(Debug, Clone, Copy)]
 struct RowIdx {
     key: u32,
+    /// The row's kind (an index into the encoder's kinds).
+    kind: u16,
+    /// Which entity holds the key (its generation): a key that comes back with another tag
+    /// is a new row, sent whole, not a change of the old one.
+    tag: u32,
     /// Index into `offsets` of this row's first field start; `fields + 1` offsets follow.
     at: u32,
     /// Index into `ints` of this row's first field's integer; `fields` follow.
@@ -55,22 +60,32 @@ pub enum RowError {
     /// A field did not serialize, or was declared quantized and written otherwise.
     #[error("a row field does not serialize as declared")]
     Field,
-    /// The row wrote another number of fields than the encoder's.
-    #[error("the row does not have the encoder's {expected} fields")]
+    /// The row wrote another number of fields than its kind's.
+    #[error("the row does not have its kind's {expected} fields")]
     Shape {
-        /// The encoder's field count.
+        /// The kind's field count.
         expected: usize,
     },
+    /// The encoder has no kind of this index.
+    #[error("the encoder has no kind {0}")]
+    UnknownKind(usize),
 }
 
-/// Writes snapshots: collects a snapshot's rows, then encodes a keyframe, or a delta against
-/// the previous snapshot. Every buffer is reused, so after warm-up encoding allocates nothing
-/// (but when the seat table changes).
+/// One kind's fields, with each field's `1 / step` (0 for raw fields), so quantizing
+/// multiplies.
+#[derive(Debug)]
+struct KindSpec {
+    name: &'static str,
+    fields: Vec<Field>,
+    inverses: Vec<f64>,
+}
+
+/// Writes snapshots: collects a snapshot's rows (of one or more [`Kind`]s), then encodes a
+/// keyframe, or a delta against the previous snapshot. Every buffer is reused, so after
+/// warm-up encoding allocates nothing (but when the seat table changes).
 #[derive(Debug)]
 pub struct Encoder {
-    fields: Vec<Field>,
-    /// Each field's `1 / step` (0 for raw fields), so quantizing multiplies.
-    inverses: Vec<f64>,
+    kinds: Vec<KindSpec>,
     keyframe_interval: u32,
     cur: RowSet,
     prev: RowSet,
@@ -94,15 +109,32 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// An encoder for rows with these `fields` (at most [`MAX_FIELDS`]), sending a keyframe
-    /// every `keyframe_interval` snapshots (1: every snapshot is a keyframe).
-    pub fn new(fields: &[Field], keyframe_interval: u32) -> Self {
-        assert!(fields.len() <= MAX_FIELDS, "at most {MAX_FIELDS} fields");
+    /// An encoder for rows of these `kinds` (at most [`MAX_KINDS`], each of at most
+    /// [`MAX_FIELDS`] fields, names unique), sending a keyframe every `keyframe_interval`
+    /// snapshots (1: every snapshot is a keyframe). A kind's index in `kinds` is the index
+    /// [`push`](Self::push) takes.
+    pub fn new(kinds: &[Kind], keyframe_interval: u32) -> Self {
+        assert!(kinds.len() <= MAX_KINDS, "at most {MAX_KINDS} kinds");
+        for (i, k) in kinds.iter().enumerate() {
+            assert!(k.fields.len() <= MAX_FIELDS, "at most {MAX_FIELDS} fields");
+            assert!(
+                kinds[..i].iter().all(|o| o.name != k.name),
+                "two kinds are named {:?}",
+                k.name
+            );
+        }
         Self {
-            fields: fields.to_vec(),
-            inverses: fields
+            kinds: kinds
                 .iter()
-                .map(|f| f.quant.map_or(0.0, |q| 1.0 / q.step))
+                .map(|k| KindSpec {
+                    name: k.name,
+                    fields: k.fields.to_vec(),
+                    inverses: k
+                        .fields
+                        .iter()
+                        .map(|f| f.quant.map_or(0.0, |q| 1.0 / q.step))
+                        .collect(),
+                })
                 .collect(),
             keyframe_interval: keyframe_interval.max(1),
             cur: RowSet::default(),
@@ -122,14 +154,19 @@ impl Encoder {
         }
     }
 
-    /// An encoder for rows of the declared type `R`.
+    /// An encoder for rows of one kind, the declared type `R`.
     pub fn for_row<R: Replicate>(keyframe_interval: u32) -> Self {
-        Self::new(R::FIELDS, keyframe_interval)
+        Self::new(&[Kind::of::<R>()], keyframe_interval)
     }
 
-    /// The fields, in order.
-    pub fn fields(&self) -> &[Field] {
-        &self.fields
+    /// The fields of kind `kind`, in order (empty for a kind the encoder does not have).
+    pub fn fields(&self, kind: usize) -> &[Field] {
+        self.kinds.get(kind).map_or(&[], |k| &k.fields)
+    }
+
+    /// The number of kinds.
+    pub fn kind_count(&self) -> usize {
+        self.kinds.len()
     }
 
     /// Starts a snapshot's rows.
@@ -137,18 +174,33 @@ impl Encoder {
         self.cur.clear();
     }
 
-    /// Adds one row. The encoder must have been made for `R` ([`for_row`](Self::for_row)).
-    /// Keys must be unique in a snapshot.
+    /// Adds one row of kind 0 with tag 0: for an encoder made for `R`
+    /// ([`for_row`](Self::for_row)).
     pub fn push_row<R: Replicate>(&mut self, key: u32, row: &R) -> Result<(), RowError> {
-        let n = self.fields.len();
+        self.push(0, key, 0, row)
+    }
+
+    /// Adds one row of kind `kind` (whose fields `R` must write). Keys are unique in a
+    /// snapshot, across kinds: of rows pushed with the same key, the first is sent. `tag` tells
+    /// apart the holders of one key over time (an entity's generation): a key whose tag or
+    /// kind changed since the previous snapshot is sent as a new row.
+    pub fn push<R: Replicate>(
+        &mut self,
+        kind: usize,
+        key: u32,
+        tag: u32,
+        row: &R,
+    ) -> Result<(), RowError> {
+        let spec = self.kinds.get(kind).ok_or(RowError::UnknownKind(kind))?;
+        let n = spec.fields.len();
         let (start, at, int_at) = (
             self.cur.buf.len(),
             self.cur.offsets.len(),
             self.cur.ints.len(),
         );
         let written = row.write_fields(&mut RowWriter {
-            fields: &self.fields,
-            inverses: &self.inverses,
+            fields: &spec.fields,
+            inverses: &spec.inverses,
             buf: &mut self.cur.buf,
             offsets: &mut self.cur.offsets,
             ints: &mut self.cur.ints,
@@ -170,6 +222,8 @@ impl Encoder {
         self.cur.offsets.push(self.cur.buf.len() as u32);
         self.cur.rows.push(RowIdx {
             key,
+            kind: kind as u16,
+            tag,
             at: at as u32,
             int_at: int_at as u32,
         });
@@ -201,7 +255,8 @@ impl Encoder {
         S: Iterator<Item = (u32, &'a str, u32)> + Clone,
         G: Serialize + ?Sized,
     {
-        self.cur.rows.sort_unstable_by_key(|r| r.key);
+        // Stable: of rows with one key, the first pushed stays.
+        self.cur.rows.sort_by_key(|r| r.key);
         self.cur.rows.dedup_by_key(|r| r.key);
         self.next_acks.clear();
         let mut seats_changed = false;
@@ -247,29 +302,33 @@ impl Encoder {
 
     fn write_keyframe(&mut self, tick: u64) {
         let out = &mut self.out;
-        let n = self.fields.len();
         let _ = rmp::encode::write_array_len(out, 6);
         let _ = rmp::encode::write_uint(out, tick);
         let _ = rmp::encode::write_uint(out, 0);
-        let _ = rmp::encode::write_array_len(out, n as u32);
-        for f in &self.fields {
-            let _ = rmp::encode::write_array_len(out, 3);
-            let _ = rmp::encode::write_str(out, f.name);
-            match f.quant {
-                Some(q) => {
-                    let _ = rmp::encode::write_f64(out, q.step);
-                    match q.modulo {
-                        Some(m) => {
-                            let _ = rmp::encode::write_uint(out, m);
-                        }
-                        None => {
-                            let _ = rmp::encode::write_nil(out);
+        let _ = rmp::encode::write_array_len(out, self.kinds.len() as u32);
+        for kind in &self.kinds {
+            let _ = rmp::encode::write_array_len(out, 2);
+            let _ = rmp::encode::write_str(out, kind.name);
+            let _ = rmp::encode::write_array_len(out, kind.fields.len() as u32);
+            for f in &kind.fields {
+                let _ = rmp::encode::write_array_len(out, 3);
+                let _ = rmp::encode::write_str(out, f.name);
+                match f.quant {
+                    Some(q) => {
+                        let _ = rmp::encode::write_f64(out, q.step);
+                        match q.modulo {
+                            Some(m) => {
+                                let _ = rmp::encode::write_uint(out, m);
+                            }
+                            None => {
+                                let _ = rmp::encode::write_nil(out);
+                            }
                         }
                     }
-                }
-                None => {
-                    let _ = rmp::encode::write_nil(out);
-                    let _ = rmp::encode::write_nil(out);
+                    None => {
+                        let _ = rmp::encode::write_nil(out);
+                        let _ = rmp::encode::write_nil(out);
+                    }
                 }
             }
         }
@@ -279,16 +338,26 @@ impl Encoder {
             let _ = rmp::encode::write_str(out, player);
             let _ = rmp::encode::write_uint(out, u64::from(*seq));
         }
-        let _ = rmp::encode::write_array_len(out, ((1 + n) * self.cur.rows.len()) as u32);
-        for r in &self.cur.rows {
-            let _ = rmp::encode::write_uint(out, u64::from(r.key));
-            out.extend_from_slice(self.cur.all_fields(r, n));
+        // One list a kind, in the schema's order; with one kind, one pass over the rows.
+        let _ = rmp::encode::write_array_len(out, self.kinds.len() as u32);
+        for (k, kind) in self.kinds.iter().enumerate() {
+            let n = kind.fields.len();
+            let of_kind = |r: &&RowIdx| usize::from(r.kind) == k;
+            let count = if self.kinds.len() == 1 {
+                self.cur.rows.len()
+            } else {
+                self.cur.rows.iter().filter(of_kind).count()
+            };
+            let _ = rmp::encode::write_array_len(out, ((1 + n) * count) as u32);
+            for r in self.cur.rows.iter().filter(of_kind) {
+                let _ = rmp::encode::write_uint(out, u64::from(r.key));
+                out.extend_from_slice(self.cur.all_fields(r, n));
+            }
         }
         out.extend_from_slice(&self.globals);
     }
 
     fn write_delta(&mut self, tick: u64) {
-        let n = self.fields.len();
         self.changes.clear();
         self.removed.clear();
         let (cur, prev) = (&self.cur, &self.prev);
@@ -299,9 +368,17 @@ impl Encoder {
             match (ck, pk) {
                 (Some(c), Some(p)) if c == p => {
                     let (now, was) = (&cur.rows[i], &prev.rows[j]);
+                    let fields = &self.kinds[usize::from(now.kind)].fields;
+                    if now.kind != was.kind || now.tag != was.tag {
+                        // Another entity (or kind) under the same key: a new row.
+                        self.changes.push((i, None, all_bits(fields.len())));
+                        i += 1;
+                        j += 1;
+                        continue;
+                    }
                     let mut mask = 0u64;
-                    for f in 0..n {
-                        let changed = match self.fields[f].quant {
+                    for (f, field) in fields.iter().enumerate() {
+                        let changed = match field.quant {
                             Some(_) => cur.int(now, f) != prev.int(was, f),
                             None => cur.field(now, f) != prev.field(was, f),
                         };
@@ -316,6 +393,7 @@ impl Encoder {
                     j += 1;
                 }
                 (Some(c), p) if p.is_none_or(|p| c < p) => {
+                    let n = self.kinds[usize::from(cur.rows[i].kind)].fields.len();
                     self.changes.push((i, None, all_bits(n)));
                     i += 1;
                 }
@@ -365,12 +443,20 @@ impl Encoder {
             let r = &cur.rows[i];
             let was = j.map(|j| &prev.rows[j]);
             let _ = rmp::encode::write_uint(out, u64::from(r.key));
-            let _ = rmp::encode::write_uint(out, mask);
-            for f in 0..n {
+            match was {
+                Some(_) => {
+                    let _ = rmp::encode::write_uint(out, mask);
+                }
+                // A new row: its kind as -(kind + 1), then every field.
+                None => {
+                    let _ = rmp::encode::write_sint(out, -(i64::from(r.kind) + 1));
+                }
+            }
+            for (f, field) in self.kinds[usize::from(r.kind)].fields.iter().enumerate() {
                 if mask & (1 << f) == 0 {
                     continue;
                 }
-                match (self.fields[f].quant, was) {
+                match (field.quant, was) {
                     (Some(q), Some(was)) => {
                         let _ =
                             rmp::encode::write_sint(out, q.diff(prev.int(was, f), cur.int(r, f)));

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::{Frame, FrameField, FromFrame, MAX_FIELDS, Quant, Snapshot, Value, all_bits};
+use super::{
+    Frame, FrameField, FrameKind, FrameRow, FromFrame, MAX_FIELDS, MAX_KINDS, Quant, Snapshot,
+    Value, all_bits,
+};
 use crate::wire::{DecodeError, skip_value};
 
 /// Rebuilds full state from keyframes and deltas, as a client does: the state after the last
@@ -18,8 +21,9 @@ pub struct Mirror {
     seats: Vec<(u32, String, u32)>,
     /// Scratch for a delta being read: acks as `(index in seats, new seq)`.
     acks: Vec<(usize, u32)>,
-    /// Scratch: each changed row as `(key, mask, index of its first value in values)`.
-    changes: Vec<(u32, u64, usize)>,
+    /// Scratch: each changed row as `(key, mask, its kind if it is new)`; its values follow
+    /// in `values`, in order.
+    changes: Vec<(u32, u64, Option<usize>)>,
     values: Vec<Value>,
     removed: Vec<u32>,
     /// Scratch: where the delta's globals start, if it has them.
@@ -89,30 +93,21 @@ impl Mirror {
     }
 
     fn keyframe(&mut self, bytes: &Bytes, mut rd: &[u8], tick: u64) -> Result<(), DecodeError> {
-        let n = array_len(&mut rd)?;
-        if n > MAX_FIELDS {
+        let count = array_len(&mut rd)?;
+        if count > MAX_KINDS {
             return Err(DecodeError::Shape);
         }
-        let mut fields = Vec::with_capacity(n);
-        for _ in 0..n {
-            if array_len(&mut rd)? != 3 {
+        let mut kinds: Vec<FrameKind> = Vec::with_capacity(count);
+        for _ in 0..count {
+            if array_len(&mut rd)? != 2 {
                 return Err(DecodeError::Shape);
             }
             let name = read_str(&mut rd)?.to_owned();
-            let step = read_opt_f64(&mut rd)?;
-            let modulo = if read_nil(&mut rd) {
-                None
-            } else {
-                Some(read_uint::<u64>(&mut rd)?)
-            };
-            let quant = match (step, modulo) {
-                (None, None) => None,
-                (Some(step), _) if step.is_finite() && step > 0.0 && modulo != Some(0) => {
-                    Some(Quant { step, modulo })
-                }
-                _ => return Err(DecodeError::Shape),
-            };
-            fields.push(FrameField { name, quant });
+            if kinds.iter().any(|k| k.name == name) {
+                return Err(DecodeError::Shape);
+            }
+            let fields = read_fields(&mut rd)?;
+            kinds.push(FrameKind { name, fields });
         }
         let len = array_len(&mut rd)?;
         if len % 3 != 0 {
@@ -126,25 +121,34 @@ impl Mirror {
             seats.push((seat, player, read_uint(&mut rd)?));
         }
         seats.sort_unstable_by_key(|(seat, _, _)| *seat);
-        let len = array_len(&mut rd)?;
-        if len % (1 + n) != 0 {
+        if array_len(&mut rd)? != kinds.len() {
             return Err(DecodeError::Shape);
         }
         let mut rows = BTreeMap::new();
-        for _ in 0..len / (1 + n) {
-            let key = read_uint(&mut rd)?;
-            let mut row = Vec::with_capacity(n);
-            for f in &fields {
-                row.push(read_field(bytes, &mut rd, f.quant.is_some())?);
+        for (kind, spec) in kinds.iter().enumerate() {
+            let n = spec.fields.len();
+            let len = array_len(&mut rd)?;
+            if len % (1 + n) != 0 {
+                return Err(DecodeError::Shape);
             }
-            rows.insert(key, row);
+            for _ in 0..len / (1 + n) {
+                let key = read_uint(&mut rd)?;
+                let mut values = Vec::with_capacity(n);
+                for f in &spec.fields {
+                    values.push(read_field(bytes, &mut rd, f.quant.is_some())?);
+                }
+                // Keys are unique across kinds.
+                if rows.insert(key, FrameRow { kind, values }).is_some() {
+                    return Err(DecodeError::Shape);
+                }
+            }
         }
         let globals = slice_value(bytes, &mut rd)?;
         if !rd.is_empty() {
             return Err(DecodeError::Shape);
         }
         self.cur = Frame {
-            fields,
+            kinds,
             rows,
             globals,
         };
@@ -183,33 +187,48 @@ impl Mirror {
                 u32::try_from(i64::from(self.seats[i].2) + d).map_err(|_| DecodeError::Shape)?;
             self.acks.push((i, seq));
         }
-        let n = self.cur.fields.len();
-        let whole = all_bits(n);
         let mut left = array_len(&mut rd)?;
         while left > 0 {
             if left < 2 {
                 return Err(DecodeError::Shape);
             }
             let key: u32 = read_uint(&mut rd)?;
-            let mask: u64 = read_uint(&mut rd)?;
+            let mask = read_sint(&mut rd)?;
+            // A negative mask is a new row of kind -(mask + 1), whole; a positive one patches
+            // the row held under the key, with its kind's fields.
+            let (kind, mask, new) = if mask < 0 {
+                let kind = usize::try_from(-(mask + 1)).map_err(|_| DecodeError::Shape)?;
+                let fields = self.cur.kinds.get(kind).ok_or(DecodeError::Shape)?;
+                (kind, all_bits(fields.fields.len()), true)
+            } else {
+                let row = self.cur.rows.get(&key).ok_or(DecodeError::Shape)?;
+                let whole = all_bits(self.cur.kinds[row.kind].fields.len());
+                let mask = mask as u64;
+                if mask == 0 || mask & !whole != 0 {
+                    return Err(DecodeError::Shape);
+                }
+                (row.kind, mask, false)
+            };
             let count = mask.count_ones() as usize;
-            // A row must exist to be patched; a new one comes whole.
-            if mask & !whole != 0
-                || left - 2 < count
-                || (!self.cur.rows.contains_key(&key) && mask != whole)
-            {
+            if left - 2 < count || self.changes.iter().any(|(k, _, _)| *k == key) {
                 return Err(DecodeError::Shape);
             }
-            self.changes.push((key, mask, self.values.len()));
+            self.changes.push((key, mask, new.then_some(kind)));
+            let fields = &self.cur.kinds[kind].fields;
             for_bits(mask, |f| {
-                let quantized = self.cur.fields[f].quant.is_some();
+                let quantized = fields[f].quant.is_some();
                 self.values.push(read_field(bytes, &mut rd, quantized)?);
                 Ok(())
             })?;
             left -= 2 + count;
         }
         for _ in 0..array_len(&mut rd)? {
-            self.removed.push(read_uint(&mut rd)?);
+            let key = read_uint(&mut rd)?;
+            // A key is changed or removed, never both.
+            if self.changes.iter().any(|(k, _, _)| *k == key) {
+                return Err(DecodeError::Shape);
+            }
+            self.removed.push(key);
         }
         if globals {
             self.globals_at = Some(bytes.len() - rd.len());
@@ -229,25 +248,25 @@ impl Mirror {
         for key in &self.removed {
             self.cur.rows.remove(key);
         }
-        let n = self.cur.fields.len();
         let mut values = self.values.drain(..);
-        for &(key, mask, _) in &self.changes {
-            let row = self
-                .cur
-                .rows
-                .entry(key)
-                .or_insert_with(|| Vec::with_capacity(n));
-            if row.len() < n {
-                // A new row: its values come whole, in field order.
-                row.clear();
-                row.extend(values.by_ref().take(n));
+        for &(key, mask, new) in &self.changes {
+            if let Some(kind) = new {
+                // A new row (or a new holder of the key): its values come whole, in order.
+                let n = self.cur.kinds[kind].fields.len();
+                let values = values.by_ref().take(n).collect();
+                self.cur.rows.insert(key, FrameRow { kind, values });
                 continue;
             }
+            // `read_delta` checked that the row is held.
+            let Some(row) = self.cur.rows.get_mut(&key) else {
+                continue;
+            };
+            let fields = &self.cur.kinds[row.kind].fields;
             let _ = for_bits(mask, |f| {
                 let Some(v) = values.next() else {
                     return Ok(());
                 };
-                row[f] = match (v, &row[f], self.cur.fields[f].quant) {
+                row.values[f] = match (v, &row.values[f], fields[f].quant) {
                     (Value::Int(d), Value::Int(q), Some(quant)) => Value::Int(quant.apply(*q, d)),
                     (v, _, _) => v,
                 };
@@ -319,6 +338,36 @@ impl Mirror {
     pub fn tick(&self) -> Option<u64> {
         self.tick
     }
+}
+
+/// A kind's fields in a keyframe: `[[name, step, modulo]...]`.
+fn read_fields(rd: &mut &[u8]) -> Result<Vec<FrameField>, DecodeError> {
+    let n = array_len(rd)?;
+    if n > MAX_FIELDS {
+        return Err(DecodeError::Shape);
+    }
+    let mut fields = Vec::with_capacity(n);
+    for _ in 0..n {
+        if array_len(rd)? != 3 {
+            return Err(DecodeError::Shape);
+        }
+        let name = read_str(rd)?.to_owned();
+        let step = read_opt_f64(rd)?;
+        let modulo = if read_nil(rd) {
+            None
+        } else {
+            Some(read_uint::<u64>(rd)?)
+        };
+        let quant = match (step, modulo) {
+            (None, None) => None,
+            (Some(step), _) if step.is_finite() && step > 0.0 && modulo != Some(0) => {
+                Some(Quant { step, modulo })
+            }
+            _ => return Err(DecodeError::Shape),
+        };
+        fields.push(FrameField { name, quant });
+    }
+    Ok(fields)
 }
 
 /// Calls `f` with the index of every bit set in `mask`, lowest first.

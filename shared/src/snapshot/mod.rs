@@ -1,21 +1,24 @@
-//! Snapshots on the wire (protocol 2): keyframes and deltas of replicated rows, compact.
+//! Snapshots on the wire (protocol 3): keyframes and deltas of replicated rows, compact.
 //!
-//! A game's state is a set of **rows** (one per replicated entity, keyed by a `u32`, with the
-//! same fields in the same order) plus **globals** (anything else), and each seated player's
-//! last applied input (its *ack*, by seat). A *keyframe* carries everything, with the field
-//! names and how each field is quantized; a *delta* carries only what changed **since the
-//! previous snapshot**: the rows' changed fields (a quantized number as the difference of its
-//! integers), rows added and removed, acks that moved, and the globals if they changed. A
-//! client applies a delta only to the snapshot it names as its base; one that missed a
-//! snapshot waits for the next keyframe. `docs/PROTOCOL.md` specifies the format; [`Encoder`]
-//! writes it (the server) and [`Mirror`] reads it back (clients).
+//! A game's state is a set of **rows** (one per replicated entity, keyed by a `u32` unique in
+//! the snapshot) of one or more **kinds** (each a [`Kind`]: a name and fields, the rows of a
+//! kind having its fields in its order), plus **globals** (anything else), and each seated
+//! player's last applied input (its *ack*, by seat). A *keyframe* carries everything, with
+//! each kind's name, field names and how each field is quantized; a *delta* carries only what
+//! changed **since the previous snapshot**: the rows' changed fields (a quantized number as
+//! the difference of its integers), rows added (whole, with their kind) and removed, acks that
+//! moved, and the globals if they changed. A client applies a delta only to the snapshot it
+//! names as its base; one that missed a snapshot waits for the next keyframe.
+//! `docs/PROTOCOL.md` specifies the format; [`Encoder`] writes it (the server) and [`Mirror`]
+//! reads it back (clients).
 //!
 //! Keyframe: `[tick, 0, schema, seats, rows, globals]`, where `schema` is
-//! `[[name, step, modulo]...]`, `seats` is `[seat, player, seq, ...]` and `rows` is
-//! `[key, v0, v1, ..., key, ...]`.
+//! `[[kind, [[name, step, modulo]...]]...]`, `seats` is `[seat, player, seq, ...]` and `rows`
+//! has one list per kind, `[key, v0, v1, ..., key, ...]`.
 //! Delta: `[tick, base, acks, changes, removed]` (and `globals` sixth when they changed), where
 //! `acks` is `[seat, seq - previous, ...]`, `changes` is `[key, mask, v..., key, ...]` (bit *i*
-//! of `mask`: field *i* follows) and `removed` is `[key...]`.
+//! of a positive `mask`: field *i* follows; a negative `mask`: a new row of kind
+//! `-mask - 1`, every field following) and `removed` is `[key...]`.
 //!
 //! # Layout
 //! - `encoder`: [`Encoder`], what the server writes a room's snapshot with.
@@ -144,6 +147,29 @@ impl Field {
     }
 }
 
+/// A kind of replicated row, as the server declares it: its name on the wire and its fields.
+/// A game declares each kind once, as a `#[derive(Replicate)]` struct: [`Kind::of`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Kind {
+    /// The name keyframes carry ([`Replicate::KIND`]).
+    pub name: &'static str,
+    /// The fields, in order (at most [`MAX_FIELDS`]).
+    pub fields: &'static [Field],
+}
+
+impl Kind {
+    /// The kind of the declared row `R`.
+    pub const fn of<R: Replicate>() -> Self {
+        Self {
+            name: R::KIND,
+            fields: R::FIELDS,
+        }
+    }
+}
+
+/// Most kinds of rows a game may declare.
+pub const MAX_KINDS: usize = 64;
+
 /// A snapshot rebuilt by a [`Mirror`]: full state, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot<S> {
@@ -166,6 +192,15 @@ pub struct FrameField {
     pub quant: Option<Quant>,
 }
 
+/// A kind of row, as the keyframe described it: its name and fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameKind {
+    /// The kind's name ([`Replicate::KIND`] on the server).
+    pub name: String,
+    /// Its fields, in order.
+    pub fields: Vec<FrameField>,
+}
+
 /// One field's value in a rebuilt row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -175,31 +210,58 @@ pub enum Value {
     Int(i64),
 }
 
+/// One rebuilt row: its kind and its field values, in its kind's field order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRow {
+    /// Its kind's index in [`Frame::kinds`].
+    pub kind: usize,
+    /// The values, one per field of the kind.
+    pub values: Vec<Value>,
+}
+
 /// The rebuilt rows and globals of a snapshot, before typing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frame {
-    /// The fields, in order.
-    pub fields: Vec<FrameField>,
-    /// Every row's field values, by key.
-    pub rows: BTreeMap<u32, Vec<Value>>,
+    /// The kinds of rows, in the keyframe's order.
+    pub kinds: Vec<FrameKind>,
+    /// Every row, by key (keys are unique across kinds).
+    pub rows: BTreeMap<u32, FrameRow>,
     /// The globals (raw msgpack).
     pub globals: Bytes,
 }
 
 impl Frame {
-    /// Position of field `name`.
-    pub fn field_index(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.name == name)
+    /// The index of the kind named `name`.
+    pub fn kind_index(&self, name: &str) -> Option<usize> {
+        self.kinds.iter().position(|k| k.name == name)
+    }
+
+    /// Position of field `name` among kind `kind`'s fields.
+    pub fn field_index(&self, kind: usize, name: &str) -> Option<usize> {
+        self.kinds
+            .get(kind)?
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+    }
+
+    /// The rows of kind `kind`, by key.
+    pub fn rows_of(&self, kind: usize) -> impl Iterator<Item = (u32, &FrameRow)> + '_ {
+        self.rows
+            .iter()
+            .filter(move |(_, r)| r.kind == kind)
+            .map(|(k, r)| (*k, r))
     }
 
     /// Field `i` of `row`, decoded (a quantized one as the number it stands for).
-    pub fn value<T: DeserializeOwned>(&self, row: &[Value], i: usize) -> Result<T, DecodeError> {
-        match row.get(i).ok_or(DecodeError::Shape)? {
+    pub fn value<T: DeserializeOwned>(&self, row: &FrameRow, i: usize) -> Result<T, DecodeError> {
+        match row.values.get(i).ok_or(DecodeError::Shape)? {
             Value::Raw(raw) => rmp_serde::from_slice(raw).map_err(|_| DecodeError::Shape),
             Value::Int(q) => {
                 let quant = self
-                    .fields
-                    .get(i)
+                    .kinds
+                    .get(row.kind)
+                    .and_then(|k| k.fields.get(i))
                     .and_then(|f| f.quant)
                     .ok_or(DecodeError::Shape)?;
                 let de = serde::de::value::F64Deserializer::<serde::de::value::Error>::new(
@@ -511,6 +573,7 @@ mod tests {
     #[test]
     fn declared_rows_read_back_by_name() {
         #[derive(Debug, PartialEq, Replicate)]
+        #[replicate(kind = "disc")]
         struct ServerDisc {
             id: String,
             hp: u8,
@@ -520,6 +583,7 @@ mod tests {
             heading: f32,
         }
         #[derive(Debug, PartialEq, Replicate)]
+        #[replicate(kind = "disc")]
         struct ClientDisc {
             heading: f64,
             id: String,
@@ -554,10 +618,210 @@ mod tests {
             );
         }
         #[derive(Debug, PartialEq, Replicate)]
+        #[replicate(kind = "disc")]
         struct Missing {
             id: String,
             mana: u32,
         }
         assert!(Missing::read_rows(m.frame()).is_err(), "no such field");
+    }
+
+    #[derive(Debug, Clone, PartialEq, Replicate)]
+    struct Bullet {
+        #[replicate(step = 0.1)]
+        x: f32,
+        owner: u32,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Replicate)]
+    #[replicate(kind = "pickup")]
+    struct Pickup {
+        ready: bool,
+    }
+
+    #[test]
+    fn kinds_are_named_by_the_struct_or_the_attribute() {
+        assert_eq!(Disc::KIND, "disc");
+        assert_eq!(Bullet::KIND, "bullet");
+        assert_eq!(Pickup::KIND, "pickup");
+        #[derive(Replicate)]
+        struct ArenaPlayerRow {
+            id: u8,
+        }
+        assert_eq!(ArenaPlayerRow::KIND, "arena_player_row");
+    }
+
+    /// Three kinds in one room: discs that move, bullets that live a few ticks (their keys
+    /// reused by later bullets, as a World reuses entity indices with a new generation), and
+    /// pickups that flip. Every applied snapshot rebuilds every kind exactly; a key that comes
+    /// back with a new tag or kind is a new row.
+    #[test]
+    fn several_kinds_replicate_each_with_its_own_rows() {
+        let kinds = [
+            Kind::of::<Disc>(),
+            Kind::of::<Bullet>(),
+            Kind::of::<Pickup>(),
+        ];
+        let mut enc = Encoder::new(&kinds, 10);
+        let mut m = Mirror::new();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // key → (tag, what it holds)
+        #[derive(Clone)]
+        enum Thing {
+            Disc(Disc),
+            Bullet(Bullet),
+            Pickup(Pickup),
+        }
+        let mut world: BTreeMap<u32, (u32, Thing)> = BTreeMap::new();
+        let mut generation = 0u32;
+        let (mut checked, mut re_adds) = (0, 0);
+        for tick in 1..=2_000u64 {
+            for _ in 0..next(5) {
+                let key = next(24) as u32;
+                generation += 1;
+                match next(5) {
+                    0 => {
+                        world.remove(&key);
+                    }
+                    1 => {
+                        let b = Bullet {
+                            x: next(1000) as f32 / 10.0,
+                            owner: next(4) as u32,
+                        };
+                        if world
+                            .get(&key)
+                            .is_some_and(|(_, t)| !matches!(t, Thing::Bullet(_)))
+                        {
+                            re_adds += 1;
+                        }
+                        world.insert(key, (generation, Thing::Bullet(b)));
+                    }
+                    2 => {
+                        let p = Pickup {
+                            ready: next(2) == 0,
+                        };
+                        world.insert(key, (generation, Thing::Pickup(p)));
+                    }
+                    _ => {
+                        let entry = world.entry(key).or_insert_with(|| {
+                            (generation, Thing::Disc(disc(&format!("d{key}"), 0.0, 0.0)))
+                        });
+                        if let Thing::Disc(d) = &mut entry.1 {
+                            d.x += next(300) as f32 / 100.0;
+                        }
+                    }
+                }
+            }
+            enc.begin();
+            for (key, (tag, thing)) in &world {
+                let pushed = match thing {
+                    Thing::Disc(d) => enc.push(0, *key, *tag, d),
+                    Thing::Bullet(b) => enc.push(1, *key, *tag, b),
+                    Thing::Pickup(p) => enc.push(2, *key, *tag, p),
+                };
+                pushed.unwrap();
+            }
+            let bytes = Bytes::copy_from_slice(enc.finish(tick, std::iter::empty(), &()));
+            if next(10) == 0 {
+                continue; // missed
+            }
+            let Applied::State { .. } = m.apply(&bytes).unwrap() else {
+                continue;
+            };
+            let q = |v: f32, step: f64| ((f64::from(v) / step).round() * step) as f32;
+            let mut want_discs = Vec::new();
+            let mut want_bullets = Vec::new();
+            let mut want_pickups = Vec::new();
+            for (key, (_, thing)) in &world {
+                match thing {
+                    Thing::Disc(d) => {
+                        want_discs.push((*key, disc(&d.id, q(d.x, 0.01), q(d.y, 0.01))))
+                    }
+                    Thing::Bullet(b) => want_bullets.push((
+                        *key,
+                        Bullet {
+                            x: q(b.x, 0.1),
+                            owner: b.owner,
+                        },
+                    )),
+                    Thing::Pickup(p) => want_pickups.push((*key, p.clone())),
+                }
+            }
+            assert_eq!(
+                Disc::read_rows(m.frame()).unwrap(),
+                want_discs,
+                "tick {tick}"
+            );
+            assert_eq!(
+                Bullet::read_rows(m.frame()).unwrap(),
+                want_bullets,
+                "tick {tick}"
+            );
+            assert_eq!(
+                Pickup::read_rows(m.frame()).unwrap(),
+                want_pickups,
+                "tick {tick}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 1_000 && re_adds > 100, "{checked} {re_adds}");
+    }
+
+    /// A key pushed again in one snapshot keeps its first row; a row of an unknown kind is
+    /// refused; a new row in a delta names its kind with a negative mask, one byte.
+    #[test]
+    fn kinds_on_the_wire() {
+        let kinds = [Kind::of::<Bullet>(), Kind::of::<Pickup>()];
+        let mut enc = Encoder::new(&kinds, 100);
+        enc.begin();
+        enc.push(1, 3, 0, &Pickup { ready: true }).unwrap();
+        enc.push(0, 3, 0, &Bullet { x: 1.0, owner: 1 }).unwrap();
+        assert_eq!(
+            enc.push(2, 4, 0, &Pickup { ready: true }),
+            Err(RowError::UnknownKind(2))
+        );
+        let k = Bytes::copy_from_slice(enc.finish(1, std::iter::empty(), &()));
+        let mut m = Mirror::new();
+        m.apply(&k).unwrap();
+        assert_eq!(
+            Pickup::read_rows(m.frame()).unwrap(),
+            [(3, Pickup { ready: true })]
+        );
+        assert!(Bullet::read_rows(m.frame()).unwrap().is_empty());
+        // [tick, 0, [["bullet", [["x", 0.1, nil], ["owner", nil, nil]]], ["pickup", ...]], ...
+        let v: rmpv::Value = rmp_serde::from_slice(&k).unwrap();
+        assert_eq!(v[2][0][0].as_str(), Some("bullet"));
+        assert_eq!(v[2][1][1][0][0].as_str(), Some("ready"));
+        assert_eq!(
+            v[4][1].as_array().map(Vec::len),
+            Some(2),
+            "pickup rows: key, ready"
+        );
+        enc.begin();
+        enc.push(1, 3, 0, &Pickup { ready: true }).unwrap();
+        enc.push(0, 5, 0, &Bullet { x: 2.0, owner: 1 }).unwrap();
+        let d = Bytes::copy_from_slice(enc.finish(2, std::iter::empty(), &()));
+        // [2, 1, [], [5, -1, 20, 1], []]
+        assert_eq!(&d[..], &[0x95, 2, 1, 0x90, 0x94, 5, 0xff, 20, 1, 0x90]);
+        m.apply(&d).unwrap();
+        assert_eq!(
+            Bullet::read_rows(m.frame()).unwrap(),
+            [(5, Bullet { x: 2.0, owner: 1 })]
+        );
+        // A mask of 0, a kind the keyframe did not list, a key both changed and removed.
+        for bad in [
+            vec![0x95, 3, 2, 0x90, 0x93, 5, 0, 1, 0x90],
+            vec![0x95, 3, 2, 0x90, 0x93, 9, 0xfd, 1, 0x90],
+            vec![0x95, 3, 2, 0x90, 0x93, 3, 1, 0xc2, 0x91, 3],
+        ] {
+            assert!(m.apply(&Bytes::from(bad)).is_err());
+            assert_eq!(m.tick(), Some(2));
+        }
     }
 }

@@ -6,8 +6,10 @@ use serde::Serialize;
 use super::{Field, Frame, RowError};
 use crate::wire::DecodeError;
 
-/// A replicated row, declared as a struct with `#[derive(Replicate)]`: its named fields are the
-/// row's fields, in declaration order, and their names go on the wire in keyframes. A numeric
+/// A kind of replicated row, declared as a struct with `#[derive(Replicate)]`: its named fields
+/// are the row's fields, in declaration order, and their names go on the wire in keyframes,
+/// under the kind's name ([`KIND`](Self::KIND)). A game declares one such struct per kind of
+/// thing it replicates (players, bullets, pickups). A numeric
 /// field may be quantized where it is declared — `#[replicate(step = 0.01)]` sends hundredths
 /// as integers, `#[replicate(angle_bits = 8)]` an angle in radians as 8 bits — and keyframes
 /// say how, so a generic client undoes it without game code. The server encodes rows with
@@ -43,27 +45,19 @@ use crate::wire::DecodeError;
 /// assert_eq!(rows, [(7, Disc { id: "ann".into(), x: 1.25, y: 2.0 })]);
 /// ```
 pub trait Replicate: Sized {
+    /// The kind's name on the wire: `#[replicate(kind = "bullet")]` on the struct, else its
+    /// name in snake case (`ArenaPlayer`: `arena_player`). Unique among a game's kinds.
+    const KIND: &'static str;
+
     /// The fields, in wire order (at most 64).
     const FIELDS: &'static [Field];
 
     /// Writes every field, in order, through `w`.
     fn write_fields(&self, w: &mut RowWriter<'_>) -> Result<(), RowError>;
 
-    /// Every row of `frame`, by key, read by field name.
+    /// Every row of this kind in `frame`, by key, read by field name;
+    /// [`DecodeError::Shape`] if the frame has no such kind or lacks a field.
     fn read_rows(frame: &Frame) -> Result<Vec<(u32, Self)>, DecodeError>;
-}
-
-/// Rows with no fields: for a game whose state is all globals.
-impl Replicate for () {
-    const FIELDS: &'static [Field] = &[];
-
-    fn write_fields(&self, _w: &mut RowWriter<'_>) -> Result<(), RowError> {
-        Ok(())
-    }
-
-    fn read_rows(frame: &Frame) -> Result<Vec<(u32, Self)>, DecodeError> {
-        Ok(frame.rows.keys().map(|k| (*k, ())).collect())
-    }
 }
 
 /// A number a field may be quantized from (`#[replicate(step = ...)]`).
@@ -126,10 +120,11 @@ impl RowWriter<'_> {
 }
 
 impl Frame {
-    /// Where each of `fields` is among the frame's fields, by name; [`DecodeError::Shape`] if
-    /// one is missing.
+    /// Where each of `fields` is among kind `kind`'s fields, by name; [`DecodeError::Shape`]
+    /// if one is missing.
     pub fn field_indices<const N: usize>(
         &self,
+        kind: usize,
         fields: &[Field],
     ) -> Result<[usize; N], DecodeError> {
         let mut at = [0; N];
@@ -137,7 +132,9 @@ impl Frame {
             return Err(DecodeError::Shape);
         }
         for (slot, field) in at.iter_mut().zip(fields) {
-            *slot = self.field_index(field.name).ok_or(DecodeError::Shape)?;
+            *slot = self
+                .field_index(kind, field.name)
+                .ok_or(DecodeError::Shape)?;
         }
         Ok(at)
     }

@@ -150,7 +150,7 @@ async fn the_rust_client_reconnects_after_a_network_drop() {
     let auth = AuthPayload {
         token,
         match_id: None,
-        protocol: Some(2),
+        protocol: Some(tickroom_shared::PROTOCOL_VERSION),
     };
     let backoff = Backoff {
         initial: Duration::from_millis(20),

@@ -67,7 +67,7 @@ async fn bad_tokens_are_refused_with_their_codes() {
     let auth = AuthPayload {
         token: good.clone(),
         match_id: Some(other.clone()),
-        protocol: Some(2),
+        protocol: Some(tickroom_shared::PROTOCOL_VERSION),
     };
     let r = Client::connect(&server.url, &auth, WAIT).await;
     assert_eq!(code(r), "token_wrong_match");
@@ -76,8 +76,8 @@ async fn bad_tokens_are_refused_with_their_codes() {
     let nowhere = sign(&claims("no-such-match", "alice", Role::Player));
     assert_eq!(code(server.connect(&nowhere).await), "match_not_found");
 
-    // another protocol version, including version 1, no longer served
-    for version in [1, 99] {
+    // another protocol version, including versions 1 and 2, no longer served
+    for version in [1, 2, 99] {
         let auth = AuthPayload {
             token: good.clone(),
             match_id: None,

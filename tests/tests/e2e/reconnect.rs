@@ -21,7 +21,7 @@ async fn connect_via(url: &str, token: &str) -> Client {
     let auth = AuthPayload {
         token: token.to_owned(),
         match_id: None,
-        protocol: Some(2),
+        protocol: Some(tickroom_shared::PROTOCOL_VERSION),
     };
     let mut c = Client::connect(url, &auth, WAIT).await.unwrap();
     c.next_event(WAIT)

@@ -112,9 +112,10 @@ struct Globals {
     phase: &'static str,
 }
 
-/// The vectors' row: quantized numbers (one with a modulo, as an angle would be) beside raw
-/// values.
+/// The vectors' first kind: quantized numbers (one with a modulo, as an angle would be)
+/// beside raw values.
 #[derive(tickroom_shared::snapshot::Replicate)]
+#[replicate(kind = "unit")]
 struct VectorRow {
     id: String,
     #[replicate(step = 0.25)]
@@ -126,14 +127,28 @@ struct VectorRow {
     turn: f32,
 }
 
-/// `clients/js/test/vectors/snapshots.json`: what the Rust encoder sends for a world that
-/// changes at random (rows join, leave, move, move back; players take and give up seats;
-/// globals change; snapshots are missed), and the state a client must hold after each
-/// snapshot it receives.
+/// The vectors' second kind: short-lived rows whose keys are soon taken by new ones (a new
+/// tag: a new row, not a change).
+#[derive(tickroom_shared::snapshot::Replicate)]
+struct Shot {
+    #[replicate(step = 0.5)]
+    x: f32,
+    owner: String,
+}
+
+/// `clients/js/test/vectors/snapshots.json`: what the Rust encoder sends for a world of two
+/// kinds that changes at random (units join, leave, move, move back; shots appear, vanish and
+/// are replaced under the same key; players take and give up seats; globals change;
+/// snapshots are missed), and the state a client must hold after each snapshot it receives.
 fn snapshot_vectors() -> String {
-    use tickroom_shared::snapshot::Replicate;
+    use tickroom_shared::snapshot::{Kind, Replicate};
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let mut enc = Encoder::for_row::<VectorRow>(7);
+    let mut enc = Encoder::new(&[Kind::of::<VectorRow>(), Kind::of::<Shot>()], 7);
+    // key (10..16) → (tag, x, owner)
+    let mut shots: BTreeMap<u32, (u32, f32, u32)> = BTreeMap::new();
+    let mut next_tag = 0u32;
+    // The keys (and tags; u32::MAX for units) of the state the client last applied.
+    let mut held_tags: BTreeMap<u32, u32> = BTreeMap::new();
     let mut mirror = Mirror::new();
     // key → (x, y, hp, turn); numbers are quarters and halves, exact in float32 and in JSON.
     let mut world: BTreeMap<u32, (f32, f32, i32, f32)> = BTreeMap::new();
@@ -178,10 +193,36 @@ fn snapshot_vectors() -> String {
         if rng.below(10) == 0 {
             round += 1;
         }
+        for _ in 0..rng.below(3) {
+            let key = 10 + rng.below(6) as u32;
+            next_tag += 1;
+            match rng.below(3) {
+                0 => {
+                    shots.remove(&key);
+                }
+                1 => {
+                    // a new shot, possibly under the key of one just gone
+                    let owner = rng.below(10) as u32;
+                    shots.insert(key, (next_tag, rng.below(200) as f32 / 2.0, owner));
+                }
+                _ => {
+                    if let Some(shot) = shots.get_mut(&key) {
+                        shot.1 += 1.5;
+                    }
+                }
+            }
+        }
         if rng.below(25) == 0 {
             enc.request_keyframe();
         }
         enc.begin();
+        for (key, (tag, x, owner)) in &shots {
+            let shot = Shot {
+                x: *x,
+                owner: format!("p{owner}"),
+            };
+            enc.push(1, *key, *tag, &shot).expect("a shot");
+        }
         for (key, (x, y, hp, turn)) in &world {
             let row = VectorRow {
                 id: format!("p{key}"),
@@ -190,7 +231,7 @@ fn snapshot_vectors() -> String {
                 hp: *hp,
                 turn: *turn,
             };
-            enc.push_row(*key, &row)
+            enc.push(0, *key, 0, &row)
                 .expect("a row of the declared fields");
         }
         let globals = Globals {
@@ -208,24 +249,47 @@ fn snapshot_vectors() -> String {
         let expect = match applied {
             Applied::NeedKeyframe => serde_json::Value::Null,
             Applied::State { keyframe, .. } => {
-                let rows: Vec<serde_json::Value> = world
+                // [key, kind, values...] by key: units' keys are below the shots'.
+                let mut rows: Vec<serde_json::Value> = world
                     .iter()
                     .map(|(k, (x, y, hp, turn))| {
-                        serde_json::json!([k, format!("p{k}"), x, y, hp, turn])
+                        serde_json::json!([k, "unit", format!("p{k}"), x, y, hp, turn])
                     })
                     .collect();
+                rows.extend(shots.iter().map(|(k, (_, x, owner))| {
+                    serde_json::json!([k, "shot", x, format!("p{owner}")])
+                }));
+                // Rows a client must report as added: keys it did not hold, and after a delta
+                // also keys a new shot took over (a keyframe cannot tell those apart).
+                let now: BTreeMap<u32, u32> = world
+                    .keys()
+                    .map(|k| (*k, u32::MAX))
+                    .chain(shots.iter().map(|(k, (tag, _, _))| (*k, *tag)))
+                    .collect();
+                let added: Vec<u32> = now
+                    .iter()
+                    .filter(|(k, tag)| match held_tags.get(k) {
+                        None => true,
+                        Some(was) => !keyframe && was != *tag,
+                    })
+                    .map(|(k, _)| *k)
+                    .collect();
+                held_tags = now;
                 let acks: BTreeMap<&str, u32> = seats
                     .values()
                     .map(|(player, seq)| (player.as_str(), *seq))
                     .collect();
                 // The Rust client holds exactly this state too.
                 let frame = mirror.frame();
-                assert_eq!(frame.rows.len(), world.len(), "tick {tick}");
+                assert_eq!(frame.rows.len(), world.len() + shots.len(), "tick {tick}");
+                let held = Shot::read_rows(frame).expect("shots");
+                assert_eq!(held.len(), shots.len(), "tick {tick}");
                 serde_json::json!({
                     "tick": tick,
                     "keyframe": keyframe,
                     "acks": acks,
                     "rows": rows,
+                    "added": added,
                     "globals": { "round": round, "phase": globals.phase },
                 })
             }
@@ -237,7 +301,10 @@ fn snapshot_vectors() -> String {
         "about": "Generated by tests/tests/js_package/generated.rs from the Rust snapshot encoder; \
                   `msgpack` is one snapshot event's argument, `expect` the state after applying \
                   it (null: a delta to wait through until a keyframe).",
-        "fields": VectorRow::FIELDS.iter().map(|f| f.name).collect::<Vec<_>>(),
+        "kinds": [
+            { "name": VectorRow::KIND, "fields": VectorRow::FIELDS.iter().map(|f| f.name).collect::<Vec<_>>() },
+            { "name": Shot::KIND, "fields": Shot::FIELDS.iter().map(|f| f.name).collect::<Vec<_>>() },
+        ],
         "frames": frames,
     });
     serde_json::to_string_pretty(&doc).expect("json") + "\n"

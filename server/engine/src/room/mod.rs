@@ -16,9 +16,10 @@ use crate::game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, MatchControl, PlayerId,
     Players, TickInfo,
 };
+use crate::replication::{Replication, Rows};
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
-use tickroom_shared::snapshot::{Encoder, Replicate};
+use tickroom_shared::snapshot::Encoder;
 
 /// Fixed parameters of one room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +73,8 @@ pub struct Room<G: Game> {
     tick: u64,
     seats: BTreeMap<Arc<str>, Seat<G::Input>>,
     encoder: Encoder,
-    /// Every replicated entity, with what its row is made from: owned by the room, so no
-    /// game keeps a query of its own.
-    rows: QueryState<(Entity, G::RowQuery)>,
+    /// Every replicated kind's query: owned by the room, so no game keeps a query of its own.
+    rows: Rows,
     /// The list [`AppliedInputs`] held before the last tick, kept for its allocation: each
     /// tick fills it and swaps it into the world (`resource_scope` would move the resource's
     /// entity between archetypes twice a tick).
@@ -117,8 +117,10 @@ impl<G: Game> Room<G> {
                 .chain(),
         );
         game.build(&mut world, &mut schedule);
-        let encoder = Encoder::for_row::<G::Row>(config.keyframe_interval);
-        let rows = world.query();
+        let mut replication = Replication::new(&mut world);
+        game.replicate(&mut replication);
+        let (kinds, rows) = replication.finish();
+        let encoder = Encoder::new(&kinds, config.keyframe_interval);
         Self {
             game,
             world,
@@ -347,21 +349,13 @@ impl<G: Game> Room<G> {
 
     fn encode_snapshot(&mut self) -> &[u8] {
         self.encoder.begin();
-        if !G::Row::FIELDS.is_empty() {
-            let mut rejected = 0;
-            for (entity, item) in self.rows.iter(&self.world) {
-                let row = self.game.row(item);
-                if self.encoder.push_row(entity.index_u32(), &row).is_err() {
-                    rejected += 1;
-                }
-            }
-            if rejected > 0 {
-                tracing::error!(
-                    game = self.game.name(),
-                    rejected,
-                    "rows whose fields did not serialize were left out"
-                );
-            }
+        let rejected = self.rows.collect(&self.world, &mut self.encoder);
+        if rejected > 0 {
+            tracing::error!(
+                game = self.game.name(),
+                rejected,
+                "rows whose fields did not serialize were left out"
+            );
         }
         let globals = self.game.globals(&mut self.world);
         let seats = self

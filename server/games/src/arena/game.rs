@@ -13,7 +13,8 @@ use crate::arena::{
 use std::time::Duration;
 
 use tickroom_engine::{
-    Controls, Game, GameSystems, IncompleteStart, InvalidInput, MatchRules, PlayerId, TickInfo,
+    Controls, Game, GameSystems, IncompleteStart, InvalidInput, MatchRules, PlayerId, QueryRow,
+    Replication, TickInfo,
 };
 
 /// A disc's centre.
@@ -31,8 +32,6 @@ pub struct Arena;
 
 impl Game for Arena {
     type Input = ArenaInput;
-    type Row = ArenaPlayer;
-    type RowQuery = (&'static PlayerId, &'static Position);
     type Globals = ();
 
     fn name(&self) -> &'static str {
@@ -85,15 +84,25 @@ impl Game for Arena {
         world.entity_mut(entity).insert(spawn_point(&id));
     }
 
-    fn row(&self, (id, pos): (&PlayerId, &Position)) -> ArenaPlayer {
+    fn replicate(&self, rep: &mut Replication<'_>) {
+        rep.rows::<ArenaPlayer>();
+    }
+
+    fn globals(&self, _world: &mut World) {}
+}
+
+/// A player's row: its id and its disc's centre.
+impl QueryRow for ArenaPlayer {
+    type Query = (&'static PlayerId, &'static Position);
+    type Filter = ();
+
+    fn from_query((id, pos): (&PlayerId, &Position)) -> Self {
         ArenaPlayer {
             id: id.0.clone(),
             x: pos.x,
             y: pos.y,
         }
     }
-
-    fn globals(&self, _world: &mut World) {}
 }
 
 /// A spawn point spread over the arena by the player id, so that joiners do not stack.

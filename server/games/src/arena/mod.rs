@@ -48,6 +48,7 @@ pub struct ArenaInput {
 /// One player's disc: the arena's replicated row. The server writes it, clients read it
 /// back; its fields (`id`, `x`, `y`) are the row's, in this order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Replicate)]
+#[replicate(kind = "player")]
 pub struct ArenaPlayer {
     /// Player id from the token.
     pub id: Arc<str>,

@@ -44,8 +44,6 @@ const LINES: [[usize; 3]; 8] = [
 
 impl Game for TicTacToe {
     type Input = Move;
-    type Row = ();
-    type RowQuery = ();
     type Globals = Board;
 
     fn name(&self) -> &'static str {
@@ -107,8 +105,6 @@ impl Game for TicTacToe {
             .map(|(id, mark)| (id.0.to_string(), i64::from(Some(mark.0) == winner)))
             .collect()
     }
-
-    fn row(&self, (): ()) {}
 
     fn globals(&self, world: &mut World) -> Board {
         let mut x = None;

@@ -1,0 +1,168 @@
+//! What a game replicates: each kind of row declared once ([`Replication`]); the room owns
+//! every query and encodes every kind's rows after each tick.
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::query::{QueryFilter, ROQueryItem, ReadOnlyQueryData};
+use tickroom_shared::snapshot::{Encoder, Kind, MAX_KINDS, Replicate, RowError};
+
+/// A row made from a query, for a kind whose row is not one component: the room queries every
+/// entity that matches [`Query`](Self::Query) and [`Filter`](Self::Filter) after each tick and
+/// sends [`from_query`](Self::from_query)'s row for it. Register it with
+/// [`Replication::rows`].
+///
+/// ```
+/// use bevy_ecs::prelude::*;
+/// use bevy_ecs::query::ROQueryItem;
+/// use tickroom_engine::{PlayerId, QueryRow, Replicate};
+///
+/// #[derive(Component)]
+/// struct Position { x: f32, y: f32 }
+///
+/// #[derive(Replicate)]
+/// #[replicate(kind = "player")]
+/// struct PlayerRow {
+///     id: String,
+///     #[replicate(step = 0.01)]
+///     x: f32,
+///     #[replicate(step = 0.01)]
+///     y: f32,
+/// }
+///
+/// impl QueryRow for PlayerRow {
+///     type Query = (&'static PlayerId, &'static Position);
+///     type Filter = ();
+///     fn from_query((id, pos): ROQueryItem<'_, '_, Self::Query>) -> Self {
+///         PlayerRow { id: id.0.to_string(), x: pos.x, y: pos.y }
+///     }
+/// }
+/// ```
+pub trait QueryRow: Replicate + Send + Sync + 'static {
+    /// The components a row is made from.
+    type Query: ReadOnlyQueryData + 'static;
+    /// Which entities are of this kind beyond having the query's components (`()`: all of
+    /// them; `With<Bullet>`, `Without<Dead>` …).
+    type Filter: QueryFilter + 'static;
+
+    /// The row of one entity.
+    fn from_query(item: ROQueryItem<'_, '_, Self::Query>) -> Self;
+}
+
+/// The kinds of rows a game replicates, in the order it declares them
+/// ([`Game::replicate`](crate::Game::replicate)). Each entity is sent as one row, of the
+/// first kind it matches; its key is the entity's index, and a key that another entity takes
+/// over later (or that changes kind) reaches clients as a new row.
+pub struct Replication<'w> {
+    world: &'w mut World,
+    kinds: Vec<Kind>,
+    collectors: Vec<Box<dyn Collect>>,
+}
+
+impl std::fmt::Debug for Replication<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.kinds.iter().map(|k| k.name))
+            .finish()
+    }
+}
+
+impl<'w> Replication<'w> {
+    pub(crate) fn new(world: &'w mut World) -> Self {
+        Self {
+            world,
+            kinds: Vec::new(),
+            collectors: Vec::new(),
+        }
+    }
+
+    /// Replicates every entity with component `C`, which is its own row (a
+    /// `#[derive(Component, Replicate)]` struct).
+    ///
+    /// # Panics
+    /// If a kind of the same name was declared already, or more than 64 kinds are.
+    pub fn component<C: Component + Replicate + Send + Sync + 'static>(&mut self) -> &mut Self {
+        let state = self.world.query::<(Entity, &C)>();
+        self.add(Kind::of::<C>(), Box::new(ComponentRows { state }))
+    }
+
+    /// Replicates every entity matching `R`'s query as a row built by
+    /// [`QueryRow::from_query`].
+    ///
+    /// # Panics
+    /// If a kind of the same name was declared already, or more than 64 kinds are.
+    pub fn rows<R: QueryRow>(&mut self) -> &mut Self {
+        let state = self.world.query_filtered::<(Entity, R::Query), R::Filter>();
+        self.add(Kind::of::<R>(), Box::new(QueryRows::<R> { state }))
+    }
+
+    fn add(&mut self, kind: Kind, collect: Box<dyn Collect>) -> &mut Self {
+        assert!(
+            self.kinds.iter().all(|k| k.name != kind.name),
+            "two replicated kinds are named {:?}",
+            kind.name
+        );
+        assert!(self.kinds.len() < MAX_KINDS, "at most {MAX_KINDS} kinds");
+        self.kinds.push(kind);
+        self.collectors.push(collect);
+        self
+    }
+
+    pub(crate) fn finish(self) -> (Vec<Kind>, Rows) {
+        (self.kinds, Rows(self.collectors))
+    }
+}
+
+/// Every declared kind's query, owned by the room.
+pub(crate) struct Rows(Vec<Box<dyn Collect>>);
+
+impl Rows {
+    /// Pushes every kind's rows of `world` into `encoder`; returns the rows that did not
+    /// encode.
+    pub(crate) fn collect(&mut self, world: &World, encoder: &mut Encoder) -> usize {
+        self.0
+            .iter_mut()
+            .enumerate()
+            .map(|(kind, c)| c.collect(kind, world, encoder))
+            .sum()
+    }
+}
+
+trait Collect: Send + Sync {
+    fn collect(&mut self, kind: usize, world: &World, encoder: &mut Encoder) -> usize;
+}
+
+fn push<R: Replicate>(
+    encoder: &mut Encoder,
+    kind: usize,
+    entity: Entity,
+    row: &R,
+) -> Result<(), RowError> {
+    encoder.push(kind, entity.index_u32(), entity.generation().to_bits(), row)
+}
+
+struct ComponentRows<C: Component> {
+    state: QueryState<(Entity, &'static C)>,
+}
+
+impl<C: Component + Replicate + Send + Sync> Collect for ComponentRows<C> {
+    fn collect(&mut self, kind: usize, world: &World, encoder: &mut Encoder) -> usize {
+        let mut rejected = 0;
+        for (entity, c) in self.state.iter(world) {
+            rejected += usize::from(push(encoder, kind, entity, c).is_err());
+        }
+        rejected
+    }
+}
+
+struct QueryRows<R: QueryRow> {
+    state: QueryState<(Entity, R::Query), R::Filter>,
+}
+
+impl<R: QueryRow> Collect for QueryRows<R> {
+    fn collect(&mut self, kind: usize, world: &World, encoder: &mut Encoder) -> usize {
+        let mut rejected = 0;
+        for (entity, item) in self.state.iter(world) {
+            rejected += usize::from(push(encoder, kind, entity, &R::from_query(item)).is_err());
+        }
+        rejected
+    }
+}
