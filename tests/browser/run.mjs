@@ -10,6 +10,8 @@
 //   demo         {server}                      two tabs of /demo/: both join or create, one moves, the
 //                                              other sees it
 //   dashboard    {server, adminKey, matchId}   /dashboard shows the live match
+//   shooter      {server}                      the example shooter's page (/shooter/): its three
+//                                              kinds show, and holding fire makes bullets
 import { createServer } from "node:http";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -224,7 +226,30 @@ async function dashboard() {
   }
 }
 
-const scenarios = { "cross-origin": crossOrigin, refused, demo, dashboard };
+async function shooter() {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const poll = { timeout: 20_000, polling: 100 };
+    await page.goto(`${args.server}/shooter/`);
+    const count = (id) => page.evaluate((i) => Number(document.getElementById(i).textContent), id);
+    await page.waitForFunction(() => document.getElementById("ships").textContent === "1", null, poll);
+    const status = await text(page, "#status");
+    const pickups = await count("pickups");
+    // Hold space (fire): bullets appear, then fly off and are gone.
+    await page.keyboard.down(" ");
+    await page.waitForFunction(() => Number(document.getElementById("bullets").textContent) > 0, null, poll);
+    const bullets = await count("bullets");
+    await page.keyboard.up(" ");
+    await page.waitForFunction(() => document.getElementById("bullets").textContent === "0", null, poll);
+    await shot(page, "shooter");
+    console.log(JSON.stringify({ ok: true, status, pickups, bullets, ships: await count("ships") }));
+  } finally {
+    await browser.close();
+  }
+}
+
+const scenarios = { "cross-origin": crossOrigin, refused, demo, dashboard, shooter };
 const run = scenarios[scenario];
 if (!run) fail(`unknown scenario ${scenario}`);
 run().then(
