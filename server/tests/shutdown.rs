@@ -103,7 +103,7 @@ async fn sigterm_drains_saves_results_and_exits_cleanly() {
     let auth = AuthPayload {
         token: token.clone(),
         match_id: None,
-        protocol: Some(2),
+        protocol: Some(tickroom_shared::PROTOCOL_VERSION),
     };
     let mut alice = Client::connect(&server.url, &auth, WAIT).await.unwrap();
     next_named(&mut alice, event::SNAPSHOT).await;
@@ -180,7 +180,7 @@ async fn a_second_signal_exits_at_once() {
     let auth = AuthPayload {
         token,
         match_id: None,
-        protocol: Some(2),
+        protocol: Some(tickroom_shared::PROTOCOL_VERSION),
     };
     let mut alice = Client::connect(&server.url, &auth, WAIT).await.unwrap();
     next_named(&mut alice, event::SNAPSHOT).await;
