@@ -2,6 +2,12 @@
 //! runtime, real clients (the Rust client, and the official JS client through Node).
 #![warn(missing_docs)]
 
+/// docs/GAME_API.md: its code blocks run as this crate's doctests (those that quote a file
+/// instead are checked against it by `tests/examples`).
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/GAME_API.md")]
+pub struct GameApiGuide;
+
 pub mod apt;
 pub mod browser;
 pub mod npm;

@@ -1,7 +1,11 @@
-//! The example game (`server/examples/shooter`), a crate outside the workspace that depends on
-//! the Tickroom crates by path, built and run as a user would: its own tests (a room stepped
-//! without sockets) pass, its own server binary takes the stock flags, and it serves its three
-//! replicated kinds to `@tickroom/client` on the official socket.io-client.
+//! Games outside the workspace, built and run as a user would build theirs:
+//! - the example game (`server/examples/shooter`), a crate that depends on the Tickroom crates
+//!   by path: its own tests (a room stepped without sockets) pass, its own server binary takes
+//!   the stock flags, and it serves its three replicated kinds to `@tickroom/client` on the
+//!   official socket.io-client, and its page to a browser;
+//! - the template (`server/template`), copied to a fresh folder with its placeholders filled
+//!   in as `cargo generate` fills them: it builds, its tests pass, and its server serves its
+//!   page; docs/YOUR_GAME.md quotes its files exactly.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -35,6 +39,34 @@ fn cargo(dir: &Path, args: &[&str]) {
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Waits until the server at `url` is ready.
+async fn wait_ready(url: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !reqwest::get(format!("{url}/readyz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(tokio::time::Instant::now() < deadline, "did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Starts the server binary `bin` on a free port of loopback; killed when dropped.
+fn start(bin: &Path, port: u16) -> tokio::process::Child {
+    Command::new(bin)
+        .args([
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--log-level",
+            "warn",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server")
 }
 
 fn free_port() -> u16 {
@@ -133,4 +165,117 @@ async fn the_shooter_builds_its_own_server_and_serves_three_kinds() {
     assert_eq!(page["ships"], 1, "{page}");
     assert_eq!(page["pickups"], 4, "{page}");
     assert!(page["bullets"].as_u64() >= Some(1), "{page}");
+}
+
+#[tokio::test]
+async fn the_template_builds_from_a_clean_copy() {
+    let template = workspace().join("server/template");
+    let copy = std::env::temp_dir().join(format!("tickroom-template-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_dir(&template, &copy);
+    // What `cargo generate --path server/template` asks for, filled in.
+    let tickroom = workspace().canonicalize().expect("workspace");
+    let manifest = copy.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("{{project-name}}", "my-game")
+        .replace("{{tickroom_path}}", &tickroom.to_string_lossy());
+    assert!(!text.contains("{{"), "a placeholder left: {text}");
+    std::fs::write(&manifest, text).unwrap();
+    std::fs::remove_file(copy.join("cargo-generate.toml")).unwrap();
+    // Tickroom's own lock file pins the same dependency versions (a fresh resolve would do
+    // as well; this keeps the build the one CI has compiled before).
+    std::fs::copy(workspace().join("Cargo.lock"), copy.join("Cargo.lock")).unwrap();
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", workspace().join("target/examples"))
+        .output()
+        .expect("cargo test");
+    assert!(
+        out.status.success(),
+        "the template's tests:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cargo(&copy, &["build", "--quiet"]);
+    let bin = workspace().join("target/examples/debug/my-game");
+    let port = free_port();
+    let _child = start(&bin, port);
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await;
+    let page = reqwest::get(format!("{url}/game/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("rowsOf(\"coin\")"));
+    let bundle = reqwest::get(format!("{url}/client/tickroom.js"))
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
+    let admin = AdminClient::new(&url, "dev-admin-key");
+    assert_eq!(
+        admin
+            .create_match("coins", None, Some(2))
+            .await
+            .unwrap()
+            .game,
+        "coins"
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// Code blocks of the guides that name a file on their first line (`// src/lib.rs`,
+/// `# Cargo.toml`) are that file's text, word for word: YOUR_GAME.md quotes the template that
+/// the test above builds, GAME_API.md the demo games (its other blocks are doctests of
+/// `tickroom-tests`). The guides cannot drift from code that compiles.
+#[test]
+fn the_guides_quote_their_files() {
+    let root = workspace();
+    let quoted = quotes("docs/YOUR_GAME.md", &root.join("server/template"));
+    assert!(
+        quoted >= 5,
+        "YOUR_GAME.md quotes the template {quoted} times"
+    );
+    let quoted = quotes("docs/GAME_API.md", &root);
+    assert!(quoted >= 4, "GAME_API.md quotes the games {quoted} times");
+}
+
+/// Checks the blocks of `doc` that quote a file under `base`; returns how many there are.
+fn quotes(doc: &str, base: &Path) -> usize {
+    let text = std::fs::read_to_string(workspace().join(doc)).unwrap();
+    let mut quoted = 0;
+    for block in text.split("```").skip(1).step_by(2) {
+        let Some((_lang, body)) = block.split_once('\n') else {
+            continue;
+        };
+        let Some((first, rest)) = body.split_once('\n') else {
+            continue;
+        };
+        let Some(file) = first
+            .strip_prefix("// ")
+            .or_else(|| first.strip_prefix("# "))
+            .filter(|f| base.join(f).is_file())
+        else {
+            continue;
+        };
+        let source = std::fs::read_to_string(base.join(file)).unwrap();
+        assert!(
+            source.contains(rest),
+            "{doc} quotes {file}, but this block is not in it:\n{rest}"
+        );
+        quoted += 1;
+    }
+    quoted
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
 }
