@@ -181,7 +181,8 @@ impl Encoder {
     }
 
     /// Adds one row of kind `kind` (whose fields `R` must write). Keys are unique in a
-    /// snapshot, across kinds: of rows pushed with the same key, the first is sent. `tag` tells
+    /// snapshot, across kinds: of rows pushed with the same key, the one of the lowest kind is
+    /// sent (of one kind, any one). `tag` tells
     /// apart the holders of one key over time (an entity's generation): a key whose tag or
     /// kind changed since the previous snapshot is sent as a new row.
     pub fn push<R: Replicate>(
@@ -255,8 +256,8 @@ impl Encoder {
         S: Iterator<Item = (u32, &'a str, u32)> + Clone,
         G: Serialize + ?Sized,
     {
-        // Stable: of rows with one key, the first pushed stays.
-        self.cur.rows.sort_by_key(|r| r.key);
+        // Of rows with one key, the one of the first kind stays (in place: no allocation).
+        self.cur.rows.sort_unstable_by_key(|r| (r.key, r.kind));
         self.cur.rows.dedup_by_key(|r| r.key);
         self.next_acks.clear();
         let mut seats_changed = false;
