@@ -93,27 +93,9 @@ async fn the_shooter_builds_its_own_server_and_serves_three_kinds() {
     }
 
     let port = free_port();
-    let _child = Command::new(&bin)
-        .args([
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--log-level",
-            "warn",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start shooter-server");
+    let _child = start(&bin, port);
     let url = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !reqwest::get(format!("{url}/readyz"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(tokio::time::Instant::now() < deadline, "did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&url).await;
 
     // It offers its game and nothing else: no demo games, no demo page.
     let games: serde_json::Value = reqwest::Client::new()
