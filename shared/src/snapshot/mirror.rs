@@ -188,12 +188,27 @@ impl Mirror {
             self.acks.push((i, seq));
         }
         let mut left = array_len(&mut rd)?;
+        // The server sends changes by ascending key, so a key above the last one read is new
+        // to this delta; only keys out of order are looked for among the others.
+        let mut ascending = true;
         while left > 0 {
             if left < 2 {
                 return Err(DecodeError::Shape);
             }
             let key: u32 = read_uint(&mut rd)?;
-            let mask = read_sint(&mut rd)?;
+            if self.changes.last().is_some_and(|(last, _, _)| *last >= key) {
+                ascending = false;
+                if self.changes.iter().any(|(k, _, _)| *k == key) {
+                    return Err(DecodeError::Shape);
+                }
+            }
+            // A mask with bit 63 set travels as a uint64 beyond i64.
+            let mask = if rd.first() == Some(&0xcf) {
+                let m: u64 = read_uint(&mut rd)?;
+                i128::from(m)
+            } else {
+                i128::from(read_sint(&mut rd)?)
+            };
             // A negative mask is a new row of kind -(mask + 1), whole; a positive one patches
             // the row held under the key, with its kind's fields.
             let (kind, mask, new) = if mask < 0 {
@@ -210,7 +225,7 @@ impl Mirror {
                 (row.kind, mask, false)
             };
             let count = mask.count_ones() as usize;
-            if left - 2 < count || self.changes.iter().any(|(k, _, _)| *k == key) {
+            if left - 2 < count {
                 return Err(DecodeError::Shape);
             }
             self.changes.push((key, mask, new.then_some(kind)));
@@ -225,7 +240,14 @@ impl Mirror {
         for _ in 0..array_len(&mut rd)? {
             let key = read_uint(&mut rd)?;
             // A key is changed or removed, never both.
-            if self.changes.iter().any(|(k, _, _)| *k == key) {
+            let changed = if ascending {
+                self.changes
+                    .binary_search_by_key(&key, |(k, _, _)| *k)
+                    .is_ok()
+            } else {
+                self.changes.iter().any(|(k, _, _)| *k == key)
+            };
+            if changed {
                 return Err(DecodeError::Shape);
             }
             self.removed.push(key);

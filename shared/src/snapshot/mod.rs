@@ -626,6 +626,46 @@ mod tests {
         assert!(Missing::read_rows(m.frame()).is_err(), "no such field");
     }
 
+    /// A mask with bit 63 (a 64-field kind's last field) travels as a uint64 above i64::MAX
+    /// and is read as a mask, not refused.
+    #[test]
+    fn the_sixty_fourth_field_changes() {
+        let mut k = Vec::new();
+        rmp::encode::write_array_len(&mut k, 6).unwrap();
+        rmp::encode::write_uint(&mut k, 1).unwrap();
+        rmp::encode::write_uint(&mut k, 0).unwrap();
+        rmp::encode::write_array_len(&mut k, 1).unwrap();
+        rmp::encode::write_array_len(&mut k, 2).unwrap();
+        rmp::encode::write_str(&mut k, "wide").unwrap();
+        rmp::encode::write_array_len(&mut k, 64).unwrap();
+        for i in 0..64 {
+            rmp::encode::write_array_len(&mut k, 3).unwrap();
+            rmp::encode::write_str(&mut k, &format!("f{i}")).unwrap();
+            rmp::encode::write_nil(&mut k).unwrap();
+            rmp::encode::write_nil(&mut k).unwrap();
+        }
+        rmp::encode::write_array_len(&mut k, 0).unwrap();
+        rmp::encode::write_array_len(&mut k, 1).unwrap();
+        rmp::encode::write_array_len(&mut k, 65).unwrap();
+        for v in 0..=64u64 {
+            rmp::encode::write_uint(&mut k, if v == 0 { 7 } else { 0 }).unwrap();
+        }
+        rmp::encode::write_nil(&mut k).unwrap();
+        let mut m = Mirror::new();
+        m.apply(&Bytes::from(k)).unwrap();
+        // [2, 1, [], [7, 1 << 63, 5], []]
+        let mut d = vec![0x95, 2, 1, 0x90, 0x93, 7, 0xcf];
+        d.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        d.extend_from_slice(&[5, 0x90]);
+        assert!(matches!(
+            m.apply(&Bytes::from(d)).unwrap(),
+            Applied::State { tick: 2, .. }
+        ));
+        let row = &m.frame().rows[&7];
+        assert_eq!(m.frame().value::<u8>(row, 63).unwrap(), 5);
+        assert_eq!(m.frame().value::<u8>(row, 62).unwrap(), 0);
+    }
+
     #[derive(Debug, Clone, PartialEq, Replicate)]
     struct Bullet {
         #[replicate(step = 0.1)]
@@ -813,9 +853,12 @@ mod tests {
             Bullet::read_rows(m.frame()).unwrap(),
             [(5, Bullet { x: 2.0, owner: 1 })]
         );
-        // A mask of 0, a kind the keyframe did not list, a key both changed and removed.
+        // A mask of 0, a kind the keyframe did not list, a key both changed and removed, a
+        // key changed twice, a mask naming a field the pickup does not have.
         for bad in [
             vec![0x95, 3, 2, 0x90, 0x93, 5, 0, 1, 0x90],
+            vec![0x95, 3, 2, 0x90, 0x96, 3, 1, 0xc2, 3, 1, 0xc3, 0x90],
+            vec![0x95, 3, 2, 0x90, 0x93, 3, 0b10, 0xc2, 0x90],
             vec![0x95, 3, 2, 0x90, 0x93, 9, 0xfd, 1, 0x90],
             vec![0x95, 3, 2, 0x90, 0x93, 3, 1, 0xc2, 0x91, 3],
         ] {
