@@ -166,3 +166,29 @@ impl<R: QueryRow> Collect for QueryRows<R> {
         rejected
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Component, Replicate)]
+    struct Bullet {
+        x: f32,
+    }
+
+    #[derive(Component, Replicate)]
+    #[replicate(kind = "bullet")]
+    struct Shell {
+        x: f32,
+    }
+
+    /// Two kinds under one name would be one kind to every client: refused when the room is
+    /// built, as GAME_API.md says.
+    #[test]
+    #[should_panic(expected = "two replicated kinds are named \"bullet\"")]
+    fn two_kinds_of_one_name_are_refused() {
+        let mut world = World::new();
+        let mut rep = Replication::new(&mut world);
+        rep.component::<Bullet>().component::<Shell>();
+    }
+}

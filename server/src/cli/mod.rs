@@ -13,7 +13,8 @@
 //!
 //! [`run`] parses the command line (`serve`, the default, and `mint-token`), sets up logging,
 //! raises the descriptor limit, binds, and serves until SIGINT or SIGTERM, then drains.
-//! [`Cli`] is the same for an embedder that owns its tokio runtime or its arguments.
+//! [`Cli`] is the same for an embedder that owns its tokio runtime or its arguments
+//! (`Cli::parse_from(args)`, then [`Cli::run`]).
 //!
 //! # Layout
 //! - `args`: [`ServeArgs`] and [`LogArgs`], the flags and variables mapped onto [`Config`].
@@ -94,7 +95,7 @@ pub fn run_with(
     catalog: Catalog,
     customize: impl FnOnce(ServerBuilder) -> ServerBuilder,
 ) -> anyhow::Result<()> {
-    let cli = Cli::parse_args();
+    let cli = Cli::parse();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,22 +104,6 @@ pub fn run_with(
 }
 
 impl Cli {
-    /// The process's command line, parsed (exits on `--help`, `--version` and usage errors).
-    pub fn parse_args() -> Self {
-        Self::parse_from_args(std::env::args_os())
-    }
-
-    /// `args` parsed as a command line (its first item is the binary's name, which usage
-    /// and errors show); exits on `--help`, `--version` and usage errors, as
-    /// [`parse_args`](Self::parse_args).
-    pub fn parse_from_args<I, T>(args: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        <Self as Parser>::parse_from(args)
-    }
-
     /// Runs the command with `catalog`'s games: serves until SIGINT or SIGTERM (a second
     /// signal exits at once), or prints a token. Call it inside a tokio runtime.
     pub async fn run(self, catalog: Catalog) -> anyhow::Result<()> {
@@ -224,5 +209,39 @@ async fn signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server with no game refuses to build, with an error that says what to do.
+    #[tokio::test]
+    async fn a_server_without_games_refuses_to_build() {
+        let err = Server::builder(crate::Config::default())
+            .games(Catalog::new())
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, crate::ServeError::NoGames), "{err}");
+        assert!(err.to_string().contains(".games(catalog)"), "{err}");
+    }
+
+    /// `mint-token` and the serve flags parse from a command line, as the binary's do.
+    #[test]
+    fn the_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "my-game",
+            "--max-rooms",
+            "3",
+            "mint-token",
+            "--match",
+            "m",
+            "--player",
+            "p",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::MintToken { .. })));
+        assert_eq!(cli.config.into_config().unwrap().matches.max_rooms, 3);
     }
 }
