@@ -273,6 +273,35 @@ pub async fn snapshot_where<S: FromFrame>(
     }
 }
 
+/// The workspace's root folder.
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the cargo running these tests with `args`, from the workspace's root, building into
+/// `target/<target>`: a folder of its own, so it never waits on the build running the test.
+/// Returns its stdout; panics with its output when it fails.
+pub fn cargo<S: AsRef<std::ffi::OsStr>>(target: &str, args: &[S]) -> String {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(workspace_dir())
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace_dir().join("target").join(target),
+        )
+        .output()
+        .expect("run cargo");
+    let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+    assert!(
+        out.status.success(),
+        "cargo {}:\n{}{}",
+        shown.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The JS test client's folder.
 pub fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("js")

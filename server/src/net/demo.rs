@@ -48,16 +48,9 @@ const DEV_MATCH_SEATS: u32 = 16;
 /// development keys the endpoint pages join through.
 pub(crate) fn routes(state: Arc<NetState>) -> Router {
     let demo = state.directory.games().any(|g| g == DEMO_GAME);
-    let home: &'static str = if demo {
-        HOME_WITH_DEMO.get_or_init(|| HOME.replace("{demo}", DEMO_LINE))
-    } else {
-        HOME_WITHOUT_DEMO.get_or_init(|| HOME.replace("{demo}", ""))
-    };
+    let home = axum::response::Html(HOME.replace("{demo}", if demo { DEMO_LINE } else { "" }));
     let pages = Router::new()
-        .route(
-            "/",
-            get(move || async move { page("text/html; charset=utf-8", home) }),
-        )
+        .route("/", get(move || std::future::ready(home.clone())))
         .route("/client/tickroom.js", get(|| async { page(JS, CLIENT_JS) }));
     let pages = if demo {
         pages.merge(demo_pages())
@@ -73,9 +66,6 @@ pub(crate) fn routes(state: Arc<NetState>) -> Router {
             .with_state(state),
     )
 }
-
-static HOME_WITH_DEMO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-static HOME_WITHOUT_DEMO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// `/demo/` and its scripts.
 fn demo_pages() -> Router {

@@ -18,27 +18,20 @@ use tokio::process::Command;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    tickroom_tests::workspace_dir()
 }
 
-/// Runs cargo for the crate at `dir` (its own workspace and lock file) in a target folder of
-/// its own, so it never waits on the build running this test.
+/// Runs cargo for the crate at `dir` (its own workspace and lock file) in the examples'
+/// target folder, with its lock file as it is.
 fn cargo(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(args)
-        .arg("--locked")
-        .arg("--manifest-path")
-        .arg(dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", workspace().join("target/examples"))
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "cargo {} in {}:\n{}",
-        args.join(" "),
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let manifest = dir.join("Cargo.toml");
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.extend([
+        "--locked".as_ref(),
+        "--manifest-path".as_ref(),
+        manifest.as_os_str(),
+    ]);
+    tickroom_tests::cargo("examples", &all);
 }
 
 /// Waits until the server at `url` is ready.
@@ -168,17 +161,15 @@ async fn the_template_builds_from_a_clean_copy() {
     // Tickroom's own lock file pins the same dependency versions (a fresh resolve would do
     // as well; this keeps the build the one CI has compiled before).
     std::fs::copy(workspace().join("Cargo.lock"), copy.join("Cargo.lock")).unwrap();
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["test", "--quiet", "--manifest-path"])
-        .arg(&manifest)
-        .env("CARGO_TARGET_DIR", workspace().join("target/examples"))
-        .output()
-        .expect("cargo test");
-    assert!(
-        out.status.success(),
-        "the template's tests:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    // No --locked: the copy's lock file is Tickroom's, which cargo trims to the template's.
+    let _ = tickroom_tests::cargo(
+        "examples",
+        &[
+            "test".as_ref(),
+            "--quiet".as_ref(),
+            "--manifest-path".as_ref(),
+            manifest.as_os_str(),
+        ],
     );
     cargo(&copy, &["build", "--quiet"]);
     let bin = workspace().join("target/examples/debug/my-game");

@@ -4,7 +4,6 @@
 //! game that depends on the Tickroom crates from a registry or a vendored copy builds.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The crates a game or a client depends on, by name and folder.
 const CRATES: &[(&str, &str)] = &[
@@ -18,24 +17,11 @@ const CRATES: &[(&str, &str)] = &[
 ];
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    tickroom_tests::workspace_dir()
 }
 
 fn cargo(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(workspace())
-        // Its own target folder: the package step never waits on the build running this test.
-        .env("CARGO_TARGET_DIR", workspace().join("target/package-check"))
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "cargo {}:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    tickroom_tests::cargo("package-check", args)
 }
 
 #[test]

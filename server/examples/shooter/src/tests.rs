@@ -10,6 +10,15 @@ use tickroom_shared::snapshot::{Applied, Replicate};
 
 use super::*;
 
+/// Holding fire toward `aim`, standing still.
+fn standing_fire(aim: f32) -> ShooterInput {
+    ShooterInput {
+        dir: [0.0, 0.0],
+        aim,
+        fire: true,
+    }
+}
+
 struct Match {
     room: Room<Shooter>,
     mirror: Mirror,
@@ -90,14 +99,7 @@ fn a_shot_flies_hits_and_is_gone() {
     m.place("ann", 20.0, 50.0);
     m.place("bob", 35.0, 50.0);
     let ann_key = m.room.entity_of("ann").unwrap().index_u32();
-    m.input(
-        "ann",
-        ShooterInput {
-            dir: [0.0, 0.0],
-            aim: 0.0,
-            fire: true,
-        },
-    );
+    m.input("ann", standing_fire(0.0));
     m.tick();
     let bullets = m.bullets();
     assert_eq!(bullets.len(), 1, "one shot");
@@ -131,14 +133,7 @@ fn bullets_that_miss_are_gone_after_their_life() {
     let mut m = Match::new(&["ann"]);
     m.place("ann", 50.0, 50.0);
     // Fire once, straight up, then stop.
-    m.input(
-        "ann",
-        ShooterInput {
-            dir: [0.0, 0.0],
-            aim: std::f32::consts::FRAC_PI_2,
-            fire: true,
-        },
-    );
+    m.input("ann", standing_fire(std::f32::consts::FRAC_PI_2));
     m.tick();
     m.input("ann", ShooterInput::default());
     let key = m.bullets()[0].0;
@@ -164,14 +159,7 @@ fn a_ship_at_zero_comes_back_whole_and_its_sinker_scores() {
     m.room.world_mut().get_mut::<Ship>(bob).unwrap().hp = DAMAGE;
     m.place("ann", 20.0, 50.0);
     m.place("bob", 30.0, 50.0);
-    m.input(
-        "ann",
-        ShooterInput {
-            dir: [0.0, 0.0],
-            aim: 0.0,
-            fire: true,
-        },
-    );
+    m.input("ann", standing_fire(0.0));
     m.tick();
     m.input("ann", ShooterInput::default());
     for _ in 0..10 {
