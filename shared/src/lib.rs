@@ -10,6 +10,8 @@
 //! - [`error`]: [`ErrorCode`], the machine-readable codes sent in CONNECT_ERROR and `error` events.
 //! - [`token`]: [`MatchClaims`] and the HS256 [`TokenKey`] that signs and verifies them.
 //! - [`wire`]: Socket.IO msgpack packets and the strict decoding of an event's `[name, arg]`.
+//! - [`input`]: the [`Input`](input::Input) trait and derive: a game's input type, the bounds
+//!   the engine checks and the schema clients are typed from.
 //! - [`limits`]: protocol-level bounds (identifier lengths, tick-rate range).
 //! - [`snapshot`]: keyframes and deltas: the [`Encoder`](snapshot::Encoder) the server writes
 //!   them with and the [`Mirror`] clients rebuild state with.
@@ -29,6 +31,7 @@
 extern crate self as tickroom_shared;
 
 pub mod error;
+pub mod input;
 pub mod limits;
 pub mod protocol;
 pub mod snapshot;

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tickroom_shared::input::{Input, InputSchema};
 use tokio_util::sync::CancellationToken;
 
 use crate::driver::{self, SnapshotSink, SpawnParams, Spawned};
@@ -24,6 +25,7 @@ pub struct Catalog {
 struct Entry {
     factory: Arc<Factory>,
     rules: MatchRules,
+    input: Arc<InputSchema>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -42,11 +44,19 @@ impl Catalog {
     pub fn with<G: Game>(mut self, game: G) -> Self {
         let name = game.name();
         let rules = game.match_rules();
+        let input = Arc::new(<G::Input as Input>::schema());
         let game = Arc::new(game);
         let factory: Arc<Factory> = Arc::new(move |params, sink, metrics, stop| {
             driver::spawn(game.clone(), params, sink, metrics, stop)
         });
-        self.games.insert(name, Entry { factory, rules });
+        self.games.insert(
+            name,
+            Entry {
+                factory,
+                rules,
+                input,
+            },
+        );
         self
     }
 
@@ -63,6 +73,11 @@ impl Catalog {
     /// How matchmaking fills matches of `name` ([`Game::match_rules`]).
     pub fn rules(&self, name: &str) -> Option<MatchRules> {
         self.games.get(name).map(|e| e.rules)
+    }
+
+    /// The input schema of `name` ([`Game::Input`]): what its clients send.
+    pub fn input_schema(&self, name: &str) -> Option<&InputSchema> {
+        self.games.get(name).map(|e| &*e.input)
     }
 
     /// Builds a room of the game `name` (see [`driver::spawn`]); `None` for an unknown game.

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::Serialize;
 use tickroom_shared::EndReason;
+use tickroom_shared::input::{Input, InvalidInput};
 
 use crate::replication::Replication;
 
@@ -117,14 +118,6 @@ pub struct Controls<I: Send + Sync + 'static> {
     pub seq: u32,
 }
 
-/// An input the game refused; `reason` is logged, the client gets `invalid_input`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid input: {reason}")]
-pub struct InvalidInput {
-    /// Why, for logs.
-    pub reason: &'static str,
-}
-
 /// How matchmaking fills a match of a game ([`Game::match_rules`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MatchRules {
@@ -147,8 +140,11 @@ pub struct IncompleteStart {
 
 /// A game that rooms can run. See `docs/GAME_API.md` for a walk-through with the arena.
 pub trait Game: Send + Sync + 'static {
-    /// One player input as it arrives on the wire (a msgpack map).
-    type Input: DeserializeOwned + Default + Clone + Send + Sync + 'static;
+    /// One player input as it arrives on the wire (a msgpack map): a struct that derives
+    /// [`Input`](tickroom_shared::input::Input), whose declared bounds (finite floats,
+    /// `#[input(range = ...)]`, `bits`, `max_len`) the engine checks before
+    /// [`validate`](Self::validate).
+    type Input: Input;
     /// State that is not per entity (a board, a score, a phase), sent whole in every snapshot.
     /// `()` for none.
     type Globals: Serialize + Send + 'static;
@@ -162,8 +158,9 @@ pub trait Game: Send + Sync + 'static {
         MatchRules::default()
     }
 
-    /// Checks an input's values after decoding, before it is queued. Runs on the connection's
-    /// task, not in the tick.
+    /// Checks what the input's declared bounds cannot say, after decoding and those bounds,
+    /// before it is queued; the client gets `invalid_input` with `reason`. Runs on the
+    /// connection's task, not in the tick. Accepts every input by default.
     fn validate(&self, _input: &Self::Input) -> Result<(), InvalidInput> {
         Ok(())
     }

@@ -52,11 +52,14 @@ pub use driver::{
 };
 pub use game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, IncompleteStart,
-    InvalidInput, MatchControl, MatchRules, PlayerId, Players, TickInfo,
+    MatchControl, MatchRules, PlayerId, Players, TickInfo,
 };
 pub use metrics::RoomMetrics;
 pub use replication::{QueryRow, Replication};
 pub use room::{PushOutcome, Room, RoomConfig};
+/// A game's input type and its declared bounds (and `#[derive(Input)]`, with
+/// `tickroom-shared` a dependency of the game's crate); see [`Game::Input`].
+pub use tickroom_shared::input::{Input, InvalidInput};
 /// A kind of replicated row declared as a struct (and `#[derive(Replicate)]`, with
 /// `tickroom-shared` a dependency of the game's crate); see [`Game::replicate`].
 pub use tickroom_shared::snapshot::Replicate;

@@ -24,6 +24,7 @@ mod args;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tickroom_engine::Catalog;
+use tickroom_shared::input::InputSchema;
 use tickroom_shared::{MatchClaims, Role, TokenKey};
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +73,19 @@ enum Command {
         #[arg(long)]
         instance: Option<String>,
     },
+    /// Print a TypeScript module declaring each game's input type (its `#[derive(Input)]`)
+    /// and its schema, for `@tickroom/client`'s `inputSchema` option.
+    InputTypes,
+}
+
+/// The TypeScript module `input-types` prints; an error when two games' different input
+/// types share a name.
+pub fn input_types(catalog: &Catalog) -> anyhow::Result<String> {
+    let games: Vec<(&str, InputSchema)> = catalog
+        .names()
+        .filter_map(|name| Some((name, catalog.input_schema(name)?.clone())))
+        .collect();
+    tickroom_shared::input::typescript_module(&games).map_err(anyhow::Error::msg)
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -117,8 +131,14 @@ impl Cli {
         catalog: Catalog,
         customize: impl FnOnce(ServerBuilder) -> ServerBuilder,
     ) -> anyhow::Result<()> {
+        let command = self.command.unwrap_or(Command::Serve);
+        if let Command::InputTypes = command {
+            print!("{}", input_types(&catalog)?);
+            return Ok(());
+        }
         let config = self.config.into_config()?;
-        match self.command.unwrap_or(Command::Serve) {
+        match command {
+            Command::InputTypes => unreachable!("printed above"),
             Command::MintToken {
                 match_id,
                 player,

@@ -430,8 +430,14 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
             Ok(()) => {}
             Err(InputError::Decode(_)) => send_error(&s, ErrorCode::BadPayload, app),
             Err(InputError::Invalid(e)) => {
-                tracing::debug!(sid = %s.id, reason = e.reason, "input refused by the game");
-                send_error(&s, ErrorCode::InvalidInput, app);
+                tracing::debug!(sid = %s.id, reason = %e.reason, "input refused");
+                app.metrics.error(ErrorCode::InvalidInput);
+                // The reason is the message: which field, and what it must be.
+                let msg = ErrorMsg {
+                    code: ErrorCode::InvalidInput.as_str().to_owned(),
+                    message: e.reason.into_owned(),
+                };
+                let _ = s.emit(event::ERROR, &msg);
             }
             Err(InputError::InboxFull) => send_error(&s, ErrorCode::InboxFull, app),
             // The match is ending; its end message and disconnect are on their way.

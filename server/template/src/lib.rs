@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 use tickroom_engine::{
-    Controls, Game, GameSystems, InvalidInput, PlayerId, QueryRow, Replicate, Replication, TickInfo,
+    Controls, Game, GameSystems, Input, PlayerId, QueryRow, Replicate, Replication, TickInfo,
 };
 
 /// The map is the square `0..SIZE` × `0..SIZE`.
@@ -19,11 +19,13 @@ pub const REACH: f32 = 1.5;
 /// Coins on the map at any time.
 pub const COINS: u32 = 5;
 
-/// A player's input: where to move, each component in `-1..=1`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// A player's input. The engine refuses one outside its declared bounds before the game
+/// sees it; `cargo run -- input-types` prints it as TypeScript for a client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Input)]
 #[serde(deny_unknown_fields)]
 pub struct Move {
     /// The direction, `[x, y]`.
+    #[input(range = -1.0..=1.0)]
     pub dir: [f32; 2],
 }
 
@@ -88,16 +90,6 @@ impl Game for Coins {
 
     fn name(&self) -> &'static str {
         "coins"
-    }
-
-    fn validate(&self, input: &Move) -> Result<(), InvalidInput> {
-        if input.dir.iter().all(|d| (-1.0..=1.0).contains(d)) {
-            Ok(())
-        } else {
-            Err(InvalidInput {
-                reason: "dir components must be numbers within -1..=1",
-            })
-        }
     }
 
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
@@ -209,14 +201,9 @@ mod tests {
 
     #[test]
     fn out_of_range_moves_are_refused() {
-        assert!(Coins.validate(&Move { dir: [2.0, 0.0] }).is_err());
-        assert!(
-            Coins
-                .validate(&Move {
-                    dir: [f32::NAN, 0.0]
-                })
-                .is_err()
-        );
-        assert!(Coins.validate(&Move { dir: [1.0, -1.0] }).is_ok());
+        // What the engine checks before the game sees an input: the declared bounds.
+        assert!(Move { dir: [2.0, 0.0] }.check().is_err());
+        assert!(Move { dir: [f32::NAN, 0.0] }.check().is_err());
+        assert!(Move { dir: [1.0, -1.0] }.check().is_ok());
     }
 }

@@ -1,4 +1,5 @@
-//! `#[derive(Replicate)]`: a game's replicated row, declared as a struct.
+//! Tickroom's derive macros: `#[derive(Replicate)]`, a game's replicated row declared as a struct,
+//! and `#[derive(Input)]`, its input type (see `input.rs`).
 //!
 //! The struct's named fields are the row's fields, in declaration order and by their names;
 //! the derive writes `tickroom_shared::snapshot::Replicate` for it, so the server encodes rows
@@ -12,6 +13,8 @@
 //! - `#[replicate(angle_bits = 8)]`: an angle in radians in 8 bits (`step` = 2π / 256,
 //!   `modulo` = 256); clients get it back in `0..2π`.
 
+mod input;
+
 use proc_macro::TokenStream;
 use quote::quote;
 use syn::{Data, DeriveInput, Fields, parse_macro_input};
@@ -22,6 +25,18 @@ use syn::{Data, DeriveInput, Fields, parse_macro_input};
 pub fn derive_replicate(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match expand(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Derives `tickroom_shared::input::Input` (and `InputValue`) for a struct with named fields:
+/// `#[input(range = LO..=HI)]`, `#[input(bits = MASK)]` and `#[input(max_len = N)]` on a
+/// field declare the bounds the engine checks. See `tickroom_shared::input`.
+#[proc_macro_derive(Input, attributes(input))]
+pub fn derive_input(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match input::expand(&input) {
         Ok(tokens) => tokens.into(),
         Err(e) => e.to_compile_error().into(),
     }

@@ -50,26 +50,39 @@ async fn malformed_and_invalid_inputs_get_error_codes() {
         .await
         .unwrap();
     expect_error(&mut mallory, "bad_payload").await;
-    // values the game refuses: NaN, out of range, unknown buttons
-    for input in [
-        ArenaInput {
-            dir: [f32::NAN, 0.0],
-            buttons: 0,
-        },
-        ArenaInput {
-            dir: [5.0, 0.0],
-            buttons: 0,
-        },
-        ArenaInput {
-            dir: [0.0, 0.0],
-            buttons: 0x80,
-        },
+    // values outside the input's declared bounds: NaN, out of range, unknown buttons; the
+    // message says which field and what it must be
+    for (input, reason) in [
+        (
+            ArenaInput {
+                dir: [f32::NAN, 0.0],
+                buttons: 0,
+            },
+            "dir: numbers must be finite",
+        ),
+        (
+            ArenaInput {
+                dir: [5.0, 0.0],
+                buttons: 0,
+            },
+            "dir: numbers must be within -1..=1",
+        ),
+        (
+            ArenaInput {
+                dir: [0.0, 0.0],
+                buttons: 0x80,
+            },
+            "buttons: only bits 0b11 may be set",
+        ),
     ] {
         mallory
             .emit(event::INPUT, &InputMsg { seq: 1, input })
             .await
             .unwrap();
-        expect_error(&mut mallory, "invalid_input").await;
+        let e = next_named(&mut mallory, event::ERROR).await.unwrap();
+        let e = e.error().unwrap();
+        assert_eq!(e.code, "invalid_input");
+        assert_eq!(e.message, reason);
     }
     // an event the server does not know
     mallory

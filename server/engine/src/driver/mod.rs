@@ -41,9 +41,10 @@ pub use clock::{Due, TickClock};
 pub use handle::MatchState;
 pub use stats::RoomStats;
 
-use crate::game::{Game, InvalidInput};
+use crate::game::Game;
 use crate::metrics::RoomMetrics;
 use crate::room::{Room, RoomConfig};
+use tickroom_shared::input::InvalidInput;
 
 /// A boxed, sendable future, as [`SnapshotSink`] and [`RoomControl::closed`] return.
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;

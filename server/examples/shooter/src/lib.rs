@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 use tickroom_engine::{
-    Controls, Game, GameSystems, InvalidInput, PlayerId, QueryRow, Replicate, Replication, TickInfo,
+    Controls, Game, GameSystems, Input, PlayerId, QueryRow, Replicate, Replication, TickInfo,
 };
 
 /// The game's name, as matches are created with.
@@ -46,12 +46,16 @@ pub const PICKUP_RESPAWN: f64 = 5.0;
 pub const PICKUPS: [(f32, f32); 4] = [(25.0, 25.0), (75.0, 25.0), (25.0, 75.0), (75.0, 75.0)];
 
 /// A player's controls, held until the next input.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Its bounds are declared (the engine refuses an input outside them before the game sees
+/// it) and `shooter-server input-types` prints it as TypeScript for the page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Input)]
 #[serde(deny_unknown_fields)]
 pub struct ShooterInput {
-    /// Where to move, `[x, y]`, each in `-1..=1`; a longer vector is shortened to 1.
+    /// Where to move, `[x, y]`; a longer vector is shortened to 1.
+    #[input(range = -1.0..=1.0)]
     pub dir: [f32; 2],
-    /// Where the ship points and fires, in radians.
+    /// Where the ship points and fires, in radians (any finite number).
     #[serde(default)]
     pub aim: f32,
     /// Fire while held (one shot every [`FIRE_COOLDOWN`]).
@@ -153,22 +157,6 @@ impl Game for Shooter {
 
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    fn validate(&self, input: &ShooterInput) -> Result<(), InvalidInput> {
-        let [x, y] = input.dir;
-        if !(-1.0..=1.0).contains(&x) || !(-1.0..=1.0).contains(&y) {
-            // NaN fails `contains` too.
-            return Err(InvalidInput {
-                reason: "dir components must be numbers within -1..=1",
-            });
-        }
-        if !input.aim.is_finite() {
-            return Err(InvalidInput {
-                reason: "aim must be finite",
-            });
-        }
-        Ok(())
     }
 
     fn build(&self, world: &mut World, schedule: &mut Schedule) {

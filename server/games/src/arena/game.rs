@@ -6,15 +6,15 @@
 use bevy_ecs::prelude::*;
 
 use crate::arena::{
-    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, BUTTONS_ALL, NAME,
-    PLAYER_RADIUS, SIZE, SPEED,
+    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, NAME, PLAYER_RADIUS, SIZE,
+    SPEED,
 };
 
 use std::time::Duration;
 
 use tickroom_engine::{
-    Controls, Game, GameSystems, IncompleteStart, InvalidInput, MatchRules, PlayerId, QueryRow,
-    Replication, TickInfo,
+    Controls, Game, GameSystems, IncompleteStart, MatchRules, PlayerId, QueryRow, Replication,
+    TickInfo,
 };
 
 /// A disc's centre.
@@ -47,26 +47,6 @@ impl Game for Arena {
                 after: Duration::from_secs(10),
             }),
         }
-    }
-
-    fn validate(&self, input: &ArenaInput) -> Result<(), InvalidInput> {
-        let [x, y] = input.dir;
-        if !x.is_finite() || !y.is_finite() {
-            return Err(InvalidInput {
-                reason: "dir must be finite",
-            });
-        }
-        if !(-1.0..=1.0).contains(&x) || !(-1.0..=1.0).contains(&y) {
-            return Err(InvalidInput {
-                reason: "dir components must be within -1..=1",
-            });
-        }
-        if input.buttons & !BUTTONS_ALL != 0 {
-            return Err(InvalidInput {
-                reason: "unknown button bits",
-            });
-        }
-        Ok(())
     }
 
     fn build(&self, _world: &mut World, schedule: &mut Schedule) {
@@ -182,6 +162,7 @@ mod tests {
 
     use crate::arena::ArenaState;
     use bytes::Bytes;
+    use tickroom_engine::Input as _;
     use tickroom_shared::{Mirror, Snapshot};
 
     use super::*;
@@ -329,12 +310,12 @@ mod tests {
     }
 
     #[test]
-    fn validation() {
+    fn declared_input_bounds() {
         let ok = ArenaInput {
             dir: [0.5, -1.0],
             buttons: BUTTON_BRAKE,
         };
-        assert!(Arena.validate(&ok).is_ok());
+        assert!(ok.check().is_ok());
         for bad in [
             ArenaInput {
                 dir: [f32::NAN, 0.0],
@@ -353,7 +334,8 @@ mod tests {
                 buttons: 0x80,
             },
         ] {
-            assert!(Arena.validate(&bad).is_err(), "{bad:?}");
+            // The engine runs this check on every input before the game sees it.
+            assert!(bad.check().is_err(), "{bad:?}");
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use tickroom_shared::input::Input;
 use tickroom_shared::snapshot::{Frame, FromFrame, Replicate};
 use tickroom_shared::wire::DecodeError;
 
@@ -34,14 +35,16 @@ pub const BUTTON_BRAKE: u8 = 2;
 pub const BUTTONS_ALL: u8 = BUTTON_BOOST | BUTTON_BRAKE;
 
 /// A player's held controls. The server keeps applying the last input until the next arrives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Input)]
 #[serde(deny_unknown_fields)]
 pub struct ArenaInput {
-    /// Desired direction `[x, y]`, each finite and in `-1..=1`; the server normalises a vector
-    /// longer than 1.
+    /// Desired direction `[x, y]`; the server shortens a vector longer than 1 to 1, and a
+    /// shorter one moves proportionally slower.
+    #[input(range = -1.0..=1.0)]
     pub dir: [f32; 2],
-    /// Button bits ([`BUTTON_BOOST`], [`BUTTON_BRAKE`]).
+    /// Button bits ([`BUTTON_BOOST`], [`BUTTON_BRAKE`]); others are refused.
     #[serde(default)]
+    #[input(bits = BUTTONS_ALL)]
     pub buttons: u8,
 }
 

@@ -4,9 +4,7 @@
 use crate::tictactoe::{Board, EMPTY, Move, NAME, O, X};
 use bevy_ecs::prelude::*;
 
-use tickroom_engine::{
-    AppliedInputs, Game, GameSystems, InvalidInput, MatchControl, MatchRules, PlayerId,
-};
+use tickroom_engine::{AppliedInputs, Game, GameSystems, MatchControl, MatchRules, PlayerId};
 
 /// The mark a player plays with.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +54,6 @@ impl Game for TicTacToe {
             players: Some(2),
             start_incomplete: None,
         }
-    }
-
-    fn validate(&self, input: &Move) -> Result<(), InvalidInput> {
-        if input.cell > 8 {
-            return Err(InvalidInput {
-                reason: "cell must be within 0..=8",
-            });
-        }
-        Ok(())
     }
 
     fn build(&self, world: &mut World, schedule: &mut Schedule) {

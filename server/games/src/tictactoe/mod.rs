@@ -10,6 +10,7 @@ mod game;
 pub use game::*;
 
 use serde::{Deserialize, Serialize};
+use tickroom_shared::input::Input;
 
 use tickroom_shared::snapshot::{Frame, FromFrame};
 use tickroom_shared::wire::DecodeError;
@@ -25,10 +26,11 @@ pub const X: u8 = 1;
 pub const O: u8 = 2;
 
 /// A move: mark `cell` (0–8, row by row from the top left).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Input)]
 #[serde(deny_unknown_fields)]
 pub struct Move {
-    /// The cell to mark.
+    /// The cell to mark, row by row from the top left.
+    #[input(range = 0..=8)]
     pub cell: u8,
 }
 
