@@ -118,7 +118,6 @@ pub struct InputField {
     pub doc: String,
     /// What its value must be.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "ts", ts(rename = "type"))]
     pub ty: InputType,
 }
 

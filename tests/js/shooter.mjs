@@ -3,20 +3,31 @@
 // fires. The state store rebuilds the three kinds — ships, bullets, pickups — from the
 // keyframes' schema alone, with no game code.
 //
-// Usage: node shooter.mjs <server-url> <token-ann> <token-bob>
+// Ann's client checks her inputs against the shooter's input schema (what
+// `shooter-server input-types --json` printed): an input the server would refuse throws
+// before it is sent.
+//
+// Usage: node shooter.mjs <server-url> <token-ann> <token-bob> <input-schemas.json>
 // Prints one JSON line with what it saw; exits 1 on failure.
-import { connect } from "../../clients/js/dist/index.js";
+import { readFileSync } from "node:fs";
+import { connect, TickroomError } from "../../clients/js/dist/index.js";
 
-const [url, annToken, bobToken] = process.argv.slice(2);
+const [url, annToken, bobToken, schemasPath] = process.argv.slice(2);
+const schemas = JSON.parse(readFileSync(schemasPath, "utf8"));
 const fail = (why) => {
   console.error(`FAIL: ${why}`);
   process.exit(1);
 };
 setTimeout(() => fail(`timed out: ${JSON.stringify(seen)}`), 25_000).unref();
 
-const ann = connect(url, annToken, { reconnection: false });
+const ann = connect(url, annToken, { reconnection: false, inputSchema: schemas.shooter });
 const bob = connect(url, bobToken, { reconnection: false });
-const seen = { kinds: [], bulletsAdded: 0, bulletsRemoved: 0, pickups: 0, ships: 0, bobHp: null, owners: [], errors: [] };
+const seen = { kinds: [], bulletsAdded: 0, bulletsRemoved: 0, pickups: 0, ships: 0, bobHp: null, owners: [], errors: [], refusedLocally: null };
+try {
+  ann.sendInput({ dir: [0, 0], aim: Number.NaN });
+} catch (e) {
+  if (e instanceof TickroomError) seen.refusedLocally = `${e.code}: ${e.message}`;
+}
 for (const c of [ann, bob]) c.on("error", (e) => seen.errors.push(e.code));
 
 // Bullets as bob's store sees them: added and removed once each, by kind.

@@ -11,12 +11,14 @@ import {
   type AuthPayload,
   type ErrorCode,
   type ErrorMsg,
+  type InputSchema,
   type MatchEnd,
   type Presence,
   type Shutdown,
   type Announcement,
   type Welcome,
 } from "./protocol.js";
+import { checkInput } from "./input.js";
 import { StateStore, type Applied, type SnapshotMsg } from "./state.js";
 
 /**
@@ -107,6 +109,11 @@ export interface ConnectOptions {
   transports?: ("polling" | "websocket")[];
   /** Any other socket.io-client option. */
   io?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * The game's input schema (from the server's `input-types` command): `sendInput` then
+   * checks each input as the server would and throws instead of sending one it would refuse.
+   */
+  inputSchema?: InputSchema;
 }
 
 type Listeners = { [E in keyof ClientEvents]: Set<ClientEvents[E]> };
@@ -123,6 +130,7 @@ export class TickroomClient<I = unknown> {
   private readonly sentAt = new Map<number, number>();
   private lastLatency: number | null = null;
   private lastSnapshot: Applied | null = null;
+  private readonly inputSchema: InputSchema | null;
   private readonly listeners: Listeners = {
     welcome: new Set(),
     snapshot: new Set(),
@@ -135,6 +143,7 @@ export class TickroomClient<I = unknown> {
   };
 
   constructor(url: string, token: string, opts: ConnectOptions = {}) {
+    this.inputSchema = opts.inputSchema ?? null;
     const auth: AuthPayload = { token, protocol: PROTOCOL_VERSION };
     if (opts.matchId !== undefined) auth.match_id = opts.matchId;
     const options: Partial<ManagerOptions & SocketOptions> = {
@@ -225,9 +234,15 @@ export class TickroomClient<I = unknown> {
 
   /**
    * Sends one input with the next sequence number and returns it. Inputs sent while
-   * disconnected are queued by socket.io-client and sent on reconnection.
+   * disconnected are queued by socket.io-client and sent on reconnection. With the
+   * `inputSchema` option, an input the server would refuse is not sent: this throws a
+   * `TickroomError` with the server's code (`bad_payload` or `invalid_input`) and reason.
    */
   sendInput(input: I): number {
+    if (this.inputSchema !== null) {
+      const problem = checkInput(this.inputSchema, input);
+      if (problem !== null) throw new TickroomError(problem.code, problem.reason, false);
+    }
     const seq = ++this.seq;
     if (this.sentAt.size < 1024) this.sentAt.set(seq, now());
     this.socket.emit(EVENT.input, { seq, input });

@@ -25,6 +25,8 @@ export type {
   Reservation,
   TicketView,
 } from "./matchmaking.js";
+export { checkInput } from "./input.js";
+export type { InputProblem } from "./input.js";
 export { StateStore } from "./state.js";
 export type { Applied, FieldSpec, KindSpec, Row, SnapshotMsg, Unsubscribe, Value } from "./state.js";
 export { Interpolator, Predictor } from "./predict.js";

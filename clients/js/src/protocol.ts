@@ -181,3 +181,85 @@ message: string,
  * When it was sent, milliseconds since the Unix epoch.
  */
 sent_at_ms: number, };
+
+export type NumberType = "f32" | "f64" | "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64";
+
+export type InputType = { "kind": "number", 
+/**
+ * The Rust type (`f32`, `u8`, ...): a value is rounded to it before it is compared.
+ */
+number: NumberType, 
+/**
+ * The smallest value allowed (the type's own for an integer; none for a float
+ * without a declared range).
+ */
+min: number | null, 
+/**
+ * The largest value allowed, likewise.
+ */
+max: number | null, 
+/**
+ * For an unsigned integer with `bits`: the only bits it may have.
+ */
+bits: number | null, } | { "kind": "bool" } | { "kind": "string", 
+/**
+ * The longest allowed, in bytes.
+ */
+max_len: number | null, } | { "kind": "array", 
+/**
+ * The items' type.
+ */
+of: InputType, 
+/**
+ * How many.
+ */
+len: number, } | { "kind": "list", 
+/**
+ * The items' type.
+ */
+of: InputType, 
+/**
+ * The most allowed.
+ */
+max_len: number | null, } | { "kind": "option", 
+/**
+ * The value's type.
+ */
+of: InputType, } | { "kind": "object", 
+/**
+ * Its schema.
+ */
+schema: InputSchema, };
+
+export type InputField = { 
+/**
+ * The key on the wire.
+ */
+name: string, 
+/**
+ * Whether the key may be left out (`#[serde(default)]`, or an `Option`).
+ */
+optional: boolean, 
+/**
+ * The field's documentation, from its doc comment.
+ */
+doc: string, 
+/**
+ * What its value must be.
+ */
+type: InputType, };
+
+export type InputSchema = { 
+/**
+ * The Rust type's name (the TypeScript interface's).
+ */
+name: string, 
+/**
+ * Whether a key that is not a field is refused (`#[serde(deny_unknown_fields)]`);
+ * otherwise it is ignored.
+ */
+deny_unknown_fields: boolean, 
+/**
+ * The fields, in declaration order.
+ */
+fields: Array<InputField>, };

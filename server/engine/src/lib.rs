@@ -49,6 +49,7 @@ pub mod testing;
 pub use catalog::Catalog;
 pub use driver::{
     InputError, MatchState, Outcome, RoomControl, RoomStats, SnapshotSink, SpawnParams,
+    decode_input,
 };
 pub use game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, IncompleteStart,

@@ -75,7 +75,11 @@ enum Command {
     },
     /// Print a TypeScript module declaring each game's input type (its `#[derive(Input)]`)
     /// and its schema, for `@tickroom/client`'s `inputSchema` option.
-    InputTypes,
+    InputTypes {
+        /// Print only the schemas, by game name, as JSON (for plain JavaScript pages).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The TypeScript module `input-types` prints; an error when two games' different input
@@ -86,6 +90,15 @@ pub fn input_types(catalog: &Catalog) -> anyhow::Result<String> {
         .filter_map(|name| Some((name, catalog.input_schema(name)?.clone())))
         .collect();
     tickroom_shared::input::typescript_module(&games).map_err(anyhow::Error::msg)
+}
+
+/// Each game's input schema by game name, as JSON: what `input-types --json` prints.
+pub fn input_schemas_json(catalog: &Catalog) -> String {
+    let games: std::collections::BTreeMap<&str, &InputSchema> = catalog
+        .names()
+        .filter_map(|name| Some((name, catalog.input_schema(name)?)))
+        .collect();
+    serde_json::to_string_pretty(&games).expect("schemas serialize")
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -132,13 +145,17 @@ impl Cli {
         customize: impl FnOnce(ServerBuilder) -> ServerBuilder,
     ) -> anyhow::Result<()> {
         let command = self.command.unwrap_or(Command::Serve);
-        if let Command::InputTypes = command {
-            print!("{}", input_types(&catalog)?);
+        if let Command::InputTypes { json } = command {
+            if json {
+                println!("{}", input_schemas_json(&catalog));
+            } else {
+                print!("{}", input_types(&catalog)?);
+            }
             return Ok(());
         }
         let config = self.config.into_config()?;
         match command {
-            Command::InputTypes => unreachable!("printed above"),
+            Command::InputTypes { .. } => unreachable!("printed above"),
             Command::MintToken {
                 match_id,
                 player,

@@ -115,7 +115,10 @@ async fn the_shooter_builds_its_own_server_and_serves_three_kinds() {
     let ann = admin.mint(&m, "ann", Role::Player).await.unwrap().token;
     let bob = admin.mint(&m, "bob", Role::Player).await.unwrap().token;
     tickroom_tests::ensure_client_package_built().unwrap();
-    let out = tickroom_tests::run_js_script("shooter.mjs", &[&url, &ann, &bob])
+    // The input type, written once in Rust, as the clients get it: TypeScript that a typed
+    // client compiles against (strict, and refusing a wrong input), and JSON for a page.
+    let schemas = typed_inputs(&bin);
+    let out = tickroom_tests::run_js_script("shooter.mjs", &[&url, &ann, &bob, &schemas])
         .await
         .unwrap();
     let seen: serde_json::Value = serde_json::from_str(out.trim()).expect(&out);
@@ -130,6 +133,10 @@ async fn the_shooter_builds_its_own_server_and_serves_three_kinds() {
     assert!(seen["bulletsRemoved"].as_u64() >= Some(1), "{seen}");
     assert!(seen["bobHp"].as_u64() < Some(100), "{seen}");
     assert_eq!(seen["errors"], serde_json::json!([]));
+    assert_eq!(
+        seen["refusedLocally"],
+        "invalid_input: aim: numbers must be finite"
+    );
 
     // Its own page (served through `cli::run_with`), in a real browser: the three kinds
     // rebuilt by the client bundle the server serves at /client/tickroom.js.
@@ -140,6 +147,64 @@ async fn the_shooter_builds_its_own_server_and_serves_three_kinds() {
     assert_eq!(page["ships"], 1, "{page}");
     assert_eq!(page["pickups"], 4, "{page}");
     assert!(page["bullets"].as_u64() >= Some(1), "{page}");
+}
+
+/// Runs `input-types` of the game server `bin`: type-checks `tests/js/typed-input.ts`
+/// against the TypeScript it prints (with `tsc --strict`, `@tickroom/client` from source)
+/// and returns the path of the JSON schemas it prints with `--json`.
+fn typed_inputs(bin: &Path) -> String {
+    let dir = workspace().join("target/examples/typed-input");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .output()
+            .expect("run input-types");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    std::fs::write(dir.join("inputs.ts"), run(&["input-types"])).unwrap();
+    let json = dir.join("inputs.json");
+    std::fs::write(&json, run(&["input-types", "--json"])).unwrap();
+    std::fs::copy(
+        workspace().join("tests/js/typed-input.ts"),
+        dir.join("typed-input.ts"),
+    )
+    .unwrap();
+    let package = tickroom_tests::client_package_dir();
+    let tsconfig = serde_json::json!({
+        "compilerOptions": {
+            "strict": true,
+            "noEmit": true,
+            "target": "ES2022",
+            "module": "NodeNext",
+            "moduleResolution": "NodeNext",
+            "skipLibCheck": true,
+            "types": [],
+            "paths": { "@tickroom/client": [package.join("src/index.ts")] },
+        },
+        "files": ["typed-input.ts"],
+    });
+    std::fs::write(dir.join("tsconfig.json"), tsconfig.to_string()).unwrap();
+    std::fs::write(dir.join("package.json"), r#"{ "type": "module" }"#).unwrap();
+    let tsc = std::process::Command::new("node")
+        .arg(package.join("node_modules/typescript/bin/tsc"))
+        .arg("-p")
+        .arg(dir.join("tsconfig.json"))
+        .output()
+        .expect("run tsc");
+    assert!(
+        tsc.status.success(),
+        "typed-input.ts does not type-check against the generated inputs:\n{}{}",
+        String::from_utf8_lossy(&tsc.stdout),
+        String::from_utf8_lossy(&tsc.stderr)
+    );
+    json.to_string_lossy().into_owned()
 }
 
 #[tokio::test]

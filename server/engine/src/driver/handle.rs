@@ -5,8 +5,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tickroom_shared::EndReason;
-use tickroom_shared::input::Input as _;
-use tickroom_shared::wire;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -177,9 +175,7 @@ impl<G: Game> Handle<G> {
 
 impl<G: Game> RoomControl for Handle<G> {
     fn submit_input(&self, player: &Arc<str>, seq: u32, input: &[u8]) -> Result<(), InputError> {
-        let input: G::Input = wire::decode_value(input)?;
-        input.check()?;
-        self.game.validate(&input)?;
+        let input = super::decode_input(&*self.game, input)?;
         self.inputs
             .try_send(Command::Input {
                 player: player.clone(),

@@ -32,7 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tickroom_shared::wire::DecodeError;
+use tickroom_shared::input::{Input, InvalidInput};
+use tickroom_shared::wire::{self, DecodeError};
 use tickroom_shared::{EndReason, MatchEnd, Presence};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -44,7 +45,6 @@ pub use stats::RoomStats;
 use crate::game::Game;
 use crate::metrics::RoomMetrics;
 use crate::room::{Room, RoomConfig};
-use tickroom_shared::input::InvalidInput;
 
 /// A boxed, sendable future, as [`SnapshotSink`] and [`RoomControl::closed`] return.
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -71,7 +71,7 @@ pub enum InputError {
     /// The input does not decode into the game's input type.
     #[error("bad payload: {0}")]
     Decode(#[from] DecodeError),
-    /// The game's validation hook refused it.
+    /// It breaks its type's declared bounds, or the game's `validate` refused it.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
     /// The room's inbox is full.
@@ -80,6 +80,19 @@ pub enum InputError {
     /// The room has stopped.
     #[error("room closed")]
     Closed,
+}
+
+/// Decodes one input of `G` from its msgpack and checks it, as every room does before
+/// queueing it: a map (`Decode(NotAMap)` otherwise) that decodes into `G::Input`, within its
+/// declared bounds ([`Input::check`]) and accepted by [`Game::validate`].
+pub fn decode_input<G: Game>(game: &G, bytes: &[u8]) -> Result<G::Input, InputError> {
+    if !matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
+        return Err(DecodeError::NotAMap.into());
+    }
+    let input: G::Input = wire::decode_value(bytes)?;
+    input.check()?;
+    game.validate(&input)?;
+    Ok(input)
 }
 
 /// A running room, as its owner sees it, independent of the game type.
