@@ -127,8 +127,18 @@ async fn inbox_is_bounded_and_decoding_is_strict() {
         room.submit_input(&a, 4, &walk([f32::NAN, 0.0])),
         Err(InputError::Invalid(_))
     ));
+    // An input is a map: nil, or the struct's fields as an array (which serde would
+    // read), is refused.
     assert!(matches!(
         room.submit_input(&a, 5, b"\xc0"),
+        Err(InputError::Decode(DecodeError::NotAMap))
+    ));
+    assert!(matches!(
+        room.submit_input(&a, 5, b"\x92\x92\x00\x00\x00"),
+        Err(InputError::Decode(DecodeError::NotAMap))
+    ));
+    assert!(matches!(
+        room.submit_input(&a, 5, b"\x81\xa3dir\xc0"),
         Err(InputError::Decode(DecodeError::Shape))
     ));
     let mut trailing = walk([0.0, 0.0]);

@@ -1,7 +1,8 @@
-//! Tickroom's derive macros: `#[derive(Replicate)]`, a game's replicated row declared as a struct,
-//! and `#[derive(Input)]`, its input type (see `input.rs`).
+//! Tickroom's derive macros: `#[derive(Replicate)]`, a game's replicated row declared as a
+//! struct, and `#[derive(Input)]`, its input type with its bounds (see [`derive_input`] and
+//! `tickroom_shared::input`).
 //!
-//! The struct's named fields are the row's fields, in declaration order and by their names;
+//! For `Replicate`, the struct's named fields are the row's fields, in declaration order and by their names;
 //! the derive writes `tickroom_shared::snapshot::Replicate` for it, so the server encodes rows
 //! straight from the struct and clients read them back by field name. See that trait. The
 //! kind's name is `#[replicate(kind = "...")]` on the struct, or the struct's name in snake
