@@ -133,6 +133,9 @@ pub struct Metrics {
     pub events_dropped: Counter,
     /// Connections closed for sustained flooding.
     pub abuse_disconnects: Counter,
+    /// WebSocket connections the server closed itself after ending their Socket.IO session
+    /// (a DISCONNECT or a CONNECT_ERROR), because the client had not.
+    pub transports_closed: Counter,
     /// Browser requests refused for their `Origin`.
     pub origins_refused: Counter,
     /// TCP connections refused: the server held as many as it may (`--max-connections`).
@@ -187,6 +190,7 @@ impl Default for Metrics {
             inputs_out_of_range: Counter::default(),
             events_dropped: Counter::default(),
             abuse_disconnects: Counter::default(),
+            transports_closed: Counter::default(),
             origins_refused: Counter::default(),
             connections_refused_total: Counter::default(),
             connections_refused_per_address: Counter::default(),
@@ -256,7 +260,7 @@ impl Default for Metrics {
             "Errors sent to clients, by code",
             m.errors.clone(),
         );
-        let counters: [(&str, &str, &Counter); 24] = [
+        let counters: [(&str, &str, &Counter); 25] = [
             (
                 "handshakes_refused",
                 "Handshakes refused",
@@ -322,6 +326,11 @@ impl Default for Metrics {
                 "abuse_disconnects",
                 "Connections closed for sustained flooding",
                 &m.abuse_disconnects,
+            ),
+            (
+                "transports_closed",
+                "WebSocket connections closed by the server after their session ended, the client having left them open",
+                &m.transports_closed,
             ),
             (
                 "origins_refused",

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::metrics::Metrics;
@@ -164,26 +165,66 @@ pub(crate) async fn refuse<S: AsyncWrite + Unpin>(mut socket: S, why: Refused) {
 }
 
 /// A connection's socket with its place in the limits, which it gives back when dropped —
-/// also after an upgrade to WebSocket, which moves the socket out of the HTTP server — and a
-/// flag raised by the first byte read.
+/// also after an upgrade to WebSocket, which moves the socket out of the HTTP server — and
+/// its [`Conn`] state: whether it has spoken, and a switch that closes it from elsewhere.
 #[derive(Debug)]
 pub(crate) struct Tracked<S> {
     inner: S,
-    spoke: Arc<AtomicBool>,
+    conn: Arc<Conn>,
     _place: ConnGuard,
 }
 
+/// What the server knows of one TCP connection beside its socket; each HTTP request carries
+/// it as an extension, so a Socket.IO session can close the connection it arrived on.
+#[derive(Debug, Default)]
+pub(crate) struct Conn {
+    spoke: AtomicBool,
+    closing: AtomicBool,
+    gone: AtomicBool,
+    reader: AtomicWaker,
+}
+
+impl Conn {
+    /// Whether its first byte has been read.
+    pub(crate) fn spoke(&self) -> bool {
+        self.spoke.load(Ordering::Relaxed)
+    }
+
+    /// Closes the connection: its next read and write fail, which ends whatever serves it
+    /// (the HTTP server, or a WebSocket after an upgrade). Returns whether it was still open.
+    pub(crate) fn close(&self) -> bool {
+        let was_open =
+            !self.gone.load(Ordering::Acquire) && !self.closing.swap(true, Ordering::AcqRel);
+        self.reader.wake();
+        was_open
+    }
+
+    fn closed_error() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionAborted, "closed by the server")
+    }
+}
+
 impl<S> Tracked<S> {
-    pub(crate) fn new(inner: S, place: ConnGuard) -> (Self, Arc<AtomicBool>) {
-        let spoke = Arc::new(AtomicBool::new(false));
+    pub(crate) fn new(inner: S, place: ConnGuard) -> (Self, Arc<Conn>) {
+        let conn = Arc::new(Conn::default());
         (
             Self {
                 inner,
-                spoke: spoke.clone(),
+                conn: conn.clone(),
                 _place: place,
             },
-            spoke,
+            conn,
         )
+    }
+
+    fn closing(&self) -> bool {
+        self.conn.closing.load(Ordering::Acquire)
+    }
+}
+
+impl<S> Drop for Tracked<S> {
+    fn drop(&mut self) {
+        self.conn.gone.store(true, Ordering::Release);
     }
 }
 
@@ -193,10 +234,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // Registered before the check, so a `close` between the two still wakes this read.
+        self.conn.reader.register(cx.waker());
+        if self.closing() {
+            return Poll::Ready(Err(Conn::closed_error()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.spoke.store(true, Ordering::Relaxed);
+            self.conn.spoke.store(true, Ordering::Relaxed);
         }
         polled
     }
@@ -208,6 +254,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.closing() {
+            return Poll::Ready(Err(Conn::closed_error()));
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -221,6 +270,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.closing() {
+            return Poll::Ready(Err(Conn::closed_error()));
+        }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -20,7 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::conns::{self, ConnLimits, Tracked};
+use super::conns::{self, Conn, ConnLimits, Tracked};
 
 /// Serves `router` on every connection `listener` accepts and `limits` admits until `stop` is
 /// cancelled; then stops accepting and lets open connections finish their current requests.
@@ -47,12 +46,14 @@ pub(crate) async fn serve<L>(
                 continue;
             }
         };
-        let (io, spoke) = Tracked::new(io, place);
+        let (io, state) = Tracked::new(io, place);
+        let for_requests = state.clone();
         let service = router
             .clone()
             .map_request(move |req: hyper::Request<Incoming>| {
                 let mut req = detach(req.map(Body::new));
                 req.extensions_mut().insert(ConnectInfo(addr));
+                req.extensions_mut().insert(for_requests.clone());
                 req
             });
         let stop = stop.clone();
@@ -76,16 +77,16 @@ pub(crate) async fn serve<L>(
                 }
                 // hyper's header deadline starts with the first byte; a connection that
                 // never sends one would hold its descriptor forever.
-                () = silent_past(&spoke, header_timeout) => limits.idle_closed(addr.ip()),
+                () = silent_past(&state, header_timeout) => limits.idle_closed(addr.ip()),
             }
         });
     }
 }
 
-/// Resolves once `timeout` has passed without `spoke` being raised; never, once it was.
-async fn silent_past(spoke: &AtomicBool, timeout: Duration) {
+/// Resolves once `timeout` has passed without `conn` having spoken; never, once it has.
+async fn silent_past(conn: &Conn, timeout: Duration) {
     tokio::time::sleep(timeout).await;
-    if spoke.load(Ordering::Relaxed) {
+    if conn.spoke() {
         std::future::pending::<()>().await;
     }
 }

@@ -18,6 +18,7 @@ use tickroom_engine::InputError;
 use tickroom_shared::wire;
 
 use super::NetState;
+use super::conns::Conn;
 use super::sockets::{disconnect_with, player_room};
 use crate::auth::{self, Admission, seat_error_code};
 use crate::directory::{Departure, Match};
@@ -242,6 +243,40 @@ fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAd
     )
 }
 
+/// How long a session's last packet (its DISCONNECT, its CONNECT_ERROR) has to reach the
+/// client before the server closes a connection the client left open.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(250);
+
+/// Closes the WebSocket connection under `s` after [`CLOSE_GRACE`], unless the client has
+/// closed it by then: a client that ignores the end of its session (and keeps answering
+/// pings) would otherwise hold the connection, and its descriptor, for ever. Only a session
+/// opened as a WebSocket is closed so; one that began with long-polling keeps its first
+/// request's connection (which may serve other requests), and ends at the ping timeout.
+pub(crate) fn close_transport_soon<A: Adapter>(s: &Socket<A>, app: &NetState) {
+    let parts = s.req_parts();
+    let opened_as_websocket = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=websocket"))
+        && !parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("sid=")));
+    let Some(conn) = parts.extensions.get::<Arc<Conn>>().cloned() else {
+        return;
+    };
+    if !opened_as_websocket {
+        return;
+    }
+    let metrics = app.metrics.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(CLOSE_GRACE).await;
+        if conn.close() {
+            metrics.transports_closed.inc();
+        }
+    });
+}
+
 fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal {
     refuse_to(s, code, None, app)
 }
@@ -255,6 +290,7 @@ fn refuse_to<A: Adapter>(
 ) -> Refusal {
     app.metrics.handshakes_refused.inc();
     app.metrics.error(code);
+    close_transport_soon(s, app);
     // At info, so an operator sees refusals; at most a line a second, so a storm of them
     // cannot flood the log.
     if let Some(suppressed) = app.refusal_log.ready() {
@@ -356,6 +392,10 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
             let how = departure(reason);
             log_disconnect(&app, &s, &session, reason_name(reason), how);
             session.close(how);
+            if reason == DisconnectReason::ServerNSDisconnect {
+                // match_end, session_replaced, kicked, too_many_dropped: the session is over.
+                close_transport_soon(&s, &app);
+            }
         }
     });
     // The socket may have closed before `on_disconnect` was registered; then no handler runs.

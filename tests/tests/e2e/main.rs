@@ -15,3 +15,4 @@ mod metrics;
 mod misbehaviour;
 mod reconnect;
 mod stats;
+mod transport_close;
