@@ -31,6 +31,25 @@ async fn raw_connect(server: &TestServer, token: &str) -> Ws {
     ws
 }
 
+/// Reads up to the CONNECT reply (answering pings): the session is admitted.
+async fn expect_admitted(ws: &mut Ws) {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                ws.send(Message::text("3")).await.unwrap();
+            }
+            // WebSocket control frames (tungstenite answers pings itself).
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Binary(b))) => {
+                let reply = decode_packet(&Bytes::from(b.to_vec())).unwrap();
+                assert_eq!(reply.kind, kind::CONNECT, "{reply:?}");
+                return;
+            }
+            other => panic!("expected the CONNECT reply, got {other:?}"),
+        }
+    }
+}
+
 /// Reads what the server sends, answering every ping as a live client does, and returns the
 /// Socket.IO packet kinds seen, and whether the server closed the connection within `WAIT`.
 async fn until_closed(ws: &mut Ws) -> (Vec<u8>, bool) {
@@ -62,10 +81,7 @@ async fn match_end_closes_the_transport() {
     let m = server.arena(2).await;
     let token = server.token(&m, "raw", Role::Player).await;
     let mut ws = raw_connect(&server, &token).await;
-    // The CONNECT reply, then end the match.
-    let first = ws.next().await.unwrap().unwrap();
-    let reply = decode_packet(&Bytes::from(first.into_data().to_vec())).unwrap();
-    assert_eq!(reply.kind, kind::CONNECT);
+    expect_admitted(&mut ws).await;
     server.admin.end_match(&m).await.unwrap();
     let (kinds, closed) = until_closed(&mut ws).await;
     assert!(kinds.contains(&kind::DISCONNECT), "{kinds:?}");
@@ -79,9 +95,7 @@ async fn session_replaced_closes_the_transport() {
     let m = server.arena(2).await;
     let token = server.token(&m, "raw", Role::Player).await;
     let mut old = raw_connect(&server, &token).await;
-    let first = old.next().await.unwrap().unwrap();
-    let reply = decode_packet(&Bytes::from(first.into_data().to_vec())).unwrap();
-    assert_eq!(reply.kind, kind::CONNECT);
+    expect_admitted(&mut old).await;
     // The same player again: the new connection takes the seat.
     let _new = server.join(&m, "raw", Role::Player).await;
     let (kinds, closed) = until_closed(&mut old).await;
