@@ -2,6 +2,8 @@
 //! per client address, and a deadline for the first byte. A connection refused by a cap gets
 //! a one-line HTTP 503 with a JSON error code and is closed; one that stays silent past the
 //! deadline is closed. Every refusal is counted, and logged at info at most once a second.
+//! Each admitted connection has a [`Conn`]: whether it has spoken, and a switch that closes it
+//! (the Socket.IO layer uses it to close a WebSocket session it ended).
 
 use std::io;
 use std::net::IpAddr;

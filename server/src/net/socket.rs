@@ -245,23 +245,19 @@ fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAd
 
 /// How long a session's last packet (its DISCONNECT, its CONNECT_ERROR) has to reach the
 /// client before the server closes a connection the client left open.
-pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(250);
+const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
 /// Closes the WebSocket connection under `s` after [`CLOSE_GRACE`], unless the client has
 /// closed it by then: a client that ignores the end of its session (and keeps answering
 /// pings) would otherwise hold the connection, and its descriptor, for ever. Only a session
-/// opened as a WebSocket is closed so; one that began with long-polling keeps its first
-/// request's connection (which may serve other requests), and ends at the ping timeout.
+/// opened as a WebSocket (its first request `transport=websocket`, without a `sid`) is
+/// closed so: the first request of one that began with long-polling came on a connection
+/// that may serve other requests, and that session lasts while its client polls.
 pub(crate) fn close_transport_soon<A: Adapter>(s: &Socket<A>, app: &NetState) {
     let parts = s.req_parts();
-    let opened_as_websocket = parts
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=websocket"))
-        && !parts
-            .uri
-            .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("sid=")));
+    let query = parts.uri.query().unwrap_or_default();
+    let opened_as_websocket = query.split('&').any(|kv| kv == "transport=websocket")
+        && !query.split('&').any(|kv| kv.starts_with("sid="));
     let Some(conn) = parts.extensions.get::<Arc<Conn>>().cloned() else {
         return;
     };
