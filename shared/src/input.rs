@@ -35,6 +35,30 @@
 //! - `#[input(max_len = N)]`: a string has at most `N` bytes, a list at most `N` items;
 //! - fields whose type also derives `Input` are checked the same way.
 //!
+//! A bound that does not fit its field is a compile error (`bits` on a float):
+//!
+//! ```compile_fail
+//! # use serde::{Deserialize, Serialize};
+//! # use tickroom_shared::input::Input;
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize, Input)]
+//! struct Aim {
+//!     #[input(bits = 1)]
+//!     angle: f32,
+//! }
+//! ```
+//!
+//! and so is a serde attribute that would make the wire differ from the schema:
+//!
+//! ```compile_fail
+//! # use serde::{Deserialize, Serialize};
+//! # use tickroom_shared::input::Input;
+//! #[derive(Debug, Clone, Default, Serialize, Deserialize, Input)]
+//! #[serde(rename_all = "camelCase")]
+//! struct Aim {
+//!     angle_deg: f32,
+//! }
+//! ```
+//!
 //! [`Input::schema`] describes the same thing as data: the server prints it as TypeScript
 //! (`tickroom-server input-types`) and the TypeScript client checks inputs against it before
 //! sending them, so a game's input type is written once.
@@ -381,30 +405,27 @@ fn ts_key(name: &str) -> String {
 }
 
 /// A TypeScript module declaring each game's input: an interface per input type (and per
-/// nested one), and `INPUTS`, each game's schema by name, for `@tickroom/client`'s
-/// `checkInput` and the `inputSchema` option. `games` is `(game name, schema)` pairs. Two
-/// different input types of one name are refused: TypeScript would see one.
-pub fn typescript_module(games: &[(&str, InputSchema)]) -> Result<String, String> {
+/// nested one), and `INPUTS`, each game's schema by name ([`schemas_json`]), for
+/// `@tickroom/client`'s `checkInput` and the `inputSchema` option. `games` is
+/// `(game name, schema)` pairs. Two different input types of one name are refused:
+/// TypeScript would see one.
+pub fn typescript_module(games: &[(&str, &InputSchema)]) -> Result<String, String> {
     let mut out = String::from(
         "// Generated from the games' input types (`#[derive(Input)]`) by `input-types`.\n\
          // Do not edit: generate it again when an input type changes.\n\n\
          import type { InputSchema } from \"@tickroom/client\";\n\n",
     );
+    // Each distinct schema once, nested ones first.
     let mut declared: Vec<&InputSchema> = Vec::new();
     for (_, schema) in games {
         schema.objects(&mut declared);
     }
-    let mut seen: Vec<&InputSchema> = Vec::new();
-    for s in declared {
-        match seen.iter().find(|d| d.name == s.name) {
-            Some(d) if *d == s => continue,
-            Some(_) => {
-                return Err(format!(
-                    "two different input types are named `{}`: rename one",
-                    s.name
-                ));
-            }
-            None => seen.push(s),
+    for (i, s) in declared.iter().enumerate() {
+        if declared[..i].iter().any(|d| d.name == s.name) {
+            return Err(format!(
+                "two different input types are named `{}`: rename one",
+                s.name
+            ));
         }
         out += &s.typescript_interface();
         out += "\n";
@@ -414,11 +435,15 @@ pub fn typescript_module(games: &[(&str, InputSchema)]) -> Result<String, String
         out += &format!("  {}: {};\n", ts_key(game), schema.name);
     }
     out += "}\n\n/** Each game's input schema by game name. */\nexport const INPUTS: { [G in keyof Inputs]: InputSchema } = ";
-    let map: std::collections::BTreeMap<&str, &InputSchema> =
-        games.iter().map(|(g, s)| (*g, s)).collect();
-    out += &serde_json::to_string_pretty(&map).expect("schemas serialize");
+    out += &schemas_json(games);
     out += ";\n";
     Ok(out)
+}
+
+/// Each game's schema by game name, as a JSON object (what `input-types --json` prints).
+pub fn schemas_json(games: &[(&str, &InputSchema)]) -> String {
+    let map: std::collections::BTreeMap<&str, &InputSchema> = games.iter().copied().collect();
+    serde_json::to_string_pretty(&map).expect("schemas serialize")
 }
 
 /// A type an input field may have. Implemented for the number types, `bool`, `String`,
@@ -438,30 +463,30 @@ pub trait InputValue {
     }
 }
 
-/// A value `#[input(range = LO..=HI)]` applies to: a number, or arrays, lists and options
-/// of them. The bounds are written in the number's own type.
-pub trait Bounded {
-    /// The number type the bounds are written in.
-    type Num: Copy;
-
-    /// Whether every number inside is within `lo..=hi` (NaN never is).
-    fn within(&self, lo: Self::Num, hi: Self::Num) -> bool;
-
-    /// `n` as the schema writes it.
-    fn num_f64(n: Self::Num) -> f64;
+/// A number type an input may hold.
+pub trait Number: Copy + PartialOrd {
+    /// The number as the schema writes it.
+    fn to_f64(self) -> f64;
 }
 
-/// A value `#[input(bits = MASK)]` applies to: an unsigned integer, or arrays, lists and
+/// An unsigned integer type: what `#[input(bits = MASK)]` applies to.
+pub trait Unsigned: Number {
+    /// Whether it has only bits of `mask`.
+    fn only(self, mask: Self) -> bool;
+
+    /// The number as the schema writes a mask.
+    fn to_u64(self) -> u64;
+}
+
+/// The numbers inside a value, which `#[input(range = LO..=HI)]` (bounds written in the
+/// number's own type) and `#[input(bits = MASK)]` apply to: a number, or arrays, lists and
 /// options of them.
-pub trait Bits {
-    /// The integer type the mask is written in.
-    type Num: Copy;
+pub trait Numbers {
+    /// The number type inside.
+    type Num: Number;
 
-    /// Whether every integer inside has only bits of `mask`.
-    fn only(&self, mask: Self::Num) -> bool;
-
-    /// `mask` as the schema writes it.
-    fn mask_u64(mask: Self::Num) -> u64;
+    /// Whether `test` holds for every number inside (true for none).
+    fn all(&self, test: impl FnMut(Self::Num) -> bool) -> bool;
 }
 
 /// A value `#[input(max_len = N)]` applies to: a string (bytes) or a list (items), or an
@@ -482,13 +507,15 @@ macro_rules! numbers {
                 ($finite)(*self)
             }
         }
-        impl Bounded for $t {
-            type Num = $t;
-            fn within(&self, lo: $t, hi: $t) -> bool {
-                lo <= *self && *self <= hi
+        impl Number for $t {
+            fn to_f64(self) -> f64 {
+                self as f64
             }
-            fn num_f64(n: $t) -> f64 {
-                n as f64
+        }
+        impl Numbers for $t {
+            type Num = $t;
+            fn all(&self, mut test: impl FnMut($t) -> bool) -> bool {
+                test(*self)
             }
         }
     )*};
@@ -509,13 +536,12 @@ numbers! {
 
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
-        impl Bits for $t {
-            type Num = $t;
-            fn only(&self, mask: $t) -> bool {
-                *self & !mask == 0
+        impl Unsigned for $t {
+            fn only(self, mask: $t) -> bool {
+                self & !mask == 0
             }
-            fn mask_u64(mask: $t) -> u64 {
-                mask.into()
+            fn to_u64(self) -> u64 {
+                self.into()
             }
         }
     )*};
@@ -590,63 +616,24 @@ impl<T: InputValue> InputValue for Option<T> {
     }
 }
 
-impl<T: Bounded, const N: usize> Bounded for [T; N] {
+impl<T: Numbers, const N: usize> Numbers for [T; N] {
     type Num = T::Num;
-    fn within(&self, lo: T::Num, hi: T::Num) -> bool {
-        self.iter().all(|v| v.within(lo, hi))
-    }
-    fn num_f64(n: T::Num) -> f64 {
-        T::num_f64(n)
+    fn all(&self, mut test: impl FnMut(T::Num) -> bool) -> bool {
+        self.iter().all(|v| v.all(&mut test))
     }
 }
 
-impl<T: Bounded> Bounded for Vec<T> {
+impl<T: Numbers> Numbers for Vec<T> {
     type Num = T::Num;
-    fn within(&self, lo: T::Num, hi: T::Num) -> bool {
-        self.iter().all(|v| v.within(lo, hi))
-    }
-    fn num_f64(n: T::Num) -> f64 {
-        T::num_f64(n)
+    fn all(&self, mut test: impl FnMut(T::Num) -> bool) -> bool {
+        self.iter().all(|v| v.all(&mut test))
     }
 }
 
-impl<T: Bounded> Bounded for Option<T> {
+impl<T: Numbers> Numbers for Option<T> {
     type Num = T::Num;
-    fn within(&self, lo: T::Num, hi: T::Num) -> bool {
-        self.as_ref().is_none_or(|v| v.within(lo, hi))
-    }
-    fn num_f64(n: T::Num) -> f64 {
-        T::num_f64(n)
-    }
-}
-
-impl<T: Bits, const N: usize> Bits for [T; N] {
-    type Num = T::Num;
-    fn only(&self, mask: T::Num) -> bool {
-        self.iter().all(|v| v.only(mask))
-    }
-    fn mask_u64(mask: T::Num) -> u64 {
-        T::mask_u64(mask)
-    }
-}
-
-impl<T: Bits> Bits for Vec<T> {
-    type Num = T::Num;
-    fn only(&self, mask: T::Num) -> bool {
-        self.iter().all(|v| v.only(mask))
-    }
-    fn mask_u64(mask: T::Num) -> u64 {
-        T::mask_u64(mask)
-    }
-}
-
-impl<T: Bits> Bits for Option<T> {
-    type Num = T::Num;
-    fn only(&self, mask: T::Num) -> bool {
-        self.as_ref().is_none_or(|v| v.only(mask))
-    }
-    fn mask_u64(mask: T::Num) -> u64 {
-        T::mask_u64(mask)
+    fn all(&self, test: impl FnMut(T::Num) -> bool) -> bool {
+        self.as_ref().is_none_or(|v| v.all(test))
     }
 }
 
@@ -832,7 +819,7 @@ mod tests {
 
     #[test]
     fn typescript_declares_nested_types_first_and_each_once() {
-        let ts = typescript_module(&[("a", Every::schema()), ("b", Aim::schema())]).unwrap();
+        let ts = typescript_module(&[("a", &Every::schema()), ("b", &Aim::schema())]).unwrap();
         let aim = ts.find("export interface Aim {").unwrap();
         let every = ts.find("export interface Every {").unwrap();
         assert!(aim < every, "{ts}");
@@ -854,7 +841,7 @@ mod tests {
             }
         }
         let err =
-            typescript_module(&[("a", Aim::schema()), ("b", other::Aim::schema())]).unwrap_err();
+            typescript_module(&[("a", &Aim::schema()), ("b", &other::Aim::schema())]).unwrap_err();
         assert!(err.contains("`Aim`"), "{err}");
     }
 }

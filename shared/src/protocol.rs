@@ -174,6 +174,14 @@ impl ErrorMsg {
         }
     }
 
+    /// The message for `code`, with `message` instead of its standard description.
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// The code, if this version knows it.
     pub fn error_code(&self) -> Option<ErrorCode> {
         ErrorCode::parse(&self.code)

@@ -105,8 +105,9 @@ function boundsOf(schema: InputSchema, input: Record<string, unknown>): string |
     const nested = nestedBounds(f.type, v);
     if (nested !== null) return nested;
     const num = innerNumber(f.type);
-    if (num !== null && declaredRange(num)) {
-      const [lo, hi] = [num.min as number, num.max as number];
+    // An integer's own range was checked with its shape: only a declared one can fail here.
+    if (num !== null && num.min !== null && num.max !== null) {
+      const [lo, hi] = [num.min, num.max];
       if (!every(f.type, v, (n) => asType(n, num.number) >= lo && asType(n, num.number) <= hi)) {
         return `${f.name}: numbers must be within ${rustFloat(lo)}..=${rustFloat(hi)}`;
       }
@@ -132,13 +133,6 @@ function isFloat(n: string): boolean {
 /** `n` as the server holds it: rounded to float32 for an `f32`. */
 function asType(n: number, number: string): number {
   return number === "f32" ? Math.fround(n) : n;
-}
-
-/** Whether a range narrower than the type's own was declared (`range` always sets both). */
-function declaredRange(num: NumberSpec): boolean {
-  if (num.min === null || num.max === null) return false;
-  const own = INTEGER_RANGE[num.number];
-  return own === undefined || num.min !== own[0] || num.max !== own[1];
 }
 
 /** Whether `test` holds for every number inside `v`. */

@@ -82,23 +82,23 @@ enum Command {
     },
 }
 
+/// Each game's input schema, by game name.
+fn schemas(catalog: &Catalog) -> Vec<(&'static str, &InputSchema)> {
+    catalog
+        .names()
+        .filter_map(|name| Some((name, catalog.input_schema(name)?)))
+        .collect()
+}
+
 /// The TypeScript module `input-types` prints; an error when two games' different input
 /// types share a name.
 pub fn input_types(catalog: &Catalog) -> anyhow::Result<String> {
-    let games: Vec<(&str, InputSchema)> = catalog
-        .names()
-        .filter_map(|name| Some((name, catalog.input_schema(name)?.clone())))
-        .collect();
-    tickroom_shared::input::typescript_module(&games).map_err(anyhow::Error::msg)
+    tickroom_shared::input::typescript_module(&schemas(catalog)).map_err(anyhow::Error::msg)
 }
 
 /// Each game's input schema by game name, as JSON: what `input-types --json` prints.
 pub fn input_schemas_json(catalog: &Catalog) -> String {
-    let games: std::collections::BTreeMap<&str, &InputSchema> = catalog
-        .names()
-        .filter_map(|name| Some((name, catalog.input_schema(name)?)))
-        .collect();
-    serde_json::to_string_pretty(&games).expect("schemas serialize")
+    tickroom_shared::input::schemas_json(&schemas(catalog))
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

@@ -236,8 +236,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        // Registered before the check, so a `close` between the two still wakes this read.
-        self.conn.reader.register(cx.waker());
         if self.closing() {
             return Poll::Ready(Err(Conn::closed_error()));
         }
@@ -245,6 +243,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
             self.conn.spoke.store(true, Ordering::Relaxed);
+        }
+        if polled.is_pending() {
+            // Only a read about to wait needs `close` to wake it; checked again after
+            // registering, so a `close` in between is not missed.
+            self.conn.reader.register(cx.waker());
+            if self.closing() {
+                return Poll::Ready(Err(Conn::closed_error()));
+            }
         }
         polled
     }

@@ -419,6 +419,12 @@ pub(crate) fn send_error<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetSt
     let _ = s.emit(event::ERROR, &ErrorMsg::new(code));
 }
 
+/// [`send_error`] with `message` instead of the code's description.
+fn send_error_saying<A: Adapter>(s: &Socket<A>, code: ErrorCode, message: String, app: &NetState) {
+    app.metrics.error(code);
+    let _ = s.emit(event::ERROR, &ErrorMsg::with_message(code, message));
+}
+
 /// Handles `input` inline on the connection's task: no task is spawned per input, and decoding,
 /// validation and rate limiting are synchronous.
 struct InputHandler {
@@ -467,13 +473,8 @@ impl<A: Adapter> MessageHandler<A, InputMarker> for InputHandler {
             Err(InputError::Decode(_)) => send_error(&s, ErrorCode::BadPayload, app),
             Err(InputError::Invalid(e)) => {
                 tracing::debug!(sid = %s.id, reason = %e.reason, "input refused");
-                app.metrics.error(ErrorCode::InvalidInput);
                 // The reason is the message: which field, and what it must be.
-                let msg = ErrorMsg {
-                    code: ErrorCode::InvalidInput.as_str().to_owned(),
-                    message: e.reason.into_owned(),
-                };
-                let _ = s.emit(event::ERROR, &msg);
+                send_error_saying(&s, ErrorCode::InvalidInput, e.reason.into_owned(), app);
             }
             Err(InputError::InboxFull) => send_error(&s, ErrorCode::InboxFull, app),
             // The match is ending; its end message and disconnect are on their way.

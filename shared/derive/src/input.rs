@@ -51,32 +51,37 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #krate::InputValue::check_nested(&self.#ident)?;
         });
         if let Some((lo, hi)) = &bounds.range {
+            // The bounds are written in the field's own number type.
+            let num = quote_spanned!(span=> <#ty as #krate::Numbers>::Num);
             ty_expr = quote_spanned!(span=> #ty_expr.with_range(
-                <#ty as #krate::Bounded>::num_f64(#lo),
-                <#ty as #krate::Bounded>::num_f64(#hi),
+                #krate::Number::to_f64({ let lo: #num = #lo; lo }),
+                #krate::Number::to_f64({ let hi: #num = #hi; hi }),
             ));
-            checks.push(quote_spanned! {span=>
-                if !#krate::Bounded::within(&self.#ident, #lo, #hi) {
+            checks.push(quote_spanned! {span=> {
+                let (lo, hi): (#num, #num) = (#lo, #hi);
+                if !#krate::Numbers::all(&self.#ident, |n| lo <= n && n <= hi) {
                     return ::core::result::Result::Err(#krate::InvalidInput::out_of_range(
                         #wire,
-                        <#ty as #krate::Bounded>::num_f64(#lo),
-                        <#ty as #krate::Bounded>::num_f64(#hi),
+                        #krate::Number::to_f64(lo),
+                        #krate::Number::to_f64(hi),
                     ));
                 }
-            });
+            }});
         }
         if let Some(mask) = &bounds.bits {
+            let num = quote_spanned!(span=> <#ty as #krate::Numbers>::Num);
             ty_expr = quote_spanned!(span=> #ty_expr.with_bits(
-                <#ty as #krate::Bits>::mask_u64(#mask),
+                #krate::Unsigned::to_u64({ let mask: #num = #mask; mask }),
             ));
-            checks.push(quote_spanned! {span=>
-                if !#krate::Bits::only(&self.#ident, #mask) {
+            checks.push(quote_spanned! {span=> {
+                let mask: #num = #mask;
+                if !#krate::Numbers::all(&self.#ident, |n| #krate::Unsigned::only(n, mask)) {
                     return ::core::result::Result::Err(#krate::InvalidInput::unknown_bits(
                         #wire,
-                        <#ty as #krate::Bits>::mask_u64(#mask),
+                        #krate::Unsigned::to_u64(mask),
                     ));
                 }
-            });
+            }});
         }
         if let Some(n) = bounds.max_len {
             ty_expr = quote_spanned!(span=> #ty_expr.with_max_len(#n));

@@ -86,10 +86,7 @@ pub enum InputError {
 /// queueing it: a map (`Decode(NotAMap)` otherwise) that decodes into `G::Input`, within its
 /// declared bounds ([`Input::check`]) and accepted by [`Game::validate`].
 pub fn decode_input<G: Game>(game: &G, bytes: &[u8]) -> Result<G::Input, InputError> {
-    if !matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
-        return Err(DecodeError::NotAMap.into());
-    }
-    let input: G::Input = wire::decode_value(bytes)?;
+    let input: G::Input = wire::decode_map(bytes)?;
     input.check()?;
     game.validate(&input)?;
     Ok(input)
