@@ -20,7 +20,8 @@ interface Expect {
 }
 
 interface Vectors {
-  kinds: { name: string; fields: string[] }[];
+  /** Each kind's name and fields, a field as `[name, step, modulo]`. */
+  kinds: { name: string; fields: [string, number | null, number | null][] }[];
   frames: { msgpack: string; expect: Expect | null }[];
 }
 
@@ -45,7 +46,10 @@ test("every snapshot rebuilds the state the Rust encoder encoded", () => {
     assert.equal(applied.keyframe, frame.expect.keyframe);
     assert.deepEqual(applied.acks, frame.expect.acks);
     assert.deepEqual(
-      store.kinds.map((k) => ({ name: k.name, fields: k.fields.map((f) => f.name) })),
+      store.kinds.map((k) => ({
+        name: k.name,
+        fields: k.fields.map((f) => [f.name, f.step, f.modulo]),
+      })),
       vectors.kinds,
     );
     const rows = [...store.rows.entries()]

@@ -247,6 +247,7 @@ fn snapshot_vectors() -> String {
             .iter()
             .map(|(seat, (player, seq))| (*seat, player.as_str(), *seq));
         let bytes = Bytes::copy_from_slice(enc.finish(tick, seat_list, &globals));
+        check_float_widths(&bytes);
         if rng.below(5) == 0 {
             continue; // missed: the client never sees it
         }
@@ -307,12 +308,67 @@ fn snapshot_vectors() -> String {
                   `msgpack` is one snapshot event's argument, `expect` the state after applying \
                   it (null: a delta to wait through until a keyframe).",
         "kinds": [
-            { "name": VectorRow::KIND, "fields": VectorRow::FIELDS.iter().map(|f| f.name).collect::<Vec<_>>() },
-            { "name": Shot::KIND, "fields": Shot::FIELDS.iter().map(|f| f.name).collect::<Vec<_>>() },
+            kind_json(VectorRow::KIND, VectorRow::FIELDS),
+            kind_json(Shot::KIND, Shot::FIELDS),
         ],
         "frames": frames,
     });
     serde_json::to_string_pretty(&doc).expect("json") + "\n"
+}
+
+/// A kind as a client reports it: its name and each field's `[name, step, modulo]`.
+fn kind_json(name: &str, fields: &[tickroom_shared::snapshot::Field]) -> serde_json::Value {
+    let fields: Vec<_> = fields
+        .iter()
+        .map(|f| {
+            serde_json::json!([
+                f.name,
+                f.quant.map(|q| q.step),
+                f.quant.and_then(|q| q.modulo)
+            ])
+        })
+        .collect();
+    serde_json::json!({ "name": name, "fields": fields })
+}
+
+/// docs/PROTOCOL.md §1: every float the server sends is a float32, except a keyframe
+/// schema's steps, which are float64 (a step such as 0.1 is not exact in float32).
+fn check_float_widths(snapshot: &[u8]) {
+    use rmpv::Value;
+    fn no_float64(v: &Value) {
+        match v {
+            Value::F64(f) => panic!("a float64 {f} outside a schema step"),
+            Value::Array(items) => items.iter().for_each(no_float64),
+            Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+                no_float64(k);
+                no_float64(v);
+            }),
+            _ => {}
+        }
+    }
+    let msg = rmpv::decode::read_value(&mut &snapshot[..]).expect("msgpack");
+    let Value::Array(parts) = &msg else {
+        panic!("a snapshot is an array: {msg}")
+    };
+    let keyframe = parts[1].as_u64() == Some(0);
+    for (i, part) in parts.iter().enumerate() {
+        let (2, true, Value::Array(kinds)) = (i, keyframe, part) else {
+            no_float64(part);
+            continue;
+        };
+        // The schema: [[kind, [[name, step, modulo], ...]], ...].
+        for kind in kinds {
+            let fields = kind[1].as_array().expect("a kind's fields");
+            for field in fields {
+                let step = &field[1];
+                assert!(
+                    step.is_nil() || matches!(step, Value::F64(_)),
+                    "a schema step is nil or a float64, not {step:?}"
+                );
+                no_float64(&field[2]);
+            }
+        }
+    }
 }
 
 #[test]
