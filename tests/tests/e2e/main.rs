@@ -16,3 +16,4 @@ mod misbehaviour;
 mod reconnect;
 mod stats;
 mod transport_close;
+mod wire_rules;
