@@ -2,8 +2,9 @@
 //! per client address, and a deadline for the first byte. A connection refused by a cap gets
 //! a one-line HTTP 503 with a JSON error code and is closed; one that stays silent past the
 //! deadline is closed. Every refusal is counted, and logged at info at most once a second.
-//! Each admitted connection has a [`Conn`]: whether it has spoken, and a switch that closes it
-//! (the Socket.IO layer uses it to close a WebSocket session it ended).
+//! Each admitted connection has a [`Conn`]: whether it has spoken, a switch that closes it
+//! (the Socket.IO layer uses it to close a WebSocket session it ended), and whether its client
+//! wrote a packet before the CONNECT reply ([`super::handshake_watch`]).
 
 use std::io;
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use dashmap::DashMap;
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use super::handshake_watch::{HandshakeWatch, Verdict};
 use crate::metrics::Metrics;
 
 /// Descriptors kept free for everything that is not a client connection (runtime, files,
@@ -148,6 +150,18 @@ impl Drop for ConnGuard {
     }
 }
 
+/// Whether a request with this URI query opens an Engine.IO session as a WebSocket: the
+/// first request of such a session is `transport=websocket` without a `sid` (an upgrade of a
+/// long-polling session carries its `sid`).
+pub(crate) fn opens_websocket_session(query: Option<&str>) -> bool {
+    let (mut websocket, mut sid) = (false, false);
+    for kv in query.unwrap_or_default().split('&') {
+        websocket |= kv == "transport=websocket";
+        sid |= kv.starts_with("sid=");
+    }
+    websocket && !sid
+}
+
 /// Answers a refused connection with HTTP 503 and `{"error": {"code": ...}}`, then closes it;
 /// a peer that does not read within a second is just closed.
 pub(crate) async fn refuse<S: AsyncWrite + Unpin>(mut socket: S, why: Refused) {
@@ -173,6 +187,8 @@ pub(crate) async fn refuse<S: AsyncWrite + Unpin>(mut socket: S, why: Refused) {
 pub(crate) struct Tracked<S> {
     inner: S,
     conn: Arc<Conn>,
+    /// Watches the start of a WebSocket session; dropped once it has concluded.
+    watch: Option<Box<HandshakeWatch>>,
     _place: ConnGuard,
 }
 
@@ -184,6 +200,12 @@ pub(crate) struct Conn {
     closing: AtomicBool,
     gone: AtomicBool,
     reader: AtomicWaker,
+    /// Requests served so far.
+    requests: AtomicU64,
+    /// The first request was not a WebSocket session's opening: the watch means nothing.
+    unwatched: AtomicBool,
+    /// The watch saw the client write a second packet before the server's first binary frame.
+    early_packet: AtomicBool,
 }
 
 impl Conn {
@@ -201,6 +223,21 @@ impl Conn {
         was_open
     }
 
+    /// Tells the connection about each request it carries, so the handshake watch, which
+    /// reads the connection from its first byte, is trusted only when the first request
+    /// opened a WebSocket session.
+    pub(crate) fn request(&self, opens_websocket: bool) {
+        if self.requests.fetch_add(1, Ordering::AcqRel) == 0 && !opens_websocket {
+            self.unwatched.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether the client of the WebSocket session this connection opened wrote another
+    /// packet before the server answered its CONNECT (docs/PROTOCOL.md §1, step 5).
+    pub(crate) fn packet_before_connect_reply(&self) -> bool {
+        self.early_packet.load(Ordering::Acquire) && !self.unwatched.load(Ordering::Acquire)
+    }
+
     fn closed_error() -> io::Error {
         io::Error::new(io::ErrorKind::ConnectionAborted, "closed by the server")
     }
@@ -213,6 +250,7 @@ impl<S> Tracked<S> {
             Self {
                 inner,
                 conn: conn.clone(),
+                watch: Some(Box::new(HandshakeWatch::new())),
                 _place: place,
             },
             conn,
@@ -221,6 +259,31 @@ impl<S> Tracked<S> {
 
     fn closing(&self) -> bool {
         self.conn.closing.load(Ordering::Acquire)
+    }
+
+    /// Shows the handshake watch bytes read (`read`) or written; drops it once it has
+    /// concluded, or once the connection turned out not to open a WebSocket session.
+    fn watch(&mut self, bytes: &[u8], read: bool) {
+        let Some(watch) = &mut self.watch else {
+            return;
+        };
+        if self.conn.unwatched.load(Ordering::Acquire) {
+            self.watch = None;
+            return;
+        }
+        let verdict = if read {
+            watch.read(bytes)
+        } else {
+            watch.wrote(bytes)
+        };
+        match verdict {
+            Verdict::Watching => {}
+            Verdict::InOrder => self.watch = None,
+            Verdict::PacketBeforeReply => {
+                self.conn.early_packet.store(true, Ordering::Release);
+                self.watch = None;
+            }
+        }
     }
 }
 
@@ -243,6 +306,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
             self.conn.spoke.store(true, Ordering::Relaxed);
+            if self.watch.is_some() {
+                self.watch(&buf.filled()[before..], true);
+            }
         }
         if polled.is_pending() {
             // Only a read about to wait needs `close` to wake it; checked again after
@@ -265,7 +331,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         if self.closing() {
             return Poll::Ready(Err(Conn::closed_error()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written
+            && self.watch.is_some()
+        {
+            self.watch(&buf[..n], false);
+        }
+        written
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
@@ -281,7 +353,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         if self.closing() {
             return Poll::Ready(Err(Conn::closed_error()));
         }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut n)) = written
+            && self.watch.is_some()
+        {
+            for b in bufs {
+                let part = n.min(b.len());
+                self.watch(&b[..part], false);
+                n -= part;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        written
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()

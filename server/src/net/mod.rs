@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod conns;
 pub(crate) mod demo;
+mod handshake_watch;
 pub(crate) mod lobby;
 mod matchmaking;
 mod operator;

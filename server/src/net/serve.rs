@@ -52,6 +52,7 @@ pub(crate) async fn serve<L>(
             .clone()
             .map_request(move |req: hyper::Request<Incoming>| {
                 let mut req = detach(req.map(Body::new));
+                for_requests.request(conns::opens_websocket_session(req.uri().query()));
                 req.extensions_mut().insert(ConnectInfo(addr));
                 req.extensions_mut().insert(for_requests.clone());
                 req

@@ -216,6 +216,9 @@ fn authenticate<A: Adapter>(
     if app.shutdown.is_cancelled() {
         return Err(Refused(refuse(s, ErrorCode::ServerBusy, app)));
     }
+    if packet_before_connect_reply(s) {
+        return Err(Refused(refuse(s, ErrorCode::BadPayload, app)));
+    }
     if !app.dev_keys
         && let Some(ip) = client_ip(s, app)
         && !app.handshakes.check(&ip)
@@ -250,20 +253,13 @@ const CLOSE_GRACE: Duration = Duration::from_millis(250);
 /// Closes the WebSocket connection under `s` after [`CLOSE_GRACE`], unless the client has
 /// closed it by then: a client that ignores the end of its session (and keeps answering
 /// pings) would otherwise hold the connection, and its descriptor, for ever. Only a session
-/// opened as a WebSocket (its first request `transport=websocket`, without a `sid`) is
-/// closed so: the first request of one that began with long-polling came on a connection
-/// that may serve other requests, and that session lasts while its client polls.
+/// opened as a WebSocket is closed so: the first request of one that began with long-polling
+/// came on a connection that may serve other requests, and that session lasts while its
+/// client polls.
 pub(crate) fn close_transport_soon<A: Adapter>(s: &Socket<A>, app: &NetState) {
-    let parts = s.req_parts();
-    let query = parts.uri.query().unwrap_or_default();
-    let opened_as_websocket = query.split('&').any(|kv| kv == "transport=websocket")
-        && !query.split('&').any(|kv| kv.starts_with("sid="));
-    let Some(conn) = parts.extensions.get::<Arc<Conn>>().cloned() else {
+    let Some(conn) = websocket_conn(s) else {
         return;
     };
-    if !opened_as_websocket {
-        return;
-    }
     let metrics = app.metrics.clone();
     tokio::spawn(async move {
         tokio::time::sleep(CLOSE_GRACE).await;
@@ -271,6 +267,24 @@ pub(crate) fn close_transport_soon<A: Adapter>(s: &Socket<A>, app: &NetState) {
             metrics.transports_closed.inc();
         }
     });
+}
+
+/// Whether the client of `s` wrote another packet before the server answered its CONNECT,
+/// on a session opened as a WebSocket (docs/PROTOCOL.md §1, step 5). socketioxide closes the
+/// session when that packet arrives before the socket is connected, but still runs the
+/// handshake: the server refuses it rather than seat the player for a tick.
+fn packet_before_connect_reply<A: Adapter>(s: &Socket<A>) -> bool {
+    websocket_conn(s).is_some_and(|c| c.packet_before_connect_reply())
+}
+
+/// The TCP connection under `s`, if the session was opened on it as a WebSocket (and so is
+/// the only thing it carries).
+fn websocket_conn<A: Adapter>(s: &Socket<A>) -> Option<Arc<Conn>> {
+    let parts = s.req_parts();
+    if !super::conns::opens_websocket_session(parts.uri.query()) {
+        return None;
+    }
+    parts.extensions.get::<Arc<Conn>>().cloned()
 }
 
 fn refuse<A: Adapter>(s: &Socket<A>, code: ErrorCode, app: &NetState) -> Refusal {
@@ -301,6 +315,16 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         let _ = s.disconnect();
         return;
     };
+    if packet_before_connect_reply(&s) {
+        // Written after the middleware looked, before the reply: socketioxide may have
+        // closed the session already (it still sends the reply and calls this handler).
+        // The player is not seated, so the match never sees it come and go.
+        app.metrics.handshakes_refused.inc();
+        tracing::debug!(sid = %s.id, "packet before the CONNECT reply: not seated");
+        close_transport_soon(&s, &app);
+        let _ = s.disconnect();
+        return;
+    }
     let claims = &admission.claims;
     let m = admission.game_match.clone();
     let player: Arc<str> = claims.player_id.as_str().into();

@@ -1,9 +1,91 @@
 //! Wire rules docs/PROTOCOL.md states exactly, checked on real sockets at the level of the
-//! bytes: what a snapshot shows and when, and what an idle tick sends.
+//! bytes: a packet written before the CONNECT reply, what a snapshot shows and when, and
+//! what an idle tick sends.
 
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use tickroom_games::arena::{ArenaState, SIZE, SPEED};
-use tickroom_shared::{Role, event};
-use tickroom_tests::{TestServer, next_named, next_snapshot, snapshot_where, walk};
+use tickroom_shared::wire::{decode_packet, encode_event, encode_packet, kind};
+use tickroom_shared::{PROTOCOL_VERSION, Role, event};
+use tickroom_tests::{TestServer, WAIT, next_named, next_snapshot, snapshot_where, walk};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The CONNECT a raw client sends with `token`.
+fn connect_packet(token: &str) -> Vec<u8> {
+    let auth = rmp_serde::to_vec_named(&serde_json::json!({
+        "token": token,
+        "protocol": PROTOCOL_VERSION,
+    }))
+    .unwrap();
+    encode_packet(kind::CONNECT, "/", Some(&auth))
+}
+
+/// An `input` EVENT packet.
+fn input_packet(seq: u32) -> Vec<u8> {
+    let event = encode_event(
+        "input",
+        &serde_json::json!({"seq": seq, "input": {"dir": [1.0, 0.0]}}),
+    );
+    encode_packet(kind::EVENT, "/", Some(&event))
+}
+
+/// An EVENT written in the same TCP write as the CONNECT, before the server has answered it,
+/// ends the connection before the player is seated: the match never sees them join (it stays
+/// `waiting`, with no player), and no successful CONNECT reply is sent.
+#[tokio::test]
+async fn an_event_before_the_connect_reply_never_seats_the_player() {
+    let server = TestServer::start().await;
+    // Several tries: whichever way the server's tasks interleave, none may seat the player.
+    for attempt in 0..8 {
+        let m = server.arena(2).await;
+        let token = server.token(&m, "eager", Role::Player).await;
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let open = ws.next().await.unwrap().unwrap();
+        assert!(open.to_text().unwrap().starts_with("0{"), "{open:?}");
+        // Both frames are buffered, then written together.
+        ws.feed(Message::binary(connect_packet(&token)))
+            .await
+            .unwrap();
+        ws.feed(Message::binary(input_packet(1))).await.unwrap();
+        ws.flush().await.unwrap();
+        let mut kinds = Vec::new();
+        let closed = tokio::time::timeout(WAIT, async {
+            while let Some(frame) = ws.next().await {
+                match frame {
+                    Ok(Message::Binary(b)) => {
+                        kinds.push(decode_packet(&Bytes::from(b.to_vec())).unwrap().kind)
+                    }
+                    Ok(Message::Close(_)) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .is_ok();
+        assert!(closed, "attempt {attempt}: the connection stayed open");
+        assert!(
+            !kinds.contains(&kind::CONNECT),
+            "attempt {attempt}: a CONNECT reply came: {kinds:?}"
+        );
+        // The handshake ends one way or the other after the close: refused (counted), or,
+        // as before, the player seated.
+        let refused = tokio::time::timeout(WAIT, async {
+            loop {
+                let view = server.admin_get(&format!("/admin/matches/{m}")).await;
+                if view["state"] != "waiting"
+                    || server.metric("tickroom_handshakes_refused_total").await > attempt
+                {
+                    return view;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        });
+        let view = refused.await.expect("the handshake ended");
+        assert_eq!(view["state"], "waiting", "attempt {attempt}: {view}");
+        assert_eq!(view["players"], serde_json::json!([]), "attempt {attempt}");
+    }
+}
 
 /// §5 `input`: the snapshot of tick t shows the state after the input acked in it (the room
 /// applies a tick's inputs before it simulates that tick), and a direction shorter than 1
