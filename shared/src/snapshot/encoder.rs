@@ -52,6 +52,76 @@ impl RowSet {
         let b = self.offsets[r.at as usize + n] as usize;
         &self.buf[a..b]
     }
+
+    /// Appends a copy of `from`'s row `r`, of `n` fields.
+    fn copy_row(&mut self, from: &RowSet, r: &RowIdx, n: usize) {
+        let (at, int_at) = (self.offsets.len(), self.ints.len());
+        let first = from.offsets[r.at as usize];
+        let shift = self.buf.len() as u32;
+        self.offsets.extend(
+            from.offsets[r.at as usize..=r.at as usize + n]
+                .iter()
+                .map(|o| o - first + shift),
+        );
+        self.buf.extend_from_slice(from.all_fields(r, n));
+        self.ints
+            .extend_from_slice(&from.ints[r.int_at as usize..r.int_at as usize + n]);
+        self.rows.push(RowIdx {
+            at: at as u32,
+            int_at: int_at as u32,
+            ..*r
+        });
+    }
+}
+
+/// What one viewer was sent, for a room that sends each viewer its own snapshot
+/// ([`Encoder::write_view`]): the rows it has (a subset of the room's), its own seat and ack,
+/// and its own keyframe cadence, so its delta builds on what *it* received and a keyframe for it
+/// costs no other viewer anything.
+#[derive(Debug, Default, Clone)]
+pub struct View {
+    /// The rows it was last sent.
+    prev: RowSet,
+    /// Scratch: the rows of the snapshot being written for it.
+    next: RowSet,
+    /// The tick of the last snapshot it was sent; 0 before the first.
+    prev_tick: u64,
+    since_key: u32,
+    force_key: bool,
+    /// Its seat table, `(seat, player)`, as its last keyframe carried it: its own seat, or none
+    /// for a spectator.
+    seat: Option<(u32, String)>,
+    /// `(seat, seq)` as its last snapshot carried it.
+    ack: Option<(u32, u32)>,
+    last_was_keyframe: bool,
+}
+
+impl View {
+    /// A viewer that has been sent nothing: its first snapshot is a keyframe.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes this viewer's next snapshot a keyframe (it reconnected, or one of its snapshots
+    /// was lost before it reached it).
+    pub fn request_keyframe(&mut self) {
+        self.force_key = true;
+    }
+
+    /// Whether its last snapshot was a keyframe.
+    pub fn last_was_keyframe(&self) -> bool {
+        self.last_was_keyframe
+    }
+
+    /// The tick of the last snapshot written for it (0: none yet).
+    pub fn last_tick(&self) -> u64 {
+        self.prev_tick
+    }
+
+    /// How many rows it was last sent.
+    pub fn rows(&self) -> usize {
+        self.prev.rows.len()
+    }
 }
 
 /// Why a row was not added.
@@ -256,9 +326,7 @@ impl Encoder {
         S: Iterator<Item = (u32, &'a str, u32)> + Clone,
         G: Serialize + ?Sized,
     {
-        // Of rows with one key, the one of the first kind stays (in place: no allocation).
-        self.cur.rows.sort_unstable_by_key(|r| (r.key, r.kind));
-        self.cur.rows.dedup_by_key(|r| r.key);
+        self.sort_rows();
         self.next_acks.clear();
         let mut seats_changed = false;
         for (seat, player, seq) in seats.clone() {
@@ -277,20 +345,30 @@ impl Encoder {
                 .extend(seats.map(|(seat, player, _)| (seat, player.to_owned())));
             self.seat_ids.sort_unstable_by_key(|(seat, _)| *seat);
         }
-        self.globals.clear();
-        let _ =
-            globals.serialize(&mut rmp_serde::Serializer::new(&mut self.globals).with_struct_map());
+        self.serialize_globals(globals);
         let keyframe = self.force_key
             || seats_changed
             || self.prev_tick == 0
             || self.since_key + 1 >= self.keyframe_interval;
         self.out.clear();
+        let parts = Parts {
+            kinds: &self.kinds,
+            tick,
+            base: self.prev_tick,
+            cur: &self.cur,
+            prev: &self.prev,
+            seats: &self.seat_ids,
+            acks: &self.next_acks,
+            acks_before: &self.acks,
+            globals: &self.globals,
+            globals_changed: self.globals != self.prev_globals,
+        };
         if keyframe {
-            self.write_keyframe(tick);
+            parts.write_keyframe(&mut self.out);
             self.since_key = 0;
             self.force_key = false;
         } else {
-            self.write_delta(tick);
+            parts.write_delta(&mut self.out, &mut self.changes, &mut self.removed);
             self.since_key += 1;
         }
         std::mem::swap(&mut self.cur, &mut self.prev);
@@ -301,13 +379,139 @@ impl Encoder {
         &self.out
     }
 
-    fn write_keyframe(&mut self, tick: u64) {
-        let out = &mut self.out;
+    /// Of rows with one key, the one of the first kind stays (in place: no allocation); the
+    /// rows are then in key order.
+    fn sort_rows(&mut self) {
+        self.cur.rows.sort_unstable_by_key(|r| (r.key, r.kind));
+        self.cur.rows.dedup_by_key(|r| r.key);
+    }
+
+    fn serialize_globals<G: Serialize + ?Sized>(&mut self, globals: &G) {
+        self.globals.clear();
+        let _ =
+            globals.serialize(&mut rmp_serde::Serializer::new(&mut self.globals).with_struct_map());
+    }
+
+    /// Starts a snapshot written per viewer rather than once for the room: after the rows are
+    /// pushed, sorts them and encodes the `globals`. Then [`keys`](Self::keys) lists the rows
+    /// (by index), [`write_view`](Self::write_view) writes each viewer's snapshot and
+    /// [`finish_views`](Self::finish_views) ends the tick. An encoder is used one way or the
+    /// other ([`finish`](Self::finish)), not both.
+    pub fn begin_views<G: Serialize + ?Sized>(&mut self, globals: &G) {
+        self.sort_rows();
+        self.serialize_globals(globals);
+    }
+
+    /// The key of each row of the snapshot begun with [`begin_views`](Self::begin_views), in
+    /// row index order (ascending keys).
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.cur.rows.iter().map(|r| r.key)
+    }
+
+    /// Writes `view`'s snapshot of `tick`: the rows whose indices (into [`keys`](Self::keys))
+    /// are `visible`, ascending; as the seat table, `seat` (`(seat, player, last applied seq)`)
+    /// alone, or none for a spectator. A keyframe when the view has had none, asked for one,
+    /// missed the previous snapshot, changed seat, or is due one (every keyframe interval of
+    /// its own snapshots); else a delta against the snapshot it was sent last. A row that
+    /// enters the view arrives whole; one that leaves it is removed.
+    ///
+    /// # Panics
+    /// If an index in `visible` is not a row's.
+    pub fn write_view(
+        &mut self,
+        tick: u64,
+        view: &mut View,
+        seat: Option<(u32, &str, u32)>,
+        visible: &[u32],
+    ) -> &[u8] {
+        view.next.clear();
+        for &i in visible {
+            let r = &self.cur.rows[i as usize];
+            let n = self.kinds[usize::from(r.kind)].fields.len();
+            view.next.copy_row(&self.cur, r, n);
+        }
+        let seat_changed = match (&view.seat, seat) {
+            (None, None) => false,
+            (Some((s, p)), Some((seat, player, _))) => *s != seat || p != player,
+            _ => true,
+        };
+        if seat_changed {
+            view.seat = seat.map(|(s, p, _)| (s, p.to_owned()));
+        }
+        let ack = seat.map(|(s, _, seq)| (s, seq));
+        let keyframe = view.force_key
+            || seat_changed
+            || view.prev_tick == 0
+            || view.prev_tick != self.prev_tick
+            || view.since_key + 1 >= self.keyframe_interval;
+        self.out.clear();
+        let parts = Parts {
+            kinds: &self.kinds,
+            tick,
+            base: view.prev_tick,
+            cur: &view.next,
+            prev: &view.prev,
+            seats: view.seat.as_slice(),
+            acks: ack.as_slice(),
+            acks_before: view.ack.as_slice(),
+            globals: &self.globals,
+            globals_changed: self.globals != self.prev_globals,
+        };
+        if keyframe {
+            parts.write_keyframe(&mut self.out);
+            view.since_key = 0;
+            view.force_key = false;
+        } else {
+            parts.write_delta(&mut self.out, &mut self.changes, &mut self.removed);
+            view.since_key += 1;
+        }
+        std::mem::swap(&mut view.next, &mut view.prev);
+        view.ack = ack;
+        view.prev_tick = tick;
+        view.last_was_keyframe = keyframe;
+        &self.out
+    }
+
+    /// Ends the snapshot of `tick` written per viewer: the next one's deltas are against it.
+    /// A view not written this tick gets a keyframe when it is next.
+    pub fn finish_views(&mut self, tick: u64) {
+        std::mem::swap(&mut self.globals, &mut self.prev_globals);
+        self.prev_tick = tick;
+    }
+
+    /// The last snapshot encoded.
+    pub fn last(&self) -> &[u8] {
+        &self.out
+    }
+}
+
+/// What one snapshot is written from: the room's (for [`Encoder::finish`]) or one viewer's
+/// (for [`Encoder::write_view`]).
+struct Parts<'a> {
+    kinds: &'a [KindSpec],
+    tick: u64,
+    /// The tick a delta builds on.
+    base: u64,
+    cur: &'a RowSet,
+    /// The rows at `base`.
+    prev: &'a RowSet,
+    /// The seat table, `(seat, player)` by seat.
+    seats: &'a [(u32, String)],
+    /// `(seat, seq)` now, by seat, one per seat of `seats`.
+    acks: &'a [(u32, u32)],
+    /// `(seat, seq)` at `base`; for a delta, the same seats as `acks`.
+    acks_before: &'a [(u32, u32)],
+    globals: &'a [u8],
+    globals_changed: bool,
+}
+
+impl Parts<'_> {
+    fn write_keyframe(&self, out: &mut Vec<u8>) {
         let _ = rmp::encode::write_array_len(out, 6);
-        let _ = rmp::encode::write_uint(out, tick);
+        let _ = rmp::encode::write_uint(out, self.tick);
         let _ = rmp::encode::write_uint(out, 0);
         let _ = rmp::encode::write_array_len(out, self.kinds.len() as u32);
-        for kind in &self.kinds {
+        for kind in self.kinds {
             let _ = rmp::encode::write_array_len(out, 2);
             let _ = rmp::encode::write_str(out, kind.name);
             let _ = rmp::encode::write_array_len(out, kind.fields.len() as u32);
@@ -333,8 +537,8 @@ impl Encoder {
                 }
             }
         }
-        let _ = rmp::encode::write_array_len(out, 3 * self.seat_ids.len() as u32);
-        for ((seat, player), (_, seq)) in self.seat_ids.iter().zip(&self.next_acks) {
+        let _ = rmp::encode::write_array_len(out, 3 * self.seats.len() as u32);
+        for ((seat, player), (_, seq)) in self.seats.iter().zip(self.acks) {
             let _ = rmp::encode::write_uint(out, u64::from(*seat));
             let _ = rmp::encode::write_str(out, player);
             let _ = rmp::encode::write_uint(out, u64::from(*seq));
@@ -355,13 +559,19 @@ impl Encoder {
                 out.extend_from_slice(self.cur.all_fields(r, n));
             }
         }
-        out.extend_from_slice(&self.globals);
+        out.extend_from_slice(self.globals);
     }
 
-    fn write_delta(&mut self, tick: u64) {
-        self.changes.clear();
-        self.removed.clear();
-        let (cur, prev) = (&self.cur, &self.prev);
+    /// `changes` and `removed` are scratch, kept by the encoder for their allocations.
+    fn write_delta(
+        &self,
+        out: &mut Vec<u8>,
+        changes: &mut Vec<(usize, Option<usize>, u64)>,
+        removed: &mut Vec<u32>,
+    ) {
+        changes.clear();
+        removed.clear();
+        let (cur, prev) = (self.cur, self.prev);
         let (mut i, mut j) = (0, 0);
         while i < cur.rows.len() || j < prev.rows.len() {
             let ck = cur.rows.get(i).map(|r| r.key);
@@ -372,7 +582,7 @@ impl Encoder {
                     let fields = &self.kinds[usize::from(now.kind)].fields;
                     if now.kind != was.kind || now.tag != was.tag {
                         // Another entity (or kind) under the same key: a new row.
-                        self.changes.push((i, None, all_bits(fields.len())));
+                        changes.push((i, None, all_bits(fields.len())));
                         i += 1;
                         j += 1;
                         continue;
@@ -388,44 +598,42 @@ impl Encoder {
                         }
                     }
                     if mask != 0 {
-                        self.changes.push((i, Some(j), mask));
+                        changes.push((i, Some(j), mask));
                     }
                     i += 1;
                     j += 1;
                 }
                 (Some(c), p) if p.is_none_or(|p| c < p) => {
                     let n = self.kinds[usize::from(cur.rows[i].kind)].fields.len();
-                    self.changes.push((i, None, all_bits(n)));
+                    changes.push((i, None, all_bits(n)));
                     i += 1;
                 }
                 (_, Some(p)) => {
-                    self.removed.push(p);
+                    removed.push(p);
                     j += 1;
                 }
                 (_, None) => break,
             }
         }
-        let out = &mut self.out;
-        let globals_changed = self.globals != self.prev_globals;
-        let _ = rmp::encode::write_array_len(out, if globals_changed { 6 } else { 5 });
-        let _ = rmp::encode::write_uint(out, tick);
-        let _ = rmp::encode::write_uint(out, self.prev_tick);
-        // The seat table is the previous snapshot's (else this would be a keyframe), so the
-        // two ack lists pair up seat by seat.
+        let _ = rmp::encode::write_array_len(out, if self.globals_changed { 6 } else { 5 });
+        let _ = rmp::encode::write_uint(out, self.tick);
+        let _ = rmp::encode::write_uint(out, self.base);
+        // The seat table is the base's (else this would be a keyframe), so the two ack lists
+        // pair up seat by seat.
         let moved = self
-            .next_acks
+            .acks
             .iter()
-            .zip(&self.acks)
+            .zip(self.acks_before)
             .filter(|((_, now), (_, was))| now != was)
             .count();
         // Pairs `[seat, increase, ...]` while fewer than half the seats moved (shorter than one
         // entry per seat); else one increase per seat, in seat order (0: unchanged) — a list
         // exactly as long as the seat table, which pairs never are.
-        let seats = self.next_acks.len();
+        let seats = self.acks.len();
         let positional = 2 * moved >= seats && moved > 0;
         let len = if positional { seats } else { 2 * moved };
         let _ = rmp::encode::write_array_len(out, len as u32);
-        for ((seat, now), (_, was)) in self.next_acks.iter().zip(&self.acks) {
+        for ((seat, now), (_, was)) in self.acks.iter().zip(self.acks_before) {
             let increase = i64::from(*now) - i64::from(*was);
             if positional {
                 let _ = rmp::encode::write_sint(out, increase);
@@ -434,13 +642,9 @@ impl Encoder {
                 let _ = rmp::encode::write_sint(out, increase);
             }
         }
-        let values: u32 = self
-            .changes
-            .iter()
-            .map(|(_, _, m)| 2 + m.count_ones())
-            .sum();
+        let values: u32 = changes.iter().map(|(_, _, m)| 2 + m.count_ones()).sum();
         let _ = rmp::encode::write_array_len(out, values);
-        for &(i, j, mask) in &self.changes {
+        for &(i, j, mask) in changes.iter() {
             let r = &cur.rows[i];
             let was = j.map(|j| &prev.rows[j]);
             let _ = rmp::encode::write_uint(out, u64::from(r.key));
@@ -466,17 +670,12 @@ impl Encoder {
                 }
             }
         }
-        let _ = rmp::encode::write_array_len(out, self.removed.len() as u32);
-        for k in &self.removed {
+        let _ = rmp::encode::write_array_len(out, removed.len() as u32);
+        for k in removed.iter() {
             let _ = rmp::encode::write_uint(out, u64::from(*k));
         }
-        if globals_changed {
-            out.extend_from_slice(&self.globals);
+        if self.globals_changed {
+            out.extend_from_slice(self.globals);
         }
-    }
-
-    /// The last snapshot encoded.
-    pub fn last(&self) -> &[u8] {
-        &self.out
     }
 }

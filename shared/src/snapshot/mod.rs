@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::DecodeError;
 
-pub use encoder::{Encoder, RowError};
+pub use encoder::{Encoder, RowError, View};
 pub use mirror::{Applied, Mirror};
 pub use replicate::{Quantity, Replicate, RowWriter};
 /// `#[derive(Replicate)]`: see [`Replicate`].
@@ -469,6 +469,100 @@ mod tests {
         }
         // A missed snapshot costs the wait for the next keyframe (every 7 here).
         assert!(checked > 1_500 && waited > 100, "{checked} {waited}");
+    }
+
+    /// Each viewer gets its own stream of the same random world, seeing only rows near it
+    /// (a band of x that moves): every snapshot its mirror applies holds exactly the rows it
+    /// was shown, with its own ack alone; a lost snapshot costs that viewer (and no other)
+    /// one keyframe.
+    #[test]
+    fn each_view_rebuilds_exactly_what_it_was_shown() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let names: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+        let mut enc = Encoder::for_row::<Disc>(50);
+        let mut world: BTreeMap<u32, (f32, f32)> = BTreeMap::new();
+        // Viewers 0 and 1 are seated players (seats 0 and 1); viewer 2 is a spectator.
+        let mut views: Vec<(View, Mirror)> = (0..3).map(|_| (View::new(), Mirror::new())).collect();
+        let mut seqs = [0u32; 2];
+        let (mut checked, mut keyframes, mut lost) = ([0; 3], [0; 3], [0; 3]);
+        for tick in 1..=2_000u64 {
+            for _ in 0..next(6) {
+                let key = next(40) as u32;
+                if next(10) == 0 {
+                    world.remove(&key);
+                } else {
+                    let (x, y) = world.get(&key).copied().unwrap_or((next(100) as f32, 1.0));
+                    let x = (x + (next(300) as f32 - 150.0) / 100.0).rem_euclid(100.0);
+                    world.insert(key, (x, y));
+                }
+            }
+            for seq in &mut seqs {
+                *seq += next(2) as u32;
+            }
+            enc.begin();
+            for (k, (x, y)) in &world {
+                enc.push_row(*k, &disc(&names[*k as usize], *x, *y))
+                    .unwrap();
+            }
+            let g = (tick / 100) as u32;
+            enc.begin_views(&g);
+            let keys: Vec<u32> = enc.keys().collect();
+            // Viewer v sees the band of x within 20 of its centre, which walks with time.
+            let centre = |v: usize| ((tick / 5) as f32 + 33.0 * v as f32).rem_euclid(100.0);
+            for (v, (view, mirror)) in views.iter_mut().enumerate() {
+                let visible: Vec<u32> = keys
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| (world[k].0 - centre(v)).abs() <= 20.0)
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                let seat = (v < 2).then(|| (v as u32, names[v].as_str(), seqs[v]));
+                let bytes = Bytes::copy_from_slice(enc.write_view(tick, view, seat, &visible));
+                keyframes[v] += usize::from(view.last_was_keyframe());
+                if next(50) == 0 {
+                    // Lost on its way: the server hears of it and sends this viewer a keyframe.
+                    view.request_keyframe();
+                    lost[v] += 1;
+                    continue;
+                }
+                let s = mirror
+                    .apply_typed::<State>(&bytes)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("viewer {v} could not use tick {tick}"));
+                let q = |v: f32| ((f64::from(v) / 0.01).round() * 0.01) as f32;
+                let want: Vec<(u32, Disc)> = visible
+                    .iter()
+                    .map(|&i| {
+                        let k = keys[i as usize];
+                        let (x, y) = world[&k];
+                        (k, disc(&names[k as usize], q(x), q(y)))
+                    })
+                    .collect();
+                assert_eq!(s.state, State(want, g), "viewer {v}, tick {tick}");
+                let acks: BTreeMap<String, u32> = seat
+                    .iter()
+                    .map(|(_, p, seq)| ((*p).to_owned(), *seq))
+                    .collect();
+                assert_eq!(s.acks, acks, "viewer {v}, tick {tick}");
+                checked[v] += 1;
+            }
+            enc.finish_views(tick);
+        }
+        for v in 0..3 {
+            assert!(checked[v] > 1_900, "{checked:?}");
+            // One keyframe every 50 of its snapshots, one after each loss, and the first.
+            let periodic = 2_000 / 50;
+            assert!(
+                keyframes[v] >= periodic && keyframes[v] <= periodic + lost[v] + 1,
+                "viewer {v}: {keyframes:?} keyframes, {lost:?} lost"
+            );
+        }
     }
 
     #[test]
