@@ -144,6 +144,15 @@ mod tests {
             self.read(&self.at_publish);
             Box::pin(async {})
         }
+        fn publish_view<'a>(
+            &'a self,
+            _match_id: &'a str,
+            _viewer: &'a str,
+            _snapshot: Bytes,
+        ) -> BoxFuture<'a> {
+            self.read(&self.at_publish);
+            Box::pin(async {})
+        }
         fn presence<'a>(&'a self, _match_id: &'a str, _p: &'a Presence) -> BoxFuture<'a> {
             Box::pin(async {})
         }

@@ -11,6 +11,7 @@
 //!   `game`.
 //! - [`Replication`]: the kinds of rows a game replicates ([`QueryRow`] for rows built from a
 //!   query).
+//! - [`Interest`]: what each viewer is sent, for a game that sends each only what is near it.
 //! - [`Room`]: World, Schedule, players and their input queues; stepped by hand.
 //! - [`driver`]: runs a room on a fixed-timestep clock ([`driver::spawn`]).
 //! - [`Catalog`]: the games an embedder offers, by name.
@@ -41,6 +42,7 @@
 mod catalog;
 pub mod driver;
 mod game;
+mod interest;
 mod metrics;
 mod replication;
 mod room;
@@ -55,9 +57,10 @@ pub use game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, IncompleteStart,
     MatchControl, MatchRules, PlayerId, Players, TickInfo,
 };
+pub use interest::Interest;
 pub use metrics::RoomMetrics;
 pub use replication::{QueryRow, Replication};
-pub use room::{PushOutcome, Room, RoomConfig};
+pub use room::{PushOutcome, Room, RoomConfig, Snapshots};
 /// A game's input type and its declared bounds (and `#[derive(Input)]`, with
 /// `tickroom-shared` a dependency of the game's crate); see [`Game::Input`].
 pub use tickroom_shared::input::{Input, InvalidInput};

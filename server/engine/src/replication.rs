@@ -5,6 +5,8 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::query::{QueryFilter, ROQueryItem, ReadOnlyQueryData};
 use tickroom_shared::snapshot::{Encoder, Kind, MAX_KINDS, Replicate, RowError};
 
+use crate::interest::Interest;
+
 /// A row made from a query, for a kind whose row is not one component: the room queries every
 /// entity that matches [`Query`](Self::Query) and [`Filter`](Self::Filter) after each tick and
 /// sends [`from_query`](Self::from_query)'s row for it. Register it with
@@ -55,6 +57,7 @@ pub struct Replication<'w> {
     world: &'w mut World,
     kinds: Vec<Kind>,
     collectors: Vec<Box<dyn Collect>>,
+    interest: Option<Interest>,
 }
 
 impl std::fmt::Debug for Replication<'_> {
@@ -71,7 +74,20 @@ impl<'w> Replication<'w> {
             world,
             kinds: Vec::new(),
             collectors: Vec::new(),
+            interest: None,
         }
+    }
+
+    /// Sends each viewer only what it sees: the rows within `interest`'s radius of its
+    /// player, and every row without a place (see [`Interest`]). Without it, every viewer is
+    /// sent every row (one snapshot for the room). Declared at most once.
+    ///
+    /// # Panics
+    /// If an interest was declared already.
+    pub fn interest(&mut self, interest: Interest) -> &mut Self {
+        assert!(self.interest.is_none(), "interest is declared once");
+        self.interest = Some(interest);
+        self
     }
 
     /// Replicates every entity with component `C`, which is its own row (a
@@ -106,8 +122,8 @@ impl<'w> Replication<'w> {
         self
     }
 
-    pub(crate) fn finish(self) -> (Vec<Kind>, Rows) {
-        (self.kinds, Rows(self.collectors))
+    pub(crate) fn finish(self) -> (Vec<Kind>, Rows, Option<Interest>) {
+        (self.kinds, Rows(self.collectors), self.interest)
     }
 }
 

@@ -19,6 +19,8 @@ use crate::room::PushOutcome;
 pub struct Recorder {
     /// Every snapshot published, in order (all rooms).
     pub snapshots: Mutex<Vec<Bytes>>,
+    /// Every viewer's snapshot published (rooms with an interest), in order, by viewer.
+    pub views: Mutex<Vec<(String, Bytes)>>,
     /// Every presence change published, in order (all rooms).
     pub presence: Mutex<Vec<Presence>>,
     /// The last match end.
@@ -32,6 +34,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl SnapshotSink for Recorder {
     fn publish<'a>(&'a self, _match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a> {
         lock(&self.snapshots).push(snapshot);
+        Box::pin(async {})
+    }
+    fn publish_view<'a>(
+        &'a self,
+        _match_id: &'a str,
+        viewer: &'a str,
+        snapshot: Bytes,
+    ) -> BoxFuture<'a> {
+        lock(&self.views).push((viewer.to_owned(), snapshot));
         Box::pin(async {})
     }
     fn presence<'a>(&'a self, _match_id: &'a str, p: &'a Presence) -> BoxFuture<'a> {
@@ -70,6 +81,17 @@ impl Recorder {
         lock(&self.snapshots)
             .iter()
             .filter_map(|b| m.apply_typed(b).expect("the room's snapshots decode"))
+            .collect()
+    }
+
+    /// Every state `viewer` would have rebuilt from its own snapshots (a room with an
+    /// interest), in order.
+    pub fn rebuild_view<S: FromFrame>(&self, viewer: &str) -> Vec<Snapshot<S>> {
+        let mut m = Mirror::new();
+        lock(&self.views)
+            .iter()
+            .filter(|(v, _)| v == viewer)
+            .filter_map(|(_, b)| m.apply_typed(b).expect("the room's snapshots decode"))
             .collect()
     }
 

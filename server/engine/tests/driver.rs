@@ -372,6 +372,17 @@ impl tickroom_engine::SnapshotSink for Stalled {
             self.inner.publish(id, s).await;
         })
     }
+    fn publish_view<'a>(
+        &'a self,
+        id: &'a str,
+        viewer: &'a str,
+        s: bytes::Bytes,
+    ) -> driver::BoxFuture<'a> {
+        Box::pin(async move {
+            self.wait_open().await;
+            self.inner.publish_view(id, viewer, s).await;
+        })
+    }
     fn presence<'a>(
         &'a self,
         id: &'a str,

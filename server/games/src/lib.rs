@@ -14,10 +14,12 @@
 pub mod arena;
 pub mod tictactoe;
 
-/// The catalog of the games that ship with Tickroom: "arena" and "tictactoe".
+/// The catalog of the games that ship with Tickroom: "arena", "arena_large" and
+/// "tictactoe".
 #[cfg(feature = "engine")]
 pub fn builtin() -> tickroom_engine::Catalog {
     tickroom_engine::Catalog::new()
         .with(arena::Arena)
+        .with(arena::ArenaLarge)
         .with(tictactoe::TicTacToe)
 }

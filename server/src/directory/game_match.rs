@@ -318,9 +318,15 @@ impl Match {
         self.room.submit_input(player, seq, input)
     }
 
-    /// Makes the next snapshot a keyframe, for a connection that just joined.
-    pub fn request_keyframe(&self) {
-        self.room.request_keyframe();
+    /// A connection of `viewer` (a player or a spectator) came: its next snapshot is a
+    /// keyframe (the room's, for a game without an interest).
+    pub fn watch(&self, viewer: &Arc<str>) {
+        self.room.watch(viewer.clone());
+    }
+
+    /// A connection that [`watch`](Self::watch)ed went.
+    pub fn unwatch(&self, viewer: &Arc<str>) {
+        self.room.unwatch(viewer.clone());
     }
 
     /// Whether the room's task has stopped.

@@ -7,6 +7,7 @@ use socketioxide::operators::BroadcastOperators;
 use tickroom_shared::{MatchEnd, Presence, event};
 
 use super::raw::RawMsgpack;
+use super::sockets::view_room;
 use tickroom_engine::SnapshotSink;
 use tickroom_engine::driver::BoxFuture;
 
@@ -42,6 +43,25 @@ impl<A: Adapter> SnapshotSink for SocketIoSink<A> {
                 .await;
             if let Err(e) = sent {
                 tracing::debug!(match_id, error = %e, "snapshot broadcast failed");
+            }
+        })
+    }
+
+    fn publish_view<'a>(
+        &'a self,
+        match_id: &'a str,
+        viewer: &'a str,
+        snapshot: Bytes,
+    ) -> BoxFuture<'a> {
+        Box::pin(async move {
+            let Some(ns) = self.game() else { return };
+            let sent = ns
+                .local()
+                .to(view_room(match_id, viewer))
+                .emit(event::SNAPSHOT, &RawMsgpack(&snapshot))
+                .await;
+            if let Err(e) = sent {
+                tracing::debug!(match_id, viewer, error = %e, "snapshot send failed");
             }
         })
     }

@@ -19,7 +19,7 @@ use tickroom_shared::wire;
 
 use super::NetState;
 use super::conns::Conn;
-use super::sockets::{disconnect_with, player_room};
+use super::sockets::{disconnect_with, player_room, view_room};
 use crate::auth::{self, Admission, seat_error_code};
 use crate::directory::{Departure, Match};
 use crate::ratelimit::{DropWindow, EventLimiter};
@@ -86,6 +86,7 @@ impl Session {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.game_match
                 .release(&self.player, self.role, &self.conn, how);
+            self.game_match.unwatch(&self.player);
         }
     }
 }
@@ -372,13 +373,17 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
     // Welcome first, then join the room: the per-socket queue keeps that order, so no
     // snapshot can precede the welcome.
     let _ = s.emit(event::WELCOME, &welcome);
-    s.join([m.info().id.to_string(), player_room(&session.player)]);
+    s.join([
+        m.info().id.to_string(),
+        player_room(&session.player),
+        view_room(&m.info().id, &session.player),
+    ]);
     if app.net.one_connection_per_player {
         replace_elsewhere(&s, &session.player);
     }
     // Deltas are relative to a keyframe this connection has not seen: have the next tick send
-    // one.
-    m.request_keyframe();
+    // one (to this viewer only, in a game with an interest).
+    m.watch(&session.player);
     s.on(
         event::INPUT,
         InputHandler {

@@ -56,6 +56,12 @@ pub(crate) fn player_room(player: &str) -> String {
     format!("player/{player}")
 }
 
+/// The room of `viewer`'s connections to match `match_id`, where its own snapshots go (a game
+/// with an interest): a player may have connections to other matches too.
+pub(crate) fn view_room(match_id: &str, viewer: &str) -> String {
+    format!("view/{match_id}/{viewer}")
+}
+
 /// [`Sockets`] over a `SocketIo` with adapter `A`.
 pub(crate) struct Io<A: Adapter>(pub(crate) SocketIo<A>);
 

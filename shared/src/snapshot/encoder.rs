@@ -122,6 +122,11 @@ impl View {
     pub fn rows(&self) -> usize {
         self.prev.rows.len()
     }
+
+    /// Whether its last snapshot held the row of `key`.
+    pub fn had(&self, key: u32) -> bool {
+        self.prev.rows.binary_search_by_key(&key, |r| r.key).is_ok()
+    }
 }
 
 /// Why a row was not added.

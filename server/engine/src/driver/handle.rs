@@ -140,6 +140,8 @@ pub(super) enum Command<I> {
     Join(Arc<str>),
     Leave(Arc<str>),
     Keyframe,
+    Watch(Arc<str>),
+    Unwatch(Arc<str>),
     /// A player is expected within this long.
     Expect(Duration),
     Connected(Arc<str>, bool),
@@ -201,6 +203,15 @@ impl<G: Game> RoomControl for Handle<G> {
     fn request_keyframe(&self) {
         // Bounded like joins: one per accepted connection.
         let _ = self.control.send(Command::Keyframe);
+    }
+
+    fn watch(&self, viewer: Arc<str>) {
+        // Bounded like joins: one per accepted connection.
+        let _ = self.control.send(Command::Watch(viewer));
+    }
+
+    fn unwatch(&self, viewer: Arc<str>) {
+        let _ = self.control.send(Command::Unwatch(viewer));
     }
 
     fn expect_player(&self, within: Duration) {

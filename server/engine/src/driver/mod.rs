@@ -57,8 +57,18 @@ pub const MAX_CATCH_UP: u32 = 3;
 /// Where a running room sends what it produces. Implemented by the transport.
 pub trait SnapshotSink: Send + Sync + 'static {
     /// Delivers one tick's snapshot (msgpack of [`tickroom_shared::Snapshot`]) to everyone in
-    /// `match_id`. Called once per tick, in tick order.
+    /// `match_id`. Called once per snapshot, in tick order, for a room without an
+    /// [`Interest`](crate::Interest).
     fn publish<'a>(&'a self, match_id: &'a str, snapshot: Bytes) -> BoxFuture<'a>;
+    /// Delivers one viewer's own snapshot to the connections of `viewer` (a player's id or a
+    /// spectator's) in `match_id`, for a room with an [`Interest`](crate::Interest). Called
+    /// for each viewer once per snapshot, in tick order.
+    fn publish_view<'a>(
+        &'a self,
+        match_id: &'a str,
+        viewer: &'a str,
+        snapshot: Bytes,
+    ) -> BoxFuture<'a>;
     /// A player joined, left, dropped or came back.
     fn presence<'a>(&'a self, match_id: &'a str, presence: &'a Presence) -> BoxFuture<'a>;
     /// The match ended: tell its connections and close them.
@@ -103,8 +113,15 @@ pub trait RoomControl: Send + Sync + 'static {
     fn join(&self, player: Arc<str>);
     /// Unseats `player` (despawns its entity at the next tick).
     fn leave(&self, player: Arc<str>);
-    /// Makes the next snapshot a keyframe, for a connection that just joined.
+    /// Makes the next snapshot a keyframe (every viewer's, with an interest).
     fn request_keyframe(&self);
+    /// A connection of `viewer` (a player's id or a spectator's) came: its next snapshot is a
+    /// keyframe. With an [`Interest`](crate::Interest) only that viewer's is, and a spectator
+    /// is sent snapshots from then until [`unwatch`](Self::unwatch); without one the room's
+    /// next snapshot is a keyframe.
+    fn watch(&self, viewer: Arc<str>);
+    /// A spectator's connection went: it is no longer sent snapshots of its own.
+    fn unwatch(&self, viewer: Arc<str>);
     /// A player is expected within `within` (a seat was reserved for them): until then the
     /// room is not ended as abandoned for having no player.
     fn expect_player(&self, within: Duration);

@@ -27,6 +27,8 @@ const PRESENCE_QUEUE: usize = 4096;
 #[derive(Debug)]
 pub(super) enum Publish {
     Snapshot(Bytes),
+    /// One snapshot per viewer, of one tick.
+    Views(Vec<(Arc<str>, Bytes)>),
     Presence(Presence),
     Ended(MatchEnd),
 }
@@ -66,10 +68,12 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a snapshot. A delta is dropped when [`SNAPSHOT_QUEUE`] snapshots wait; a
-    /// keyframe is never dropped: it takes the place of the snapshots waiting, which are older
-    /// and which it makes unnecessary (it carries the whole state).
-    pub(super) fn push_snapshot(&self, bytes: Bytes, keyframe: bool) -> Pushed {
+    /// Queues a tick's snapshot ([`Publish::Snapshot`] or [`Publish::Views`]). A delta is
+    /// dropped when [`SNAPSHOT_QUEUE`] snapshots wait; a keyframe (every viewer's, for views)
+    /// is never dropped: it takes the place of the snapshots waiting, which are older and
+    /// which it makes unnecessary (it carries the whole state).
+    pub(super) fn push_snapshot(&self, snapshot: Publish, keyframe: bool) -> Pushed {
+        debug_assert!(matches!(snapshot, Publish::Snapshot(_) | Publish::Views(_)));
         let mut q = self.queue();
         let mut pushed = Pushed::Queued;
         if q.snapshots >= SNAPSHOT_QUEUE {
@@ -77,11 +81,12 @@ impl Outbox {
                 return Pushed::Dropped;
             }
             let before = q.items.len();
-            q.items.retain(|m| !matches!(m, Publish::Snapshot(_)));
+            q.items
+                .retain(|m| !matches!(m, Publish::Snapshot(_) | Publish::Views(_)));
             pushed = Pushed::Replaced(before - q.items.len());
             q.snapshots = 0;
         }
-        q.items.push_back(Publish::Snapshot(bytes));
+        q.items.push_back(snapshot);
         q.snapshots += 1;
         drop(q);
         self.ready.notify_one();
@@ -122,7 +127,7 @@ impl Outbox {
                 let mut q = self.queue();
                 if let Some(m) = q.items.pop_front() {
                     match &m {
-                        Publish::Snapshot(_) => q.snapshots -= 1,
+                        Publish::Snapshot(_) | Publish::Views(_) => q.snapshots -= 1,
                         Publish::Presence(_) => q.presence -= 1,
                         Publish::Ended(_) => {}
                     }
@@ -174,6 +179,7 @@ mod tests {
             while let Some(m) = o.pop().await {
                 out.push(match m {
                     Publish::Snapshot(bytes) => format!("s{}", bytes[0]),
+                    Publish::Views(views) => format!("v{}", views.len()),
                     Publish::Presence(p) => p.player_id,
                     Publish::Ended(_) => "end".into(),
                 });
@@ -186,16 +192,31 @@ mod tests {
     fn presence_never_takes_a_snapshots_place_and_keyframes_are_never_dropped() {
         let o = Outbox::default();
         let snap = |n: u8| Bytes::from(vec![n]);
-        assert_eq!(o.push_snapshot(snap(1), true), Pushed::Queued);
+        assert_eq!(
+            o.push_snapshot(Publish::Snapshot(snap(1)), true),
+            Pushed::Queued
+        );
         for i in 0..10 {
             o.push_presence(presence(i));
         }
         for n in 2..=4 {
-            assert_eq!(o.push_snapshot(snap(n), false), Pushed::Queued);
+            assert_eq!(
+                o.push_snapshot(Publish::Snapshot(snap(n)), false),
+                Pushed::Queued
+            );
         }
-        assert_eq!(o.push_snapshot(snap(5), false), Pushed::Dropped);
-        assert_eq!(o.push_snapshot(snap(6), true), Pushed::Replaced(4));
-        assert_eq!(o.push_snapshot(snap(7), false), Pushed::Queued);
+        assert_eq!(
+            o.push_snapshot(Publish::Snapshot(snap(5)), false),
+            Pushed::Dropped
+        );
+        assert_eq!(
+            o.push_snapshot(Publish::Snapshot(snap(6)), true),
+            Pushed::Replaced(4)
+        );
+        assert_eq!(
+            o.push_snapshot(Publish::Snapshot(snap(7)), false),
+            Pushed::Queued
+        );
         o.push_end(MatchEnd {
             match_id: "m".into(),
             reason: tickroom_shared::EndReason::Admin,

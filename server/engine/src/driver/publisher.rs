@@ -19,6 +19,11 @@ pub(super) async fn run(
     while let Some(msg) = outbox.pop().await {
         match msg {
             Publish::Snapshot(bytes) => sink.publish(&match_id, bytes).await,
+            Publish::Views(views) => {
+                for (viewer, bytes) in views {
+                    sink.publish_view(&match_id, &viewer, bytes).await;
+                }
+            }
             Publish::Presence(p) => sink.presence(&match_id, &p).await,
             Publish::Ended(end) => {
                 sink.ended(&end).await;

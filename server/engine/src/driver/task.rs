@@ -12,10 +12,10 @@ use tokio::time::Instant;
 use super::Outcome;
 use super::clock::TickClock;
 use super::handle::{Command, Shared};
-use super::outbox::{CloseOnDrop, Outbox, Pushed};
+use super::outbox::{CloseOnDrop, Outbox, Publish, Pushed};
 use crate::game::Game;
 use crate::metrics::RoomMetrics;
-use crate::room::Room;
+use crate::room::{Room, Snapshots};
 
 /// A room and the channels it talks through; [`RoomTask::run_guarded`] runs it.
 pub(super) struct RoomTask<G: Game> {
@@ -154,7 +154,16 @@ impl<G: Game> RoomTask<G> {
                 let snapshot = self
                     .room
                     .snapshot_due()
-                    .then(|| Bytes::copy_from_slice(self.room.snapshot()));
+                    .then(|| match self.room.snapshots() {
+                        Snapshots::Room(bytes) => (
+                            Publish::Snapshot(Bytes::copy_from_slice(bytes)),
+                            bytes.len(),
+                        ),
+                        Snapshots::Views(views) => (
+                            Publish::Views(views.to_vec()),
+                            views.iter().map(|(_, b)| b.len()).sum(),
+                        ),
+                    });
                 let took = started.elapsed();
                 self.metrics.tick(took);
                 let overran = took > period;
@@ -168,10 +177,10 @@ impl<G: Game> RoomTask<G> {
                 self.shared
                     .tick
                     .store(self.room.tick_number(), Ordering::Relaxed);
-                let bytes = snapshot.as_ref().map_or(0, Bytes::len);
+                let bytes = snapshot.as_ref().map_or(0, |(_, bytes)| *bytes);
                 let dropped = match snapshot {
                     None => 0,
-                    Some(snapshot) => {
+                    Some((snapshot, _)) => {
                         self.metrics.snapshot(bytes);
                         match self
                             .outbox
@@ -264,6 +273,8 @@ impl<G: Game> RoomTask<G> {
                 }
             }
             Command::Keyframe => self.room.request_keyframe(),
+            Command::Watch(viewer) => self.room.watch(&viewer),
+            Command::Unwatch(viewer) => self.room.unwatch(&viewer),
             Command::Expect(within) => {
                 let until = Instant::now() + within;
                 self.expected_until = Some(self.expected_until.map_or(until, |t| t.max(until)));

@@ -16,10 +16,12 @@ use crate::game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, MatchControl, PlayerId,
     Players, TickInfo,
 };
+use crate::interest::{Grid, Interest};
 use crate::replication::{Replication, Rows};
+use bytes::Bytes;
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
-use tickroom_shared::snapshot::Encoder;
+use tickroom_shared::snapshot::{Encoder, View};
 
 /// Fixed parameters of one room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,52 @@ struct Seat<I> {
     queue: InputQueue<I>,
 }
 
+/// What a tick's snapshot is: one for the whole room, or one per viewer (the game declared
+/// an [`Interest`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Snapshots<'a> {
+    /// The snapshot every connection of the room is sent.
+    Room(&'a [u8]),
+    /// Each viewer's own snapshot, by viewer (a player's id, or a spectator's).
+    Views(&'a [(Arc<str>, Bytes)]),
+}
+
+/// A room's viewers, when it sends each its own snapshot.
+struct Views {
+    interest: Interest,
+    grid: Grid,
+    /// Every seated player, and every spectator watching.
+    viewers: BTreeMap<Arc<str>, Viewer>,
+    /// A viewer asked for a keyframe since the last snapshot.
+    keyframe_requested: bool,
+    /// Every view written last was a keyframe.
+    all_keyframes: bool,
+    /// Scratch, kept for their allocations: the rows' keys, one viewer's rows.
+    keys: Vec<u32>,
+    visible: Vec<u32>,
+    /// The last tick's snapshots.
+    out: Vec<(Arc<str>, Bytes)>,
+}
+
+/// One viewer: what it was sent, and how many connections watch as it.
+#[derive(Default)]
+struct Viewer {
+    view: View,
+    /// Connections watching (a spectator's count; a seated player is a viewer whatever it is).
+    watchers: u32,
+}
+
+impl Views {
+    /// A connection of `viewer` came (`watching`), or the player seated: its next snapshot
+    /// is a keyframe.
+    fn watch(&mut self, viewer: &Arc<str>, watching: bool) {
+        let v = self.viewers.entry(viewer.clone()).or_default();
+        v.view.request_keyframe();
+        v.watchers += u32::from(watching);
+        self.keyframe_requested = true;
+    }
+}
+
 /// A game instance: World, Schedule, players and their input queues.
 pub struct Room<G: Game> {
     game: Arc<G>,
@@ -79,6 +127,8 @@ pub struct Room<G: Game> {
     /// tick fills it and swaps it into the world (`resource_scope` would move the resource's
     /// entity between archetypes twice a tick).
     applied: Vec<AppliedInput<G::Input>>,
+    /// With an [`Interest`]: the viewers, each sent its own snapshot.
+    views: Option<Box<Views>>,
 }
 
 impl<G: Game> std::fmt::Debug for Room<G> {
@@ -119,8 +169,20 @@ impl<G: Game> Room<G> {
         game.build(&mut world, &mut schedule);
         let mut replication = Replication::new(&mut world);
         game.replicate(&mut replication);
-        let (kinds, rows) = replication.finish();
+        let (kinds, rows, interest) = replication.finish();
         let encoder = Encoder::new(&kinds, config.keyframe_interval);
+        let views = interest.map(|interest| {
+            Box::new(Views {
+                interest,
+                grid: Grid::default(),
+                viewers: BTreeMap::new(),
+                keyframe_requested: false,
+                all_keyframes: false,
+                keys: Vec::new(),
+                visible: Vec::new(),
+                out: Vec::new(),
+            })
+        });
         Self {
             game,
             world,
@@ -131,7 +193,45 @@ impl<G: Game> Room<G> {
             encoder,
             rows,
             applied: Vec::new(),
+            views,
         }
+    }
+
+    /// Whether each viewer is sent its own snapshot (the game declared an [`Interest`]):
+    /// then [`snapshots`](Self::snapshots) gives them, and [`snapshot`](Self::snapshot)
+    /// is not used.
+    pub fn has_interest(&self) -> bool {
+        self.views.is_some()
+    }
+
+    /// Has the next snapshot include what `viewer` sees, starting with a keyframe: a
+    /// connection of a seated player or a spectator came. A spectator stays a viewer until
+    /// [`unwatch`](Self::unwatch); a player is one while seated. Without an interest every
+    /// connection is sent the room's snapshot, and this makes the next one a keyframe.
+    pub fn watch(&mut self, viewer: &Arc<str>) {
+        match &mut self.views {
+            Some(views) => views.watch(viewer, true),
+            None => self.encoder.request_keyframe(),
+        }
+    }
+
+    /// A connection of `viewer` that [`watch`](Self::watch)ed went (a spectator left): once
+    /// none is left, a viewer that is not a seated player is sent nothing more.
+    pub fn unwatch(&mut self, viewer: &str) {
+        let Some(views) = &mut self.views else {
+            return;
+        };
+        if let Some(v) = views.viewers.get_mut(viewer) {
+            v.watchers = v.watchers.saturating_sub(1);
+            if v.watchers == 0 && !self.seats.contains_key(viewer) {
+                views.viewers.remove(viewer);
+            }
+        }
+    }
+
+    /// How many viewers the room sends its own snapshot to (0 without an interest).
+    pub fn viewer_count(&self) -> usize {
+        self.views.as_ref().map_or(0, |v| v.viewers.len())
     }
 
     /// The room's fixed parameters.
@@ -184,7 +284,11 @@ impl<G: Game> Room<G> {
             ))
             .id();
         self.game.on_join(&mut self.world, entity);
-        self.encoder.request_keyframe();
+        match &mut self.views {
+            // The newcomer's first snapshot is a keyframe; no other viewer's seat table changed.
+            Some(views) => views.watch(&player, false),
+            None => self.encoder.request_keyframe(),
+        }
         if let Some(mut players) = self.world.get_resource_mut::<Players>() {
             players.0.insert(player.clone(), entity);
         }
@@ -218,6 +322,11 @@ impl<G: Game> Room<G> {
         };
         self.game.on_leave(&mut self.world, seat.entity);
         self.world.despawn(seat.entity);
+        if let Some(views) = &mut self.views
+            && views.viewers.get(player).is_some_and(|v| v.watchers == 0)
+        {
+            views.viewers.remove(player);
+        }
         if let Some(mut players) = self.world.get_resource_mut::<Players>() {
             players.0.remove(player);
         }
@@ -254,6 +363,10 @@ impl<G: Game> Room<G> {
 
     /// Runs one tick ([`step`](Self::step)) and encodes the snapshot. Returns the snapshot's
     /// msgpack bytes, valid until the next call.
+    ///
+    /// # Panics
+    /// In a room with an interest ([`has_interest`](Self::has_interest)), which has no one
+    /// snapshot: [`step`](Self::step) then [`snapshots`](Self::snapshots) instead.
     pub fn tick(&mut self) -> &[u8] {
         self.step();
         self.encode_snapshot()
@@ -266,12 +379,28 @@ impl<G: Game> Room<G> {
         let interval = u64::from(self.config.snapshot_interval.max(1));
         (self.tick - 1).is_multiple_of(interval)
             || self.encoder.keyframe_requested()
+            || self.views.as_ref().is_some_and(|v| v.keyframe_requested)
             || self.is_over()
     }
 
     /// Encodes the snapshot of the tick just run; the bytes are valid until the next call.
+    ///
+    /// # Panics
+    /// In a room with an interest: [`snapshots`](Self::snapshots) instead.
     pub fn snapshot(&mut self) -> &[u8] {
         self.encode_snapshot()
+    }
+
+    /// Encodes the tick just run: the room's snapshot, or, with an interest, each viewer's
+    /// (every seated, connected player's and every watching spectator's). Valid until the
+    /// next call.
+    pub fn snapshots(&mut self) -> Snapshots<'_> {
+        if self.views.is_some() {
+            self.encode_views();
+            Snapshots::Views(self.views.as_ref().map_or(&[], |v| &v.out))
+        } else {
+            Snapshots::Room(self.encode_snapshot())
+        }
     }
 
     /// Runs one tick without encoding its snapshot: applies queued inputs (lowest `seq` first;
@@ -314,14 +443,27 @@ impl<G: Game> Room<G> {
         self.schedule.run(&mut self.world);
     }
 
-    /// Makes the next snapshot a keyframe (a spectator joined, say).
+    /// Makes the next snapshot a keyframe — every viewer's, with an interest (a snapshot was
+    /// lost before it reached anyone).
     pub fn request_keyframe(&mut self) {
-        self.encoder.request_keyframe();
+        match &mut self.views {
+            Some(views) => {
+                for v in views.viewers.values_mut() {
+                    v.view.request_keyframe();
+                }
+                views.keyframe_requested = true;
+            }
+            None => self.encoder.request_keyframe(),
+        }
     }
 
-    /// Whether the last snapshot was a keyframe.
+    /// Whether the last snapshot was a keyframe; with an interest, whether every viewer's
+    /// was.
     pub fn last_was_keyframe(&self) -> bool {
-        self.encoder.last_was_keyframe()
+        match &self.views {
+            Some(views) => views.all_keyframes,
+            None => self.encoder.last_was_keyframe(),
+        }
     }
 
     /// Whether the game has ended the match ([`MatchControl::end_match`]).
@@ -342,12 +484,14 @@ impl<G: Game> Room<G> {
         self.seats.keys().map(|p| p.to_string()).collect()
     }
 
-    /// The snapshot of the last tick (empty before the first).
+    /// The snapshot of the last tick (empty before the first); with an interest, the last
+    /// viewer's.
     pub fn last_snapshot(&self) -> &[u8] {
         self.encoder.last()
     }
 
-    fn encode_snapshot(&mut self) -> &[u8] {
+    /// Pushes every replicated row of the World into the encoder.
+    fn collect_rows(&mut self) {
         self.encoder.begin();
         let rejected = self.rows.collect(&self.world, &mut self.encoder);
         if rejected > 0 {
@@ -357,11 +501,70 @@ impl<G: Game> Room<G> {
                 "rows whose fields did not serialize were left out"
             );
         }
+    }
+
+    fn encode_snapshot(&mut self) -> &[u8] {
+        assert!(
+            self.views.is_none(),
+            "this room sends each viewer its own snapshot (its game declares an Interest): \
+             use Room::snapshots"
+        );
+        self.collect_rows();
         let globals = self.game.globals(&mut self.world);
         let seats = self
             .seats
             .iter()
             .map(|(player, seat)| (seat.index, &**player, seat.queue.last_applied()));
         self.encoder.finish(self.tick, seats, &globals)
+    }
+
+    /// Writes every viewer's snapshot of the tick just run into `views.out`. A seated player
+    /// whose connection dropped is skipped (its next snapshot, once it is back, is a keyframe).
+    fn encode_views(&mut self) {
+        self.collect_rows();
+        let globals = self.game.globals(&mut self.world);
+        self.encoder.begin_views(&globals);
+        let Some(views) = self.views.as_deref_mut() else {
+            return;
+        };
+        views.keys.clear();
+        views.keys.extend(self.encoder.keys());
+        views.grid.build(
+            &mut views.interest,
+            &mut self.world,
+            views.keys.iter().copied(),
+        );
+        views.out.clear();
+        let mut all_keyframes = true;
+        for (viewer, Viewer { view, .. }) in &mut views.viewers {
+            let seat = self.seats.get(viewer);
+            let place = match seat {
+                Some(seat) => {
+                    let connected = self
+                        .world
+                        .get::<Connection>(seat.entity)
+                        .is_none_or(|c| c.connected);
+                    if !connected {
+                        continue;
+                    }
+                    views.interest.place_of(&self.world, seat.entity)
+                }
+                None => None,
+            };
+            views
+                .grid
+                .visible(place, &views.keys, |key| view.had(key), &mut views.visible);
+            let seat = seat.map(|s| (s.index, &**viewer, s.queue.last_applied()));
+            let bytes = self
+                .encoder
+                .write_view(self.tick, view, seat, &views.visible);
+            all_keyframes &= view.last_was_keyframe();
+            views
+                .out
+                .push((viewer.clone(), Bytes::copy_from_slice(bytes)));
+        }
+        self.encoder.finish_views(self.tick);
+        views.keyframe_requested = false;
+        views.all_keyframes = all_keyframes;
     }
 }

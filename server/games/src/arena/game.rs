@@ -6,25 +6,29 @@
 use bevy_ecs::prelude::*;
 
 use crate::arena::{
-    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, NAME, PLAYER_RADIUS, SIZE,
-    SPEED,
+    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, LARGE_NAME, LARGE_SIZE,
+    LARGE_VIEW, NAME, PLAYER_RADIUS, SIZE, SPEED,
 };
 
 use std::time::Duration;
 
 use tickroom_engine::{
-    Controls, Game, GameSystems, IncompleteStart, MatchRules, PlayerId, QueryRow, Replication,
-    TickInfo,
+    Controls, Game, GameSystems, IncompleteStart, Interest, MatchRules, PlayerId, QueryRow,
+    Replication, TickInfo,
 };
 
 /// A disc's centre.
 #[derive(Component, Debug, Clone, Copy, PartialEq)]
 pub struct Position {
-    /// x, in `[PLAYER_RADIUS, SIZE - PLAYER_RADIUS]`.
+    /// x, in `[PLAYER_RADIUS, size - PLAYER_RADIUS]`.
     pub x: f32,
     /// y, likewise.
     pub y: f32,
 }
+
+/// The map's width and height, as a resource: [`SIZE`], or [`LARGE_SIZE`] for the large map.
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct MapSize(pub f32);
 
 /// The arena game.
 #[derive(Debug, Default, Clone, Copy)]
@@ -49,19 +53,12 @@ impl Game for Arena {
         }
     }
 
-    fn build(&self, _world: &mut World, schedule: &mut Schedule) {
-        schedule.add_systems((
-            movement.in_set(GameSystems::Simulate),
-            separate.in_set(GameSystems::Resolve),
-        ));
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        build(world, schedule, SIZE);
     }
 
     fn on_join(&self, world: &mut World, entity: Entity) {
-        let id = world
-            .get::<PlayerId>(entity)
-            .map(|p| p.0.clone())
-            .unwrap_or_else(|| "".into());
-        world.entity_mut(entity).insert(spawn_point(&id));
+        place_joiner(world, entity, SIZE);
     }
 
     fn replicate(&self, rep: &mut Replication<'_>) {
@@ -69,6 +66,56 @@ impl Game for Arena {
     }
 
     fn globals(&self, _world: &mut World) {}
+}
+
+/// The arena on a large map ([`LARGE_SIZE`]), for rooms of hundreds: each player is sent
+/// only the discs within [`LARGE_VIEW`] of its own ([`Interest`]), so what a client receives
+/// grows with the crowd around it, not with the room. Same input and rows as [`Arena`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ArenaLarge;
+
+impl Game for ArenaLarge {
+    type Input = ArenaInput;
+    type Globals = ();
+
+    fn name(&self) -> &'static str {
+        LARGE_NAME
+    }
+
+    fn match_rules(&self) -> MatchRules {
+        Arena.match_rules()
+    }
+
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        build(world, schedule, LARGE_SIZE);
+    }
+
+    fn on_join(&self, world: &mut World, entity: Entity) {
+        place_joiner(world, entity, LARGE_SIZE);
+    }
+
+    fn replicate(&self, rep: &mut Replication<'_>) {
+        rep.rows::<ArenaPlayer>()
+            .interest(Interest::within(LARGE_VIEW, |p: &Position| [p.x, p.y]));
+    }
+
+    fn globals(&self, _world: &mut World) {}
+}
+
+fn build(world: &mut World, schedule: &mut Schedule, size: f32) {
+    world.insert_resource(MapSize(size));
+    schedule.add_systems((
+        movement.in_set(GameSystems::Simulate),
+        separate.in_set(GameSystems::Resolve),
+    ));
+}
+
+fn place_joiner(world: &mut World, entity: Entity, size: f32) {
+    let id = world
+        .get::<PlayerId>(entity)
+        .map(|p| p.0.clone())
+        .unwrap_or_else(|| "".into());
+    world.entity_mut(entity).insert(spawn_point(&id, size));
 }
 
 /// A player's row: its id and its disc's centre.
@@ -85,13 +132,13 @@ impl QueryRow for ArenaPlayer {
     }
 }
 
-/// A spawn point spread over the arena by the player id, so that joiners do not stack.
-fn spawn_point(id: &str) -> Position {
+/// A spawn point spread over a map of `size` by the player id, so that joiners do not stack.
+fn spawn_point(id: &str, size: f32) -> Position {
     // FNV-1a: stable across runs and platforms, unlike std's RandomState.
     let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    let span = SIZE - 4.0 * PLAYER_RADIUS;
+    let span = size - 4.0 * PLAYER_RADIUS;
     let fx = (h & 0xffff) as f32 / 65535.0;
     let fy = ((h >> 16) & 0xffff) as f32 / 65535.0;
     Position {
@@ -100,12 +147,16 @@ fn spawn_point(id: &str) -> Position {
     }
 }
 
-fn clamp_to_walls(p: &mut Position) {
-    p.x = p.x.clamp(PLAYER_RADIUS, SIZE - PLAYER_RADIUS);
-    p.y = p.y.clamp(PLAYER_RADIUS, SIZE - PLAYER_RADIUS);
+fn clamp_to_walls(p: &mut Position, size: f32) {
+    p.x = p.x.clamp(PLAYER_RADIUS, size - PLAYER_RADIUS);
+    p.y = p.y.clamp(PLAYER_RADIUS, size - PLAYER_RADIUS);
 }
 
-fn movement(tick: Res<'_, TickInfo>, mut q: Query<'_, '_, (&Controls<ArenaInput>, &mut Position)>) {
+fn movement(
+    tick: Res<'_, TickInfo>,
+    size: Res<'_, MapSize>,
+    mut q: Query<'_, '_, (&Controls<ArenaInput>, &mut Position)>,
+) {
     for (controls, mut pos) in &mut q {
         let input = &controls.input;
         if input.buttons & BUTTON_BRAKE != 0 {
@@ -125,12 +176,12 @@ fn movement(tick: Res<'_, TickInfo>, mut q: Query<'_, '_, (&Controls<ArenaInput>
         let step = SPEED * boost * tick.dt;
         pos.x += dx * step;
         pos.y += dy * step;
-        clamp_to_walls(&mut pos);
+        clamp_to_walls(&mut pos, size.0);
     }
 }
 
 /// Pushes overlapping discs apart, half the overlap each, then keeps them inside the walls.
-fn separate(mut q: Query<'_, '_, &mut Position>) {
+fn separate(size: Res<'_, MapSize>, mut q: Query<'_, '_, &mut Position>) {
     let min = 2.0 * PLAYER_RADIUS;
     let mut pairs = q.iter_combinations_mut();
     while let Some([mut a, mut b]) = pairs.fetch_next() {
@@ -151,8 +202,8 @@ fn separate(mut q: Query<'_, '_, &mut Position>) {
         a.y -= ny * push;
         b.x += nx * push;
         b.y += ny * push;
-        clamp_to_walls(&mut a);
-        clamp_to_walls(&mut b);
+        clamp_to_walls(&mut a, size.0);
+        clamp_to_walls(&mut b, size.0);
     }
 }
 

@@ -21,6 +21,15 @@ pub const NAME: &str = "arena";
 
 /// Arena width and height, in world units; the walls are at 0 and `SIZE`.
 pub const SIZE: f32 = 100.0;
+
+/// The large-map arena's name: the same game on a map of [`LARGE_SIZE`], where each player
+/// is sent only the discs within [`LARGE_VIEW`] of its own (interest management).
+pub const LARGE_NAME: &str = "arena_large";
+/// The large map's width and height; its walls are at 0 and `LARGE_SIZE`.
+pub const LARGE_SIZE: f32 = 400.0;
+/// How near another disc must come to be sent to a player of the large map; one in view
+/// stays until beyond 1.25 × this.
+pub const LARGE_VIEW: f32 = 40.0;
 /// Radius of a player's disc.
 pub const PLAYER_RADIUS: f32 = 2.0;
 /// Speed in units per second with no button held.
