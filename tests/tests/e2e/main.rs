@@ -8,6 +8,7 @@ mod connections;
 mod cors;
 mod dev;
 mod handshake;
+mod interest;
 mod js_client;
 mod match_flow;
 mod matchmaking;
