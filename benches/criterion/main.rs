@@ -4,8 +4,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tickroom_benches::arena_room;
-use tickroom_games::arena::{ArenaInput, ArenaPlayer};
+use tickroom_benches::{ArenaLargeEveryone, arena_room, populated, sent};
+use tickroom_games::arena::{ArenaInput, ArenaLarge, ArenaPlayer};
 use tickroom_shared::InputMsg;
 use tickroom_shared::snapshot::Encoder;
 use tickroom_shared::wire;
@@ -24,6 +24,34 @@ fn tick(c: &mut Criterion) {
             );
         });
     }
+    group.finish();
+}
+
+/// A room of 500 on the large map, all moving: one tick (inputs, schedule, snapshots) with
+/// interest management (each player its own snapshot of the discs within 40) and without
+/// (one snapshot of every disc for all), side by side.
+fn big_room(c: &mut Criterion) {
+    let mut group = c.benchmark_group("big_room_500");
+    group.bench_function("interest", |b| {
+        b.iter_batched_ref(
+            || populated(ArenaLarge, 500),
+            |room| {
+                room.step();
+                black_box(sent(room));
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("everyone", |b| {
+        b.iter_batched_ref(
+            || populated(ArenaLargeEveryone, 500),
+            |room| {
+                room.step();
+                black_box(sent(room));
+            },
+            BatchSize::SmallInput,
+        );
+    });
     group.finish();
 }
 
@@ -123,6 +151,7 @@ fn input_decode(c: &mut Criterion) {
 criterion_group!(
     benches,
     tick,
+    big_room,
     room_ticks,
     snapshot_encode,
     mirror_apply,

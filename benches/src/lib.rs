@@ -9,14 +9,49 @@ pub mod lateness;
 
 use std::sync::Arc;
 
-use tickroom_engine::{Room, RoomConfig};
-use tickroom_games::arena::Arena;
+use bevy_ecs::prelude::*;
+use tickroom_engine::{Game, Replication, Room, RoomConfig, Snapshots};
 use tickroom_games::arena::ArenaInput;
+use tickroom_games::arena::{Arena, ArenaLarge, ArenaPlayer};
 
 /// An arena room with `players` seated players, each holding a different direction, ticked
 /// once so every entity exists.
 pub fn arena_room(players: usize) -> Room<Arena> {
-    let mut room = Room::new(Arc::new(Arena), RoomConfig::with_rate(30));
+    populated(Arena, players)
+}
+
+/// The large-map arena without its interest: every client is sent every disc, as a room did
+/// before interest management (the baseline of the big-room benchmarks).
+#[derive(Debug, Clone, Copy)]
+pub struct ArenaLargeEveryone;
+
+impl Game for ArenaLargeEveryone {
+    type Input = ArenaInput;
+    type Globals = ();
+
+    fn name(&self) -> &'static str {
+        "arena_large_everyone"
+    }
+
+    fn build(&self, world: &mut World, schedule: &mut Schedule) {
+        ArenaLarge.build(world, schedule);
+    }
+
+    fn on_join(&self, world: &mut World, entity: Entity) {
+        ArenaLarge.on_join(world, entity);
+    }
+
+    fn replicate(&self, rep: &mut Replication<'_>) {
+        rep.rows::<ArenaPlayer>();
+    }
+
+    fn globals(&self, _world: &mut World) {}
+}
+
+/// A room of `game` (an arena) with `players` seated players, each holding a different
+/// direction, ticked once so every entity exists.
+pub fn populated<G: Game<Input = ArenaInput>>(game: G, players: usize) -> Room<G> {
+    let mut room = Room::new(Arc::new(game), RoomConfig::with_rate(30));
     for i in 0..players {
         let id: Arc<str> = format!("p{i}").into();
         room.join(id.clone());
@@ -30,8 +65,19 @@ pub fn arena_room(players: usize) -> Room<Arena> {
             },
         );
     }
-    room.tick();
+    room.step();
+    room.snapshots();
     room
+}
+
+/// Bytes of the last tick's snapshots: (the total sent, the number of clients it went to),
+/// counting a room snapshot once for each seated player.
+pub fn sent<G: Game>(room: &mut Room<G>) -> (usize, usize) {
+    let players = room.player_count();
+    match room.snapshots() {
+        Snapshots::Room(bytes) => (bytes.len() * players, players),
+        Snapshots::Views(views) => (views.iter().map(|(_, b)| b.len()).sum(), views.len()),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //!
 //! `cargo run --release -p tickroom-benches --bin snapshot-sizes`
 
-use tickroom_benches::arena_room;
+use tickroom_benches::{ArenaLargeEveryone, arena_room, populated, sent};
+use tickroom_engine::Snapshots;
+use tickroom_games::arena::ArenaLarge;
 use tickroom_shared::snapshot::{Encoder, Replicate};
 
 /// Colyseus's published schema figures (bytes): 100-entity initial state; x/y change of 50
@@ -79,6 +81,36 @@ fn main() {
         let key = room.last_snapshot().len();
         let moving = room.tick().len();
         println!("| {players} | {key} B | {moving} B |");
+    }
+    println!(
+        "\n## Large map (400 x 400), all moving: bytes a client is sent per snapshot, with interest (the discs within 40, kept to 50) and without (every disc)\n"
+    );
+    println!("| players | with interest: mean / max per client | without: per client |");
+    println!("|---|---|---|");
+    for players in [100, 200, 500] {
+        let (mut interest, mut everyone) = (
+            populated(ArenaLarge, players),
+            populated(ArenaLargeEveryone, players),
+        );
+        // A second of play, so the discs spread from their spawn points and the periodic
+        // keyframes are in the mean (one a second each).
+        let (mut total, mut sends, mut max, mut all) = (0, 0, 0, 0);
+        for _ in 0..30 {
+            interest.step();
+            let Snapshots::Views(views) = interest.snapshots() else {
+                unreachable!("arena_large has an interest")
+            };
+            total += views.iter().map(|(_, b)| b.len()).sum::<usize>();
+            sends += views.len();
+            max = max.max(views.iter().map(|(_, b)| b.len()).max().unwrap_or(0));
+            everyone.step();
+            all += sent(&mut everyone).0 / players;
+        }
+        println!(
+            "| {players} | {} / {max} B | {} B |",
+            total / sends.max(1),
+            all / 30
+        );
     }
     for by in MOVES {
         println!(
