@@ -279,7 +279,7 @@ impl Default for Metrics {
             ),
             (
                 "snapshot_bytes",
-                "Snapshot bytes encoded (once per room tick)",
+                "Snapshot bytes encoded (once per room tick; per viewer with interest management)",
                 &m.snapshot_bytes,
             ),
             (

@@ -17,7 +17,8 @@ pub struct RoomStats {
     pub tick_lateness: Duration,
     /// Ticks that took longer than the room's tick period.
     pub tick_overruns: u64,
-    /// Snapshot bytes encoded (once per tick, whatever the audience).
+    /// Snapshot bytes encoded (once per tick whatever the audience; with an
+    /// [`Interest`](crate::Interest), every viewer's).
     pub snapshot_bytes: u64,
     /// Snapshots dropped because the publisher had not taken the previous ones.
     pub snapshots_dropped: u64,

@@ -181,7 +181,14 @@ impl<G: Game> RoomTask<G> {
                 let dropped = match snapshot {
                     None => 0,
                     Some((snapshot, _)) => {
-                        self.metrics.snapshot(bytes);
+                        match &snapshot {
+                            Publish::Views(views) => {
+                                for (_, b) in views {
+                                    self.metrics.snapshot(b.len());
+                                }
+                            }
+                            _ => self.metrics.snapshot(bytes),
+                        }
                         match self
                             .outbox
                             .push_snapshot(snapshot, self.room.last_was_keyframe())
