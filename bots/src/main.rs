@@ -46,7 +46,11 @@ struct Target {
 struct SwarmArgs {
     #[command(flatten)]
     target: Target,
-    /// Rooms (arena matches) to create.
+    /// The game of the matches to create or matchmake: `arena_large` has a 400×400 map and
+    /// interest management, for rooms of hundreds (`--players 500`).
+    #[arg(long, value_enum, default_value_t = swarm::ArenaGame::Arena)]
+    game: swarm::ArenaGame,
+    /// Rooms (matches) to create.
     #[arg(long, default_value_t = 10)]
     rooms: usize,
     /// Player bots per room.
@@ -93,7 +97,7 @@ struct SwarmArgs {
     #[arg(long)]
     allow_failures: bool,
     /// Let every player bot find its seat through the matchmaking API (`join-or-create` of
-    /// arena matches of `--players` seats) as it starts, instead of creating matches through
+    /// `--game` matches of `--players` seats) as it starts, instead of creating matches through
     /// the admin API: a realistic join storm; the report gives request→seated latency and
     /// seats per second.
     #[arg(long, conflicts_with_all = ["tokens", "tokens_file"])]
@@ -171,6 +175,7 @@ async fn run_swarm(args: SwarmArgs) -> anyhow::Result<()> {
         rooms: args.rooms,
         players: args.players,
         spectators: args.spectators,
+        game: args.game,
         tokens: if args.matchmaking {
             if args.spectators > 0 {
                 bail!("--matchmaking seats players only: drop --spectators");

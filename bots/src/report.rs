@@ -335,6 +335,8 @@ pub struct ReportConfig {
     pub server: String,
     /// Rooms.
     pub rooms: usize,
+    /// The game of the created or matchmade matches (`arena`, `arena_large`).
+    pub game: String,
     /// Player bots per room.
     pub players_per_room: usize,
     /// Spectator bots per room.

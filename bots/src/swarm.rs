@@ -35,6 +35,29 @@ pub enum Behaviour {
     Bursty,
 }
 
+/// Which of the arena games the swarm plays: both take the same input and send the same rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArenaGame {
+    /// "arena": a 100×100 map, every client sees its whole room.
+    #[default]
+    #[value(name = "arena")]
+    Arena,
+    /// "arena_large": a 400×400 map with interest management — each client is sent the discs
+    /// near its own; for rooms of hundreds (`--players 500`).
+    #[value(name = "arena_large")]
+    ArenaLarge,
+}
+
+impl ArenaGame {
+    /// The game's name in the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Arena => tickroom_games::arena::NAME,
+            Self::ArenaLarge => tickroom_games::arena::LARGE_NAME,
+        }
+    }
+}
+
 impl Behaviour {
     /// Its name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -63,7 +86,7 @@ impl Behaviour {
 /// Where the bots' tokens come from.
 #[derive(Debug, Clone)]
 pub enum Tokens {
-    /// Create `rooms` arena matches through the admin API and mint tokens.
+    /// Create `rooms` matches of the swarm's game through the admin API and mint tokens.
     Create {
         /// Admin key.
         admin_key: String,
@@ -72,8 +95,8 @@ pub enum Tokens {
     },
     /// Use these tokens (their roles come from the tokens).
     Given(Vec<String>),
-    /// Every player bot finds its seat through matchmaking (`join-or-create` of arena matches
-    /// of `players` seats) when it starts: a realistic join storm.
+    /// Every player bot finds its seat through matchmaking (`join-or-create` of matches of
+    /// the swarm's game of `players` seats) when it starts: a realistic join storm.
     Matchmaking {
         /// HS256 secret to sign each bot's player token with (`sub` = `bot-<n>`); anonymous
         /// bots when `None` (a server with the development keys allows them).
@@ -101,6 +124,8 @@ pub struct SwarmConfig {
     pub players: usize,
     /// Spectator bots per room.
     pub spectators: usize,
+    /// The game of the matches it creates or matchmakes (ignored with given tokens).
+    pub game: ArenaGame,
     /// Token source.
     pub tokens: Tokens,
     /// Inputs per second per player (the match's tick rate when `None`).
@@ -169,7 +194,9 @@ pub async fn prepare_seats(cfg: &SwarmConfig) -> Result<Vec<Seat>, AdminError> {
     let seats = u32::try_from(cfg.players.max(1)).unwrap_or(u32::MAX);
     let mut tokens = Vec::with_capacity(cfg.rooms * (cfg.players + cfg.spectators));
     for _ in 0..cfg.rooms {
-        let m = admin.create_match("arena", *tick_rate, Some(seats)).await?;
+        let m = admin
+            .create_match(cfg.game.name(), *tick_rate, Some(seats))
+            .await?;
         for p in 0..cfg.players {
             tokens.push(Seat::Token(
                 admin
@@ -218,6 +245,7 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<Seat>, stats: Arc<Stats>) -> Rep
             server: cfg.server.clone(),
             seat: token,
             room_size: u32::try_from(cfg.players.max(1)).unwrap_or(u32::MAX),
+            game: cfg.game,
             behaviour: cfg.behaviour,
             input_rate: cfg.input_rate,
             seed: cfg.seed ^ seed_for(i),
@@ -243,6 +271,7 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<Seat>, stats: Arc<Stats>) -> Rep
         config: ReportConfig {
             server: cfg.server.clone(),
             rooms: cfg.rooms,
+            game: cfg.game.name().to_owned(),
             players_per_room: cfg.players,
             spectators_per_room: cfg.spectators,
             behaviour: cfg.behaviour.name().to_owned(),
@@ -288,6 +317,8 @@ struct SwarmBot {
     seat: Seat,
     /// Seats of the matches matchmaking finds.
     room_size: u32,
+    /// The game matchmaking asks for.
+    game: ArenaGame,
     behaviour: Behaviour,
     input_rate: Option<u32>,
     seed: u64,
@@ -313,7 +344,7 @@ impl SwarmBot {
                     ..Options::default()
                 };
                 match Matchmaker::new(&self.server, player.clone())
-                    .join_or_create("arena", &options)
+                    .join_or_create(self.game.name(), &options)
                     .await
                 {
                     Ok(r) => {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tickroom_bots::report::Stats;
-use tickroom_bots::swarm::{self, Behaviour, SwarmConfig, Tokens};
+use tickroom_bots::swarm::{self, ArenaGame, Behaviour, SwarmConfig, Tokens};
 use tickroom_client::reconnect::{Backoff, ReconnectingClient, Update};
 use tickroom_games::arena::ArenaState;
 use tickroom_shared::{AuthPayload, Role, event};
@@ -18,6 +18,7 @@ fn swarm_on(server: &TestServer, rooms: usize, players: usize) -> SwarmConfig {
         rooms,
         players,
         spectators: 0,
+        game: ArenaGame::Arena,
         tokens: Tokens::Create {
             admin_key: server.admin_key.clone(),
             tick_rate: None,
@@ -45,6 +46,7 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
         rooms: 2,
         players: 3,
         spectators: 1,
+        game: ArenaGame::Arena,
         tokens: Tokens::Create {
             admin_key: "dev-admin-key".into(),
             tick_rate: None,
@@ -123,6 +125,40 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
             .any(|p| p == d || p.starts_with(&format!("{d}.")));
         assert!(found, "docs/BOTS.md documents {d}, which the report lacks");
     }
+}
+
+/// `--game arena_large`: a big room where each bot is sent only the discs near its own. The
+/// same 40 walking bots in one `arena` room (everyone sees everyone) receive several times the
+/// bytes per snapshot; both runs are clean.
+#[tokio::test]
+async fn a_big_room_swarm_is_sent_what_each_bot_sees() {
+    let server = TestServer::start().await;
+    let mut bytes_per_snapshot = Vec::new();
+    for game in [ArenaGame::ArenaLarge, ArenaGame::Arena] {
+        let cfg = SwarmConfig {
+            game,
+            behaviour: Behaviour::RandomWalk,
+            duration: Duration::from_millis(1500),
+            ..swarm_on(&server, 1, 40)
+        };
+        let report = run_swarm(&cfg).await;
+        assert_eq!(report.config.game, game.name());
+        assert_eq!(report.bots.joined, 40, "{}", report.table());
+        assert_eq!(report.errors.total(), 0, "{}", report.table());
+        let t = &report.totals;
+        assert!(t.snapshots_received >= 40 * 30, "{}", report.table());
+        bytes_per_snapshot.push(t.bytes_received as f64 / t.snapshots_received as f64);
+    }
+    let [large, everyone] = bytes_per_snapshot[..] else {
+        unreachable!()
+    };
+    // 40 discs on a 400×400 map, a view of 40: about one other in view, against 39. (Both
+    // figures include the welcome and the 40 `presence` joins every bot receives, about half
+    // of arena_large's 80 B in this short run; the snapshots alone differ by 10×.)
+    assert!(
+        large * 3.0 < everyone,
+        "arena_large {large:.0} B per snapshot, arena {everyone:.0} B"
+    );
 }
 
 fn collect_paths(v: &serde_json::Value, prefix: String, out: &mut Vec<String>) {

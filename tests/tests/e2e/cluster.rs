@@ -360,7 +360,7 @@ async fn matchmaking_on_any_node_places_players_across_nodes() {
 async fn a_join_storm_through_one_node_fills_matches_across_both() {
     use std::sync::Arc;
     use tickroom_bots::report::Stats;
-    use tickroom_bots::swarm::{self, Behaviour, SwarmConfig, Tokens};
+    use tickroom_bots::swarm::{self, ArenaGame, Behaviour, SwarmConfig, Tokens};
     let redis = RedisServer::start().await.unwrap();
     let a = node(&redis, "node-a").await;
     let b = node(&redis, "node-b").await;
@@ -370,6 +370,7 @@ async fn a_join_storm_through_one_node_fills_matches_across_both() {
         rooms: 10,
         players: 4,
         spectators: 0,
+        game: ArenaGame::Arena,
         tokens: Tokens::Matchmaking {
             player_secret: None,
         },

@@ -138,6 +138,12 @@ fn spawn_point(id: &str, size: f32) -> Position {
     let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
+    // FNV's last multiply barely moves bits 16..32 for ids that differ in their last
+    // character ("bot-1", "bot-2"): without this avalanche (splitmix64's finaliser) they spawn
+    // on one line.
+    let h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let h = h ^ (h >> 31);
     let span = size - 4.0 * PLAYER_RADIUS;
     let fx = (h & 0xffff) as f32 / 65535.0;
     let fy = ((h >> 16) & 0xffff) as f32 / 65535.0;
