@@ -1,6 +1,8 @@
 // Drives PLAYERS clients of the Colyseus arena with its official SDK (@colyseus/sdk): joinOrCreate,
 // a random walk sent at 30 Hz, for SECONDS after a RAMP spread over RAMP seconds; prints the
-// downstream bytes a client received (WebSocket payloads plus frame headers) over the wall time.
+// downstream bytes a client received (WebSocket payloads plus frame headers) over the wall time,
+// and how many discs a client's state held at the end, on average (its own included: with
+// GAME=arena_large on the server, what its StateView lets through).
 // Usage: node bots.mjs ws://127.0.0.1:PORT PLAYERS RAMP SECONDS
 import { Client } from "@colyseus/sdk";
 
@@ -36,6 +38,7 @@ for (let i = 0; i < n; i++) {
 }
 setTimeout(() => {
   const secs = (Date.now() - start) / 1000;
-  console.log(JSON.stringify({ joined, failed, inputs, secs, wire_bytes_per_client_per_sec: bytes / Math.max(joined, 1) / secs }));
+  const visible = rooms.reduce((n, r) => n + (r.state?.players?.size ?? 0), 0) / Math.max(rooms.length, 1);
+  console.log(JSON.stringify({ joined, failed, inputs, secs, players_seen: visible, wire_bytes_per_client_per_sec: bytes / Math.max(joined, 1) / secs }));
   process.exit(0);
 }, (ramp + duration) * 1000);

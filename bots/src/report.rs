@@ -43,6 +43,8 @@ pub struct Stats {
     pub bytes_in: AtomicU64,
     /// WebSocket frame bytes received (headers and pings included), all bots.
     pub wire_bytes_in: AtomicU64,
+    /// Players in the states the bots rebuilt, summed over the snapshots they could use.
+    pub players_seen: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     window: Mutex<Histogram<u64>>,
     jitter: Mutex<Histogram<u64>>,
@@ -117,6 +119,7 @@ impl Default for Stats {
             reconnects: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             wire_bytes_in: AtomicU64::new(0),
+            players_seen: AtomicU64::new(0),
             latency: Mutex::new(new_hist()),
             window: Mutex::new(new_hist()),
             jitter: Mutex::new(new_hist()),
@@ -389,6 +392,9 @@ pub struct Totals {
     /// Those per joined bot per second of wall time: a client's downstream link, WebSocket
     /// framing included (TCP/IP headers not).
     pub wire_bytes_per_bot_per_sec: f64,
+    /// Players in the state a bot rebuilt, on average over the snapshots it could use: the
+    /// room's whole roster, or, in a game with interest management, those near the bot.
+    pub players_seen_per_snapshot: f64,
 }
 
 /// Resource use of the bot process.
@@ -416,11 +422,12 @@ impl Report {
             self.bots.planned, self.bots.joined, self.bots.failed
         ));
         out.push_str(&format!(
-            "traffic     inputs {} ({:.0}/s)  snapshots {} ({:.0}/s)  over {:.1} s  downstream {:.2} KB/s a bot ({:.2} KB/s with WebSocket framing)\n",
+            "traffic     inputs {} ({:.0}/s)  snapshots {} ({:.0}/s, {:.1} players seen in each)  over {:.1} s  downstream {:.2} KB/s a bot ({:.2} KB/s with WebSocket framing)\n",
             self.totals.inputs_sent,
             self.totals.inputs_per_sec,
             self.totals.snapshots_received,
             self.totals.snapshots_per_sec,
+            self.totals.players_seen_per_snapshot,
             self.totals.wall_secs,
             self.totals.bytes_per_bot_per_sec / 1000.0,
             self.totals.wire_bytes_per_bot_per_sec / 1000.0

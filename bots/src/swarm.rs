@@ -298,6 +298,10 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<Seat>, stats: Arc<Stats>) -> Rep
             wire_bytes_received: get(&stats.wire_bytes_in),
             wire_bytes_per_bot_per_sec: get(&stats.wire_bytes_in) as f64
                 / (joined.max(1) as f64 * wall.max(1e-9)),
+            players_seen_per_snapshot: get(&stats.players_seen) as f64
+                / snapshots
+                    .saturating_sub(get(&stats.without_keyframe))
+                    .max(1) as f64,
         },
         input_to_ack_us: stats.latency_summary(),
         snapshot_jitter_us: stats.jitter_summary(),
@@ -513,6 +517,9 @@ impl SwarmBot {
                         checker.check(&snap, me, welcome.role == Role::Player, sent, |kind| {
                             stats.count(Cause::Desync, kind);
                         });
+                        stats
+                            .players_seen
+                            .fetch_add(snap.state.players.len() as u64, Ordering::Relaxed);
                         state = snap.state;
                         while let Some(&(seq, due)) = pending.front() {
                             if seq > checker.last_ack() {

@@ -10,7 +10,7 @@ pub const MIN_TICK_RATE: u32 = 1;
 pub const MAX_TICK_RATE: u32 = 120;
 
 /// Largest number of players a single match may be created with.
-pub const MAX_PLAYERS_PER_MATCH: u32 = 256;
+pub const MAX_PLAYERS_PER_MATCH: u32 = 1024;
 
 /// How far ahead of the last applied input a `seq` may jump. An input further ahead is
 /// refused: one bogus `seq` (`u32::MAX`, say) would otherwise make every later input of the

@@ -238,8 +238,11 @@ async function shooter() {
     const pickups = await count("pickups");
     // Hold space (fire): bullets appear, then fly off and are gone.
     await page.keyboard.down(" ");
-    await page.waitForFunction(() => Number(document.getElementById("bullets").textContent) > 0, null, poll);
-    const bullets = await count("bullets");
+    // The count as the wait saw it: read again later, a loaded machine may have let the
+    // bullets fly off already.
+    const bullets = await (
+      await page.waitForFunction(() => Number(document.getElementById("bullets").textContent) || false, null, poll)
+    ).jsonValue();
     await page.keyboard.up(" ");
     await page.waitForFunction(() => document.getElementById("bullets").textContent === "0", null, poll);
     await shot(page, "shooter");

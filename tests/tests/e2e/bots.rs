@@ -133,7 +133,7 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
 #[tokio::test]
 async fn a_big_room_swarm_is_sent_what_each_bot_sees() {
     let server = TestServer::start().await;
-    let mut bytes_per_snapshot = Vec::new();
+    let (mut bytes_per_snapshot, mut seen) = (Vec::new(), Vec::new());
     for game in [ArenaGame::ArenaLarge, ArenaGame::Arena] {
         let cfg = SwarmConfig {
             game,
@@ -148,15 +148,27 @@ async fn a_big_room_swarm_is_sent_what_each_bot_sees() {
         let t = &report.totals;
         assert!(t.snapshots_received >= 40 * 30, "{}", report.table());
         bytes_per_snapshot.push(t.bytes_received as f64 / t.snapshots_received as f64);
+        seen.push(t.players_seen_per_snapshot);
     }
-    let [large, everyone] = bytes_per_snapshot[..] else {
+    let ([large, everyone], [large_seen, everyone_seen]) = (&bytes_per_snapshot[..], &seen[..])
+    else {
         unreachable!()
     };
+    // Each arena bot sees nearly the whole room (all 40 once the 300 ms ramp is over); each
+    // arena_large bot itself and the one or two discs near it.
+    assert!(
+        *everyone_seen > 30.0,
+        "arena: {everyone_seen:.1} players seen"
+    );
+    assert!(
+        (1.0..8.0).contains(large_seen),
+        "arena_large: {large_seen:.1} players seen"
+    );
     // 40 discs on a 400×400 map, a view of 40: about one other in view, against 39. (Both
     // figures include the welcome and the 40 `presence` joins every bot receives, about half
     // of arena_large's 80 B in this short run; the snapshots alone differ by 10×.)
     assert!(
-        large * 3.0 < everyone,
+        large * 3.0 < *everyone,
         "arena_large {large:.0} B per snapshot, arena {everyone:.0} B"
     );
 }
