@@ -388,18 +388,22 @@ mod tests {
         assert_eq!(late.seat_of("b"), Some(1));
     }
 
+    /// A xorshift64 generator of numbers below `n`: random worlds, the same on every run.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
     /// Random worlds (rows joining, leaving and moving, seats taken and given up, inputs
     /// applied, globals changing) over many ticks, with snapshots missed at random: every
     /// snapshot a mirror applies rebuilds exactly the state that was encoded.
     #[test]
     fn rebuilt_state_matches_the_encoded_world_through_random_ticks() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
         let names: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
         let mut enc = Encoder::for_row::<Disc>(7);
         let mut m = Mirror::new();
@@ -477,13 +481,7 @@ mod tests {
     /// one keyframe.
     #[test]
     fn each_view_rebuilds_exactly_what_it_was_shown() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
         let names: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
         let mut enc = Encoder::for_row::<Disc>(50);
         let mut world: BTreeMap<u32, (f32, f32)> = BTreeMap::new();
