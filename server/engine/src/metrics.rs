@@ -21,8 +21,8 @@ pub trait RoomMetrics: Send + Sync + 'static {
     fn tick_overrun(&self) {}
     /// `n` ticks were skipped: the room fell further behind than it catches up.
     fn ticks_skipped(&self, _n: u64) {}
-    /// A snapshot of `bytes` was encoded: once per room tick whatever the audience, or, in a
-    /// room with an [`Interest`](crate::Interest), once per viewer.
+    /// A tick's snapshots were encoded, `bytes` in all: the room's one snapshot whatever the
+    /// audience, or, in a room with an [`Interest`](crate::Interest), every viewer's together.
     fn snapshot(&self, _bytes: usize) {}
     /// A snapshot was dropped: the publisher had not taken the previous ones.
     fn snapshot_dropped(&self) {}

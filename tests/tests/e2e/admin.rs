@@ -25,6 +25,34 @@ async fn admin_api_requires_the_key() {
     assert_eq!(health.status(), 200);
 }
 
+/// A match may have up to `MAX_PLAYERS_PER_MATCH` seats (rooms of hundreds on a game with
+/// interest management), and not one more.
+#[tokio::test]
+async fn the_largest_match_has_max_players_per_match_seats() {
+    use tickroom_shared::limits::MAX_PLAYERS_PER_MATCH;
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    for (seats, status) in [
+        (MAX_PLAYERS_PER_MATCH, 201),
+        (MAX_PLAYERS_PER_MATCH + 1, 422),
+    ] {
+        let resp = http
+            .post(format!("{}/admin/matches", server.url))
+            .bearer_auth("dev-admin-key")
+            .json(&json!({"game": "arena_large", "max_players": seats}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{seats} seats");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        if status == 201 {
+            assert_eq!(body["max_players"], seats);
+        } else {
+            assert_eq!(body["error"]["code"], "bad_max_players");
+        }
+    }
+}
+
 #[tokio::test]
 async fn create_list_get_end() {
     let server = TestServer::start().await;

@@ -165,8 +165,8 @@ async fn a_big_room_swarm_is_sent_what_each_bot_sees() {
         "arena_large: {large_seen:.1} players seen"
     );
     // 40 discs on a 400×400 map, a view of 40: about one other in view, against 39. (Both
-    // figures include the welcome and the 40 `presence` joins every bot receives, about half
-    // of arena_large's 80 B in this short run; the snapshots alone differ by 10×.)
+    // figures include the welcome and the 40 `presence` joins every bot receives, which weigh
+    // most on arena_large's ~80 B in this short run.)
     assert!(
         large * 3.0 < *everyone,
         "arena_large {large:.0} B per snapshot, arena {everyone:.0} B"

@@ -181,14 +181,7 @@ impl<G: Game> RoomTask<G> {
                 let dropped = match snapshot {
                     None => 0,
                     Some((snapshot, _)) => {
-                        match &snapshot {
-                            Publish::Views(views) => {
-                                for (_, b) in views {
-                                    self.metrics.snapshot(b.len());
-                                }
-                            }
-                            _ => self.metrics.snapshot(bytes),
-                        }
+                        self.metrics.snapshot(bytes);
                         match self
                             .outbox
                             .push_snapshot(snapshot, self.room.last_was_keyframe())
