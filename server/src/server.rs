@@ -221,6 +221,11 @@ impl ServerBuilder {
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_owned()),
             sockets: Arc::new(net::sockets::Io(io)),
+            polling: Arc::new(net::polling::PollingSessions::new(
+                config.net.ping_interval,
+                config.net.ping_timeout,
+                metrics.clone(),
+            )),
         });
         Ok(Server {
             router: net::router(state.clone(), layer, routes),

@@ -133,8 +133,10 @@ pub struct Metrics {
     pub events_dropped: Counter,
     /// Connections closed for sustained flooding.
     pub abuse_disconnects: Counter,
-    /// WebSocket connections the server closed itself after ending their Socket.IO session
-    /// (a DISCONNECT or a CONNECT_ERROR), because the client had not.
+    /// Transports the server closed itself after ending their Socket.IO session (a
+    /// DISCONNECT or a CONNECT_ERROR), because the client had not: WebSocket connections, and
+    /// long-polling sessions (their GET answered with the close packet, or the WebSocket they
+    /// upgraded to closed).
     pub transports_closed: Counter,
     /// Browser requests refused for their `Origin`.
     pub origins_refused: Counter,
@@ -329,7 +331,7 @@ impl Default for Metrics {
             ),
             (
                 "transports_closed",
-                "WebSocket connections closed by the server after their session ended, the client having left them open",
+                "Transports (WebSocket connections, long-polling sessions) closed by the server after their session ended, the client having left them open",
                 &m.transports_closed,
             ),
             (

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio_util::sync::CancellationToken;
 
 use super::handshake_watch::{HandshakeWatch, Verdict};
 use crate::metrics::Metrics;
@@ -198,7 +199,8 @@ pub(crate) struct Tracked<S> {
 pub(crate) struct Conn {
     spoke: AtomicBool,
     closing: AtomicBool,
-    gone: AtomicBool,
+    /// Cancelled when the connection's socket is dropped.
+    gone: CancellationToken,
     reader: AtomicWaker,
     /// Requests served so far.
     requests: AtomicU64,
@@ -217,8 +219,7 @@ impl Conn {
     /// Closes the connection: its next read and write fail, which ends whatever serves it
     /// (the HTTP server, or a WebSocket after an upgrade). Returns whether it was still open.
     pub(crate) fn close(&self) -> bool {
-        let was_open =
-            !self.gone.load(Ordering::Acquire) && !self.closing.swap(true, Ordering::AcqRel);
+        let was_open = !self.gone.is_cancelled() && !self.closing.swap(true, Ordering::AcqRel);
         self.reader.wake();
         was_open
     }
@@ -236,6 +237,11 @@ impl Conn {
     /// packet before the server answered its CONNECT (docs/PROTOCOL.md §1, step 5).
     pub(crate) fn packet_before_connect_reply(&self) -> bool {
         self.early_packet.load(Ordering::Acquire) && !self.unwatched.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the connection's socket is gone (closed by either side).
+    pub(crate) async fn gone(&self) {
+        self.gone.cancelled().await;
     }
 
     fn closed_error() -> io::Error {
@@ -289,7 +295,7 @@ impl<S> Tracked<S> {
 
 impl<S> Drop for Tracked<S> {
     fn drop(&mut self) {
-        self.conn.gone.store(true, Ordering::Release);
+        self.conn.gone.cancel();
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod lobby;
 mod matchmaking;
 mod operator;
 mod origin;
+pub(crate) mod polling;
 mod raw;
 pub(crate) mod serve;
 pub(crate) mod sink;
@@ -96,6 +97,8 @@ pub(crate) struct NetState {
     pub(crate) http: reqwest::Client,
     /// The Socket.IO server: its connections on this node and, in a cluster, on every node.
     pub(crate) sockets: Arc<dyn sockets::Sockets>,
+    /// The long-polling sessions the server may end.
+    pub(crate) polling: Arc<polling::PollingSessions>,
 }
 
 /// The Socket.IO server's builder, with every limit from the configuration; its adapter is
@@ -136,6 +139,10 @@ pub(crate) fn router<A: Adapter>(
         .layer(layer)
         // Outside the Socket.IO layer, so they see its requests before it takes them; the
         // origin check outermost.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            polling::gate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             limit_sessions,

@@ -217,7 +217,7 @@ fn authenticate<A: Adapter>(
     if app.shutdown.is_cancelled() {
         return Err(Refused(refuse(s, ErrorCode::ServerBusy, app)));
     }
-    if packet_before_connect_reply(s) {
+    if packet_before_connect_reply(s, app) {
         return Err(Refused(refuse(s, ErrorCode::BadPayload, app)));
     }
     if !app.dev_keys
@@ -251,31 +251,53 @@ fn client_ip<A: Adapter>(s: &Socket<A>, app: &NetState) -> Option<std::net::IpAd
 /// client before the server closes a connection the client left open.
 const CLOSE_GRACE: Duration = Duration::from_millis(250);
 
-/// Closes the WebSocket connection under `s` after [`CLOSE_GRACE`], unless the client has
-/// closed it by then: a client that ignores the end of its session (and keeps answering
-/// pings) would otherwise hold the connection, and its descriptor, for ever. Only a session
-/// opened as a WebSocket is closed so: the first request of one that began with long-polling
-/// came on a connection that may serve other requests, and that session lasts while its
-/// client polls.
+/// Closes the transport under `s` after [`CLOSE_GRACE`], unless the client has closed it by
+/// then: a client that ignores the end of its session (and keeps answering pings) would
+/// otherwise hold the connection, and its descriptor, for ever. A session opened as a
+/// WebSocket is closed through its connection; one opened with long-polling (also once
+/// upgraded) through [`super::polling`], since its first request came on a connection that
+/// may serve other requests.
 pub(crate) fn close_transport_soon<A: Adapter>(s: &Socket<A>, app: &NetState) {
-    let Some(conn) = websocket_conn(s) else {
-        return;
-    };
     let metrics = app.metrics.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(CLOSE_GRACE).await;
-        if conn.close() {
-            metrics.transports_closed.inc();
+    match websocket_conn(s) {
+        Some(conn) => {
+            tokio::spawn(async move {
+                tokio::time::sleep(CLOSE_GRACE).await;
+                if conn.close() {
+                    metrics.transports_closed.inc();
+                }
+            });
         }
-    });
+        None if opened_polling(s) => {
+            let (polling, sid) = (app.polling.clone(), s.id.to_string());
+            // Followed now, so that the GET the client makes after its last packet (a
+            // refusal's CONNECT_ERROR: not followed yet) is watched too.
+            polling.follow(&sid);
+            tokio::spawn(async move {
+                tokio::time::sleep(CLOSE_GRACE).await;
+                polling.end(&sid);
+            });
+        }
+        None => {}
+    }
 }
 
-/// Whether the client of `s` wrote another packet before the server answered its CONNECT,
-/// on a session opened as a WebSocket (docs/PROTOCOL.md §1, step 5). socketioxide closes the
-/// session when that packet arrives before the socket is connected, but still runs the
-/// handshake: the server refuses it rather than seat the player for a tick.
-fn packet_before_connect_reply<A: Adapter>(s: &Socket<A>) -> bool {
-    websocket_conn(s).is_some_and(|c| c.packet_before_connect_reply())
+/// Whether the session of `s` was opened with long-polling (its first request did not open
+/// a WebSocket session).
+fn opened_polling<A: Adapter>(s: &Socket<A>) -> bool {
+    !super::conns::opens_websocket_session(s.req_parts().uri.query())
+}
+
+/// Whether the client of `s` wrote another packet before the server answered its CONNECT
+/// (docs/PROTOCOL.md §1, step 5): on a session opened as a WebSocket, any packet before the
+/// reply; on one opened with long-polling, a packet in the same POST as the CONNECT.
+/// socketioxide closes the session when that packet arrives before the socket is connected,
+/// but still runs the handshake: the server refuses it rather than seat the player for a tick.
+fn packet_before_connect_reply<A: Adapter>(s: &Socket<A>, app: &NetState) -> bool {
+    match websocket_conn(s) {
+        Some(conn) => conn.packet_before_connect_reply(),
+        None => opened_polling(s) && app.polling.packet_after_connect(&s.id.to_string()),
+    }
 }
 
 /// The TCP connection under `s`, if the session was opened on it as a WebSocket (and so is
@@ -316,7 +338,7 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         let _ = s.disconnect();
         return;
     };
-    if packet_before_connect_reply(&s) {
+    if packet_before_connect_reply(&s, &app) {
         // Written after the middleware looked, before the reply: socketioxide may have
         // closed the session already (it still sends the reply and calls this handler).
         // The player is not seated, so the match never sees it come and go.
@@ -336,10 +358,15 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
         Err(e) => {
             // Lost a race for the last seat (or the match ended) since the handshake check.
             send_error(&s, seat_error_code(e), &app);
+            close_transport_soon(&s, &app);
             let _ = s.disconnect();
             return;
         }
     };
+    if opened_polling(&s) {
+        // Forgotten when the socket disconnects (or, ended by the server, after its end).
+        app.polling.follow(&s.id.to_string());
+    }
     if let Some(old) = claim.replaced
         && let Ok(old_sid) = Sid::from_str(&old)
         && let Some(old_socket) = s.broadcast().get_socket(old_sid)
@@ -420,6 +447,8 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
             if reason == DisconnectReason::ServerNSDisconnect {
                 // match_end, session_replaced, kicked, too_many_dropped: the session is over.
                 close_transport_soon(&s, &app);
+            } else if opened_polling(&s) {
+                app.polling.forget_later(&s.id.to_string());
             }
         }
     });
@@ -427,6 +456,9 @@ fn connected<A: Adapter>(s: SocketRef<A>, app: Arc<NetState>) {
     if !s.connected() {
         log_disconnect(&app, &s, &session, "closed_while_joining", Departure::Left);
         session.close(Departure::Left);
+        if opened_polling(&s) {
+            app.polling.forget_later(&s.id.to_string());
+        }
     }
     tracing::debug!(sid = %s.id, match_id = %m.info().id, player = %session.player, role = session.role.as_str(), "connected");
 }

@@ -87,6 +87,66 @@ async fn an_event_before_the_connect_reply_never_seats_the_player() {
     }
 }
 
+/// Over HTTP long-polling, an EVENT in the same POST as the CONNECT is refused the same way:
+/// the player is never seated, the session gets no CONNECT reply, and it is closed.
+#[tokio::test]
+async fn an_event_in_the_connects_post_never_seats_the_player() {
+    use base64::Engine as _;
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let b64 = |p: Vec<u8>| format!("b{}", base64::engine::general_purpose::STANDARD.encode(p));
+    for attempt in 0..4 {
+        let m = server.arena(2).await;
+        let token = server.token(&m, "eager", Role::Player).await;
+        let session = tickroom_tests::open_polling_session(&http, &server.url).await;
+        let payload = format!(
+            "{}\x1e{}",
+            b64(connect_packet(&token)),
+            b64(input_packet(1))
+        );
+        http.post(&session).body(payload).send().await.unwrap();
+        let mut kinds = Vec::new();
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                let got = http.get(&session).send().await.unwrap();
+                if got.status() != 200 {
+                    return;
+                }
+                for packet in got.text().await.unwrap().split('\x1e') {
+                    if packet == "1" {
+                        return;
+                    }
+                    if let Some(b) = packet.strip_prefix('b') {
+                        let raw = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+                        kinds.push(decode_packet(&Bytes::from(raw)).unwrap().kind);
+                    }
+                }
+            }
+        })
+        .await
+        .is_ok();
+        assert!(closed, "attempt {attempt}: the session stayed open");
+        assert!(
+            !kinds.contains(&kind::CONNECT),
+            "attempt {attempt}: a CONNECT reply came: {kinds:?}"
+        );
+        let refused = tokio::time::timeout(WAIT, async {
+            loop {
+                let view = server.admin_get(&format!("/admin/matches/{m}")).await;
+                if view["state"] != "waiting"
+                    || server.metric("tickroom_handshakes_refused_total").await > attempt
+                {
+                    return view;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        });
+        let view = refused.await.expect("the handshake ended");
+        assert_eq!(view["state"], "waiting", "attempt {attempt}: {view}");
+        assert_eq!(view["players"], serde_json::json!([]), "attempt {attempt}");
+    }
+}
+
 /// §5 `input`: the snapshot of tick t shows the state after the input acked in it (the room
 /// applies a tick's inputs before it simulates that tick), and a direction shorter than 1
 /// moves proportionally: `[0.5, 0]` walks at half speed.
