@@ -16,6 +16,8 @@ interface Expect {
   rows: unknown[][];
   /** The keys a client reports added on this snapshot. */
   added: number[];
+  /** The keys a client reports removed on this snapshot (the view vectors list them). */
+  removed?: number[];
   globals: unknown;
 }
 
@@ -25,17 +27,25 @@ interface Vectors {
   frames: { msgpack: string; expect: Expect | null }[];
 }
 
-const vectors = JSON.parse(readFileSync("test/vectors/snapshots.json", "utf8")) as Vectors;
-
-test("every snapshot rebuilds the state the Rust encoder encoded", () => {
+/**
+ * Applies every frame of `file` to a new store and checks each state, and the rows added
+ * (and, where listed, removed), against what the Rust encoder encoded; returns how many
+ * states were checked, and how many of them came from deltas.
+ */
+function checkStream(file: string): { checked: number; deltas: number; removed: number } {
+  const vectors = JSON.parse(readFileSync(file, "utf8")) as Vectors;
   const store = new StateStore();
   let added: number[] = [];
+  let removed: number[] = [];
   store.onAdd((key) => added.push(key));
+  store.onRemove((key) => removed.push(key));
   let checked = 0;
   let deltas = 0;
+  let removedInDeltas = 0;
   for (const [i, frame] of vectors.frames.entries()) {
     const msg = decode(Buffer.from(frame.msgpack, "hex")) as SnapshotMsg;
     added = [];
+    removed = [];
     const applied = store.apply(msg);
     if (frame.expect === null) {
       assert.equal(applied, null, `frame ${i}: a delta without its keyframe is skipped`);
@@ -60,10 +70,26 @@ test("every snapshot rebuilds the state the Rust encoder encoded", () => {
       });
     assert.deepEqual(rows, frame.expect.rows, `frame ${i} (tick ${frame.expect.tick})`);
     assert.deepEqual(added.sort((a, b) => a - b), frame.expect.added, `frame ${i}: rows added`);
+    if (frame.expect.removed !== undefined) {
+      assert.deepEqual(removed.sort((a, b) => a - b), frame.expect.removed, `frame ${i}: rows removed`);
+      if (!applied.keyframe) removedInDeltas += removed.length;
+    }
     assert.deepEqual(store.globals, frame.expect.globals);
     checked++;
     if (!applied.keyframe) deltas++;
   }
+  return { checked, deltas, removed: removedInDeltas };
+}
+
+test("every snapshot rebuilds the state the Rust encoder encoded", () => {
+  const { checked, deltas } = checkStream("test/vectors/snapshots.json");
   assert.ok(checked > 100, `${checked} states checked`);
   assert.ok(deltas > 50, `${deltas} of them from deltas`);
+});
+
+test("a viewer's own stream: rows entering its view are added whole, leaving ones removed", () => {
+  const { checked, deltas, removed } = checkStream("test/vectors/views.json");
+  assert.ok(checked > 100, `${checked} states checked`);
+  assert.ok(deltas > 50, `${deltas} of them from deltas`);
+  assert.ok(removed > 20, `${removed} rows left the view in deltas`);
 });

@@ -376,6 +376,181 @@ fn snapshot_conformance_vectors_match_the_rust_encoder() {
     check("test/vectors/snapshots.json", &snapshot_vectors());
 }
 
+/// How near the viewer a unit must be to be in its view, in the view vectors.
+const VIEW_RADIUS: f32 = 25.0;
+
+/// `clients/js/test/vectors/views.json`: one viewer's own stream from a room with interest
+/// management (`Encoder::write_view`, as the room writes it): units wander in and out of the
+/// radius around the viewer's unit, join and leave; the viewer's seat and ack are the only
+/// ones it is sent; it misses snapshots, asks for keyframes, and is skipped on some ticks.
+/// Each state lists the rows that entered the view (`added`) and left it (`removed`).
+fn view_vectors() -> String {
+    use tickroom_shared::snapshot::{Kind, Replicate, View};
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut enc = Encoder::new(&[Kind::of::<VectorRow>()], 10);
+    let mut view = View::new();
+    let mut mirror = Mirror::new();
+    // key → (x, y, hp, turn), numbers in quarters and halves; key 0 is the viewer's unit.
+    let mut world: BTreeMap<u32, (f32, f32, i32, f32)> = (0..12u32)
+        .map(|k| {
+            let (x, y) = (rng.below(400) as f32 / 4.0, rng.below(400) as f32 / 4.0);
+            (k, (x, y, 100, 0.0))
+        })
+        .collect();
+    world.insert(0, (50.0, 50.0, 100, 0.0));
+    let mut seq = 0u32;
+    let mut round = 0u32;
+    // The keys the client holds (after the last snapshot it applied).
+    let mut held: Vec<u32> = Vec::new();
+    let (mut entered, mut left) = (0, 0);
+    let mut frames = Vec::new();
+    for tick in 1..=300u64 {
+        for (key, row) in world.iter_mut() {
+            // The viewer drifts slowly; the others wander faster, across its radius.
+            let reach = if *key == 0 { 4 } else { 24 };
+            let step = |v: f32, r: u64| (v + (r as f32 - reach as f32) / 4.0).clamp(0.0, 100.0);
+            row.0 = step(row.0, rng.below(2 * reach + 1));
+            row.1 = step(row.1, rng.below(2 * reach + 1));
+            if rng.below(6) == 0 {
+                row.2 -= rng.below(5) as i32;
+                row.3 = (row.3 + 359.5) % 360.0;
+            }
+        }
+        if rng.below(8) == 0 {
+            // A unit leaves the room, or one joins it (possibly right beside the viewer).
+            let key = 1 + rng.below(14) as u32;
+            if world.remove(&key).is_none() {
+                let (x, y, _, _) = world[&0];
+                world.insert(key, (x, y, 100, 0.0));
+            }
+        }
+        if rng.below(4) != 0 {
+            seq += 1;
+        }
+        if rng.below(20) == 0 {
+            round += 1;
+        }
+        if rng.below(30) == 0 {
+            view.request_keyframe();
+        }
+        enc.begin();
+        for (key, (x, y, hp, turn)) in &world {
+            let row = VectorRow {
+                id: format!("p{key}"),
+                x: *x,
+                y: *y,
+                hp: *hp,
+                turn: *turn,
+            };
+            enc.push(0, *key, 0, &row)
+                .expect("a row of the declared fields");
+        }
+        let phase = if round.is_multiple_of(2) {
+            "play"
+        } else {
+            "pause"
+        };
+        enc.begin_views(&Globals { round, phase });
+        let (vx, vy, _, _) = world[&0];
+        let near = |(x, y, _, _): &(f32, f32, i32, f32)| (x - vx).hypot(y - vy) <= VIEW_RADIUS;
+        let keys: Vec<u32> = enc.keys().collect();
+        let visible: Vec<u32> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| near(&world[*k]))
+            .map(|(i, _)| i as u32)
+            .collect();
+        if rng.below(15) == 0 {
+            // The room wrote no snapshot for this viewer on this tick: its next is a keyframe.
+            enc.finish_views(tick);
+            continue;
+        }
+        let bytes =
+            Bytes::copy_from_slice(enc.write_view(tick, &mut view, Some((0, "p0", seq)), &visible));
+        enc.finish_views(tick);
+        check_float_widths(&bytes);
+        if rng.below(8) == 0 {
+            continue; // missed: the client never sees it
+        }
+        let applied = mirror.apply(&bytes).expect("decodes");
+        let expect = match applied {
+            Applied::NeedKeyframe => serde_json::Value::Null,
+            Applied::State { keyframe, .. } => {
+                let in_view: Vec<u32> = world
+                    .iter()
+                    .filter(|(_, r)| near(r))
+                    .map(|(k, _)| *k)
+                    .collect();
+                let rows: Vec<serde_json::Value> = in_view
+                    .iter()
+                    .map(|k| {
+                        let (x, y, hp, turn) = world[k];
+                        serde_json::json!([k, "unit", format!("p{k}"), x, y, hp, turn])
+                    })
+                    .collect();
+                let added: Vec<u32> = in_view
+                    .iter()
+                    .copied()
+                    .filter(|k| !held.contains(k))
+                    .collect();
+                let removed: Vec<u32> = held
+                    .iter()
+                    .copied()
+                    .filter(|k| !in_view.contains(k))
+                    .collect();
+                entered += added.len();
+                left += removed.len();
+                held = in_view;
+                // The Rust client holds exactly this state too.
+                let mirrored: Vec<(u32, String, f32, f32, i32, f32)> =
+                    VectorRow::read_rows(mirror.frame())
+                        .expect("units")
+                        .into_iter()
+                        .map(|(k, r)| (k, r.id, r.x, r.y, r.hp, r.turn))
+                        .collect();
+                let want: Vec<(u32, String, f32, f32, i32, f32)> = held
+                    .iter()
+                    .map(|k| {
+                        let (x, y, hp, turn) = world[k];
+                        (*k, format!("p{k}"), x, y, hp, turn)
+                    })
+                    .collect();
+                assert_eq!(mirrored, want, "tick {tick}");
+                serde_json::json!({
+                    "tick": tick,
+                    "keyframe": keyframe,
+                    "acks": { "p0": seq },
+                    "rows": rows,
+                    "added": added,
+                    "removed": removed,
+                    "globals": { "round": round, "phase": phase },
+                })
+            }
+        };
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        frames.push(serde_json::json!({ "msgpack": hex, "expect": expect }));
+    }
+    assert!(
+        entered > 40 && left > 40,
+        "{entered} rows entered the view, {left} left it"
+    );
+    let doc = serde_json::json!({
+        "about": "Generated by tests/tests/js_package/generated.rs from the Rust snapshot encoder: \
+                  one viewer's own stream in a room with interest management (rows enter and \
+                  leave its view). `msgpack` is one snapshot event's argument, `expect` the state \
+                  after applying it (null: a delta to wait through until a keyframe), with the \
+                  keys added and removed by it.",
+        "kinds": [kind_json(VectorRow::KIND, VectorRow::FIELDS)],
+        "frames": frames,
+    });
+    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+}
+
+#[test]
+fn view_conformance_vectors_match_the_rust_encoder() {
+    check("test/vectors/views.json", &view_vectors());
+}
+
 /// A nested input type, for the input vectors.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, Input)]
 struct Aim {
