@@ -9,6 +9,8 @@
 //   refused      {server, token}               the same page, its origin not allowed
 //   demo         {server}                      two tabs of /demo/: both join or create, one moves, the
 //                                              other sees it
+//   demo-large   {server, walker, watcher}     /demo/ on arena_large with two tokens: the walker
+//                                              comes into the watcher's view and leaves it again
 //   dashboard    {server, adminKey, matchId}   /dashboard shows the live match
 //   shooter      {server}                      the example shooter's page (/shooter/): its three
 //                                              kinds show, and holding fire makes bullets
@@ -196,6 +198,74 @@ async function demo() {
   }
 }
 
+async function demoLarge() {
+  const browser = await launch();
+  try {
+    const poll = { timeout: 20_000, polling: 50 };
+    const open = async (token) => {
+      const page = await browser.newPage();
+      await page.goto(`${args.server}/demo/#token=${token}&server=${args.server}`);
+      await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("connected as"), null, poll);
+      // Its own disc is in its state.
+      await page.waitForFunction(() => window.tickroom.state.find("id", window.tickroom.playerId), null, poll);
+      return page;
+    };
+    const a = await open(args.walker);
+    const b = await open(args.watcher);
+    const own = (page) => page.evaluate(() => window.tickroom.state.find("id", window.tickroom.playerId)[1]);
+    const aId = await a.evaluate(() => window.tickroom.playerId);
+    const [a0, b0] = [await own(a), await own(b)];
+    const rowsBefore = await b.evaluate(() => window.tickroom.state.rows.size);
+    const playersBefore = await text(b, "#players");
+    const statusB = await text(b, "#status");
+    const pixels0 = await b.evaluate(() => document.getElementById("board").toDataURL());
+    // The walker boosts across to the watcher's column, then up or down it until the watcher
+    // is sent its disc...
+    await a.bringToFront();
+    await a.keyboard.down("Shift");
+    const across = b0.x > a0.x ? "d" : "a";
+    await a.keyboard.down(across);
+    await a.waitForFunction((x) => Math.abs(window.tickroom.state.find("id", window.tickroom.playerId)[1].x - x) < 4, b0.x, poll);
+    await a.keyboard.up(across);
+    const toward = b0.y > a0.y ? "s" : "w";
+    const away = toward === "s" ? "w" : "s";
+    await a.keyboard.down(toward);
+    await b.waitForFunction((id) => window.tickroom.state.find("id", id), aId, poll);
+    await a.keyboard.up(toward);
+    const seenAt = await b.evaluate((id) => window.tickroom.state.find("id", id)[1], aId);
+    const bNow = await own(b);
+    const rowsNear = await b.evaluate(() => window.tickroom.state.rows.size);
+    const playersNear = await text(b, "#players");
+    await b.waitForTimeout(300); // drawn, interpolated
+    const pixels1 = await b.evaluate(() => document.getElementById("board").toDataURL());
+    // ...then away until the watcher's state drops it.
+    await a.keyboard.down(away);
+    await b.waitForFunction((id) => !window.tickroom.state.find("id", id), aId, poll);
+    await a.keyboard.up(away);
+    await a.keyboard.up("Shift");
+    const aGone = await own(a);
+    const rowsAfter = await b.evaluate(() => window.tickroom.state.rows.size);
+    await shot(b, "demo-large-watcher");
+    console.log(
+      JSON.stringify({
+        ok: true,
+        statusB,
+        rowsBefore,
+        playersBefore,
+        startApart: Math.hypot(a0.x - b0.x, a0.y - b0.y),
+        enteredAt: Math.hypot(seenAt.x - bNow.x, seenAt.y - bNow.y),
+        rowsNear,
+        playersNear,
+        leftAt: Math.hypot(aGone.x - bNow.x, aGone.y - bNow.y),
+        rowsAfter,
+        canvasChanged: pixels0 !== pixels1,
+      }),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
 async function dashboard() {
   const browser = await launch();
   try {
@@ -252,7 +322,7 @@ async function shooter() {
   }
 }
 
-const scenarios = { "cross-origin": crossOrigin, refused, demo, dashboard, shooter };
+const scenarios = { "cross-origin": crossOrigin, refused, demo, "demo-large": demoLarge, dashboard, shooter };
 const run = scenarios[scenario];
 if (!run) fail(`unknown scenario ${scenario}`);
 run().then(

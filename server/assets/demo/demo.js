@@ -2,11 +2,19 @@
 // server's acks, the others interpolated between snapshots. Finds its seat through
 // matchmaking (join or create an open demo arena, as an anonymous player — the development
 // keys allow it), or joins a friend's match by its code (#code=ABC123), or uses a token from
-// the page's URL: #token=<JWT>&server=<url>.
+// the page's URL: #token=<JWT>&server=<url>. #game=arena_large plays the arena on its large
+// map, where the server sends each player only the discs within its view: the board then
+// follows the own disc and draws the view's edge.
 import { connect, Interpolator, Matchmaker, Predictor } from "./tickroom.js";
 
 // The arena's rules (server/games/src/arena/mod.rs), for prediction.
-const SIZE = 100, RADIUS = 2, SPEED = 20, BOOST = 2, BUTTON_BOOST = 1, BUTTON_BRAKE = 2;
+const RADIUS = 2, SPEED = 20, BOOST = 2, BUTTON_BOOST = 1, BUTTON_BRAKE = 2;
+// The map's side: 100, or LARGE_SIZE on arena_large, whose players see LARGE_VIEW around them.
+const MAPS = { arena: { size: 100, view: null }, arena_large: { size: 400, view: 40 } };
+// How much of the map the board shows: all of the arena's; on the large map, a window this
+// wide around the own disc (the view's whole disc and a margin).
+const WINDOW = 100;
+let map = MAPS.arena;
 
 const params = new URLSearchParams(location.hash.slice(1));
 const server = params.get("server") ?? location.origin;
@@ -21,7 +29,7 @@ async function join() {
   const mm = new Matchmaker(server);
   const client = params.get("code")
     ? await mm.joinByCode(params.get("code"))
-    : await mm.joinOrCreate("arena", { labels: { mode: "demo" } });
+    : await mm.joinOrCreate(MAPS[params.get("game")] ? params.get("game") : "arena", { labels: { mode: "demo" } });
   const code = client.reservation.code;
   if (code) {
     const link = $("code");
@@ -37,7 +45,7 @@ function step(pos, input, dt) {
   const len = Math.hypot(dx, dy);
   if (len > 1) { dx /= len; dy /= len; }
   const s = SPEED * (input.buttons & BUTTON_BOOST ? BOOST : 1) * dt;
-  const clamp = (v) => Math.min(SIZE - RADIUS, Math.max(RADIUS, v));
+  const clamp = (v) => Math.min(map.size - RADIUS, Math.max(RADIUS, v));
   return { x: clamp(pos.x + dx * s), y: clamp(pos.y + dy * s) };
 }
 
@@ -47,9 +55,14 @@ addEventListener("keydown", (e) => keys.add(e.key.toLowerCase()));
 addEventListener("keyup", (e) => keys.delete(e.key.toLowerCase()));
 const canvas = $("board");
 const ctx = canvas.getContext("2d");
+// The board's top left corner in world units, and world units across it.
+let camera = { x: 0, y: 0, span: 100 };
 const toWorld = (e) => {
   const r = canvas.getBoundingClientRect();
-  return { x: ((e.clientX - r.left) / r.width) * SIZE, y: ((e.clientY - r.top) / r.height) * SIZE };
+  return {
+    x: camera.x + ((e.clientX - r.left) / r.width) * camera.span,
+    y: camera.y + ((e.clientY - r.top) / r.height) * camera.span,
+  };
 };
 canvas.addEventListener("pointerdown", (e) => { touch = toWorld(e); canvas.setPointerCapture(e.pointerId); });
 canvas.addEventListener("pointermove", (e) => { if (touch) touch = toWorld(e); });
@@ -76,7 +89,8 @@ async function main() {
   const others = new Interpolator((a, b, t) => ({ id: b.id, x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t }));
   let stopInputs = null;
   client.on("welcome", (w) => {
-    status(`connected as ${w.player_id} in ${w.match_id}`);
+    map = MAPS[w.game] ?? MAPS.arena;
+    status(`connected as ${w.player_id} in ${w.match_id}${map.view ? ` (large map: you see ${map.view} around you)` : ""}`);
     predictor = new Predictor(step, 1 / w.tick_rate);
     // Two snapshots behind, so there is almost always one on each side of the render time.
     others.setDelay(2000 / (w.snapshot_rate || w.tick_rate));
@@ -100,17 +114,34 @@ async function main() {
 
   const draw = () => {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    const k = canvas.width / SIZE;
+    const me = predictor?.state;
+    const span = map.view ? WINDOW : map.size;
+    const corner = (v) => (map.view ? Math.min(map.size - span, Math.max(0, v - span / 2)) : 0);
+    camera = { x: corner(me?.x ?? 0), y: corner(me?.y ?? 0), span };
+    const k = canvas.width / span;
+    const px = (p) => [(p.x - camera.x) * k, (p.y - camera.y) * k];
     const disc = (p, color, label) => {
+      const [x, y] = px(p);
       ctx.fillStyle = color;
       ctx.beginPath();
-      ctx.arc(p.x * k, p.y * k, RADIUS * k, 0, Math.PI * 2);
+      ctx.arc(x, y, RADIUS * k, 0, Math.PI * 2);
       ctx.fill();
       ctx.fillStyle = "#aaa";
-      ctx.fillText(label, p.x * k - RADIUS * k, p.y * k - RADIUS * k - 3);
+      ctx.fillText(label, x - RADIUS * k, y - RADIUS * k - 3);
     };
+    if (map.view) {
+      // The walls, and the edge of what the server sends this player.
+      ctx.strokeStyle = "#555";
+      ctx.strokeRect(-camera.x * k, -camera.y * k, map.size * k, map.size * k);
+      if (me) {
+        const [x, y] = px(me);
+        ctx.strokeStyle = "#345";
+        ctx.beginPath();
+        ctx.arc(x, y, map.view * k, 0, Math.PI * 2);
+        ctx.stroke();
+      }
+    }
     for (const o of others.sample(performance.now()).values()) disc(o, "#e96", o.id);
-    const me = predictor?.state;
     if (me) {
       disc(me, "#6cf", client.playerId ?? "me");
       $("me").textContent = `x=${me.x.toFixed(1)} y=${me.y.toFixed(1)}`;

@@ -106,6 +106,44 @@ async fn the_demo_plays_in_two_tabs() {
     assert_eq!(view.players.len(), 2);
 }
 
+/// `/demo/` on the large map (`arena_large`, interest management): the watcher's page is sent
+/// only the discs near its own — the walker, far off at first, is not in its state; walking
+/// up, it arrives; walking away, it is removed. (The ids spawn over 60 apart, as in
+/// `e2e::interest`.)
+#[tokio::test]
+async fn the_demo_on_the_large_map_shows_only_what_is_near() {
+    let server = TestServer::start().await;
+    let m = server
+        .admin
+        .create_match("arena_large", None, Some(4))
+        .await
+        .expect("create match")
+        .id;
+    let walker = server.token(&m, "p10", Role::Player).await;
+    let watcher = server.token(&m, "p20", Role::Player).await;
+    let seen = browser::run(
+        "demo-large",
+        json!({ "server": server.url, "walker": walker, "watcher": watcher }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        seen["statusB"].as_str().unwrap().contains("large map"),
+        "{seen}"
+    );
+    assert!(seen["startApart"].as_f64().unwrap() > 60.0, "{seen}");
+    assert_eq!(seen["rowsBefore"], 1, "the far walker is not sent: {seen}");
+    assert_eq!(seen["playersBefore"], "1", "{seen}");
+    // In view within 40 (the server's radius), and a little more for the snapshot in flight.
+    assert!(seen["enteredAt"].as_f64().unwrap() <= 42.0, "{seen}");
+    assert_eq!(seen["rowsNear"], 2, "{seen}");
+    assert_eq!(seen["playersNear"], "2", "{seen}");
+    // Removed only beyond the keep distance, 50.
+    assert!(seen["leftAt"].as_f64().unwrap() > 48.0, "{seen}");
+    assert_eq!(seen["rowsAfter"], 1, "{seen}");
+    assert_eq!(seen["canvasChanged"], true, "{seen}");
+}
+
 #[tokio::test]
 async fn the_dashboard_shows_a_live_match() {
     let server = TestServer::start().await;

@@ -8,7 +8,7 @@ use tickroom_tests::{TestServer, run_js_script};
 /// The walker comes up to the watcher and goes away again; the loner stands far from both.
 /// `tests/js/interest.mjs` checks every tick each client saw against where each disc said it
 /// was: a disc in view is within 50 of the viewer and where it is; one within 40 is in view.
-/// The ids spawn apart: walker and watcher 98 apart on one row, the loner over 200 from both.
+/// The ids spawn apart: the walker over 60 from the watcher, the loner over 100 from both.
 #[tokio::test]
 async fn each_client_sees_only_the_discs_near_its_own() {
     tickroom_tests::ensure_client_package_built().unwrap_or_else(|e| panic!("{e:#}"));
