@@ -1,6 +1,7 @@
 // The arena on Colyseus 0.18 (benches/colyseus.sh runs it beside Tickroom): each player a disc
 // moved by its last input, 30 Hz simulation, patchRate 33 ms, rooms of ROOM_SIZE (default 10).
-// GAME=arena_large is Tickroom's arena_large: a 400×400 map where each client sees, through its
+// GAME=arena_large is Tickroom's arena_large: a map whose side grows with the room (the side of
+// ROOM_SIZE × π·40²/12, at least 100: about ten others in view), where each client sees, through its
 // own StateView, the discs within 40 of its own (kept until they are 50 away), found through a
 // grid of 50-unit cells each simulation tick — the filtering Tickroom's Interest::within does.
 // Usage: ROOM_SIZE=10 [GAME=arena_large] node server.mjs [port]
@@ -12,9 +13,11 @@ const LARGE = process.env.GAME === "arena_large";
 if (!LARGE && (process.env.GAME ?? "arena") !== "arena") {
   throw new Error(`GAME must be arena or arena_large, not ${process.env.GAME}`);
 }
-const SIZE = LARGE ? 400 : 100, RADIUS = 2, SPEED = 20;
+const RADIUS = 2, SPEED = 20;
 const VIEW = 40, KEEP = 50;
 const ROOM_SIZE = Number(process.env.ROOM_SIZE ?? 10);
+// tickroom_games::arena::large_size
+const SIZE = LARGE ? Math.max(100, Math.sqrt((ROOM_SIZE * Math.PI * VIEW * VIEW) / 12)) : 100;
 const Player = schema({ x: t.number(), y: t.number() }, "Player");
 const State = schema({ players: LARGE ? t.map(Player).view() : t.map(Player) }, "State");
 const clamp = (v) => Math.min(Math.max(v, RADIUS), SIZE - RADIUS);

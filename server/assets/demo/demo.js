@@ -9,7 +9,8 @@ import { connect, Interpolator, Matchmaker, Predictor } from "./tickroom.js";
 
 // The arena's rules (server/games/src/arena/mod.rs), for prediction.
 const RADIUS = 2, SPEED = 20, BOOST = 2, BUTTON_BOOST = 1, BUTTON_BRAKE = 2;
-// The map's side: 100, or LARGE_SIZE on arena_large, whose players see LARGE_VIEW around them.
+// The map's side (on arena_large, whose players see LARGE_VIEW around them, the globals say
+// it: it grows with the match's seats) and the view's radius.
 const MAPS = { arena: { size: 100, view: null }, arena_large: { size: 400, view: 40 } };
 // How much of the map the board shows: all of the arena's; on the large map, a window this
 // wide around the own disc (the view's whole disc and a margin).
@@ -89,7 +90,7 @@ async function main() {
   const others = new Interpolator((a, b, t) => ({ id: b.id, x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t }));
   let stopInputs = null;
   client.on("welcome", (w) => {
-    map = MAPS[w.game] ?? MAPS.arena;
+    map = { ...(MAPS[w.game] ?? MAPS.arena) };
     status(`connected as ${w.player_id} in ${w.match_id}${map.view ? ` (large map: you see ${map.view} around you)` : ""}`);
     predictor = new Predictor(step, 1 / w.tick_rate);
     // Two snapshots behind, so there is almost always one on each side of the render time.
@@ -98,6 +99,8 @@ async function main() {
     stopInputs = client.paceInputs(readInput, (seq, input) => predictor.push(seq, input));
   });
   client.on("snapshot", (s) => {
+    const size = client.state.globals?.size;
+    if (map.view && typeof size === "number") map.size = size;
     const me = client.playerId;
     const entities = new Map();
     for (const [key, row] of client.state.rows) {

@@ -27,6 +27,15 @@ pub enum GameSystems {
     Resolve,
 }
 
+/// How many players the match seats, as a resource inserted before [`Game::build`] runs, so a
+/// game may size its world to its room (a map that grows with the room, as `arena_large`'s).
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// The match's player seats; `None` for a room built without a stated size (a room
+    /// stepped in a test with [`RoomConfig::with_rate`](crate::RoomConfig::with_rate)).
+    pub max_players: Option<u32>,
+}
+
 /// The tick being run, as a resource.
 #[derive(Resource, Debug, Clone, Copy, PartialEq)]
 pub struct TickInfo {

@@ -54,8 +54,8 @@ pub use driver::{
     decode_input,
 };
 pub use game::{
-    AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, IncompleteStart,
-    MatchControl, MatchRules, PlayerId, Players, TickInfo,
+    AppliedInput, AppliedInputs, Capacity, Connection, Controls, Game, GameSystems,
+    IncompleteStart, MatchControl, MatchRules, PlayerId, Players, TickInfo,
 };
 pub use interest::Interest;
 pub use metrics::RoomMetrics;

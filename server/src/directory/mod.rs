@@ -232,6 +232,7 @@ impl Directory {
                     n => n,
                 },
                 snapshot_interval: tick_rate / snapshot_rate,
+                max_players: Some(max_players),
             },
             inbox: self.config.room_inbox,
             empty_grace: self.config.empty_room_grace,

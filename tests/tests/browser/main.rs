@@ -109,13 +109,13 @@ async fn the_demo_plays_in_two_tabs() {
 /// `/demo/` on the large map (`arena_large`, interest management): the watcher's page is sent
 /// only the discs near its own — the walker, far off at first, is not in its state; walking
 /// up, it arrives; walking away, it is removed. (The ids spawn over 60 apart, as in
-/// `e2e::interest`.)
+/// `e2e::interest`, on the map of a 400-seat match.)
 #[tokio::test]
 async fn the_demo_on_the_large_map_shows_only_what_is_near() {
     let server = TestServer::start().await;
     let m = server
         .admin
-        .create_match("arena_large", None, Some(4))
+        .create_match("arena_large", None, Some(400))
         .await
         .expect("create match")
         .id;

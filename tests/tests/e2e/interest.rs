@@ -15,7 +15,7 @@ async fn each_client_sees_only_the_discs_near_its_own() {
     let server = TestServer::start().await;
     let m = server
         .admin
-        .create_match("arena_large", None, Some(3))
+        .create_match("arena_large", None, Some(400))
         .await
         .expect("create match")
         .id;

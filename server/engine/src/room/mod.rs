@@ -43,6 +43,9 @@ pub struct RoomConfig {
     /// lower rate. A requested keyframe (a join) and the last tick of a match are sent at once
     /// whatever the interval.
     pub snapshot_interval: u32,
+    /// The match's player seats, given to the game as the [`Capacity`](crate::Capacity)
+    /// resource; `None`: not stated.
+    pub max_players: Option<u32>,
 }
 
 impl RoomConfig {
@@ -55,6 +58,15 @@ impl RoomConfig {
             max_input_lag: 0,
             keyframe_interval: tick_rate.max(1),
             snapshot_interval: 1,
+            max_players: None,
+        }
+    }
+
+    /// This configuration for a match of `max_players` seats.
+    pub fn with_max_players(self, max_players: u32) -> Self {
+        Self {
+            max_players: Some(max_players),
+            ..self
         }
     }
 }
@@ -155,6 +167,9 @@ impl<G: Game> Room<G> {
         world.insert_resource(Players::default());
         world.insert_resource(AppliedInputs::<G::Input>::default());
         world.insert_resource(MatchControl::default());
+        world.insert_resource(crate::Capacity {
+            max_players: config.max_players,
+        });
         let mut schedule = Schedule::default();
         // One room never fans out over threads: rooms are the unit of parallelism.
         schedule.set_executor(SingleThreadedExecutor::new());

@@ -6,15 +6,15 @@
 use bevy_ecs::prelude::*;
 
 use crate::arena::{
-    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, LARGE_NAME, LARGE_SIZE,
-    LARGE_VIEW, NAME, PLAYER_RADIUS, SIZE, SPEED,
+    ArenaInput, ArenaPlayer, BOOST_FACTOR, BUTTON_BOOST, BUTTON_BRAKE, LARGE_NAME, LARGE_VIEW,
+    LargeMap, NAME, PLAYER_RADIUS, SIZE, SPEED, large_size,
 };
 
 use std::time::Duration;
 
 use tickroom_engine::{
-    Controls, Game, GameSystems, IncompleteStart, Interest, MatchRules, PlayerId, QueryRow,
-    Replication, TickInfo,
+    Capacity, Controls, Game, GameSystems, IncompleteStart, Interest, MatchRules, PlayerId,
+    QueryRow, Replication, TickInfo,
 };
 
 /// A disc's centre.
@@ -26,7 +26,7 @@ pub struct Position {
     pub y: f32,
 }
 
-/// The map's width and height, as a resource: [`SIZE`], or [`LARGE_SIZE`] for the large map.
+/// The map's width and height, as a resource: [`SIZE`], or [`large_size`] for the large map.
 #[derive(Resource, Debug, Clone, Copy, PartialEq)]
 pub struct MapSize(pub f32);
 
@@ -68,15 +68,17 @@ impl Game for Arena {
     fn globals(&self, _world: &mut World) {}
 }
 
-/// The arena on a large map ([`LARGE_SIZE`]), for rooms of hundreds: each player is sent
-/// only the discs within [`LARGE_VIEW`] of its own ([`Interest`]), so what a client receives
-/// grows with the crowd around it, not with the room. Same input and rows as [`Arena`].
+/// The arena on a large map that grows with the room ([`large_size`] of its seats, from the
+/// [`Capacity`] resource), for rooms of hundreds: each player is sent only the discs within
+/// [`LARGE_VIEW`] of its own ([`Interest`]), so what a client receives grows with the crowd
+/// around it, not with the room. Same input and rows as [`Arena`]; the map's side in the
+/// globals ([`LargeMap`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ArenaLarge;
 
 impl Game for ArenaLarge {
     type Input = ArenaInput;
-    type Globals = ();
+    type Globals = LargeMap;
 
     fn name(&self) -> &'static str {
         LARGE_NAME
@@ -87,11 +89,13 @@ impl Game for ArenaLarge {
     }
 
     fn build(&self, world: &mut World, schedule: &mut Schedule) {
-        build(world, schedule, LARGE_SIZE);
+        let size = large_size(world.resource::<Capacity>().max_players);
+        build(world, schedule, size);
     }
 
     fn on_join(&self, world: &mut World, entity: Entity) {
-        place_joiner(world, entity, LARGE_SIZE);
+        let size = world.resource::<MapSize>().0;
+        place_joiner(world, entity, size);
     }
 
     fn replicate(&self, rep: &mut Replication<'_>) {
@@ -99,7 +103,11 @@ impl Game for ArenaLarge {
             .interest(Interest::within(LARGE_VIEW, |p: &Position| [p.x, p.y]));
     }
 
-    fn globals(&self, _world: &mut World) {}
+    fn globals(&self, world: &mut World) -> LargeMap {
+        LargeMap {
+            size: world.resource::<MapSize>().0,
+        }
+    }
 }
 
 fn build(world: &mut World, schedule: &mut Schedule, size: f32) {
@@ -394,5 +402,30 @@ mod tests {
             // The engine runs this check on every input before the game sees it.
             assert!(bad.check().is_err(), "{bad:?}");
         }
+    }
+
+    /// The large map grows with the match's seats, at least the arena's side, and says its
+    /// side in the globals; a room of no stated size has the default.
+    #[test]
+    fn the_large_map_grows_with_the_room() {
+        let side = |seats: Option<u32>| {
+            let config = RoomConfig {
+                max_players: seats,
+                ..RoomConfig::with_rate(30)
+            };
+            let mut room = Room::new(Arc::new(ArenaLarge), config);
+            let globals = room.world_mut().resource::<MapSize>().0;
+            assert_eq!(ArenaLarge.globals(room.world_mut()).size, globals);
+            globals
+        };
+        assert_eq!(side(None), crate::arena::LARGE_SIZE);
+        assert_eq!(side(Some(4)), SIZE);
+        assert!((side(Some(50)) - 144.7).abs() < 0.1, "{}", side(Some(50)));
+        assert!((side(Some(500)) - 457.6).abs() < 0.1, "{}", side(Some(500)));
+        // A view's disc is 12 seats' area: spread evenly, 12 others in it away from the walls
+        // (the walls cut the views near them: about 10 on average in a room of 50).
+        let per_view = std::f32::consts::PI * LARGE_VIEW * LARGE_VIEW;
+        let others = 499.0 * per_view / (side(Some(500)) * side(Some(500)));
+        assert!((11.5..12.5).contains(&others), "{others}");
     }
 }

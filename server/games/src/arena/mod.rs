@@ -22,14 +22,35 @@ pub const NAME: &str = "arena";
 /// Arena width and height, in world units; the walls are at 0 and `SIZE`.
 pub const SIZE: f32 = 100.0;
 
-/// The large-map arena's name: the same game on a map of [`LARGE_SIZE`], where each player
-/// is sent only the discs within [`LARGE_VIEW`] of its own (interest management).
+/// The large-map arena's name: the same game on a map that grows with the room
+/// ([`large_size`]), where each player is sent only the discs within [`LARGE_VIEW`] of its
+/// own (interest management).
 pub const LARGE_NAME: &str = "arena_large";
-/// The large map's width and height; its walls are at 0 and `LARGE_SIZE`.
+/// The large map's width and height for a room of no stated size.
 pub const LARGE_SIZE: f32 = 400.0;
 /// How near another disc must come to be sent to a player of the large map; one in view
 /// stays until beyond 1.25 × this.
 pub const LARGE_VIEW: f32 = 40.0;
+/// The large map's area per seat: a twelfth of a view's disc, so that in a full room of
+/// players spread evenly each has about twelve others in view away from the walls — about
+/// ten on average in a room of 50, where the walls cut more of the views.
+pub const LARGE_AREA_PER_PLAYER: f32 = std::f32::consts::PI * LARGE_VIEW * LARGE_VIEW / 12.0;
+
+/// The large map's width and height for a match of `max_players` seats: the side of
+/// `max_players` × [`LARGE_AREA_PER_PLAYER`], at least the arena's [`SIZE`]; [`LARGE_SIZE`]
+/// when the size is not stated. 144.7 for 50 seats, 457.6 for 500.
+pub fn large_size(max_players: Option<u32>) -> f32 {
+    max_players.map_or(LARGE_SIZE, |n| {
+        (n as f32 * LARGE_AREA_PER_PLAYER).sqrt().max(SIZE)
+    })
+}
+
+/// The globals of `arena_large`: the map's side, so a client can draw its walls.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LargeMap {
+    /// The map's width and height ([`large_size`]).
+    pub size: f32,
+}
 /// Radius of a player's disc.
 pub const PLAYER_RADIUS: f32 = 2.0;
 /// Speed in units per second with no button held.
