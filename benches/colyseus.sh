@@ -4,7 +4,8 @@
 # Colyseus is driven by its official SDK (benches/colyseus/bots.mjs), Tickroom by
 # tickroom-bots swarm. Prints each run's server CPU and the downstream bytes a client
 # (WebSocket payloads and frame headers, over the run's wall time), and the players a client's
-# state held. GAME=arena_large plays the 400x400 map with interest management on both sides:
+# state held. GAME=arena_large plays the large map (its side grows with ROOM) with interest
+# management on both sides:
 # Tickroom's Interest::within, Colyseus's StateView (benches/colyseus/server.mjs).
 #
 # Usage: benches/colyseus.sh [PLAYERS=800] [ROOM=10] [RAMP=1] [SECONDS=20] [ROUNDS=2] [GAME=arena]

@@ -46,8 +46,8 @@ struct Target {
 struct SwarmArgs {
     #[command(flatten)]
     target: Target,
-    /// The game of the matches to create or matchmake: `arena_large` has a 400×400 map and
-    /// interest management, for rooms of hundreds (`--players 500`).
+    /// The game of the matches to create or matchmake: `arena_large` has a map that grows with
+    /// the room and interest management, for rooms of hundreds (`--players 500`).
     #[arg(long, value_enum, default_value_t = swarm::ArenaGame::Arena)]
     game: swarm::ArenaGame,
     /// Rooms (matches) to create.

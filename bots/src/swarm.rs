@@ -42,8 +42,8 @@ pub enum ArenaGame {
     #[default]
     #[value(name = "arena")]
     Arena,
-    /// "arena_large": a 400×400 map with interest management — each client is sent the discs
-    /// near its own; for rooms of hundreds (`--players 500`).
+    /// "arena_large": a map that grows with the room, with interest management — each client
+    /// is sent the discs near its own (about ten others); for rooms of hundreds (`--players 500`).
     #[value(name = "arena_large")]
     ArenaLarge,
 }

@@ -29,6 +29,26 @@ fn input_packet(seq: u32) -> Vec<u8> {
     encode_packet(kind::EVENT, "/", Some(&event))
 }
 
+/// Waits for the handshake of try `attempt` (counting from 0) to end one way or the other
+/// after its connection closed — refused (counted), or, as before the fix, the player seated —
+/// and checks it was refused: match `m` still waits, with no player.
+async fn assert_never_seated(server: &TestServer, m: &str, attempt: u64) {
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            let view = server.admin_get(&format!("/admin/matches/{m}")).await;
+            if view["state"] != "waiting"
+                || server.metric("tickroom_handshakes_refused_total").await > attempt
+            {
+                return view;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    let view = ended.await.expect("the handshake ended");
+    assert_eq!(view["state"], "waiting", "attempt {attempt}: {view}");
+    assert_eq!(view["players"], serde_json::json!([]), "attempt {attempt}");
+}
+
 /// An EVENT written in the same TCP write as the CONNECT, before the server has answered it,
 /// ends the connection before the player is seated: the match never sees them join (it stays
 /// `waiting`, with no player), and no successful CONNECT reply is sent.
@@ -68,22 +88,7 @@ async fn an_event_before_the_connect_reply_never_seats_the_player() {
             !kinds.contains(&kind::CONNECT),
             "attempt {attempt}: a CONNECT reply came: {kinds:?}"
         );
-        // The handshake ends one way or the other after the close: refused (counted), or,
-        // as before, the player seated.
-        let refused = tokio::time::timeout(WAIT, async {
-            loop {
-                let view = server.admin_get(&format!("/admin/matches/{m}")).await;
-                if view["state"] != "waiting"
-                    || server.metric("tickroom_handshakes_refused_total").await > attempt
-                {
-                    return view;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        });
-        let view = refused.await.expect("the handshake ended");
-        assert_eq!(view["state"], "waiting", "attempt {attempt}: {view}");
-        assert_eq!(view["players"], serde_json::json!([]), "attempt {attempt}");
+        assert_never_seated(&server, &m, attempt).await;
     }
 }
 
@@ -130,20 +135,7 @@ async fn an_event_in_the_connects_post_never_seats_the_player() {
             !kinds.contains(&kind::CONNECT),
             "attempt {attempt}: a CONNECT reply came: {kinds:?}"
         );
-        let refused = tokio::time::timeout(WAIT, async {
-            loop {
-                let view = server.admin_get(&format!("/admin/matches/{m}")).await;
-                if view["state"] != "waiting"
-                    || server.metric("tickroom_handshakes_refused_total").await > attempt
-                {
-                    return view;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        });
-        let view = refused.await.expect("the handshake ended");
-        assert_eq!(view["state"], "waiting", "attempt {attempt}: {view}");
-        assert_eq!(view["players"], serde_json::json!([]), "attempt {attempt}");
+        assert_never_seated(&server, &m, attempt).await;
     }
 }
 
