@@ -117,14 +117,16 @@ impl PollingSessions {
     }
 
     /// Records that session `sid` now runs on the WebSocket `conn`, until `conn` is gone.
-    /// Returns whether the session had already ended (then `conn` is closed at once).
+    /// Returns whether the session had already ended (then `conn` is closed at once, and
+    /// counted).
     fn upgraded(self: &Arc<Self>, sid: &str, conn: Arc<Conn>) -> bool {
         let mut session = self.by_sid.entry(sid.into()).or_default();
         session.websocket = Arc::downgrade(&conn);
         let ended = session.ended.is_cancelled();
+        let counted = session.counted.clone();
         drop(session);
-        if ended {
-            conn.close();
+        if ended && conn.close() && !counted.swap(true, Ordering::AcqRel) {
+            self.metrics.transports_closed.inc();
         }
         let sessions = self.clone();
         let sid = sid.to_owned();
@@ -191,10 +193,9 @@ pub(crate) async fn gate(State(app): State<Arc<NetState>>, req: Request, next: N
         let response = next.run(req).await;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(conn) = conn
-            && sessions.upgraded(sid, conn)
         {
-            // Ended while the upgrade was under way: closed at once.
-            app.metrics.transports_closed.inc();
+            // The session now runs on `conn` (closed at once if it ended meanwhile).
+            sessions.upgraded(sid, conn);
         }
         return response;
     }
@@ -375,5 +376,10 @@ mod tests {
         let late = Arc::new(Conn::default());
         assert!(sessions.upgraded("a", late.clone()));
         assert!(!late.close());
+        assert_eq!(
+            metrics.transports_closed.get(),
+            1,
+            "one session, counted once"
+        );
     }
 }
