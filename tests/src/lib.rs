@@ -201,6 +201,15 @@ impl TestServer {
             .id
     }
 
+    /// Creates an `arena_large` match of `max_players` seats (its map grows with them).
+    pub async fn arena_large(&self, max_players: u32) -> String {
+        self.admin
+            .create_match("arena_large", None, Some(max_players))
+            .await
+            .expect("create match")
+            .id
+    }
+
     /// Mints a token through the admin API.
     pub async fn token(&self, match_id: &str, player: &str, role: Role) -> String {
         self.admin

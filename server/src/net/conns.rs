@@ -151,16 +151,25 @@ impl Drop for ConnGuard {
     }
 }
 
+/// The Engine.IO `sid` and `transport` of a Socket.IO request's URI query (no `sid`: the
+/// request opens a session).
+pub(crate) fn engine_query(query: Option<&str>) -> (Option<&str>, Option<&str>) {
+    let (mut sid, mut transport) = (None, None);
+    for kv in query.unwrap_or_default().split('&') {
+        if let Some(v) = kv.strip_prefix("sid=") {
+            sid = Some(v);
+        } else if let Some(v) = kv.strip_prefix("transport=") {
+            transport = Some(v);
+        }
+    }
+    (sid, transport)
+}
+
 /// Whether a request with this URI query opens an Engine.IO session as a WebSocket: the
 /// first request of such a session is `transport=websocket` without a `sid` (an upgrade of a
 /// long-polling session carries its `sid`).
 pub(crate) fn opens_websocket_session(query: Option<&str>) -> bool {
-    let (mut websocket, mut sid) = (false, false);
-    for kv in query.unwrap_or_default().split('&') {
-        websocket |= kv == "transport=websocket";
-        sid |= kv.starts_with("sid=");
-    }
-    websocket && !sid
+    engine_query(query) == (None, Some("websocket"))
 }
 
 /// Answers a refused connection with HTTP 503 and `{"error": {"code": ...}}`, then closes it;
@@ -409,6 +418,22 @@ impl LogLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_engine_io_query() {
+        let q = Some("EIO=4&transport=polling&sid=abc&t=x");
+        assert_eq!(engine_query(q), (Some("abc"), Some("polling")));
+        assert_eq!(
+            engine_query(Some("EIO=4&transport=websocket")),
+            (None, Some("websocket"))
+        );
+        assert_eq!(engine_query(None), (None, None));
+        assert!(opens_websocket_session(Some("EIO=4&transport=websocket")));
+        assert!(!opens_websocket_session(Some(
+            "EIO=4&transport=websocket&sid=abc"
+        )));
+        assert!(!opens_websocket_session(Some("EIO=4&transport=polling")));
+    }
 
     #[test]
     fn caps_in_all_and_per_address() {

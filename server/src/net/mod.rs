@@ -180,10 +180,7 @@ async fn limit_sessions(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let new_session = req.uri().path().starts_with("/socket.io")
-        && !req
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("sid=")));
+        && conns::engine_query(req.uri().query()).0.is_none();
     if new_session
         && !app.dev_keys
         && let Some(ip) = client_ip(req.headers(), req.extensions(), app.net.trust_forwarded_for)

@@ -36,7 +36,7 @@ use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use super::NetState;
-use super::conns::Conn;
+use super::conns::{Conn, engine_query};
 use crate::metrics::Metrics;
 
 /// How long an ended session's GET may still take the packets queued before its end (its
@@ -116,10 +116,9 @@ impl PollingSessions {
         });
     }
 
-    /// Records that session `sid` now runs on the WebSocket `conn`, until `conn` is gone.
-    /// Returns whether the session had already ended (then `conn` is closed at once, and
-    /// counted).
-    fn upgraded(self: &Arc<Self>, sid: &str, conn: Arc<Conn>) -> bool {
+    /// Records that session `sid` now runs on the WebSocket `conn`, until `conn` is gone; if
+    /// the session has ended already, `conn` is closed at once (and counted).
+    fn upgraded(self: &Arc<Self>, sid: &str, conn: Arc<Conn>) {
         let mut session = self.by_sid.entry(sid.into()).or_default();
         session.websocket = Arc::downgrade(&conn);
         let ended = session.ended.is_cancelled();
@@ -134,7 +133,6 @@ impl PollingSessions {
             conn.gone().await;
             sessions.forget_later(&sid);
         });
-        ended
     }
 
     /// Whether a POST of session `sid` carried a packet after its CONNECT.
@@ -158,27 +156,14 @@ impl PollingSessions {
     }
 }
 
-/// The `sid` and `transport` of a Socket.IO request's query.
-fn session_of(query: &str) -> (Option<&str>, Option<&str>) {
-    let (mut sid, mut transport) = (None, None);
-    for kv in query.split('&') {
-        if let Some(v) = kv.strip_prefix("sid=") {
-            sid = Some(v);
-        } else if let Some(v) = kv.strip_prefix("transport=") {
-            transport = Some(v);
-        }
-    }
-    (sid, transport)
-}
-
 /// The middleware in front of socketioxide that ends the requests of followed sessions the
 /// server has ended, and learns which connection a session upgraded to.
 pub(crate) async fn gate(State(app): State<Arc<NetState>>, req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/socket.io") {
         return next.run(req).await;
     }
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let (Some(sid), transport) = session_of(&query) else {
+    let query = req.uri().query().map(str::to_owned);
+    let (Some(sid), transport) = engine_query(query.as_deref()) else {
         return next.run(req).await;
     };
     let sessions = &app.polling;
@@ -298,19 +283,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_session_of_a_query() {
-        assert_eq!(
-            session_of("EIO=4&transport=polling&sid=abc&t=x"),
-            (Some("abc"), Some("polling"))
-        );
-        assert_eq!(
-            session_of("EIO=4&transport=websocket"),
-            (None, Some("websocket"))
-        );
-        assert_eq!(session_of(""), (None, None));
-    }
-
-    #[test]
     fn finds_a_packet_after_the_connect_in_one_payload() {
         use base64::Engine as _;
         use tickroom_shared::wire::{encode_packet, kind};
@@ -367,15 +339,15 @@ mod tests {
         ));
         let conn = Arc::new(Conn::default());
         sessions.follow("a");
-        assert!(!sessions.upgraded("a", conn.clone()));
+        sessions.upgraded("a", conn.clone());
         sessions.end("a");
         sessions.end("a");
         assert!(!conn.close(), "already closed by the end");
         assert_eq!(metrics.transports_closed.get(), 1);
         // An upgrade that completes after the end is closed at once.
         let late = Arc::new(Conn::default());
-        assert!(sessions.upgraded("a", late.clone()));
-        assert!(!late.close());
+        sessions.upgraded("a", late.clone());
+        assert!(!late.close(), "closed by the upgrade");
         assert_eq!(
             metrics.transports_closed.get(),
             1,

@@ -113,12 +113,7 @@ async fn the_demo_plays_in_two_tabs() {
 #[tokio::test]
 async fn the_demo_on_the_large_map_shows_only_what_is_near() {
     let server = TestServer::start().await;
-    let m = server
-        .admin
-        .create_match("arena_large", None, Some(400))
-        .await
-        .expect("create match")
-        .id;
+    let m = server.arena_large(400).await;
     let walker = server.token(&m, "p10", Role::Player).await;
     let watcher = server.token(&m, "p20", Role::Player).await;
     let seen = browser::run(

@@ -13,12 +13,7 @@ use tickroom_tests::{TestServer, run_js_script};
 async fn each_client_sees_only_the_discs_near_its_own() {
     tickroom_tests::ensure_client_package_built().unwrap_or_else(|e| panic!("{e:#}"));
     let server = TestServer::start().await;
-    let m = server
-        .admin
-        .create_match("arena_large", None, Some(400))
-        .await
-        .expect("create match")
-        .id;
+    let m = server.arena_large(400).await;
     let mut tokens = Vec::new();
     for player in ["p10", "p20", "p0"] {
         tokens.push(server.token(&m, player, Role::Player).await);

@@ -132,6 +132,39 @@ struct VectorRow {
     turn: f32,
 }
 
+/// A unit of the vectors' worlds: x, y, hp, turn — quarters and halves, exact in float32 and
+/// in JSON.
+type Unit = (f32, f32, i32, f32);
+
+/// Pushes every unit of `world` as a row of the first kind, `VectorRow`.
+fn push_units(enc: &mut Encoder, world: &BTreeMap<u32, Unit>) {
+    for (key, (x, y, hp, turn)) in world {
+        let row = VectorRow {
+            id: format!("p{key}"),
+            x: *x,
+            y: *y,
+            hp: *hp,
+            turn: *turn,
+        };
+        enc.push(0, *key, 0, &row)
+            .expect("a row of the declared fields");
+    }
+}
+
+/// A unit as a state in the vectors lists it: `[key, kind, values...]`.
+fn unit_json(key: u32, (x, y, hp, turn): &Unit) -> serde_json::Value {
+    serde_json::json!([key, "unit", format!("p{key}"), x, y, hp, turn])
+}
+
+/// The vectors' globals' phase in round `round`.
+fn phase(round: u32) -> &'static str {
+    if round.is_multiple_of(2) {
+        "play"
+    } else {
+        "pause"
+    }
+}
+
 /// The vectors' second kind: short-lived rows whose keys are soon taken by new ones (a new
 /// tag: a new row, not a change).
 #[derive(tickroom_shared::snapshot::Replicate)]
@@ -156,7 +189,7 @@ fn snapshot_vectors() -> String {
     let mut held_tags: BTreeMap<u32, u32> = BTreeMap::new();
     let mut mirror = Mirror::new();
     // key → (x, y, hp, turn); numbers are quarters and halves, exact in float32 and in JSON.
-    let mut world: BTreeMap<u32, (f32, f32, i32, f32)> = BTreeMap::new();
+    let mut world: BTreeMap<u32, Unit> = BTreeMap::new();
     // seat → (player, last applied seq): each row's player holds the seat of the row's key.
     let mut seats: BTreeMap<u32, (String, u32)> = BTreeMap::new();
     let mut round = 0;
@@ -228,20 +261,10 @@ fn snapshot_vectors() -> String {
             };
             enc.push(1, *key, *tag, &shot).expect("a shot");
         }
-        for (key, (x, y, hp, turn)) in &world {
-            let row = VectorRow {
-                id: format!("p{key}"),
-                x: *x,
-                y: *y,
-                hp: *hp,
-                turn: *turn,
-            };
-            enc.push(0, *key, 0, &row)
-                .expect("a row of the declared fields");
-        }
+        push_units(&mut enc, &world);
         let globals = Globals {
             round,
-            phase: if round % 2 == 0 { "play" } else { "pause" },
+            phase: phase(round),
         };
         let seat_list = seats
             .iter()
@@ -256,12 +279,8 @@ fn snapshot_vectors() -> String {
             Applied::NeedKeyframe => serde_json::Value::Null,
             Applied::State { keyframe, .. } => {
                 // [key, kind, values...] by key: units' keys are below the shots'.
-                let mut rows: Vec<serde_json::Value> = world
-                    .iter()
-                    .map(|(k, (x, y, hp, turn))| {
-                        serde_json::json!([k, "unit", format!("p{k}"), x, y, hp, turn])
-                    })
-                    .collect();
+                let mut rows: Vec<serde_json::Value> =
+                    world.iter().map(|(k, unit)| unit_json(*k, unit)).collect();
                 rows.extend(shots.iter().map(|(k, (_, x, owner))| {
                     serde_json::json!([k, "shot", x, format!("p{owner}")])
                 }));
@@ -391,7 +410,7 @@ fn view_vectors() -> String {
     let mut view = View::new();
     let mut mirror = Mirror::new();
     // key → (x, y, hp, turn), numbers in quarters and halves; key 0 is the viewer's unit.
-    let mut world: BTreeMap<u32, (f32, f32, i32, f32)> = (0..12u32)
+    let mut world: BTreeMap<u32, Unit> = (0..12u32)
         .map(|k| {
             let (x, y) = (rng.below(400) as f32 / 4.0, rng.below(400) as f32 / 4.0);
             (k, (x, y, 100, 0.0))
@@ -434,25 +453,11 @@ fn view_vectors() -> String {
             view.request_keyframe();
         }
         enc.begin();
-        for (key, (x, y, hp, turn)) in &world {
-            let row = VectorRow {
-                id: format!("p{key}"),
-                x: *x,
-                y: *y,
-                hp: *hp,
-                turn: *turn,
-            };
-            enc.push(0, *key, 0, &row)
-                .expect("a row of the declared fields");
-        }
-        let phase = if round.is_multiple_of(2) {
-            "play"
-        } else {
-            "pause"
-        };
+        push_units(&mut enc, &world);
+        let phase = phase(round);
         enc.begin_views(&Globals { round, phase });
         let (vx, vy, _, _) = world[&0];
-        let near = |(x, y, _, _): &(f32, f32, i32, f32)| (x - vx).hypot(y - vy) <= VIEW_RADIUS;
+        let near = |(x, y, _, _): &Unit| (x - vx).hypot(y - vy) <= VIEW_RADIUS;
         let keys: Vec<u32> = enc.keys().collect();
         let visible: Vec<u32> = keys
             .iter()
@@ -481,13 +486,8 @@ fn view_vectors() -> String {
                     .filter(|(_, r)| near(r))
                     .map(|(k, _)| *k)
                     .collect();
-                let rows: Vec<serde_json::Value> = in_view
-                    .iter()
-                    .map(|k| {
-                        let (x, y, hp, turn) = world[k];
-                        serde_json::json!([k, "unit", format!("p{k}"), x, y, hp, turn])
-                    })
-                    .collect();
+                let rows: Vec<serde_json::Value> =
+                    in_view.iter().map(|k| unit_json(*k, &world[k])).collect();
                 let added: Vec<u32> = in_view
                     .iter()
                     .copied()

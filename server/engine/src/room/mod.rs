@@ -61,14 +61,6 @@ impl RoomConfig {
             max_players: None,
         }
     }
-
-    /// This configuration for a match of `max_players` seats.
-    pub fn with_max_players(self, max_players: u32) -> Self {
-        Self {
-            max_players: Some(max_players),
-            ..self
-        }
-    }
 }
 
 struct Seat<I> {

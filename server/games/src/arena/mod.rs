@@ -51,6 +51,7 @@ pub struct LargeMap {
     /// The map's width and height ([`large_size`]).
     pub size: f32,
 }
+
 /// Radius of a player's disc.
 pub const PLAYER_RADIUS: f32 = 2.0;
 /// Speed in units per second with no button held.
