@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 
-/// The protocol version this crate speaks: 2, compact snapshots (version 1's snapshots, maps
-/// with string keys and deltas against the last keyframe, are no longer served). A client
-/// may send it in the handshake `auth` payload; the server refuses any other with
-/// [`ErrorCode::ProtocolUnsupported`].
-pub const PROTOCOL_VERSION: u32 = 3;
+/// The protocol version this crate speaks: 4, where snapshots travel as the event `"s"` and a
+/// delta names its base by how many ticks back it is (version 3 said `"snapshot"` and the
+/// base's tick; older versions are no longer served). A client may send it in the handshake
+/// `auth` payload; the server refuses any other with [`ErrorCode::ProtocolUnsupported`].
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Socket.IO namespace every Tickroom client connects to.
 pub const NAMESPACE: &str = "/";
@@ -61,7 +61,8 @@ pub mod event {
     /// server → client: [`Welcome`](super::Welcome), once, first after connecting.
     pub const WELCOME: &str = "welcome";
     /// server → client: a keyframe or delta ([`crate::snapshot`]), after every tick of the room.
-    pub const SNAPSHOT: &str = "snapshot";
+    /// One letter: it is the event sent 30 times a second, to every client.
+    pub const SNAPSHOT: &str = "s";
     /// server → client: [`ErrorMsg`](super::ErrorMsg).
     pub const ERROR: &str = "error";
     /// server → client: [`MatchEnd`](super::MatchEnd), just before the server disconnects

@@ -26,17 +26,17 @@ const socket = io(url, {
   transports: [transport],
   upgrade: false,
   reconnection: false,
-  auth: { token, protocol: 3 },
+  auth: { token, protocol: 4 },
 });
 
 // Rebuilds full state from keyframes and deltas (docs/PROTOCOL.md, "snapshot"), written from
 // the document alone: a keyframe is [tick, 0, schema, seats, rows, globals] with one entry of
-// `schema` and one list of `rows` per kind, a delta [tick, base, acks, changes, removed,
-// globals?] against the snapshot of tick `base`.
+// `schema` and one list of `rows` per kind, a delta [tick, back, acks, changes, removed,
+// globals?] against the snapshot of tick `tick - back`.
 let state = null; // { tick, schema: [[kind, [[name, step, modulo]]]], seats: Map<seat, [player, seq]>, rows: Map<key, {kind, values}> }
 function rebuild(s) {
-  const [tick, base] = s;
-  if (base === 0) {
+  const [tick, back] = s;
+  if (back === 0) {
     const [, , schema, seats, perKind] = s;
     const rows = new Map();
     schema.forEach(([, fields], kind) => {
@@ -49,7 +49,7 @@ function rebuild(s) {
     state = { tick, schema, seats: seatMap, rows };
     return state;
   }
-  if (!state || base !== state.tick) return null; // a snapshot was missed: wait for a keyframe
+  if (!state || tick - back !== state.tick) return null; // a snapshot was missed: wait for a keyframe
   const [, , acks, changes, removed] = s;
   if (acks.length > 0 && acks.length === state.seats.size) {
     // one increase per seat, in seat order
@@ -115,12 +115,12 @@ socket.on("welcome", (w) => {
   if (welcome) fail("second welcome");
   if (snapshots > 0) fail("snapshot before welcome");
   welcome = w;
-  if (w.protocol !== 3 || w.role !== "player" || typeof w.tick_rate !== "number") {
+  if (w.protocol !== 4 || w.role !== "player" || typeof w.tick_rate !== "number") {
     fail(`bad welcome ${JSON.stringify(w)}`);
   }
 });
 
-socket.on("snapshot", (s) => {
+socket.on("s", (s) => {
   if (!welcome) fail("snapshot before welcome");
   const tick = s[0];
   if (typeof tick !== "number" || tick <= lastTick) fail(`bad tick ${tick} after ${lastTick}`);

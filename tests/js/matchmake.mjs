@@ -37,7 +37,7 @@ socket.on("welcome", (w) => {
   if (w.player_id !== seat.player_id || w.match_id !== seat.match_id) fail(`welcome ${JSON.stringify(w)}`);
 });
 // A keyframe is [tick, 0, schema, seats, rows, globals]; seats is flat [seat, player, seq, …].
-socket.on("snapshot", (s) => {
+socket.on("s", (s) => { // a snapshot
   if (s[1] !== 0) return;
   const seated = s[3].filter((_, i) => i % 3 === 1);
   if (seated.length >= players) {

@@ -136,7 +136,7 @@ async fn tick(room: Arc<FloorRoom>, lateness: Arc<Lateness>) {
             // Only the ticks that run: an empty floor room skips its tick.
             lateness.record(scheduled.elapsed());
             let _ = rmp::encode::write_array_len(&mut data, 2);
-            let _ = rmp::encode::write_str(&mut data, "snapshot");
+            let _ = rmp::encode::write_str(&mut data, tickroom_shared::event::SNAPSHOT);
             data.extend_from_slice(r.tick());
         }
         let packet = Bytes::from(encode_packet(kind::EVENT, "/", Some(&data)));

@@ -3,7 +3,7 @@
 // Do not edit: tests/tests/js_package fails when this file and the Rust source differ.
 
 /** The protocol version this client speaks. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The Socket.IO namespace. */
 export const NAMESPACE = "/";
@@ -12,7 +12,7 @@ export const NAMESPACE = "/";
 export const EVENT = {
   input: "input",
   welcome: "welcome",
-  snapshot: "snapshot",
+  snapshot: "s",
   error: "error",
   match_end: "match_end",
   presence: "presence",

@@ -2,12 +2,13 @@
 // (shared/src/snapshot/mirror.rs) does, with change callbacks in the shape Colyseus users
 // know: onAdd / onRemove / onChange per row, listen(field), onGlobals.
 //
-// The wire format (protocol 3, docs/PROTOCOL.md, "snapshot"): arrays, no string keys.
+// The wire format (protocol 4, docs/PROTOCOL.md, "snapshot"): arrays, no string keys.
 // A keyframe `[tick, 0, schema, seats, rows, globals]` carries everything, with each kind of
 // row's name and each field's name and quantization; a delta
-// `[tick, base, acks, changes, removed, globals?]` carries only what changed since the
-// snapshot of tick `base` (a quantized number as the difference of its integers; a new row
-// whole, with its kind). A delta whose base is not the state held is skipped until a keyframe.
+// `[tick, back, acks, changes, removed, globals?]` carries only what changed since the
+// snapshot of tick `tick - back`, its base (a quantized number as the difference of its
+// integers; a new row whole, with its kind). A delta whose base is not the state held is
+// skipped until a keyframe.
 
 /** A msgpack value as socket.io-msgpack-parser decodes it. */
 export type Value = unknown;
@@ -200,14 +201,16 @@ export class StateStore {
   apply(s: SnapshotMsg): Applied | null {
     if (!Array.isArray(s) || s.length < 5 || s.length > 6) throw new TypeError("a snapshot is an array of 5 or 6");
     const tick = int(s[0], "tick");
-    const base = int(s[1], "base");
+    const back = int(s[1], "back");
     let next: Map<number, Held>;
     let seats: Map<number, [string, number]>;
     let kinds = this.kindSpecs;
     let globals: Value = this.globalsValue;
     /** Keys whose row is a new one although the key was held (another entity took it). */
     const replaced = new Set<number>();
-    const keyframe = base === 0;
+    const keyframe = back === 0;
+    // A delta's base is a tick before its own, the first tick of a match being 1.
+    if (!keyframe && (back < 0 || back >= tick)) throw new TypeError("a delta's base is not a tick before its own");
     if (keyframe) {
       if (s.length !== 6) throw new TypeError("a keyframe is an array of 6");
       kinds = list(s[2], "schema").map((k): KindSpec => {
@@ -244,7 +247,7 @@ export class StateStore {
       });
       globals = s[5];
     } else {
-      if (this.heldTick === null || base !== this.heldTick) return null;
+      if (this.heldTick === null || tick - back !== this.heldTick) return null;
       seats = new Map(this.seats);
       const acks = list(s[2], "acks");
       if (acks.length > 0 && acks.length === seats.size) {

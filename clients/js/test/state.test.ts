@@ -37,26 +37,28 @@ test("callbacks fire for what changed", () => {
   assert.equal(s.rows.get(3)?.x, 1);
 
   // a is removed; b moves back in x and down in y, relative to tick 2; globals unchanged
-  s.apply([3, 2, [], [2, 0b110, -125, -300], [1]]);
+  s.apply([3, 1, [], [2, 0b110, -125, -300], [1]]);
   assert.deepEqual(log.splice(0), ["remove 1", "change 2 x,y", "x 2 6.25->5"]);
   assert.equal(s.rows.get(2)?.y, 2);
   assert.deepEqual(s.globals, { round: 1 });
 
   // a delta against another state is skipped, the state stays
-  assert.equal(s.apply([4, 99, [], [], [2]]), null);
+  assert.equal(s.apply([4, 2, [], [], [2]]), null);
   assert.equal(s.rows.size, 2);
   assert.deepEqual(log, []);
 
   // malformed deltas throw and leave the state as it was: a value missing, a change to a row
   // not held, a new row cut short, a kind never listed, an empty mask, a key changed and
-  // removed, an ack for a seat never listed
-  assert.throws(() => s.apply([4, 3, [], [2, 0b111, 1], []]));
-  assert.throws(() => s.apply([4, 3, [], [9, 0b010, 1], []]));
-  assert.throws(() => s.apply([4, 3, [], [9, -1, "z", 1], []]));
-  assert.throws(() => s.apply([4, 3, [], [9, -2, "z", 1, 1], []]));
-  assert.throws(() => s.apply([4, 3, [], [2, 0], []]));
-  assert.throws(() => s.apply([4, 3, [], [2, 0b010, 1], [2]]));
-  assert.throws(() => s.apply([4, 3, [7, 1], [], []]));
+  // removed, an ack for a seat never listed, a base at or before tick 0
+  assert.throws(() => s.apply([4, 1, [], [2, 0b111, 1], []]));
+  assert.throws(() => s.apply([4, 4, [], [], []]));
+  assert.throws(() => s.apply([4, -1, [], [], []]));
+  assert.throws(() => s.apply([4, 1, [], [9, 0b010, 1], []]));
+  assert.throws(() => s.apply([4, 1, [], [9, -1, "z", 1], []]));
+  assert.throws(() => s.apply([4, 1, [], [9, -2, "z", 1, 1], []]));
+  assert.throws(() => s.apply([4, 1, [], [2, 0], []]));
+  assert.throws(() => s.apply([4, 1, [], [2, 0b010, 1], [2]]));
+  assert.throws(() => s.apply([4, 1, [7, 1], [], []]));
   assert.equal(s.rows.get(2)?.y, 2);
   assert.equal(s.tick, 3);
 });
@@ -69,10 +71,10 @@ test("masks beyond 32 bits, bigints, and numbers that wrap", () => {
   // f39 turns back across 0: -1 from 0 wraps to 719 (359.5)
   s.apply([2, 1, [], [1, 2 ** 39, -1], []]);
   assert.equal(s.rows.get(1)?.f39, 359.5);
-  s.apply([3, 2, [], [1, 2n ** 38n, 8], []]);
+  s.apply([3, 1, [], [1, 2n ** 38n, 8], []]);
   assert.equal(s.rows.get(1)?.f38, 8);
   assert.equal(s.rows.get(1)?.f39, 359.5, "relative to the last snapshot");
-  s.apply([4, 3, [], [1, 2 ** 39, 2], []]);
+  s.apply([4, 1, [], [1, 2 ** 39, 2], []]);
   assert.equal(s.rows.get(1)?.f39, 0.5);
 });
 
@@ -101,7 +103,7 @@ test("several kinds: each row keeps its kind, a key taken over is a new row", ()
   s.apply([2, 1, [], [2, 1, 2, 3, 1, false, 4, -2, 10], []]);
   assert.deepEqual(log.splice(0), ["change bullet 2 x", "change pickup 3 ready", 'add bullet 4 {"x":5}']);
   // bullet 2 is gone and its key is a new bullet's at once: a removal, then an addition
-  s.apply([3, 2, [], [2, -2, 0], []]);
+  s.apply([3, 1, [], [2, -2, 0], []]);
   assert.deepEqual(log.splice(0), ["remove bullet 2", 'add bullet 2 {"x":0}']);
   assert.deepEqual([...s.rowsOf("bullet").keys()], [2, 4]);
   assert.equal(s.find("ready", false, "pickup")?.[0], 3);

@@ -622,7 +622,8 @@ impl Parts<'_> {
         }
         let _ = rmp::encode::write_array_len(out, if self.globals_changed { 6 } else { 5 });
         let _ = rmp::encode::write_uint(out, self.tick);
-        let _ = rmp::encode::write_uint(out, self.base);
+        // The base as how far back it is (one tick, usually: one byte).
+        let _ = rmp::encode::write_uint(out, self.tick - self.base);
         // The seat table is the base's (else this would be a keyframe), so the two ack lists
         // pair up seat by seat.
         let moved = self

@@ -63,15 +63,19 @@ impl Mirror {
             return Err(DecodeError::Shape);
         }
         let tick: u64 = read_uint(&mut rd)?;
-        let base: u64 = read_uint(&mut rd)?;
-        if base == 0 {
+        let back: u64 = read_uint(&mut rd)?;
+        if back == 0 {
             if len != 6 {
                 return Err(DecodeError::Shape);
             }
             self.keyframe(bytes, rd, tick)?;
             return Ok(self.state(tick, true));
         }
-        if self.tick != Some(base) {
+        // A delta's base is a tick before its own, the first tick of a match being 1.
+        if back >= tick {
+            return Err(DecodeError::Shape);
+        }
+        if self.tick != Some(tick - back) {
             return Ok(Applied::NeedKeyframe);
         }
         self.read_delta(bytes, rd, len == 6)

@@ -1,4 +1,4 @@
-//! Snapshots on the wire (protocol 3): keyframes and deltas of replicated rows, compact.
+//! Snapshots on the wire (protocol 4): keyframes and deltas of replicated rows, compact.
 //!
 //! A game's state is a set of **rows** (one per replicated entity, keyed by a `u32` unique in
 //! the snapshot) of one or more **kinds** (each a [`Kind`]: a name and fields, the rows of a
@@ -15,7 +15,8 @@
 //! Keyframe: `[tick, 0, schema, seats, rows, globals]`, where `schema` is
 //! `[[kind, [[name, step, modulo]...]]...]`, `seats` is `[seat, player, seq, ...]` and `rows`
 //! has one list per kind, `[key, v0, v1, ..., key, ...]`.
-//! Delta: `[tick, base, acks, changes, removed]` (and `globals` sixth when they changed), where
+//! Delta: `[tick, back, acks, changes, removed]` (and `globals` sixth when they changed), where
+//! `back` ≥ 1 says its base is the snapshot of tick `tick - back`,
 //! `acks` is `[seat, seq - previous, ...]`, `changes` is `[key, mask, v..., key, ...]` (bit *i*
 //! of a positive `mask`: field *i* follows; a negative `mask`: a new row of kind
 //! `-mask - 1`, every field following) and `removed` is `[key...]`.
@@ -366,7 +367,7 @@ mod tests {
             (4, disc("d", 4.0, 4.0)),
         ];
         let d3 = frame(&mut enc, 3, &t3, &seats2, 8);
-        // [3, 2, [], [2, 0b010, 25], []]: array, tick, base, acks, changes (4), removed
+        // [3, 1, [], [2, 0b010, 25], []]: array, tick, back (its base is tick 2), acks, changes (4), removed
         assert_eq!(d3.len(), 1 + 1 + 1 + 1 + 4 + 1, "{d3:?}");
         let s = m.apply_typed::<State>(&d3).unwrap().unwrap();
         assert_eq!(s.state, State(t3.to_vec(), 8));
@@ -656,6 +657,22 @@ mod tests {
         rmp::encode::write_array_len(&mut bad, 0).unwrap();
         assert!(m.apply(&Bytes::from(bad)).is_err());
         assert_eq!(m.tick(), Some(1));
+        // A delta whose base would be tick 0 or before it: refused, not skipped.
+        for (tick, back) in [(2u64, 2u64), (2, 3), (1, u64::MAX)] {
+            let mut bad = Vec::new();
+            rmp::encode::write_array_len(&mut bad, 5).unwrap();
+            rmp::encode::write_uint(&mut bad, tick).unwrap();
+            rmp::encode::write_uint(&mut bad, back).unwrap();
+            for _ in 0..3 {
+                rmp::encode::write_array_len(&mut bad, 0).unwrap();
+            }
+            assert_eq!(
+                m.apply(&Bytes::from(bad)),
+                Err(DecodeError::Shape),
+                "{tick} back {back}"
+            );
+        }
+        assert_eq!(m.tick(), Some(1));
         let s = m.apply_typed::<State>(&d).unwrap().unwrap();
         assert_eq!(s.state, State(moved.to_vec(), 6));
     }
@@ -938,7 +955,7 @@ mod tests {
         enc.push(1, 3, 0, &Pickup { ready: true }).unwrap();
         enc.push(0, 5, 0, &Bullet { x: 2.0, owner: 1 }).unwrap();
         let d = Bytes::copy_from_slice(enc.finish(2, std::iter::empty(), &()));
-        // [2, 1, [], [5, -1, 20, 1], []]
+        // [2, 1, [], [5, -1, 20, 1], []]: tick 2, its base one tick back
         assert_eq!(&d[..], &[0x95, 2, 1, 0x90, 0x94, 5, 0xff, 20, 1, 0x90]);
         m.apply(&d).unwrap();
         assert_eq!(
@@ -948,11 +965,11 @@ mod tests {
         // A mask of 0, a kind the keyframe did not list, a key both changed and removed, a
         // key changed twice, a mask naming a field the pickup does not have.
         for bad in [
-            vec![0x95, 3, 2, 0x90, 0x93, 5, 0, 1, 0x90],
-            vec![0x95, 3, 2, 0x90, 0x96, 3, 1, 0xc2, 3, 1, 0xc3, 0x90],
-            vec![0x95, 3, 2, 0x90, 0x93, 3, 0b10, 0xc2, 0x90],
-            vec![0x95, 3, 2, 0x90, 0x93, 9, 0xfd, 1, 0x90],
-            vec![0x95, 3, 2, 0x90, 0x93, 3, 1, 0xc2, 0x91, 3],
+            vec![0x95, 3, 1, 0x90, 0x93, 5, 0, 1, 0x90],
+            vec![0x95, 3, 1, 0x90, 0x96, 3, 1, 0xc2, 3, 1, 0xc3, 0x90],
+            vec![0x95, 3, 1, 0x90, 0x93, 3, 0b10, 0xc2, 0x90],
+            vec![0x95, 3, 1, 0x90, 0x93, 9, 0xfd, 1, 0x90],
+            vec![0x95, 3, 1, 0x90, 0x93, 3, 1, 0xc2, 0x91, 3],
         ] {
             assert!(m.apply(&Bytes::from(bad)).is_err());
             assert_eq!(m.tick(), Some(2));

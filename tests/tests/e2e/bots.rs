@@ -133,13 +133,60 @@ async fn a_small_swarm_runs_clean_and_reports_every_documented_field() {
 #[tokio::test]
 async fn a_big_room_swarm_is_sent_what_each_bot_sees() {
     let server = TestServer::start().await;
+    big_rooms_send_what_each_bot_sees(&server.url, &server.admin_key).await;
+}
+
+/// The Node.js baseline the benchmarks compare with (benches/baseline-node) speaks the same
+/// protocol, its per-connection streams of arena_large included: the same swarm decodes
+/// every snapshot it sends and sees what the Tickroom server shows it.
+#[tokio::test]
+async fn the_node_baseline_speaks_the_protocol_and_sends_what_each_bot_sees() {
+    let dir = tickroom_tests::workspace_dir().join("benches/baseline-node");
+    tickroom_tests::npm::ci(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let _node = tokio::process::Command::new("node")
+        .arg(dir.join("server.mjs"))
+        .arg(port.to_string())
+        .env("TICKROOM_ADMIN_KEY", "node-admin-key")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run node");
+    let url = format!("http://127.0.0.1:{port}");
+    let healthy = async {
+        while reqwest::get(format!("{url}/healthz")).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, healthy)
+        .await
+        .expect("the baseline comes up");
+    big_rooms_send_what_each_bot_sees(&url, "node-admin-key").await;
+}
+
+/// 40 walking bots in one arena_large room, then in one arena room, on the server at `url`:
+/// both runs clean, arena_large bots see a few discs each and receive under half the bytes.
+async fn big_rooms_send_what_each_bot_sees(url: &str, admin_key: &str) {
     let (mut bytes_per_snapshot, mut seen) = (Vec::new(), Vec::new());
     for game in [ArenaGame::ArenaLarge, ArenaGame::Arena] {
         let cfg = SwarmConfig {
+            server: url.to_owned(),
+            rooms: 1,
+            players: 40,
+            spectators: 0,
             game,
+            tokens: Tokens::Create {
+                admin_key: admin_key.to_owned(),
+                tick_rate: None,
+            },
+            input_rate: None,
             behaviour: Behaviour::RandomWalk,
+            ramp_up: Duration::from_millis(300),
             duration: Duration::from_millis(1500),
-            ..swarm_on(&server, 1, 40)
+            seed: 1,
+            reconnect_every: None,
         };
         let report = run_swarm(&cfg).await;
         assert_eq!(report.config.game, game.name());

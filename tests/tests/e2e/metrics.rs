@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use tickroom_shared::{AuthPayload, PROTOCOL_VERSION, Role};
+use tickroom_shared::{AuthPayload, PROTOCOL_VERSION, Role, event};
 use tickroom_tests::{TestServer, next_named};
 
 /// Opens an Engine.IO session over HTTP long-polling and sends the Socket.IO CONNECT with
@@ -57,7 +57,7 @@ async fn metrics_count_connections_by_transport_and_matches_by_game_and_reason()
     let m = server.arena(4).await;
     let other = server.arena(4).await;
     let mut ws = server.join(&m, "ws", Role::Player).await;
-    next_named(&mut ws, "snapshot").await.unwrap();
+    next_named(&mut ws, event::SNAPSHOT).await.unwrap();
     let token = server.token(&m, "lp", Role::Player).await;
     connect_polling(&server.url, &token).await;
     wait_for_series(

@@ -1,7 +1,7 @@
 //! `GET /admin/stats`, what the dashboard reads: behind the admin key, totals with connections
 //! by transport, and one sorted page of matches with each room's own measurements.
 
-use tickroom_shared::Role;
+use tickroom_shared::{Role, event};
 use tickroom_tests::{TestServer, next_named};
 
 #[tokio::test]
@@ -13,8 +13,8 @@ async fn stats_page_through_matches_and_count_transports() {
     }
     let mut a = server.join(&busy, "a", Role::Player).await;
     let mut b = server.join(&busy, "b", Role::Player).await;
-    next_named(&mut a, "snapshot").await.unwrap();
-    next_named(&mut b, "snapshot").await.unwrap();
+    next_named(&mut a, event::SNAPSHOT).await.unwrap();
+    next_named(&mut b, event::SNAPSHOT).await.unwrap();
     let unauthorized = reqwest::get(format!("{}/admin/stats", server.url))
         .await
         .unwrap();
