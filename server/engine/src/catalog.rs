@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::driver::{self, SnapshotSink, SpawnParams, Spawned};
 use crate::game::{Game, MatchRules};
 use crate::metrics::RoomMetrics;
+use crate::replay::{self, ReplayError, ReplayReport};
 
 /// Starts a room of one game: [`driver::spawn`] with the game already chosen.
 type Factory = dyn Fn(SpawnParams, Arc<dyn SnapshotSink>, Arc<dyn RoomMetrics>, CancellationToken) -> Spawned
@@ -21,9 +22,12 @@ pub struct Catalog {
     games: BTreeMap<&'static str, Entry>,
 }
 
+type Replayer = dyn Fn(&[u8]) -> Result<ReplayReport, ReplayError> + Send + Sync;
+
 #[derive(Clone)]
 struct Entry {
     factory: Arc<Factory>,
+    replayer: Arc<Replayer>,
     rules: MatchRules,
     input: Arc<InputSchema>,
 }
@@ -46,6 +50,8 @@ impl Catalog {
         let rules = game.match_rules();
         let input = Arc::new(<G::Input as Input>::schema());
         let game = Arc::new(game);
+        let replayed = game.clone();
+        let replayer: Arc<Replayer> = Arc::new(move |log| replay::replay(replayed.clone(), log));
         let factory: Arc<Factory> = Arc::new(move |params, sink, metrics, stop| {
             driver::spawn(game.clone(), params, sink, metrics, stop)
         });
@@ -53,6 +59,7 @@ impl Catalog {
             name,
             Entry {
                 factory,
+                replayer,
                 rules,
                 input,
             },
@@ -91,5 +98,15 @@ impl Catalog {
     ) -> Option<Spawned> {
         let entry = self.games.get(name)?;
         Some((entry.factory)(params, sink, metrics, stop))
+    }
+
+    /// Replays a command log with the game its header names ([`replay::replay`]).
+    pub fn replay(&self, log: &[u8]) -> Result<ReplayReport, ReplayError> {
+        let header = replay::read_header(log)?;
+        let entry = self
+            .games
+            .get(header.game.as_str())
+            .ok_or(ReplayError::UnknownGame(header.game))?;
+        (entry.replayer)(log)
     }
 }

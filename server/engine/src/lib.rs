@@ -15,6 +15,8 @@
 //! - [`Room`]: World, Schedule, players and their input queues; stepped by hand.
 //! - [`driver`]: runs a room on a fixed-timestep clock ([`driver::spawn`]).
 //! - [`Catalog`]: the games an embedder offers, by name.
+//! - [`RoomRng`]: the seeded randomness a game draws from; [`command_log`] and [`replay`]:
+//!   a match recorded ([`Room::record`]) and re-run bit for bit.
 //! - [`RoomMetrics`]: what a room reports.
 //! - [`testing`]: a recording sink and metrics, for testing games and embedders.
 //!
@@ -40,11 +42,14 @@
 #![warn(missing_docs)]
 
 mod catalog;
+pub mod command_log;
 pub mod driver;
 mod game;
 mod interest;
 mod metrics;
+pub mod replay;
 mod replication;
+mod rng;
 mod room;
 pub mod testing;
 
@@ -60,6 +65,7 @@ pub use game::{
 pub use interest::Interest;
 pub use metrics::RoomMetrics;
 pub use replication::{QueryRow, Replication};
+pub use rng::RoomRng;
 pub use room::{PushOutcome, Room, RoomConfig, Snapshots};
 /// A game's input type and its declared bounds (and `#[derive(Input)]`, with
 /// `tickroom-shared` a dependency of the game's crate); see [`Game::Input`].

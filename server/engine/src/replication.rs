@@ -3,7 +3,9 @@
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::query::{QueryFilter, ROQueryItem, ReadOnlyQueryData};
-use tickroom_shared::snapshot::{Encoder, Kind, MAX_KINDS, Replicate, RowError};
+use tickroom_shared::snapshot::{Encoder, ExactRows, Kind, MAX_KINDS, Replicate, RowError};
+
+use crate::command_log::Fnv;
 
 use crate::interest::Interest;
 
@@ -140,10 +142,38 @@ impl Rows {
             .map(|(kind, c)| c.collect(kind, world, encoder))
             .sum()
     }
+
+    /// Feeds every row of every kind, in order, at full precision into `h`: its kind, key,
+    /// generation and fields.
+    pub(crate) fn checksum(&mut self, world: &World, h: &mut Fnv) {
+        let mut exact = Exact::default();
+        for (kind, c) in self.0.iter_mut().enumerate() {
+            c.checksum(kind, world, &mut exact, h);
+        }
+    }
+}
+
+/// Scratch for [`Rows::checksum`].
+#[derive(Default)]
+struct Exact {
+    rows: ExactRows,
+    buf: Vec<u8>,
+}
+
+impl Exact {
+    fn feed<R: Replicate>(&mut self, h: &mut Fnv, kind: usize, entity: Entity, row: &R) {
+        self.buf.clear();
+        // A row the encoder refuses is refused here too: only its key counts.
+        let _ = self.rows.write(row, &mut self.buf);
+        h.write_u64(kind as u64);
+        h.write_u64(entity.to_bits());
+        h.write(&self.buf);
+    }
 }
 
 trait Collect: Send + Sync {
     fn collect(&mut self, kind: usize, world: &World, encoder: &mut Encoder) -> usize;
+    fn checksum(&mut self, kind: usize, world: &World, exact: &mut Exact, h: &mut Fnv);
 }
 
 fn push<R: Replicate>(
@@ -167,6 +197,12 @@ impl<C: Component + Replicate + Send + Sync> Collect for ComponentRows<C> {
         }
         rejected
     }
+
+    fn checksum(&mut self, kind: usize, world: &World, exact: &mut Exact, h: &mut Fnv) {
+        for (entity, c) in self.state.iter(world) {
+            exact.feed(h, kind, entity, c);
+        }
+    }
 }
 
 struct QueryRows<R: QueryRow> {
@@ -180,6 +216,12 @@ impl<R: QueryRow> Collect for QueryRows<R> {
             rejected += usize::from(push(encoder, kind, entity, &R::from_query(item)).is_err());
         }
         rejected
+    }
+
+    fn checksum(&mut self, kind: usize, world: &World, exact: &mut Exact, h: &mut Fnv) {
+        for (entity, item) in self.state.iter(world) {
+            exact.feed(h, kind, entity, &R::from_query(item));
+        }
     }
 }
 

@@ -233,6 +233,9 @@ impl Directory {
                 },
                 snapshot_interval: tick_rate / snapshot_rate,
                 max_players: Some(max_players),
+                // Each match draws its own: a recording carries it, so its replay draws the same.
+                seed: rand::random(),
+                checksum_interval: tick_rate,
             },
             inbox: self.config.room_inbox,
             empty_grace: self.config.empty_room_grace,

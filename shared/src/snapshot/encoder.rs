@@ -281,6 +281,7 @@ impl Encoder {
             offsets: &mut self.cur.offsets,
             ints: &mut self.cur.ints,
             next: 0,
+            exact: false,
         });
         let written = written.and_then(|()| {
             if self.cur.offsets.len() - at == n {

@@ -39,7 +39,7 @@ use crate::wire::DecodeError;
 
 pub use encoder::{Encoder, RowError, View};
 pub use mirror::{Applied, Mirror};
-pub use replicate::{Quantity, Replicate, RowWriter};
+pub use replicate::{ExactRows, Quantity, Replicate, RowWriter};
 /// `#[derive(Replicate)]`: see [`Replicate`].
 pub use tickroom_derive::Replicate;
 

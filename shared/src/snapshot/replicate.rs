@@ -89,6 +89,8 @@ pub struct RowWriter<'a> {
     pub(super) ints: &'a mut Vec<i64>,
     /// The index of the next field to write.
     pub(super) next: usize,
+    /// Quantized fields are written whole, as float64, not as their integer ([`ExactRows`]).
+    pub(super) exact: bool,
 }
 
 impl RowWriter<'_> {
@@ -104,6 +106,13 @@ impl RowWriter<'_> {
 
     /// Writes the next field, declared quantized, as its integer.
     pub fn quantity<T: Quantity>(&mut self, value: T) -> Result<(), RowError> {
+        if self.exact {
+            self.offsets.push(self.buf.len() as u32);
+            self.ints.push(0);
+            self.next += 1;
+            return rmp::encode::write_f64(&mut *self.buf, value.to_f64())
+                .map_err(|_| RowError::Field);
+        }
         let (Some(quant), Some(inverse)) = (
             self.fields.get(self.next).and_then(|f| f.quant),
             self.inverses.get(self.next),
@@ -137,5 +146,62 @@ impl Frame {
                 .ok_or(DecodeError::Shape)?;
         }
         Ok(at)
+    }
+}
+
+/// Writes rows with every field at full precision — a quantized field as its float64, not as
+/// its integer — for what must see every bit of a row (a room's checksum), not for the wire.
+/// Holds its scratch space, so writing rows allocates nothing once warm.
+#[derive(Debug, Default)]
+pub struct ExactRows {
+    offsets: Vec<u32>,
+    ints: Vec<i64>,
+}
+
+impl ExactRows {
+    /// Appends every field of `row` to `out`, each one msgpack value.
+    pub fn write<R: Replicate>(&mut self, row: &R, out: &mut Vec<u8>) -> Result<(), RowError> {
+        self.offsets.clear();
+        self.ints.clear();
+        row.write_fields(&mut RowWriter {
+            fields: R::FIELDS,
+            inverses: &[],
+            buf: out,
+            offsets: &mut self.offsets,
+            ints: &mut self.ints,
+            next: 0,
+            exact: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExactRows;
+    use crate::snapshot::Replicate;
+
+    #[derive(Replicate)]
+    struct Disc {
+        #[replicate(step = 0.01)]
+        x: f32,
+        tag: u8,
+    }
+
+    /// A difference far below the step changes the exact bytes, not the wire's integer.
+    #[test]
+    fn exact_rows_keep_every_bit() {
+        let (mut w, mut a, mut b) = (ExactRows::default(), Vec::new(), Vec::new());
+        w.write(&Disc { x: 1.0, tag: 3 }, &mut a).unwrap();
+        w.write(
+            &Disc {
+                x: 1.0 + f32::EPSILON,
+                tag: 3,
+            },
+            &mut b,
+        )
+        .unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a[0], 0xcb, "a float64");
+        assert_eq!(a[9], 3);
     }
 }

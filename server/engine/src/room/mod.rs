@@ -12,12 +12,14 @@ use std::sync::Arc;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
+use crate::command_log::{self, CommandLog, Fnv};
 use crate::game::{
     AppliedInput, AppliedInputs, Connection, Controls, Game, GameSystems, MatchControl, PlayerId,
     Players, TickInfo,
 };
 use crate::interest::{Grid, Interest};
 use crate::replication::{Replication, Rows};
+use crate::rng::RoomRng;
 use bytes::Bytes;
 use inputs::InputQueue;
 pub use inputs::PushOutcome;
@@ -46,11 +48,16 @@ pub struct RoomConfig {
     /// The match's player seats, given to the game as the [`Capacity`](crate::Capacity)
     /// resource; `None`: not stated.
     pub max_players: Option<u32>,
+    /// The seed of the room's [`RoomRng`](crate::RoomRng).
+    pub seed: u64,
+    /// In a room that keeps a command log ([`Room::record`]): a checksum of the World in the
+    /// log every this many ticks (0: none).
+    pub checksum_interval: u32,
 }
 
 impl RoomConfig {
     /// `tick_rate` Hz with the defaults: 16 inputs buffered, no input held back (lag 0), a
-    /// keyframe a second.
+    /// keyframe a second, seed 0, a logged checksum a second.
     pub fn with_rate(tick_rate: u32) -> Self {
         Self {
             tick_rate,
@@ -59,6 +66,8 @@ impl RoomConfig {
             keyframe_interval: tick_rate.max(1),
             snapshot_interval: 1,
             max_players: None,
+            seed: 0,
+            checksum_interval: tick_rate.max(1),
         }
     }
 }
@@ -68,6 +77,9 @@ struct Seat<I> {
     /// The seat's number on the wire (acks are keyed by it): the smallest free when taken.
     index: u32,
     queue: InputQueue<I>,
+    /// With a command log: the last `seq` and input (msgpack) it logged for this seat.
+    logged_seq: u32,
+    logged_input: Vec<u8>,
 }
 
 /// What a tick's snapshot is: one for the whole room, or one per viewer (the game declared
@@ -133,6 +145,9 @@ pub struct Room<G: Game> {
     applied: Vec<AppliedInput<G::Input>>,
     /// With an [`Interest`]: the viewers, each sent its own snapshot.
     views: Option<Box<Views>>,
+    /// With [`record`](Self::record): the command log, and scratch for one input's msgpack.
+    log: Option<Box<CommandLog>>,
+    input_bytes: Vec<u8>,
 }
 
 impl<G: Game> std::fmt::Debug for Room<G> {
@@ -162,6 +177,7 @@ impl<G: Game> Room<G> {
         world.insert_resource(crate::Capacity {
             max_players: config.max_players,
         });
+        world.insert_resource(RoomRng::new(config.seed));
         let mut schedule = Schedule::default();
         // One room never fans out over threads: rooms are the unit of parallelism.
         schedule.set_executor(SingleThreadedExecutor::new());
@@ -201,7 +217,70 @@ impl<G: Game> Room<G> {
             rows,
             applied: Vec::new(),
             views,
+            log: None,
+            input_bytes: Vec::new(),
         }
+    }
+
+    /// Keeps a command log of the match from now on (docs/REPLAY.md): every join, leave,
+    /// connection change and applied input, a checksum every
+    /// [`RoomConfig::checksum_interval`] ticks and the end, for
+    /// [`replay`](crate::replay::replay). Only a room that has not run a tick or seated anyone
+    /// can start one (a log must hold the whole match): `false` otherwise, or if it already
+    /// keeps one.
+    pub fn record(&mut self, match_id: &str) -> bool {
+        if self.tick > 0 || !self.seats.is_empty() || self.log.is_some() {
+            return false;
+        }
+        self.log = Some(Box::new(CommandLog::new(
+            self.game.name(),
+            match_id,
+            &self.config,
+        )));
+        true
+    }
+
+    /// Moves the command log written since the last call to the end of `into` (nothing
+    /// without [`record`](Self::record)).
+    pub fn take_log(&mut self, into: &mut Vec<u8>) {
+        if let Some(log) = &mut self.log {
+            log.take(into);
+        }
+    }
+
+    /// Whether the room keeps a command log.
+    pub fn is_recording(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// The room's checksum: FNV-1a over the tick, the [`RoomRng`]'s state, the seat table with
+    /// each seat's last applied `seq`, every replicated row of every kind at full precision
+    /// (its key, generation and every field, a quantized one as its float) and the globals.
+    /// Equal in a replay of the same log.
+    pub fn checksum(&mut self) -> u64 {
+        let mut h = Fnv::default();
+        h.write_u64(self.tick);
+        if let Some(rng) = self.world.get_resource::<RoomRng>() {
+            for s in rng.state() {
+                h.write_u64(s);
+            }
+        }
+        // The seat table and every seat's last applied seq (its ack).
+        for (player, seat) in &self.seats {
+            h.write(player.as_bytes());
+            h.write_u64(u64::from(seat.index));
+            let seq = self
+                .world
+                .get::<Controls<G::Input>>(seat.entity)
+                .map_or(0, |c| c.seq);
+            h.write_u64(u64::from(seq));
+        }
+        self.rows.checksum(&self.world, &mut h);
+        let globals = self.game.globals(&mut self.world);
+        self.input_bytes.clear();
+        let _ = rmp_serde::encode::write(&mut self.input_bytes, &globals);
+        h.write(&self.input_bytes);
+        h.0
     }
 
     /// Whether each viewer is sent its own snapshot (the game declared an [`Interest`]):
@@ -271,6 +350,11 @@ impl<G: Game> Room<G> {
         self.seats.len()
     }
 
+    /// The seat number of `player`, if seated.
+    pub(crate) fn seat_index(&self, player: &str) -> Option<u32> {
+        self.seats.get(player).map(|s| s.index)
+    }
+
     /// The entity of `player`, if seated.
     pub fn entity_of(&self, player: &str) -> Option<Entity> {
         self.seats.get(player).map(|s| s.entity)
@@ -300,12 +384,17 @@ impl<G: Game> Room<G> {
             players.0.insert(player.clone(), entity);
         }
         let index = self.free_seat_index();
+        if let Some(log) = &mut self.log {
+            log.player(command_log::JOIN, &player);
+        }
         self.seats.insert(
             player,
             Seat {
                 entity,
                 index,
                 queue: InputQueue::new(self.config.input_buffer),
+                logged_seq: 0,
+                logged_input: Vec::new(),
             },
         );
         true
@@ -327,6 +416,9 @@ impl<G: Game> Room<G> {
         let Some(seat) = self.seats.remove(player) else {
             return false;
         };
+        if let Some(log) = &mut self.log {
+            log.player(command_log::LEAVE, player);
+        }
         self.game.on_leave(&mut self.world, seat.entity);
         self.world.despawn(seat.entity);
         if let Some(views) = &mut self.views
@@ -354,6 +446,9 @@ impl<G: Game> Room<G> {
             return false;
         }
         c.connected = connected;
+        if let Some(log) = &mut self.log {
+            log.connected(player, connected);
+        }
         if !connected && let Some(mut controls) = self.world.get_mut::<Controls<G::Input>>(entity) {
             controls.input = G::Input::default();
         }
@@ -427,10 +522,19 @@ impl<G: Game> Room<G> {
                 let Some((seq, input)) = seat.queue.pop() else {
                     break;
                 };
-                if let Some(mut controls) = self.world.get_mut::<Controls<G::Input>>(seat.entity) {
-                    controls.input = input.clone();
-                    controls.seq = seq;
+                if let Some(log) = &mut self.log {
+                    self.input_bytes.clear();
+                    let _ = rmp_serde::encode::write(&mut self.input_bytes, &input);
+                    log.input(
+                        seat.index,
+                        seq,
+                        seat.logged_seq,
+                        &self.input_bytes,
+                        &mut seat.logged_input,
+                    );
+                    seat.logged_seq = seq;
                 }
+                Self::control(&mut self.world, seat.entity, seq, &input);
                 applied.push(AppliedInput {
                     entity: seat.entity,
                     seq,
@@ -438,6 +542,36 @@ impl<G: Game> Room<G> {
                 });
             }
         }
+        self.run_tick(applied);
+    }
+
+    /// Runs one tick applying exactly `inputs` — `(seat, seq, input)`, in order — whatever
+    /// the queues hold: a replay's tick. An input for a seat no one holds is skipped.
+    pub(crate) fn step_applying(&mut self, inputs: Vec<(u32, u32, G::Input)>) {
+        let mut applied = std::mem::take(&mut self.applied);
+        applied.clear();
+        for (index, seq, input) in inputs {
+            let Some(seat) = self.seats.values().find(|s| s.index == index) else {
+                continue;
+            };
+            let entity = seat.entity;
+            Self::control(&mut self.world, entity, seq, &input);
+            applied.push(AppliedInput { entity, seq, input });
+        }
+        self.run_tick(applied);
+    }
+
+    /// Makes `input` the held input of the player's entity.
+    fn control(world: &mut World, entity: Entity, seq: u32, input: &G::Input) {
+        if let Some(mut controls) = world.get_mut::<Controls<G::Input>>(entity) {
+            controls.input = input.clone();
+            controls.seq = seq;
+        }
+    }
+
+    /// The tick itself, once its inputs are chosen: hands them to the game, runs the
+    /// schedule, logs the tick (and the checksum when due).
+    fn run_tick(&mut self, mut applied: Vec<AppliedInput<G::Input>>) {
         if let Some(mut res) = self.world.get_resource_mut::<AppliedInputs<G::Input>>() {
             std::mem::swap(&mut res.0, &mut applied);
         }
@@ -448,6 +582,17 @@ impl<G: Game> Room<G> {
             info.elapsed = (self.tick - 1) as f64 * f64::from(info.dt);
         }
         self.schedule.run(&mut self.world);
+        if self.log.is_some() {
+            let interval = u64::from(self.config.checksum_interval);
+            let checksum =
+                (interval > 0 && self.tick.is_multiple_of(interval)).then(|| self.checksum());
+            if let Some(log) = &mut self.log {
+                log.tick();
+                if let Some(c) = checksum {
+                    log.checksum(self.tick, c);
+                }
+            }
+        }
     }
 
     /// Makes the next snapshot a keyframe — every viewer's, with an interest (a snapshot was
@@ -482,6 +627,9 @@ impl<G: Game> Room<G> {
 
     /// Runs the game's match-end hook and returns the final scores.
     pub fn end(&mut self, reason: tickroom_shared::EndReason) -> BTreeMap<String, i64> {
+        if let Some(log) = &mut self.log {
+            log.end(self.tick, reason);
+        }
         self.game.on_match_end(&mut self.world, reason);
         self.game.scores(&mut self.world)
     }
