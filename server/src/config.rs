@@ -178,6 +178,12 @@ pub struct MatchConfig {
     /// How long an ended match stays visible in the admin API (state `ended`) before it is
     /// forgotten. Matches ended through the admin API are forgotten at once. Default 30 s.
     pub ended_retention: Duration,
+    /// How many ended matches' command logs the results store keeps, newest first
+    /// (docs/REPLAY.md); 0 records none. Needs a results store. Default 200.
+    pub recordings_kept: usize,
+    /// The most bytes of one match's command log kept; a longer match's recording stops
+    /// there (marked incomplete). Default 8 MiB (over an hour of a 10-player arena match).
+    pub recording_max_bytes: usize,
 }
 
 /// Budgets and sizes that protect the server from its clients.
@@ -335,6 +341,8 @@ impl Default for MatchConfig {
             seat_grace: Duration::from_secs(30),
             empty_room_grace: Duration::from_secs(60),
             ended_retention: Duration::from_secs(30),
+            recordings_kept: 200,
+            recording_max_bytes: 8 << 20,
         }
     }
 }

@@ -88,7 +88,14 @@ const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS match_results (
         ended_at   INTEGER NOT NULL,
         result     TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS match_results_ended ON match_results (ended_at DESC);";
+    CREATE INDEX IF NOT EXISTS match_results_ended ON match_results (ended_at DESC);
+    CREATE TABLE IF NOT EXISTS match_recordings (
+        match_id   TEXT PRIMARY KEY,
+        ended_at   INTEGER NOT NULL,
+        complete   INTEGER NOT NULL,
+        log        BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS match_recordings_ended ON match_recordings (ended_at DESC);";
 
 /// The PostgreSQL schema: the result as `jsonb`, so operators can query it in SQL.
 const POSTGRES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS tickroom_match_results (
@@ -97,7 +104,15 @@ const POSTGRES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS tickroom_match_results
         result     JSONB NOT NULL
     );
     CREATE INDEX IF NOT EXISTS tickroom_match_results_ended
-        ON tickroom_match_results (ended_at DESC);";
+        ON tickroom_match_results (ended_at DESC);
+    CREATE TABLE IF NOT EXISTS tickroom_match_recordings (
+        match_id   TEXT PRIMARY KEY,
+        ended_at   BIGINT NOT NULL,
+        complete   BOOLEAN NOT NULL,
+        log        BYTEA NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS tickroom_match_recordings_ended
+        ON tickroom_match_recordings (ended_at DESC);";
 
 impl ResultStore {
     /// Opens the store at `path`: a `postgres://` or `postgresql://` URL is a PostgreSQL
@@ -303,6 +318,91 @@ impl ResultStore {
             .iter()
             .map(|j| serde_json::from_str(j))
             .collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps the command log of a match that ended at `ended_at` (docs/REPLAY.md), replacing
+    /// an earlier one of the same id, then forgets all but the newest `keep` recordings.
+    pub async fn save_recording(
+        &self,
+        match_id: &str,
+        ended_at: u64,
+        log: Vec<u8>,
+        complete: bool,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let id = match_id.to_owned();
+        let (ended_at, keep) = (ended_at as i64, keep as i64);
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                sqlite(conn, move |c| {
+                    c.execute(
+                        "INSERT OR REPLACE INTO match_recordings (match_id, ended_at, complete, log) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![id, ended_at, complete, log],
+                    )?;
+                    c.execute(
+                        "DELETE FROM match_recordings WHERE match_id NOT IN \
+                         (SELECT match_id FROM match_recordings ORDER BY ended_at DESC, match_id LIMIT ?1)",
+                        params![keep],
+                    )?;
+                    Ok(())
+                })
+                .await
+            }
+            Backend::Postgres(pg) => {
+                pg.run(async |c| {
+                    c.execute(
+                        "INSERT INTO tickroom_match_recordings (match_id, ended_at, complete, log) \
+                         VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (match_id) DO UPDATE SET ended_at = EXCLUDED.ended_at, \
+                         complete = EXCLUDED.complete, log = EXCLUDED.log",
+                        &[&id, &ended_at, &complete, &log],
+                    )
+                    .await?;
+                    c.execute(
+                        "DELETE FROM tickroom_match_recordings WHERE match_id NOT IN \
+                         (SELECT match_id FROM tickroom_match_recordings \
+                          ORDER BY ended_at DESC, match_id LIMIT $1)",
+                        &[&keep],
+                    )
+                    .await
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The command log kept for `match_id` and whether it is the whole match, if kept.
+    pub async fn recording(&self, match_id: &str) -> Result<Option<(Vec<u8>, bool)>, StoreError> {
+        let id = match_id.to_owned();
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                sqlite(conn, move |c| {
+                    Ok(c.query_row(
+                        "SELECT log, complete FROM match_recordings WHERE match_id = ?1",
+                        params![id],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?)
+                })
+                .await
+            }
+            Backend::Postgres(pg) => {
+                let row = pg
+                    .run(async |c| {
+                        c.query_opt(
+                            "SELECT log, complete FROM tickroom_match_recordings WHERE match_id = $1",
+                            &[&id],
+                        )
+                        .await
+                    })
+                    .await?;
+                Ok(row
+                    .map(|r| r.try_get(0).and_then(|log| Ok((log, r.try_get(1)?))))
+                    .transpose()?)
+            }
+        }
     }
 }
 

@@ -181,6 +181,7 @@ mod tests {
             room: RoomConfig::with_rate(30),
             inbox: 8,
             empty_grace: Duration::from_secs(60),
+            recording: None,
         };
         let room = driver::spawn(
             Arc::new(Arena),

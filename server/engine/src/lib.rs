@@ -32,6 +32,7 @@
 //!     room: RoomConfig::with_rate(30),
 //!     inbox: 1024,
 //!     empty_grace: Duration::from_secs(60),
+//!     recording: None,
 //! };
 //! let room = driver::spawn(Arc::new(game), params, sink, Arc::new(()), Default::default());
 //! tokio::spawn(room.room);
@@ -55,8 +56,8 @@ pub mod testing;
 
 pub use catalog::Catalog;
 pub use driver::{
-    InputError, MatchState, Outcome, RoomControl, RoomStats, SnapshotSink, SpawnParams,
-    decode_input,
+    InputError, MatchRecorder, MatchState, Outcome, Recording, RoomControl, RoomStats,
+    SnapshotSink, SpawnParams, decode_input,
 };
 pub use game::{
     AppliedInput, AppliedInputs, Capacity, Connection, Controls, Game, GameSystems,

@@ -1,6 +1,7 @@
-//! Test doubles for games and embedders: a [`Recorder`] sink that keeps what a room sends, and
-//! [`CountingMetrics`] that keep what it reports. Both are real implementations of the engine's
-//! traits, used by the engine's own tests and the server's.
+//! Test doubles for games and embedders: a [`Recorder`] sink that keeps what a room sends,
+//! [`CountingMetrics`] that keep what it reports, and [`KeptLogs`] that keep recorded matches'
+//! command logs. All are real implementations of the engine's traits, used by the engine's own
+//! tests and the server's.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use tickroom_shared::snapshot::FromFrame;
 use tickroom_shared::{MatchEnd, Mirror, Presence, PresenceStatus, Snapshot};
 
-use crate::driver::{BoxFuture, SnapshotSink};
+use crate::driver::{BoxFuture, MatchRecorder, SnapshotSink};
 use crate::metrics::RoomMetrics;
 use crate::room::PushOutcome;
 
@@ -180,5 +181,24 @@ impl RoomMetrics for CountingMetrics {
             | PushOutcome::OutOfRange => &self.inputs_refused,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Keeps every recorded match's command log, by match id, with whether it is whole.
+#[derive(Debug, Default)]
+pub struct KeptLogs {
+    logs: Mutex<std::collections::BTreeMap<String, (Vec<u8>, bool)>>,
+}
+
+impl KeptLogs {
+    /// The log of `match_id` and whether it is complete, once the match ended.
+    pub fn get(&self, match_id: &str) -> Option<(Vec<u8>, bool)> {
+        lock(&self.logs).get(match_id).cloned()
+    }
+}
+
+impl MatchRecorder for KeptLogs {
+    fn recorded(&self, match_id: &str, log: Vec<u8>, complete: bool) {
+        lock(&self.logs).insert(match_id.to_owned(), (log, complete));
     }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tickroom_engine::driver::{self, MAX_CATCH_UP, SpawnParams};
-use tickroom_engine::testing::{CountingMetrics, Recorder};
-use tickroom_engine::{Game, InputError, MatchState, RoomConfig, RoomControl};
+use tickroom_engine::testing::{CountingMetrics, KeptLogs, Recorder};
+use tickroom_engine::{Game, InputError, MatchState, Recording, RoomConfig, RoomControl, replay};
 use tickroom_games::arena::Arena;
 use tickroom_games::arena::{ArenaInput, ArenaState};
 use tickroom_shared::EndReason;
@@ -60,6 +60,7 @@ fn params(id: &str, rate: u32) -> SpawnParams {
         room: RoomConfig::with_rate(rate),
         inbox: 8,
         empty_grace: Duration::from_secs(5),
+        recording: None,
     }
 }
 
@@ -541,4 +542,51 @@ async fn the_last_tick_of_a_match_is_sent_whatever_the_snapshot_interval() {
     let last = h.sink.rebuild::<Board>().pop().unwrap();
     assert_eq!(last.state.winner, Some(X));
     assert_eq!(last.tick, end.tick, "the final board was sent");
+}
+
+/// A recorded room hands its whole command log over when the match ends, and it replays to
+/// the match's last state; a log that reaches its bound stops at a whole record and still
+/// replays, up to there.
+#[tokio::test(start_paused = true)]
+async fn a_recorded_match_hands_over_a_log_that_replays() {
+    let logs = Arc::new(KeptLogs::default());
+    let h = Harness::new();
+    let recorded = |id: &str, max_bytes: usize| SpawnParams {
+        recording: Some(Recording {
+            recorder: logs.clone(),
+            max_bytes,
+        }),
+        ..params(id, 30)
+    };
+    for (id, max_bytes) in [("whole", 1 << 20), ("cut", 600)] {
+        let room = h.spawn(Arena, recorded(id, max_bytes));
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        room.join(a.clone());
+        room.join(b.clone());
+        for seq in 1..=60u32 {
+            let dir = [(seq as f32 * 0.1).cos(), (seq as f32 * 0.1).sin()];
+            room.submit_input(&a, seq, &walk(dir)).unwrap();
+            room.submit_input(&b, seq, &walk([-dir[0], dir[1]]))
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(33)).await;
+        }
+        room.leave(b);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        room.end(EndReason::Admin);
+        room.closed().await;
+    }
+    h.wait_closed().await;
+    let (whole, complete) = logs.get("whole").expect("the log");
+    assert!(complete);
+    let report = replay::replay(Arc::new(Arena), &whole).expect("replays");
+    assert_eq!(report.end.as_deref(), Some("admin"));
+    assert_eq!(report.joins, 2);
+    assert!(report.inputs >= 110, "{}", report.inputs);
+    assert_eq!(report.checksums, report.ticks / 30);
+    let (cut, complete) = logs.get("cut").expect("the log");
+    assert!(!complete);
+    assert!(cut.len() <= 600 && cut.len() > 300, "{}", cut.len());
+    let report = replay::replay(Arc::new(Arena), &cut).expect("a cut log replays");
+    assert_eq!(report.end, None);
+    assert!(report.ticks > 0);
 }

@@ -112,6 +112,15 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKROOM_ENDED_RETENTION_SECS", default_value_t = secs(DEFAULTS.matches.ended_retention))]
     pub ended_retention_secs: u64,
 
+    /// How many ended matches' command logs (recordings, docs/REPLAY.md) the results store
+    /// keeps, newest first; 0 records no match.
+    #[arg(long, env = "TICKROOM_RECORDINGS_KEPT", default_value_t = DEFAULTS.matches.recordings_kept)]
+    pub recordings_kept: usize,
+
+    /// The most bytes of one match's recording kept; a longer match's stops there.
+    #[arg(long, env = "TICKROOM_RECORDING_MAX_BYTES", default_value_t = DEFAULTS.matches.recording_max_bytes)]
+    pub recording_max_bytes: usize,
+
     /// Inputs from all players of a room that may wait for the next tick; more are refused
     /// with `inbox_full`.
     #[arg(long, env = "TICKROOM_ROOM_INBOX", default_value_t = DEFAULTS.matches.room_inbox)]
@@ -370,6 +379,8 @@ impl ServeArgs {
                 seat_grace: Duration::from_secs(self.seat_grace_secs),
                 empty_room_grace: Duration::from_secs(self.empty_room_grace_secs),
                 ended_retention: Duration::from_secs(self.ended_retention_secs),
+                recordings_kept: self.recordings_kept,
+                recording_max_bytes: self.recording_max_bytes,
             },
             limits: LimitConfig {
                 input_rate: self.input_rate,

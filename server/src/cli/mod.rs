@@ -11,7 +11,8 @@
 //! # fn main() {}
 //! ```
 //!
-//! [`run`] parses the command line (`serve`, the default, and `mint-token`), sets up logging,
+//! [`run`] parses the command line (`serve`, the default, `mint-token`, `input-types` and
+//! `replay`), sets up logging,
 //! raises the descriptor limit, binds, and serves until SIGINT or SIGTERM, then drains.
 //! [`Cli`] is the same for an embedder that owns its tokio runtime or its arguments
 //! (`Cli::parse_from(args)`, then [`Cli::run`]).
@@ -72,6 +73,16 @@ enum Command {
         /// a match created again under the same id then refuses it (`token_stale`).
         #[arg(long)]
         instance: Option<String>,
+    },
+    /// Re-run a recorded match from its command log (`GET /admin/results/{id}/recording`,
+    /// docs/REPLAY.md) and check every checksum in it: exit 0 when the replay is bit-exact,
+    /// 1 with the tick where it diverged.
+    Replay {
+        /// The log file.
+        file: std::path::PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a TypeScript module declaring each game's input type (its `#[derive(Input)]`)
     /// and its schema, for `@tickroom/client`'s `inputSchema` option.
@@ -153,9 +164,12 @@ impl Cli {
             }
             return Ok(());
         }
+        if let Command::Replay { file, json } = command {
+            return replay(&catalog, &file, json);
+        }
         let config = self.config.into_config()?;
         match command {
-            Command::InputTypes { .. } => unreachable!("printed above"),
+            Command::InputTypes { .. } | Command::Replay { .. } => unreachable!("done above"),
             Command::MintToken {
                 match_id,
                 player,
@@ -178,6 +192,44 @@ impl Cli {
             }
         }
     }
+}
+
+/// `replay FILE`: replays the log with the catalog's game of its name and prints the report.
+fn replay(catalog: &Catalog, file: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let log = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let r = catalog.replay(&log)?;
+    if json {
+        let report = serde_json::json!({
+            "ok": true,
+            "game": r.header.game,
+            "match_id": r.header.match_id,
+            "seed": r.header.config.seed,
+            "tick_rate": r.header.config.tick_rate,
+            "ticks": r.ticks,
+            "inputs": r.inputs,
+            "joins": r.joins,
+            "checksums": r.checksums,
+            "end": r.end,
+            "final_checksum": format!("{:#018x}", r.final_checksum),
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "{} match {}: {} ticks, {} inputs, {} checksums equal, {}; final checksum {:#018x}",
+            r.header.game,
+            r.header.match_id,
+            r.ticks,
+            r.inputs,
+            r.checksums,
+            r.end
+                .as_deref()
+                .map_or("no end recorded (cut short)".to_owned(), |e| format!(
+                    "ended: {e}"
+                )),
+            r.final_checksum
+        );
+    }
+    Ok(())
 }
 
 async fn serve(server: ServerBuilder, log: LogArgs) -> anyhow::Result<()> {

@@ -143,7 +143,7 @@ impl Directory {
             matches: Arc::new(DashMap::new()),
             lifecycle: Lifecycle::new(
                 results,
-                config.ended_retention,
+                &config,
                 metrics.clone(),
                 shutdown.clone(),
                 runtimes.clone(),
@@ -239,6 +239,7 @@ impl Directory {
             },
             inbox: self.config.room_inbox,
             empty_grace: self.config.empty_room_grace,
+            recording: self.lifecycle.recording(),
         };
         let room = self
             .catalog

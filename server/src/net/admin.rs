@@ -207,6 +207,7 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/admin/internal/reserve", post(internal_reserve))
         .route("/admin/results", get(list_results))
         .route("/admin/results/{id}", get(get_result))
+        .route("/admin/results/{id}/recording", get(get_recording))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             require_admin,
@@ -543,6 +544,37 @@ async fn get_result(
                 "no result for this match id",
             )
         })
+}
+
+/// The match's command log (docs/REPLAY.md) as `application/octet-stream`, with
+/// `x-tickroom-recording-complete: true` when it holds the whole match; 404
+/// `recording_not_found` if none is kept.
+async fn get_recording(
+    State(app): State<Arc<NetState>>,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let (log, complete) = store(&app)?
+        .recording(&id)
+        .await
+        .map_err(store_failed)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "recording_not_found",
+                "no recording kept for this match id",
+            )
+        })?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                axum::http::HeaderName::from_static("x-tickroom-recording-complete"),
+                if complete { "true" } else { "false" },
+            ),
+        ],
+        log,
+    )
+        .into_response())
 }
 
 /// The registry, or 404 `cluster_disabled` on a node running alone.

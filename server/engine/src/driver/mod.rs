@@ -168,6 +168,35 @@ pub struct SpawnParams {
     /// A room with no seated player for this long ends with [`EndReason::Abandoned`] (a
     /// waiting room counts from its creation).
     pub empty_grace: Duration,
+    /// Keep the match's command log ([`Room::record`]) and hand it to this recorder when the
+    /// match ends; `None`: no log.
+    pub recording: Option<Recording>,
+}
+
+/// Where a recorded match's command log goes (docs/REPLAY.md), and how much of it to keep.
+#[derive(Clone)]
+pub struct Recording {
+    /// Given the log when the match ends.
+    pub recorder: Arc<dyn MatchRecorder>,
+    /// The most bytes of log kept; a longer match's log stops at the last whole record that
+    /// fits (and is handed over as incomplete).
+    pub max_bytes: usize,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps recorded matches' command logs. Implemented by the embedder (the server keeps them
+/// with the match results).
+pub trait MatchRecorder: Send + Sync + 'static {
+    /// The command log of `match_id`, once it ended: the whole match (`complete`), or its
+    /// start up to [`Recording::max_bytes`]. Not called for a room whose game panicked.
+    fn recorded(&self, match_id: &str, log: Vec<u8>, complete: bool);
 }
 
 /// A room ready to run: its handle and the two futures that run it. Spawn both (on any
@@ -201,9 +230,18 @@ pub fn spawn<G: Game>(
     let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
     let outbox = Arc::new(outbox::Outbox::default());
     let shared = Arc::new(handle::Shared::new(stop.child_token()));
-    let room = Room::new(game.clone(), params.room);
+    let mut room = Room::new(game.clone(), params.room);
+    let recording = params.recording.map(|r| {
+        room.record(&params.match_id);
+        task::Log {
+            recording: r,
+            kept: Vec::new(),
+            cut: false,
+        }
+    });
     let task = task::RoomTask {
         room,
+        log: recording,
         match_id: params.match_id.clone(),
         empty_grace: params.empty_grace,
         control: control_rx,
@@ -214,6 +252,7 @@ pub fn spawn<G: Game>(
         presence: Vec::new(),
         started: None,
         expected_until: None,
+        log_scratch: Vec::new(),
     };
     Spawned {
         control: Arc::new(handle::Handle::new(

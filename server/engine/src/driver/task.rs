@@ -9,17 +9,44 @@ use tickroom_shared::{EndReason, MatchEnd, Presence, PresenceStatus};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::Outcome;
 use super::clock::TickClock;
 use super::handle::{Command, Shared};
 use super::outbox::{CloseOnDrop, Outbox, Publish, Pushed};
+use super::{Outcome, Recording};
 use crate::game::Game;
 use crate::metrics::RoomMetrics;
 use crate::room::{Room, Snapshots};
 
+/// A recorded room's command log as the match goes: what is kept of it.
+pub(super) struct Log {
+    pub(super) recording: Recording,
+    pub(super) kept: Vec<u8>,
+    /// The log reached its bound: the rest of the match is not kept.
+    pub(super) cut: bool,
+}
+
+impl Log {
+    /// Keeps what the room logged since the last call, unless the bound is reached; `scratch`
+    /// holds it meanwhile (the room writes whole records, so a cut falls between two).
+    fn keep<G: Game>(&mut self, room: &mut Room<G>, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        room.take_log(scratch);
+        if self.cut {
+            return;
+        }
+        if self.kept.len() + scratch.len() > self.recording.max_bytes {
+            self.cut = true;
+            return;
+        }
+        self.kept.extend_from_slice(scratch);
+    }
+}
+
 /// A room and the channels it talks through; [`RoomTask::run_guarded`] runs it.
 pub(super) struct RoomTask<G: Game> {
     pub(super) room: Room<G>,
+    /// With a recording: the match's command log.
+    pub(super) log: Option<Log>,
     pub(super) match_id: Arc<str>,
     pub(super) empty_grace: Duration,
     pub(super) control: mpsc::UnboundedReceiver<Command<G::Input>>,
@@ -34,6 +61,8 @@ pub(super) struct RoomTask<G: Game> {
     /// A player is expected until then ([`RoomControl::expect_player`]): the room is not
     /// abandoned before.
     pub(super) expected_until: Option<Instant>,
+    /// Each tick's new log records, kept for its allocation.
+    pub(super) log_scratch: Vec<u8>,
 }
 
 impl<G: Game> RoomTask<G> {
@@ -84,6 +113,13 @@ impl<G: Game> RoomTask<G> {
         // The first reason decided wins (an admin end racing a game over keeps the admin's).
         let reason = self.shared.end(reason);
         let scores = self.room.end(reason);
+        if let Some(mut log) = self.log.take() {
+            log.keep(&mut self.room, &mut Vec::new());
+            let complete = !log.cut;
+            log.recording
+                .recorder
+                .recorded(&self.match_id, log.kept, complete);
+        }
         Outcome {
             players: self.room.player_ids(),
             scores,
@@ -151,6 +187,9 @@ impl<G: Game> RoomTask<G> {
                 // scheduler's notion of now.
                 let started = std::time::Instant::now();
                 self.room.step();
+                if let Some(log) = &mut self.log {
+                    log.keep(&mut self.room, &mut self.log_scratch);
+                }
                 let snapshot = self
                     .room
                     .snapshot_due()
