@@ -12,6 +12,8 @@
 //   demo-large   {server, walker, watcher}     /demo/ on arena_large with two tokens: the walker
 //                                              comes into the watcher's view and leaves it again
 //   dashboard    {server, adminKey, matchId}   /dashboard shows the live match
+//   replay       {server, adminKey, matchId}   /dashboard/replay.html plays the ended match's recording
+//                                              at 4×: the rows it ends on
 //   shooter      {server}                      the example shooter's page (/shooter/): its three
 //                                              kinds show, and holding fire makes bullets
 import { createServer } from "node:http";
@@ -266,6 +268,32 @@ async function demoLarge() {
   }
 }
 
+async function replay() {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${args.server}/dashboard/replay.html#match=${encodeURIComponent(args.matchId)}&key=${encodeURIComponent(args.adminKey)}&speed=4`);
+    await page.waitForFunction(() => document.body.dataset.done === "true", null, { timeout: 30_000, polling: 100 });
+    await shot(page, "replay");
+    console.log(
+      JSON.stringify({
+        ok: true,
+        status: await text(page, "#status"),
+        speed: await text(page, "#speed"),
+        tick: Number(await text(page, "#tick")),
+        played: Number(await text(page, "#played")),
+        total: Number(await text(page, "#total")),
+        final: JSON.parse(await page.evaluate(() => document.body.dataset.final)),
+        errors,
+      }),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
 async function dashboard() {
   const browser = await launch();
   try {
@@ -322,7 +350,7 @@ async function shooter() {
   }
 }
 
-const scenarios = { "cross-origin": crossOrigin, refused, demo, "demo-large": demoLarge, dashboard, shooter };
+const scenarios = { "cross-origin": crossOrigin, refused, demo, "demo-large": demoLarge, dashboard, replay, shooter };
 const run = scenarios[scenario];
 if (!run) fail(`unknown scenario ${scenario}`);
 run().then(

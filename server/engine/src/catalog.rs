@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::driver::{self, SnapshotSink, SpawnParams, Spawned};
 use crate::game::{Game, MatchRules};
 use crate::metrics::RoomMetrics;
-use crate::replay::{self, ReplayError, ReplayReport};
+use crate::replay::{self, Playback, ReplayError, ReplayReport};
 
 /// Starts a room of one game: [`driver::spawn`] with the game already chosen.
 type Factory = dyn Fn(SpawnParams, Arc<dyn SnapshotSink>, Arc<dyn RoomMetrics>, CancellationToken) -> Spawned
@@ -23,11 +23,13 @@ pub struct Catalog {
 }
 
 type Replayer = dyn Fn(&[u8]) -> Result<ReplayReport, ReplayError> + Send + Sync;
+type Player = dyn Fn(&[u8], usize) -> Result<Playback, ReplayError> + Send + Sync;
 
 #[derive(Clone)]
 struct Entry {
     factory: Arc<Factory>,
     replayer: Arc<Replayer>,
+    player: Arc<Player>,
     rules: MatchRules,
     input: Arc<InputSchema>,
 }
@@ -52,6 +54,9 @@ impl Catalog {
         let game = Arc::new(game);
         let replayed = game.clone();
         let replayer: Arc<Replayer> = Arc::new(move |log| replay::replay(replayed.clone(), log));
+        let played = game.clone();
+        let player: Arc<Player> =
+            Arc::new(move |log, max| replay::playback(played.clone(), log, max));
         let factory: Arc<Factory> = Arc::new(move |params, sink, metrics, stop| {
             driver::spawn(game.clone(), params, sink, metrics, stop)
         });
@@ -60,6 +65,7 @@ impl Catalog {
             Entry {
                 factory,
                 replayer,
+                player,
                 rules,
                 input,
             },
@@ -102,11 +108,19 @@ impl Catalog {
 
     /// Replays a command log with the game its header names ([`replay::replay`]).
     pub fn replay(&self, log: &[u8]) -> Result<ReplayReport, ReplayError> {
+        (self.entry_of(log)?.replayer)(log)
+    }
+
+    /// A command log's match as a spectator watched it, up to `max_bytes` of snapshots
+    /// ([`replay::playback`]), with the game its header names.
+    pub fn playback(&self, log: &[u8], max_bytes: usize) -> Result<Playback, ReplayError> {
+        (self.entry_of(log)?.player)(log, max_bytes)
+    }
+
+    fn entry_of(&self, log: &[u8]) -> Result<&Entry, ReplayError> {
         let header = replay::read_header(log)?;
-        let entry = self
-            .games
+        self.games
             .get(header.game.as_str())
-            .ok_or(ReplayError::UnknownGame(header.game))?;
-        (entry.replayer)(log)
+            .ok_or(ReplayError::UnknownGame(header.game))
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::command_log::{CHECKSUM, CONNECTED, END, JOIN, LEAVE, LOG_FORMAT, LOG_MAGIC, TICK};
 use crate::game::Game;
-use crate::room::{Room, RoomConfig};
+use crate::room::{Room, RoomConfig, Snapshots};
 
 /// A log's header: which game, which match, the room's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +146,73 @@ fn read_string(rd: &mut &[u8]) -> Result<String, ()> {
 /// ([`ReplayError::Diverged`]). A log that ends early — a recording stops at a record's end
 /// when it reaches its bound — replays up to where it ends.
 pub fn replay<G: Game>(game: Arc<G>, log: &[u8]) -> Result<ReplayReport, ReplayError> {
+    replay_with(game, log, |_| true)
+}
+
+/// A recorded match as a spectator would have watched it: the snapshots its room sends a
+/// spectator (every row; a game with an interest encodes a spectator's own stream), in tick
+/// order, the first a keyframe. Each is a protocol snapshot, for `Mirror` or `StateStore`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Playback {
+    /// The replay's report (up to where the playback stopped).
+    pub report: ReplayReport,
+    /// The snapshots, msgpack each.
+    pub snapshots: Vec<Vec<u8>>,
+    /// The playback stopped at `max_bytes` of snapshots, before the log's end.
+    pub truncated: bool,
+}
+
+/// The viewer a playback watches as: not a valid player id (it has a space), so no seated
+/// player's view.
+const PLAYBACK_VIEWER: &str = " playback";
+
+/// Replays `log` (as [`replay`], checksums checked) and keeps the snapshots a spectator is
+/// sent, at the match's snapshot rate, until they reach `max_bytes` together.
+pub fn playback<G: Game>(
+    game: Arc<G>,
+    log: &[u8],
+    max_bytes: usize,
+) -> Result<Playback, ReplayError> {
+    let viewer: Arc<str> = PLAYBACK_VIEWER.into();
+    let (mut snapshots, mut bytes, mut truncated) = (Vec::new(), 0, false);
+    let mut watching = false;
+    let report = replay_with(game, log, |room| {
+        if !watching {
+            room.watch(&viewer);
+            watching = true;
+        }
+        if !room.snapshot_due() {
+            return true;
+        }
+        let snapshot = match room.snapshots() {
+            Snapshots::Room(b) => b.to_vec(),
+            Snapshots::Views(views) => match views.iter().find(|(v, _)| **v == *viewer) {
+                Some((_, b)) => b.to_vec(),
+                None => return true,
+            },
+        };
+        bytes += snapshot.len();
+        if bytes > max_bytes {
+            truncated = true;
+            return false;
+        }
+        snapshots.push(snapshot);
+        true
+    })?;
+    Ok(Playback {
+        report,
+        snapshots,
+        truncated,
+    })
+}
+
+/// [`replay`], calling `after_tick` after each tick it runs; it stops early (Ok, with what
+/// was replayed) when `after_tick` returns false.
+fn replay_with<G: Game>(
+    game: Arc<G>,
+    log: &[u8],
+    mut after_tick: impl FnMut(&mut Room<G>) -> bool,
+) -> Result<ReplayReport, ReplayError> {
     let mut rd = log;
     let header = read_header_from(&mut rd)?;
     if header.game != game.name() {
@@ -230,6 +297,9 @@ pub fn replay<G: Game>(game: Arc<G>, log: &[u8]) -> Result<ReplayReport, ReplayE
                 report.inputs += inputs.len() as u64;
                 room.step_applying(inputs);
                 report.ticks += 1;
+                if !after_tick(&mut room) {
+                    break;
+                }
             }
             (CHECKSUM, 3) => {
                 let tick: u64 = rmp::decode::read_int(&mut r).map_err(|_| bad("no tick"))?;

@@ -208,6 +208,7 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/admin/results", get(list_results))
         .route("/admin/results/{id}", get(get_result))
         .route("/admin/results/{id}/recording", get(get_recording))
+        .route("/admin/results/{id}/playback", get(get_playback))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             require_admin,
@@ -553,17 +554,7 @@ async fn get_recording(
     State(app): State<Arc<NetState>>,
     Path(id): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
-    let (log, complete) = store(&app)?
-        .recording(&id)
-        .await
-        .map_err(store_failed)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "recording_not_found",
-                "no recording kept for this match id",
-            )
-        })?;
+    let (log, complete) = recording(&app, &id).await?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
@@ -575,6 +566,69 @@ async fn get_recording(
         log,
     )
         .into_response())
+}
+
+/// The recording kept for `id` and whether it is whole, or 404 `recording_not_found`.
+async fn recording(app: &NetState, id: &str) -> Result<(Vec<u8>, bool), ApiError> {
+    store(app)?
+        .recording(id)
+        .await
+        .map_err(store_failed)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "recording_not_found",
+                "no recording kept for this match id",
+            )
+        })
+}
+
+/// Most bytes of snapshots one playback holds (their msgpack; the JSON is about twice that).
+pub const MAX_PLAYBACK_BYTES: usize = 16 << 20;
+
+/// The match replayed from its recording as a spectator watched it, for a page to play back:
+/// `{game, match_id, tick_rate, snapshot_rate, ticks, complete, truncated, snapshots}`, the
+/// snapshots in protocol order as JSON arrays (what `StateStore.apply` takes). 422
+/// `replay_failed` if the recording does not replay.
+async fn get_playback(
+    State(app): State<Arc<NetState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (log, complete) = recording(&app, &id).await?;
+    let catalog = app.directory.catalog().clone();
+    let played = tokio::task::spawn_blocking(move || catalog.playback(&log, MAX_PLAYBACK_BYTES))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "cancelled",
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "replay_failed",
+                e.to_string(),
+            )
+        })?;
+    let config = played.report.header.config;
+    let snapshots: Vec<serde_json::Value> = played
+        .snapshots
+        .iter()
+        .filter_map(|s| rmpv::decode::read_value(&mut &s[..]).ok())
+        .filter_map(|v| serde_json::to_value(v).ok())
+        .collect();
+    Ok(Json(json!({
+        "game": played.report.header.game,
+        "match_id": played.report.header.match_id,
+        "tick_rate": config.tick_rate,
+        "snapshot_rate": config.tick_rate / config.snapshot_interval.max(1),
+        "ticks": played.report.ticks,
+        "complete": complete,
+        "truncated": played.truncated,
+        "snapshots": snapshots,
+    })))
 }
 
 /// The registry, or 404 `cluster_disabled` on a node running alone.

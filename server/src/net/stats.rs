@@ -1,4 +1,5 @@
-//! The live dashboard (`/dashboard/`) and what it reads: `GET /admin/stats`, the node's totals
+//! The live dashboard (`/dashboard/`), the playback page of recorded matches
+//! (`/dashboard/replay.html`), and what the dashboard reads: `GET /admin/stats`, the node's totals
 //! and one page of its matches, sorted, so a node with thousands of rooms answers with the
 //! few rows a screen shows.
 
@@ -20,6 +21,9 @@ use crate::directory::Match;
 
 const INDEX: &str = include_str!("../../assets/dashboard/index.html");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
+/// The playback page of a recorded match (docs/REPLAY.md).
+const REPLAY: &str = include_str!("../../assets/dashboard/replay.html");
+const REPLAY_SCRIPT: &str = include_str!("../../assets/dashboard/replay.js");
 
 /// Most matches one stats request lists.
 const MAX_PAGE: usize = 200;
@@ -46,6 +50,14 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route(
             "/dashboard/dashboard.js",
             get(|| async { page("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/dashboard/replay.html",
+            get(|| async { page("text/html; charset=utf-8", REPLAY) }),
+        )
+        .route(
+            "/dashboard/replay.js",
+            get(|| async { page("text/javascript; charset=utf-8", REPLAY_SCRIPT) }),
         )
         .merge(api)
 }

@@ -170,3 +170,91 @@ async fn the_dashboard_shows_a_live_match() {
     );
     reader.abort();
 }
+
+/// A match played over real sockets, ended, then played back from its recording in
+/// chromium (`/dashboard/replay.html`, 4×): every snapshot is applied and the page ends on
+/// exactly the state the players last saw live.
+#[tokio::test]
+async fn a_recorded_match_plays_back_in_the_browser() {
+    use tickroom_games::arena::ArenaState;
+    use tickroom_shared::event;
+    let server = TestServer::start().await;
+    let m = server.arena(4).await;
+    let mut ann = server.join(&m, "ann", Role::Player).await;
+    let mut bob = server.join(&m, "bob", Role::Player).await;
+    let mut last = None;
+    for seq in 1..=40 {
+        ann.emit(event::INPUT, &tickroom_tests::walk(seq, [1.0, 0.3]))
+            .await
+            .unwrap();
+        bob.emit(event::INPUT, &tickroom_tests::walk(seq, [-0.5, -1.0]))
+            .await
+            .unwrap();
+        last = Some(
+            tickroom_tests::next_snapshot::<ArenaState>(&mut ann)
+                .await
+                .unwrap(),
+        );
+    }
+    let reader = tokio::spawn(async move { while bob.recv().await.is_some() {} });
+    let http = reqwest::Client::new();
+    let ended = http
+        .delete(format!("{}/admin/matches/{m}", server.url))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .unwrap();
+    assert!(ended.status().is_success());
+    // The state ann saw last, live.
+    loop {
+        let e = ann.next_event(tickroom_tests::WAIT).await.unwrap();
+        if e.name == event::SNAPSHOT {
+            last = ann.snapshot::<ArenaState>(&e).unwrap().or(last);
+        } else if e.name == event::MATCH_END {
+            break;
+        }
+    }
+    let last = last.expect("snapshots");
+    // The recording is saved with the result, moments after the end.
+    let deadline = tokio::time::Instant::now() + tickroom_tests::WAIT;
+    while http
+        .get(format!("{}/admin/results/{m}/recording", server.url))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no recording");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seen = browser::run(
+        "replay",
+        json!({ "server": server.url, "adminKey": "dev-admin-key", "matchId": m }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(seen["errors"], json!([]), "{seen}");
+    assert_eq!(seen["speed"], "4×");
+    assert_eq!(seen["played"], seen["total"], "{seen}");
+    assert!(seen["total"].as_u64().unwrap() >= 40, "{seen}");
+    assert_eq!(seen["tick"].as_u64().unwrap(), last.tick, "{seen}");
+    let rows = seen["final"].as_array().unwrap();
+    assert_eq!(rows.len(), last.state.players.len(), "{seen}");
+    for p in &last.state.players {
+        let row = rows
+            .iter()
+            .find(|r| r["id"].as_str() == Some(&*p.id))
+            .unwrap_or_else(|| panic!("{} is not in the playback: {seen}", p.id));
+        let (x, y) = (row["x"].as_f64().unwrap(), row["y"].as_f64().unwrap());
+        assert!(
+            (x - f64::from(p.x)).abs() < 1e-4 && (y - f64::from(p.y)).abs() < 1e-4,
+            "{}: played back at ({x}, {y}), live at ({}, {})",
+            p.id,
+            p.x,
+            p.y
+        );
+    }
+    reader.abort();
+}

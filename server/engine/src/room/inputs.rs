@@ -41,6 +41,12 @@ impl<I> InputQueue<I> {
         self.last_applied
     }
 
+    /// Records `seq` as applied, as if [`pop`](Self::pop) had handed it out: a replayed tick,
+    /// which applies recorded inputs instead of queued ones.
+    pub(crate) fn set_applied(&mut self, seq: u32) {
+        self.last_applied = seq;
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }

@@ -269,11 +269,7 @@ impl<G: Game> Room<G> {
         for (player, seat) in &self.seats {
             h.write(player.as_bytes());
             h.write_u64(u64::from(seat.index));
-            let seq = self
-                .world
-                .get::<Controls<G::Input>>(seat.entity)
-                .map_or(0, |c| c.seq);
-            h.write_u64(u64::from(seq));
+            h.write_u64(u64::from(seat.queue.last_applied()));
         }
         self.rows.checksum(&self.world, &mut h);
         let globals = self.game.globals(&mut self.world);
@@ -551,9 +547,10 @@ impl<G: Game> Room<G> {
         let mut applied = std::mem::take(&mut self.applied);
         applied.clear();
         for (index, seq, input) in inputs {
-            let Some(seat) = self.seats.values().find(|s| s.index == index) else {
+            let Some(seat) = self.seats.values_mut().find(|s| s.index == index) else {
                 continue;
             };
+            seat.queue.set_applied(seq);
             let entity = seat.entity;
             Self::control(&mut self.world, entity, seq, &input);
             applied.push(AppliedInput { entity, seq, input });
