@@ -79,6 +79,11 @@ impl CommandLog {
         }
     }
 
+    /// A log that goes on from where another stopped: no header, only what comes next.
+    pub(crate) fn continuing() -> Self {
+        Self::default()
+    }
+
     pub(crate) fn player(&mut self, record: u8, player: &str) {
         let _ = rmp::encode::write_array_len(&mut self.out, 2);
         let _ = rmp::encode::write_pfix(&mut self.out, record);

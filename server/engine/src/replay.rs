@@ -62,6 +62,9 @@ pub enum ReplayError {
         /// What is wrong with it.
         what: String,
     },
+    /// The log's match ended: there is nothing to restore.
+    #[error("the log's match ended: there is no live room to restore")]
+    Ended,
     /// The replay diverged: the room's checksum differs from the log's.
     #[error("diverged at tick {tick}: the log says {recorded:#018x}, the replay {replayed:#018x}")]
     Diverged {
@@ -206,13 +209,36 @@ pub fn playback<G: Game>(
     })
 }
 
+/// A live room at the end of `log`, as the recorded room was when its log stopped — its
+/// World, seats and acks, tick and randomness — which keeps its log going: the records it
+/// writes from here ([`Room::take_log`]) append to `log`, and the two together replay as one
+/// match. This is how a match moves to another process: its log so far goes there, and the
+/// room goes on. A log whose match ended cannot be restored ([`ReplayError::Ended`]).
+pub fn restore<G: Game>(game: Arc<G>, log: &[u8]) -> Result<(Room<G>, ReplayReport), ReplayError> {
+    let (mut room, report) = run_log(game, log, |_| true)?;
+    if report.end.is_some() {
+        return Err(ReplayError::Ended);
+    }
+    room.continue_log();
+    Ok((room, report))
+}
+
 /// [`replay`], calling `after_tick` after each tick it runs; it stops early (Ok, with what
 /// was replayed) when `after_tick` returns false.
 fn replay_with<G: Game>(
     game: Arc<G>,
     log: &[u8],
-    mut after_tick: impl FnMut(&mut Room<G>) -> bool,
+    after_tick: impl FnMut(&mut Room<G>) -> bool,
 ) -> Result<ReplayReport, ReplayError> {
+    run_log(game, log, after_tick).map(|(_, report)| report)
+}
+
+/// Runs `log` in a new room; returns the room as the log leaves it.
+fn run_log<G: Game>(
+    game: Arc<G>,
+    log: &[u8],
+    mut after_tick: impl FnMut(&mut Room<G>) -> bool,
+) -> Result<(Room<G>, ReplayReport), ReplayError> {
     let mut rd = log;
     let header = read_header_from(&mut rd)?;
     if header.game != game.name() {
@@ -327,5 +353,5 @@ fn replay_with<G: Game>(
         rd = r;
     }
     report.final_checksum = room.checksum();
-    Ok(report)
+    Ok((room, report))
 }

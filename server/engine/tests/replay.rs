@@ -6,13 +6,15 @@
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tickroom_engine::replay::{self, ReplayError};
 use tickroom_engine::{
     AppliedInputs, Game, GameSystems, Input, Replicate, Replication, Room, RoomConfig, RoomRng,
 };
-use tickroom_games::arena::{Arena, ArenaInput};
+use tickroom_games::arena::{Arena, ArenaInput, ArenaState};
 use tickroom_shared::EndReason;
+use tickroom_shared::Mirror;
 
 /// A stand-in for a game's own randomness: the seeded [`RoomRng`] each tick.
 struct Walk(RoomRng);
@@ -324,4 +326,78 @@ fn a_playback_sends_the_snapshots_the_match_sent() {
     assert!(short.truncated);
     assert!(short.snapshots.len() < live.len());
     assert_eq!(short.snapshots[..], live[..short.snapshots.len()]);
+}
+
+/// A room restored from a log halfway through goes on exactly as the original: the same
+/// inputs give the same checksums, and the log it goes on writing, appended to the first
+/// half, replays as the whole match.
+#[test]
+fn a_restored_room_goes_on_as_the_original() {
+    let mut original = Room::new(Arc::new(Arena), RoomConfig::with_rate(30));
+    original.record("moving");
+    for p in ["a", "b", "c"] {
+        original.join(p.into());
+    }
+    let mut walk = Walk(RoomRng::new(11));
+    let inputs: Vec<Vec<ArenaInput>> = (0..600)
+        .map(|_| (0..3).map(|_| walk.input()).collect())
+        .collect();
+    let push = |room: &mut Room<Arena>, tick: usize| {
+        for (i, p) in ["a", "b", "c"].iter().enumerate() {
+            // Every other tick the input repeats: the log's repeat marker across the cut.
+            room.push_input(p, tick as u32, inputs[(tick - 1) & !1][i]);
+        }
+    };
+    for tick in 1..=300 {
+        push(&mut original, tick);
+        original.step();
+    }
+    original.set_connected("b", false);
+    let mut first = Vec::new();
+    original.take_log(&mut first);
+    let (mut restored, report) = replay::restore(Arc::new(Arena), &first).expect("restores");
+    assert_eq!(report.ticks, 300);
+    assert_eq!(restored.tick_number(), 300);
+    assert_eq!(restored.checksum(), original.checksum());
+    let mut mirrors = (Mirror::new(), Mirror::new());
+    let _ = mirrors
+        .0
+        .apply(&Bytes::copy_from_slice(original.snapshot()));
+    for tick in 301..=600 {
+        if tick == 400 {
+            for room in [&mut original, &mut restored] {
+                room.set_connected("b", true);
+                room.leave("c");
+                room.join("d".into());
+            }
+        }
+        for room in [&mut original, &mut restored] {
+            push(room, tick);
+            room.push_input("d", tick as u32, inputs[tick - 1][0]);
+            room.step();
+        }
+        assert_eq!(restored.checksum(), original.checksum(), "tick {tick}");
+        // Their snapshots too (the restored room's first is a keyframe): clients see one state.
+        let [a, b] =
+            [&mut original, &mut restored].map(|room| Bytes::copy_from_slice(room.snapshot()));
+        let (a, b) = (
+            mirrors.0.apply_typed::<ArenaState>(&a).unwrap(),
+            mirrors.1.apply_typed::<ArenaState>(&b).unwrap(),
+        );
+        assert_eq!(a.map(|s| s.state), b.map(|s| s.state), "tick {tick}");
+    }
+    let mut whole = first.clone();
+    restored.take_log(&mut whole);
+    let report = replay::replay(Arc::new(Arena), &whole).expect("the joined log replays");
+    assert_eq!(report.ticks, 600);
+    assert_eq!(report.checksums, 20);
+    assert_eq!(report.final_checksum, original.checksum());
+    // An ended match has no room to restore.
+    original.end(EndReason::Admin);
+    let mut ended = first;
+    original.take_log(&mut ended);
+    assert!(matches!(
+        replay::restore(Arc::new(Arena), &ended),
+        Err(ReplayError::Ended)
+    ));
 }

@@ -240,6 +240,12 @@ impl<G: Game> Room<G> {
         true
     }
 
+    /// Keeps a command log from here on that continues the one this room was replayed from
+    /// ([`crate::replay::restore`]): its records append to that log.
+    pub(crate) fn continue_log(&mut self) {
+        self.log = Some(Box::new(CommandLog::continuing()));
+    }
+
     /// Moves the command log written since the last call to the end of `into` (nothing
     /// without [`record`](Self::record)).
     pub fn take_log(&mut self, into: &mut Vec<u8>) {
@@ -551,6 +557,11 @@ impl<G: Game> Room<G> {
                 continue;
             };
             seat.queue.set_applied(seq);
+            // As if logged: a log continued from here ([`Self::continue_log`]) writes its next
+            // inputs against these.
+            seat.logged_seq = seq;
+            seat.logged_input.clear();
+            let _ = rmp_serde::encode::write(&mut seat.logged_input, &input);
             let entity = seat.entity;
             Self::control(&mut self.world, entity, seq, &input);
             applied.push(AppliedInput { entity, seq, input });
