@@ -684,6 +684,27 @@ async fn every_nodes_results_are_in_one_postgres() {
     let bobs = a.admin_get(&format!("/admin/results/{on_b}")).await;
     assert_eq!(bobs["players"], serde_json::json!(["bob"]), "{bobs}");
     assert_eq!(bobs["end_reason"], "admin");
+    // Its recording too (docs/REPLAY.md), which replays.
+    let http = reqwest::Client::new();
+    let mut log = None;
+    for _ in 0..100 {
+        let res = http
+            .get(format!("{}/admin/results/{on_b}/recording", a.url))
+            .bearer_auth(&a.admin_key)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            log = Some(res.bytes().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = log.expect("bob's match's recording, in postgres");
+    let report = tickroom_games::builtin().replay(&log).expect("replays");
+    assert_eq!(report.header.match_id, on_b);
+    assert_eq!(report.joins, 1);
+    assert_eq!(report.end.as_deref(), Some("admin"));
 }
 
 /// One queue for the cluster: players who queue through different nodes are grouped together

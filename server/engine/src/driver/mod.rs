@@ -233,11 +233,7 @@ pub fn spawn<G: Game>(
     let mut room = Room::new(game.clone(), params.room);
     let recording = params.recording.map(|r| {
         room.record(&params.match_id);
-        task::Log {
-            recording: r,
-            kept: Vec::new(),
-            cut: false,
-        }
+        task::Log::new(r)
     });
     let task = task::RoomTask {
         room,

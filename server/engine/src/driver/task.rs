@@ -20,12 +20,37 @@ use crate::room::{Room, Snapshots};
 /// A recorded room's command log as the match goes: what is kept of it.
 pub(super) struct Log {
     pub(super) recording: Recording,
-    pub(super) kept: Vec<u8>,
+    /// What is kept, in chunks of [`CHUNK`] bytes or so: one growing buffer would copy the
+    /// whole log (megabytes, in a big room) each time it doubles, inside a tick.
+    pub(super) kept: Vec<Vec<u8>>,
+    /// Bytes in `kept`.
+    pub(super) len: usize,
     /// The log reached its bound: the rest of the match is not kept.
     pub(super) cut: bool,
 }
 
+/// The size a chunk of a kept log is allocated with.
+const CHUNK: usize = 64 << 10;
+
 impl Log {
+    pub(super) fn new(recording: Recording) -> Self {
+        Self {
+            recording,
+            kept: Vec::new(),
+            len: 0,
+            cut: false,
+        }
+    }
+
+    /// The whole log kept, in one buffer (once, when the match ends).
+    fn into_bytes(self) -> Vec<u8> {
+        let mut all = Vec::with_capacity(self.len);
+        for chunk in self.kept {
+            all.extend_from_slice(&chunk);
+        }
+        all
+    }
+
     /// Keeps what the room logged since the last call, unless the bound is reached; `scratch`
     /// holds it meanwhile (the room writes whole records, so a cut falls between two).
     fn keep<G: Game>(&mut self, room: &mut Room<G>, scratch: &mut Vec<u8>) {
@@ -34,11 +59,23 @@ impl Log {
         if self.cut {
             return;
         }
-        if self.kept.len() + scratch.len() > self.recording.max_bytes {
+        if self.len + scratch.len() > self.recording.max_bytes {
+            // The rest would not be kept: no use logging it.
             self.cut = true;
+            room.stop_recording();
             return;
         }
-        self.kept.extend_from_slice(scratch);
+        match self.kept.last_mut() {
+            Some(chunk) if chunk.len() + scratch.len() <= chunk.capacity() => {
+                chunk.extend_from_slice(scratch);
+            }
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK.max(scratch.len()));
+                chunk.extend_from_slice(scratch);
+                self.kept.push(chunk);
+            }
+        }
+        self.len += scratch.len();
     }
 }
 
@@ -116,9 +153,8 @@ impl<G: Game> RoomTask<G> {
         if let Some(mut log) = self.log.take() {
             log.keep(&mut self.room, &mut Vec::new());
             let complete = !log.cut;
-            log.recording
-                .recorder
-                .recorded(&self.match_id, log.kept, complete);
+            let recorder = log.recording.recorder.clone();
+            recorder.recorded(&self.match_id, log.into_bytes(), complete);
         }
         Outcome {
             players: self.room.player_ids(),

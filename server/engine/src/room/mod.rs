@@ -145,9 +145,10 @@ pub struct Room<G: Game> {
     applied: Vec<AppliedInput<G::Input>>,
     /// With an [`Interest`]: the viewers, each sent its own snapshot.
     views: Option<Box<Views>>,
-    /// With [`record`](Self::record): the command log, and scratch for one input's msgpack.
+    /// With [`record`](Self::record): the command log. Then `scratch` holds one input's
+    /// msgpack as it is logged (and the globals' for [`checksum`](Self::checksum)).
     log: Option<Box<CommandLog>>,
-    input_bytes: Vec<u8>,
+    scratch: Vec<u8>,
 }
 
 impl<G: Game> std::fmt::Debug for Room<G> {
@@ -218,7 +219,7 @@ impl<G: Game> Room<G> {
             applied: Vec::new(),
             views,
             log: None,
-            input_bytes: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -254,6 +255,12 @@ impl<G: Game> Room<G> {
         }
     }
 
+    /// Stops the command log: nothing more is written (what was written and not taken is
+    /// dropped).
+    pub fn stop_recording(&mut self) {
+        self.log = None;
+    }
+
     /// Whether the room keeps a command log.
     pub fn is_recording(&self) -> bool {
         self.log.is_some()
@@ -279,9 +286,9 @@ impl<G: Game> Room<G> {
         }
         self.rows.checksum(&self.world, &mut h);
         let globals = self.game.globals(&mut self.world);
-        self.input_bytes.clear();
-        let _ = rmp_serde::encode::write(&mut self.input_bytes, &globals);
-        h.write(&self.input_bytes);
+        self.scratch.clear();
+        let _ = rmp_serde::encode::write(&mut self.scratch, &globals);
+        h.write(&self.scratch);
         h.0
     }
 
@@ -525,13 +532,13 @@ impl<G: Game> Room<G> {
                     break;
                 };
                 if let Some(log) = &mut self.log {
-                    self.input_bytes.clear();
-                    let _ = rmp_serde::encode::write(&mut self.input_bytes, &input);
+                    self.scratch.clear();
+                    let _ = rmp_serde::encode::write(&mut self.scratch, &input);
                     log.input(
                         seat.index,
                         seq,
                         seat.logged_seq,
-                        &self.input_bytes,
+                        &self.scratch,
                         &mut seat.logged_input,
                     );
                     seat.logged_seq = seq;
