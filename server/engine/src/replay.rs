@@ -293,7 +293,8 @@ fn run_log<G: Game>(
                 room.set_connected(&player, connected);
             }
             (TICK, n) if n % 3 == 1 => {
-                let mut inputs = Vec::with_capacity(n as usize / 3);
+                // The count is the log's word: reserve no more than its bytes could hold.
+                let mut inputs = Vec::with_capacity((n as usize / 3).min(r.len() / 3));
                 for _ in 0..n / 3 {
                     let seat: u32 = rmp::decode::read_int(&mut r).map_err(|_| bad("no seat"))?;
                     let dseq: i64 = rmp::decode::read_int(&mut r).map_err(|_| bad("no seq"))?;

@@ -401,3 +401,35 @@ fn a_restored_room_goes_on_as_the_original() {
         Err(ReplayError::Ended)
     ));
 }
+
+/// Whatever the bytes — a log cut anywhere, a tick record claiming four billion inputs, noise
+/// after a valid header — a replay answers (an error, or a report), never a panic.
+#[test]
+fn any_bytes_replay_to_an_answer() {
+    let (log, _) = record_arena(90);
+    for cut in (0..log.len()).step_by(7) {
+        let _ = replay::replay(Arc::new(Arena), &log[..cut]);
+    }
+    let header_len = find_header_end(&log);
+    let mut huge = log[..header_len].to_vec();
+    huge.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x03, 0x00, 0x01]);
+    assert!(matches!(
+        replay::replay(Arc::new(Arena), &huge),
+        Err(ReplayError::Record { .. })
+    ));
+    let mut rng = RoomRng::new(3);
+    for _ in 0..500 {
+        let mut noisy = log[..header_len].to_vec();
+        noisy.extend((0..rng.below(64)).map(|_| rng.below(256) as u8));
+        let _ = replay::replay(Arc::new(Arena), &noisy);
+    }
+}
+
+/// Where the header ends: the settings array's last value (`checksum_interval`, 30) closes it.
+fn find_header_end(log: &[u8]) -> usize {
+    let seed_at = log
+        .windows(9)
+        .position(|w| w[..6] == [0x98, 30, 16, 0, 30, 1] && w[6] == 0xc0)
+        .expect("the settings");
+    seed_at + 9
+}
