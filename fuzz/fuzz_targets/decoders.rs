@@ -1,4 +1,5 @@
-//! Every decoder that bytes from a client (or, for the client library, from a server) reach.
+//! Every decoder that bytes from a client (or, for the client library, from a server, or
+//! for the operator, a recorded command log) reach.
 //! None may panic, whatever the input; each either decodes or returns an error.
 #![no_main]
 
@@ -45,9 +46,22 @@ fuzz_target!(|data: &[u8]| {
     let _ = warm.apply_typed::<ArenaState>(&bytes);
     let _ = warm.apply_typed::<ArenaState>(&bytes);
     let _ = wire::decode_packet(&bytes);
+    // Operators: a command log (`tickroom-server replay FILE`, docs/REPLAY.md), as given and
+    // after a valid header, so the records reach the replay.
+    let catalog = CATALOG.with(Clone::clone);
+    let _ = catalog.replay(data);
+    let _ = catalog.replay(&[LOG_HEADER, data].concat());
 });
 
+/// A command log's header: ["tickroom-log", 1, "arena", "m", [30, 16, 0, 30, 1, nil, 0, 30]].
+const LOG_HEADER: &[u8] = &[
+    0x95, 0xac, b't', b'i', b'c', b'k', b'r', b'o', b'o', b'm', b'-', b'l', b'o', b'g', 0x01, 0xa5,
+    b'a', b'r', b'e', b'n', b'a', 0xa1, b'm', 0x98, 30, 16, 0, 30, 1, 0xc0, 0, 30,
+];
+
 thread_local! {
+    /// The built-in games, for replaying logs.
+    static CATALOG: tickroom_server::Catalog = tickroom_games::builtin();
     /// An arena keyframe of tick 1: two players in seats 0 and 1, rows 3 and 7.
     static KEYFRAME: Bytes = {
         let mut enc = Encoder::for_row::<ArenaPlayer>(30);
