@@ -557,4 +557,34 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
+
+    /// The newest `keep` recordings stay, the older go; saving one again replaces it.
+    #[tokio::test]
+    async fn recordings_keep_the_newest() {
+        let store = ResultStore::open(Path::new(":memory:")).unwrap();
+        for (id, ended_at) in [("m1", 10), ("m2", 20), ("m3", 30)] {
+            let log = id.as_bytes().to_vec();
+            store
+                .save_recording(id, ended_at, log, true, 2)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.recording("m1").await.unwrap(), None, "pushed out");
+        assert_eq!(
+            store.recording("m2").await.unwrap(),
+            Some((b"m2".to_vec(), true))
+        );
+        store
+            .save_recording("m2", 40, b"again".to_vec(), false, 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.recording("m2").await.unwrap(),
+            Some((b"again".to_vec(), false))
+        );
+        assert_eq!(
+            store.recording("m3").await.unwrap(),
+            Some((b"m3".to_vec(), true))
+        );
+    }
 }

@@ -2,45 +2,17 @@
 //! command log with the result (`GET /admin/results/{id}/recording`), and
 //! `tickroom-server replay FILE` re-runs it bit-exact — and refuses a log that was changed.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use tickroom_client::Client;
 use tickroom_client::admin::AdminClient;
 use tickroom_games::arena::ArenaInput;
 use tickroom_shared::{AuthPayload, InputMsg, Role, event};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-async fn start() -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tickroom-server"))
-        .env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
-        .env("TICKROOM_RESULTS_DB", ":memory:")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start tickroom-server");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !reqwest::get(format!("{url}/healthz"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "server did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (child, url)
-}
+use common::WAIT;
 
 /// `tickroom-server replay FILE --json`: its exit status, stdout and stderr.
 async fn replay(file: &std::path::Path) -> (bool, String, String) {
@@ -59,7 +31,8 @@ async fn replay(file: &std::path::Path) -> (bool, String, String) {
 
 #[tokio::test]
 async fn a_played_match_is_recorded_and_replays_bit_exact() {
-    let (_server, url) = start().await;
+    let server = common::start(&[("TICKROOM_RESULTS_DB", ":memory:")]).await;
+    let url = server.url.clone();
     let admin = AdminClient::new(&url, "dev-admin-key");
     let m = admin.create_match("arena", None, Some(4)).await.unwrap().id;
     let mut players = Vec::new();

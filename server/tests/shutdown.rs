@@ -1,56 +1,27 @@
 //! The real `tickroom-server` binary, stopped with SIGTERM in the middle of a match: clients
-//! are told, the match ends at the drain deadline, its result is saved, the process exits 0 in
-//! time, and the result is readable after a restart. A second signal exits at once.
+//! are told, the match ends at the drain deadline, its result and recording are saved, the
+//! process exits 0 in time, and both are readable after a restart. A second signal exits at
+//! once.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use tickroom_client::Client;
 use tickroom_client::admin::AdminClient;
 use tickroom_shared::{AuthPayload, EndReason, MatchEnd, Role, Shutdown, event};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-fn free_port() -> u16 {
-    // Bind, read the port the kernel chose, release it for the server to take.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
+use common::{Server, WAIT};
 
 async fn start(db: &std::path::Path, drain_secs: u64) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tickroom-server"))
-        .env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
-        .env("TICKROOM_RESULTS_DB", db)
-        .env("TICKROOM_DRAIN_SECS", drain_secs.to_string())
-        .env("TICKROOM_SHUTDOWN_TIMEOUT_MS", "3000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start tickroom-server");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = reqwest::get(format!("{url}/healthz")).await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "server did not come up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { child, url }
+    let (db, drain) = (db.to_string_lossy(), drain_secs.to_string());
+    common::start(&[
+        ("TICKROOM_RESULTS_DB", &db),
+        ("TICKROOM_DRAIN_SECS", &drain),
+        ("TICKROOM_SHUTDOWN_TIMEOUT_MS", "3000"),
+    ])
+    .await
 }
 
 /// GET an admin route of `server` as JSON.
@@ -160,6 +131,19 @@ async fn sigterm_drains_saves_results_and_exits_cleanly() {
         ids.contains(&m.as_str()) && ids.contains(&idle.as_str()),
         "{ids:?}"
     );
+    // So is the drained match's recording, whole (docs/REPLAY.md: a drain saves every log).
+    let recording = reqwest::Client::new()
+        .get(format!("{}/admin/results/{m}/recording", again.url))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(recording.status(), 200);
+    assert_eq!(recording.headers()["x-tickroom-recording-complete"], "true");
+    let log = recording.bytes().await.expect("the log");
+    let report = tickroom_games::builtin().replay(&log).expect("replays");
+    assert_eq!(report.end.as_deref(), Some("shutdown"));
+    assert_eq!(report.joins, 1);
     signal(&again.child, "-TERM");
     assert!(
         tokio::time::timeout(WAIT, again.child.wait())

@@ -109,12 +109,7 @@ fn read_header_from(rd: &mut &[u8]) -> Result<LogHeader, ReplayError> {
     }
     let (tick_rate, input_buffer, max_input_lag, keyframe_interval, snapshot_interval) =
         (n(rd)?, n(rd)?, n(rd)?, n(rd)?, n(rd)?);
-    let max_players = if rd.first() == Some(&0xc0) {
-        *rd = &rd[1..];
-        None
-    } else {
-        Some(n(rd)?)
-    };
+    let max_players = if read_nil(rd) { None } else { Some(n(rd)?) };
     let (seed, checksum_interval) = (n(rd)?, n(rd)?);
     let small = |v: u64| u32::try_from(v).map_err(|_| format_err("a setting is out of range"));
     let config = RoomConfig {
@@ -135,13 +130,18 @@ fn read_header_from(rd: &mut &[u8]) -> Result<LogHeader, ReplayError> {
 }
 
 fn read_string(rd: &mut &[u8]) -> Result<String, ()> {
-    let len = rmp::decode::read_str_len(rd).map_err(|_| ())? as usize;
-    if rd.len() < len {
-        return Err(());
-    }
-    let (s, rest) = rd.split_at(len);
+    let (s, rest) = rmp::decode::read_str_from_slice(*rd).map_err(|_| ())?;
     *rd = rest;
-    String::from_utf8(s.to_vec()).map_err(|_| ())
+    Ok(s.to_owned())
+}
+
+/// Consumes a nil if one is next.
+fn read_nil(rd: &mut &[u8]) -> bool {
+    let nil = rd.first() == Some(&0xc0);
+    if nil {
+        *rd = &rd[1..];
+    }
+    nil
 }
 
 /// Re-runs the match `log` records with `game`, in a room of the log's settings, comparing
@@ -149,7 +149,7 @@ fn read_string(rd: &mut &[u8]) -> Result<String, ()> {
 /// ([`ReplayError::Diverged`]). A log that ends early — a recording stops at a record's end
 /// when it reaches its bound — replays up to where it ends.
 pub fn replay<G: Game>(game: Arc<G>, log: &[u8]) -> Result<ReplayReport, ReplayError> {
-    replay_with(game, log, |_| true)
+    run_log(game, log, |_| true).map(|(_, report)| report)
 }
 
 /// A recorded match as a spectator would have watched it: the snapshots its room sends a
@@ -179,7 +179,7 @@ pub fn playback<G: Game>(
     let viewer: Arc<str> = PLAYBACK_VIEWER.into();
     let (mut snapshots, mut bytes, mut truncated) = (Vec::new(), 0, false);
     let mut watching = false;
-    let report = replay_with(game, log, |room| {
+    let (_, report) = run_log(game, log, |room| {
         if !watching {
             room.watch(&viewer);
             watching = true;
@@ -223,17 +223,9 @@ pub fn restore<G: Game>(game: Arc<G>, log: &[u8]) -> Result<(Room<G>, ReplayRepo
     Ok((room, report))
 }
 
-/// [`replay`], calling `after_tick` after each tick it runs; it stops early (Ok, with what
-/// was replayed) when `after_tick` returns false.
-fn replay_with<G: Game>(
-    game: Arc<G>,
-    log: &[u8],
-    after_tick: impl FnMut(&mut Room<G>) -> bool,
-) -> Result<ReplayReport, ReplayError> {
-    run_log(game, log, after_tick).map(|(_, report)| report)
-}
-
-/// Runs `log` in a new room; returns the room as the log leaves it.
+/// Runs `log` in a new room, calling `after_tick` after each tick it runs (it stops early,
+/// with what was replayed, when `after_tick` returns false); returns the room as the log
+/// leaves it.
 fn run_log<G: Game>(
     game: Arc<G>,
     log: &[u8],
@@ -308,8 +300,7 @@ fn run_log<G: Game>(
                     let before = last[slot].as_ref();
                     let seq = u32::try_from(i64::from(before.map_or(0, |(s, _)| *s)) + dseq)
                         .map_err(|_| bad("a seq out of range"))?;
-                    let input = if r.first() == Some(&0xc0) {
-                        r = &r[1..];
+                    let input = if read_nil(&mut r) {
                         before
                             .map(|(_, i)| i.clone())
                             .ok_or_else(|| bad("a repeated input for a seat that had none"))?

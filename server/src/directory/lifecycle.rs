@@ -155,9 +155,7 @@ impl Recordings {
             return;
         };
         let bytes = log.len();
-        let ended_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let ended_at = tickroom_shared::token::unix_now();
         match store
             .save_recording(id, ended_at, log, complete, self.kept)
             .await

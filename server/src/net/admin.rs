@@ -596,39 +596,44 @@ async fn get_playback(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (log, complete) = recording(&app, &id).await?;
     let catalog = app.directory.catalog().clone();
-    let played = tokio::task::spawn_blocking(move || catalog.playback(&log, MAX_PLAYBACK_BYTES))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "cancelled",
-            )
-        })?
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "replay_failed",
-                e.to_string(),
-            )
-        })?;
-    let config = played.report.header.config;
-    let snapshots: Vec<serde_json::Value> = played
-        .snapshots
-        .iter()
-        .filter_map(|s| rmpv::decode::read_value(&mut &s[..]).ok())
-        .filter_map(|v| serde_json::to_value(v).ok())
-        .collect();
-    Ok(Json(json!({
-        "game": played.report.header.game,
-        "match_id": played.report.header.match_id,
-        "tick_rate": config.tick_rate,
-        "snapshot_rate": config.tick_rate / config.snapshot_interval.max(1),
-        "ticks": played.report.ticks,
-        "complete": complete,
-        "truncated": played.truncated,
-        "snapshots": snapshots,
-    })))
+    // Replaying and converting megabytes of snapshots: off the I/O threads.
+    let body = tokio::task::spawn_blocking(move || {
+        let played = catalog.playback(&log, MAX_PLAYBACK_BYTES)?;
+        let config = played.report.header.config;
+        // The encoder's own output: every snapshot decodes.
+        let snapshots: Vec<serde_json::Value> = played
+            .snapshots
+            .iter()
+            .filter_map(|s| rmpv::decode::read_value(&mut &s[..]).ok())
+            .filter_map(|v| serde_json::to_value(v).ok())
+            .collect();
+        Ok::<_, tickroom_engine::replay::ReplayError>(json!({
+            "game": played.report.header.game,
+            "match_id": played.report.header.match_id,
+            "tick_rate": config.tick_rate,
+            "snapshot_rate": config.tick_rate / config.snapshot_interval.max(1),
+            "ticks": played.report.ticks,
+            "complete": complete,
+            "truncated": played.truncated,
+            "snapshots": snapshots,
+        }))
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "cancelled",
+        )
+    })?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "replay_failed",
+            e.to_string(),
+        )
+    })?;
+    Ok(Json(body))
 }
 
 /// The registry, or 404 `cluster_disabled` on a node running alone.

@@ -261,11 +261,6 @@ impl<G: Game> Room<G> {
         self.log = None;
     }
 
-    /// Whether the room keeps a command log.
-    pub fn is_recording(&self) -> bool {
-        self.log.is_some()
-    }
-
     /// The room's checksum: FNV-1a over the tick, the [`RoomRng`]'s state, the seat table with
     /// each seat's last applied `seq`, every replicated row of every kind at full precision
     /// (its key, generation and every field, a quantized one as its float) and the globals.
