@@ -204,6 +204,10 @@ pub enum EndReason {
     Error,
     /// No player was seated for the empty-room grace period.
     Abandoned,
+    /// The match moved to another node of the cluster and goes on there: on this node its
+    /// room stopped without an end. Never sent in a `match_end`: the match's connections are
+    /// sent `moved` instead (docs/PROTOCOL.md §4).
+    Moved,
 }
 
 impl EndReason {
@@ -215,6 +219,7 @@ impl EndReason {
             Self::Shutdown => "shutdown",
             Self::Error => "error",
             Self::Abandoned => "abandoned",
+            Self::Moved => "moved",
         }
     }
 }

@@ -22,12 +22,24 @@ pub struct Catalog {
     games: BTreeMap<&'static str, Entry>,
 }
 
+/// Starts a room restored from a command log: [`driver::spawn_restored`].
+type Restorer = dyn Fn(
+        &[u8],
+        SpawnParams,
+        Arc<dyn SnapshotSink>,
+        Arc<dyn RoomMetrics>,
+        CancellationToken,
+    ) -> Result<Spawned, ReplayError>
+    + Send
+    + Sync;
+
 type Replayer = dyn Fn(&[u8]) -> Result<ReplayReport, ReplayError> + Send + Sync;
 type Player = dyn Fn(&[u8], usize) -> Result<Playback, ReplayError> + Send + Sync;
 
 #[derive(Clone)]
 struct Entry {
     factory: Arc<Factory>,
+    restorer: Arc<Restorer>,
     replayer: Arc<Replayer>,
     player: Arc<Player>,
     rules: MatchRules,
@@ -57,6 +69,10 @@ impl Catalog {
         let played = game.clone();
         let player: Arc<Player> =
             Arc::new(move |log, max| replay::playback(played.clone(), log, max));
+        let restored = game.clone();
+        let restorer: Arc<Restorer> = Arc::new(move |log, params, sink, metrics, stop| {
+            driver::spawn_restored(restored.clone(), log, params, sink, metrics, stop)
+        });
         let factory: Arc<Factory> = Arc::new(move |params, sink, metrics, stop| {
             driver::spawn(game.clone(), params, sink, metrics, stop)
         });
@@ -64,6 +80,7 @@ impl Catalog {
             name,
             Entry {
                 factory,
+                restorer,
                 replayer,
                 player,
                 rules,
@@ -104,6 +121,19 @@ impl Catalog {
     ) -> Option<Spawned> {
         let entry = self.games.get(name)?;
         Some((entry.factory)(params, sink, metrics, stop))
+    }
+
+    /// Builds the room `log` leaves, with the game its header names, ready to run
+    /// ([`driver::spawn_restored`]): how a match goes on in another process.
+    pub fn restore(
+        &self,
+        log: &[u8],
+        params: SpawnParams,
+        sink: Arc<dyn SnapshotSink>,
+        metrics: Arc<dyn RoomMetrics>,
+        stop: CancellationToken,
+    ) -> Result<Spawned, ReplayError> {
+        (self.entry_of(log)?.restorer)(log, params, sink, metrics, stop)
     }
 
     /// Replays a command log with the game its header names ([`replay::replay`]).

@@ -56,8 +56,8 @@ pub mod testing;
 
 pub use catalog::Catalog;
 pub use driver::{
-    InputError, MatchRecorder, MatchState, Outcome, Recording, RoomControl, RoomStats,
-    SnapshotSink, SpawnParams, decode_input,
+    Frozen, InputError, MatchRecorder, MatchState, Outcome, Recorded, Recording, RoomControl,
+    RoomStats, SnapshotSink, SpawnParams, decode_input,
 };
 pub use game::{
     AppliedInput, AppliedInputs, Capacity, Connection, Controls, Game, GameSystems,

@@ -27,6 +27,9 @@ pub struct ReplayReport {
     pub ticks: u64,
     /// Inputs applied.
     pub inputs: u64,
+    /// Inputs applied, by player: a player whose `seq`s went 1, 2, … n without a gap and
+    /// who has n here lost none.
+    pub inputs_by_player: std::collections::BTreeMap<String, u64>,
     /// Joins in the log.
     pub joins: u64,
     /// Checksums compared, all equal.
@@ -244,6 +247,7 @@ fn run_log<G: Game>(
         header,
         ticks: 0,
         inputs: 0,
+        inputs_by_player: Default::default(),
         joins: 0,
         checksums: 0,
         end: None,
@@ -251,6 +255,8 @@ fn run_log<G: Game>(
     };
     // Per seat: the last applied seq and input, as the log's deltas and repeats need.
     let mut last: Vec<Option<(u32, G::Input)>> = Vec::new();
+    // Per seat: who holds it, for the inputs by player.
+    let mut holders: Vec<Option<Arc<str>>> = Vec::new();
     while !rd.is_empty() {
         let at = log.len() - rd.len();
         let bad = |what: &str| ReplayError::Record {
@@ -266,8 +272,15 @@ fn run_log<G: Game>(
             (JOIN | LEAVE, 2) => {
                 let player = read_string(&mut r).map_err(|()| bad("no player"))?;
                 if kind == JOIN {
-                    room.join(player.into());
+                    let player: Arc<str> = player.into();
+                    room.join(player.clone());
                     report.joins += 1;
+                    if let Some(seat) = room.seat_index(&player).map(|i| i as usize) {
+                        if seat >= holders.len() {
+                            holders.resize(seat + 1, None);
+                        }
+                        holders[seat] = Some(player);
+                    }
                 } else {
                     // The seat's next holder starts from no seq and no input.
                     if let Some(slot) = room
@@ -313,6 +326,11 @@ fn run_log<G: Game>(
                     inputs.push((seat, seq, input));
                 }
                 report.inputs += inputs.len() as u64;
+                for (seat, _, _) in &inputs {
+                    if let Some(Some(p)) = holders.get(*seat as usize) {
+                        *report.inputs_by_player.entry(p.to_string()).or_default() += 1;
+                    }
+                }
                 room.step_applying(inputs);
                 report.ticks += 1;
                 if !after_tick(&mut room) {

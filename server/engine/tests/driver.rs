@@ -590,3 +590,108 @@ async fn a_recorded_match_hands_over_a_log_that_replays() {
     assert_eq!(report.end, None);
     assert!(report.ticks > 0);
 }
+
+/// A running room frozen for a move hands over its log; restored from it in another room, the
+/// match goes on from the next tick with its players' seats and acks, and the old room stops
+/// without an end (no `match_end`, no recording); the two logs replay as one match with every
+/// input of both halves. A frozen room that is not moved ticks on.
+#[tokio::test(start_paused = true)]
+async fn a_frozen_room_moves_to_a_restored_one_or_ticks_on() {
+    let logs = Arc::new(KeptLogs::default());
+    let recorded = |id: &str| SpawnParams {
+        recording: Some(Recording {
+            recorder: logs.clone(),
+            max_bytes: 1 << 20,
+        }),
+        ..params(id, 30)
+    };
+    let (source, target) = (Harness::new(), Harness::new());
+    let room = source.spawn(Arena, recorded("moving"));
+    let a: Arc<str> = "a".into();
+    room.join(a.clone());
+    for seq in 1..=30u32 {
+        room.submit_input(&a, seq, &walk([1.0, 0.0])).unwrap();
+        tokio::time::sleep(Duration::from_millis(33)).await;
+    }
+    // A checkpoint copies the log as it grows: from any offset to its end, whole records.
+    let sofar = room.recorded_since(0).expect("recorded");
+    assert!(sofar.complete && sofar.len == sofar.bytes.len());
+    let frozen = room
+        .freeze()
+        .await
+        .expect("a recorded running room freezes");
+    let at = frozen.tick;
+    assert!(frozen.log.starts_with(&sofar.bytes));
+    let tail = room.recorded_since(sofar.len).unwrap();
+    assert_eq!([&sofar.bytes[..], &tail.bytes[..]].concat(), frozen.log);
+    assert_eq!(room.tick(), at);
+    // Frozen: no tick while the move is decided; an input waits.
+    room.submit_input(&a, 31, &walk([0.0, 1.0])).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(room.tick(), at, "frozen rooms do not tick");
+    let log = frozen.log.clone();
+    frozen.moved();
+    room.closed().await;
+    assert_eq!(room.state(), MatchState::Ended(EndReason::Moved));
+    assert!(
+        source.sink.end().is_none(),
+        "a moved match sends no match_end"
+    );
+    assert!(logs.get("moving").is_none(), "nor hands over a recording");
+
+    let spawned = driver::spawn_restored(
+        Arc::new(Arena),
+        &log,
+        recorded("moving"),
+        target.sink.clone(),
+        target.metrics.clone(),
+        CancellationToken::new(),
+    )
+    .expect("restores");
+    let moved = spawned.control;
+    target.tracker.spawn(spawned.room);
+    target.tracker.spawn(spawned.publisher);
+    assert_eq!(moved.tick(), at);
+    // The client resends what was not acknowledged: 31 again, then goes on.
+    for seq in 31..=60u32 {
+        moved.submit_input(&a, seq, &walk([0.0, 1.0])).unwrap();
+        tokio::time::sleep(Duration::from_millis(33)).await;
+    }
+    let s = target.sink.last::<ArenaState>();
+    assert!(s.tick > at + 25, "ticks on from {at}: {}", s.tick);
+    assert_eq!(s.acks["a"], 60);
+    assert!(s.state.player("a").is_some());
+    moved.end(EndReason::Admin);
+    target.wait_closed().await;
+    let (whole, complete) = logs.get("moving").expect("the whole match's log");
+    assert!(complete);
+    let report = replay::replay(Arc::new(Arena), &whole).expect("both halves replay as one");
+    assert_eq!(report.inputs_by_player["a"], 60, "every input, once");
+    assert_eq!(report.joins, 1);
+    assert_eq!(report.end.as_deref(), Some("admin"));
+
+    // Dropped without a move, a frozen room ticks on and applies what waited.
+    let h = Harness::new();
+    let room = h.spawn(Arena, recorded("stays"));
+    room.join(a.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let frozen = room.freeze().await.expect("freezes");
+    room.submit_input(&a, 1, &walk([1.0, 0.0])).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let at = room.tick();
+    drop(frozen);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(room.tick() >= at + 2, "thawed: {} after {at}", room.tick());
+    assert_eq!(h.sink.last::<ArenaState>().acks["a"], 1);
+    // A room that records nothing, or has not started, cannot be frozen.
+    let unrecorded = h.spawn(Arena, params("plain", 30));
+    assert!(unrecorded.freeze().await.is_none(), "waiting");
+    unrecorded.join(a.clone());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(unrecorded.freeze().await.is_none(), "not recorded");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(unrecorded.tick() > 2, "and goes on");
+    room.end(EndReason::Admin);
+    unrecorded.end(EndReason::Admin);
+    h.wait_closed().await;
+}

@@ -1,15 +1,18 @@
 //! The handle a room's owner holds, and the one place a match's life is recorded.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tickroom_shared::EndReason;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::log::{Kept, Recorded};
 use super::stats::{RoomStats, StatsCell};
-use super::{BoxFuture, InputError, Outcome, RoomControl};
+use super::{BoxFuture, Frozen, InputError, Outcome, RoomControl};
 use crate::game::Game;
 
 /// Where a match is in its life. It only moves forward:
@@ -145,6 +148,8 @@ pub(super) enum Command<I> {
     /// A player is expected within this long.
     Expect(Duration),
     Connected(Arc<str>, bool),
+    /// Stop between two ticks and hand the log over ([`RoomControl::freeze`]).
+    Freeze(oneshot::Sender<Option<Frozen>>),
     Input {
         player: Arc<str>,
         seq: u32,
@@ -154,6 +159,8 @@ pub(super) enum Command<I> {
 
 pub(super) struct Handle<G: Game> {
     game: Arc<G>,
+    /// A recorded room's log.
+    log: Option<Arc<Kept>>,
     control: mpsc::UnboundedSender<Command<G::Input>>,
     inputs: mpsc::Sender<Command<G::Input>>,
     shared: Arc<Shared>,
@@ -165,9 +172,11 @@ impl<G: Game> Handle<G> {
         control: mpsc::UnboundedSender<Command<G::Input>>,
         inputs: mpsc::Sender<Command<G::Input>>,
         shared: Arc<Shared>,
+        log: Option<Arc<Kept>>,
     ) -> Self {
         Self {
             game,
+            log,
             control,
             inputs,
             shared,
@@ -221,6 +230,22 @@ impl<G: Game> RoomControl for Handle<G> {
 
     fn set_connected(&self, player: Arc<str>, connected: bool) {
         let _ = self.control.send(Command::Connected(player, connected));
+    }
+
+    fn freeze(&self) -> Pin<Box<dyn Future<Output = Option<Frozen>> + Send + '_>> {
+        let (tx, rx) = oneshot::channel();
+        // Bounded like joins: the embedder freezes a room once per move.
+        let sent = self.control.send(Command::Freeze(tx)).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return None;
+            }
+            rx.await.ok().flatten()
+        })
+    }
+
+    fn recorded_since(&self, offset: usize) -> Option<Recorded> {
+        Some(self.log.as_ref()?.since(offset))
     }
 
     fn tick(&self) -> u64 {

@@ -14,6 +14,7 @@
 //! - `handle`: the [`RoomControl`] handle and the room's [`MatchState`].
 //! - `clock`: the fixed-timestep clock (which ticks are due, how many to skip); pure.
 //! - `task`: the room's task: waiting, ticking, ending.
+//! - `log`: a recorded room's command log, kept as the match goes and readable meanwhile.
 //! - `outbox`: the queue between a room and its publisher: snapshots bounded (never a
 //!   keyframe dropped), presence and the match end never dropped.
 //! - `publisher`: hands the room's output to the sink, in order.
@@ -21,6 +22,7 @@
 
 mod clock;
 mod handle;
+mod log;
 mod outbox;
 mod publisher;
 mod stats;
@@ -40,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use clock::{Due, TickClock};
 pub use handle::MatchState;
+pub use log::Recorded;
 pub use stats::RoomStats;
 
 use crate::game::Game;
@@ -128,6 +131,16 @@ pub trait RoomControl: Send + Sync + 'static {
     /// `player`'s connection dropped (`connected = false`; the seat and entity are held) or
     /// came back (`true`).
     fn set_connected(&self, player: Arc<str>, connected: bool);
+    /// Stops the room between two ticks so its match can move to another process, and hands
+    /// over its whole command log so far ([`crate::replay::restore`] goes on from it). The room
+    /// stays frozen until the [`Frozen`] is dropped (it ticks on, at its rate from then) or
+    /// [`Frozen::moved`] (it stops for good, without an end: state `Ended(Moved)`, no end
+    /// hook, no `match_end`, no recording handed over). `None`: the room cannot move — it
+    /// keeps no whole log (not recorded, or cut at its bound), has not started, or has ended.
+    fn freeze(&self) -> Pin<Box<dyn Future<Output = Option<Frozen>> + Send + '_>>;
+    /// A copy of the command log from byte `offset` to its end, as the room has kept it so
+    /// far (whole records: everything up to its last tick); `None` for a room not recorded.
+    fn recorded_since(&self, offset: usize) -> Option<Recorded>;
     /// The last tick the room ran.
     fn tick(&self) -> u64;
     /// Where the match is in its life.
@@ -154,6 +167,42 @@ pub struct Outcome {
     pub scores: std::collections::BTreeMap<String, i64>,
     /// Time from the first tick to the end.
     pub played: Duration,
+}
+
+/// A room stopped between two ticks for its match to move ([`RoomControl::freeze`]).
+#[derive(Debug)]
+pub struct Frozen {
+    /// The match's whole command log up to the last tick run.
+    pub log: Vec<u8>,
+    /// The last tick run.
+    pub tick: u64,
+    verdict: Option<tokio::sync::oneshot::Sender<Verdict>>,
+}
+
+/// What becomes of a frozen room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The match goes on elsewhere: the room stops.
+    Moved,
+    /// The room ticks on.
+    Thaw,
+}
+
+impl Frozen {
+    /// The match goes on elsewhere: the room stops for good, in state `Ended(Moved)`.
+    pub fn moved(mut self) {
+        if let Some(v) = self.verdict.take() {
+            let _ = v.send(Verdict::Moved);
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        if let Some(v) = self.verdict.take() {
+            let _ = v.send(Verdict::Thaw);
+        }
+    }
 }
 
 /// Everything needed to start a room.
@@ -226,18 +275,60 @@ pub fn spawn<G: Game>(
     metrics: Arc<dyn RoomMetrics>,
     stop: CancellationToken,
 ) -> Spawned {
+    let mut room = Room::new(game.clone(), params.room);
+    let log = params.recording.clone().map(|r| {
+        room.record(&params.match_id);
+        log::Log::new(r, Vec::new())
+    });
+    start(game, room, log, params, sink, metrics, stop)
+}
+
+/// Builds the room a match's command log leaves ([`crate::replay::restore`]) — its World,
+/// seats, acks, tick and randomness — and returns it ready to run as [`spawn`] does: it ticks
+/// at once (its players are seated), from the log's next tick. `params.room` is ignored (the
+/// log's settings are the match's); with `params.recording` the room's log goes on from
+/// `log`, and the recording handed over at its end is the whole match. A player whose
+/// connection was not there when the log stopped keeps its seat and entity as they were.
+pub fn spawn_restored<G: Game>(
+    game: Arc<G>,
+    log: &[u8],
+    mut params: SpawnParams,
+    sink: Arc<dyn SnapshotSink>,
+    metrics: Arc<dyn RoomMetrics>,
+    stop: CancellationToken,
+) -> Result<Spawned, crate::replay::ReplayError> {
+    let (mut room, report) = crate::replay::restore(game.clone(), log)?;
+    params.room = report.header.config;
+    let kept = params
+        .recording
+        .clone()
+        .map(|r| log::Log::new(r, log.to_vec()));
+    if kept.is_none() {
+        room.stop_recording();
+    }
+    Ok(start(game, room, kept, params, sink, metrics, stop))
+}
+
+fn start<G: Game>(
+    game: Arc<G>,
+    room: Room<G>,
+    log: Option<log::Log>,
+    params: SpawnParams,
+    sink: Arc<dyn SnapshotSink>,
+    metrics: Arc<dyn RoomMetrics>,
+    stop: CancellationToken,
+) -> Spawned {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (input_tx, input_rx) = mpsc::channel(params.inbox.max(1));
     let outbox = Arc::new(outbox::Outbox::default());
     let shared = Arc::new(handle::Shared::new(stop.child_token()));
-    let mut room = Room::new(game.clone(), params.room);
-    let recording = params.recording.map(|r| {
-        room.record(&params.match_id);
-        task::Log::new(r)
-    });
+    shared
+        .tick
+        .store(room.tick_number(), std::sync::atomic::Ordering::Relaxed);
+    let kept = log.as_ref().map(|l| l.kept.clone());
     let task = task::RoomTask {
         room,
-        log: recording,
+        log,
         match_id: params.match_id.clone(),
         empty_grace: params.empty_grace,
         control: control_rx,
@@ -249,6 +340,7 @@ pub fn spawn<G: Game>(
         started: None,
         expected_until: None,
         log_scratch: Vec::new(),
+        freezing: None,
     };
     Spawned {
         control: Arc::new(handle::Handle::new(
@@ -256,6 +348,7 @@ pub fn spawn<G: Game>(
             control_tx,
             input_tx,
             shared.clone(),
+            kept,
         )),
         room: Box::pin(task.run_guarded()),
         publisher: Box::pin(publisher::run(

@@ -26,7 +26,10 @@ pub(super) async fn run(
             }
             Publish::Presence(p) => sink.presence(&match_id, &p).await,
             Publish::Ended(end) => {
-                sink.ended(&end).await;
+                // A match that moved did not end: its connections were sent elsewhere.
+                if end.reason != tickroom_shared::EndReason::Moved {
+                    sink.ended(&end).await;
+                }
                 break;
             }
         }

@@ -6,78 +6,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tickroom_shared::{EndReason, MatchEnd, Presence, PresenceStatus};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::clock::TickClock;
 use super::handle::{Command, Shared};
+use super::log::Log;
 use super::outbox::{CloseOnDrop, Outbox, Publish, Pushed};
-use super::{Outcome, Recording};
+use super::{Frozen, Outcome, Verdict};
 use crate::game::Game;
 use crate::metrics::RoomMetrics;
 use crate::room::{Room, Snapshots};
-
-/// A recorded room's command log as the match goes: what is kept of it.
-pub(super) struct Log {
-    pub(super) recording: Recording,
-    /// What is kept, in chunks of [`CHUNK`] bytes or so: one growing buffer would copy the
-    /// whole log (megabytes, in a big room) each time it doubles, inside a tick.
-    pub(super) kept: Vec<Vec<u8>>,
-    /// Bytes in `kept`.
-    pub(super) len: usize,
-    /// The log reached its bound: the rest of the match is not kept.
-    pub(super) cut: bool,
-}
-
-/// The size a chunk of a kept log is allocated with.
-const CHUNK: usize = 64 << 10;
-
-impl Log {
-    pub(super) fn new(recording: Recording) -> Self {
-        Self {
-            recording,
-            kept: Vec::new(),
-            len: 0,
-            cut: false,
-        }
-    }
-
-    /// The whole log kept, in one buffer (once, when the match ends).
-    fn into_bytes(self) -> Vec<u8> {
-        let mut all = Vec::with_capacity(self.len);
-        for chunk in self.kept {
-            all.extend_from_slice(&chunk);
-        }
-        all
-    }
-
-    /// Keeps what the room logged since the last call, unless the bound is reached; `scratch`
-    /// holds it meanwhile (the room writes whole records, so a cut falls between two).
-    fn keep<G: Game>(&mut self, room: &mut Room<G>, scratch: &mut Vec<u8>) {
-        scratch.clear();
-        room.take_log(scratch);
-        if self.cut {
-            return;
-        }
-        if self.len + scratch.len() > self.recording.max_bytes {
-            // The rest would not be kept: no use logging it.
-            self.cut = true;
-            room.stop_recording();
-            return;
-        }
-        match self.kept.last_mut() {
-            Some(chunk) if chunk.len() + scratch.len() <= chunk.capacity() => {
-                chunk.extend_from_slice(scratch);
-            }
-            _ => {
-                let mut chunk = Vec::with_capacity(CHUNK.max(scratch.len()));
-                chunk.extend_from_slice(scratch);
-                self.kept.push(chunk);
-            }
-        }
-        self.len += scratch.len();
-    }
-}
 
 /// A room and the channels it talks through; [`RoomTask::run_guarded`] runs it.
 pub(super) struct RoomTask<G: Game> {
@@ -100,6 +39,8 @@ pub(super) struct RoomTask<G: Game> {
     pub(super) expected_until: Option<Instant>,
     /// Each tick's new log records, kept for its allocation.
     pub(super) log_scratch: Vec<u8>,
+    /// A freeze asked for ([`super::RoomControl::freeze`]), answered before the next tick.
+    pub(super) freezing: Option<oneshot::Sender<Option<Frozen>>>,
 }
 
 impl<G: Game> RoomTask<G> {
@@ -149,12 +90,20 @@ impl<G: Game> RoomTask<G> {
         let reason = self.run_until_end().await;
         // The first reason decided wins (an admin end racing a game over keeps the admin's).
         let reason = self.shared.end(reason);
+        if reason == EndReason::Moved {
+            // The match goes on elsewhere: no end hook, no end record, no recording here.
+            return Outcome {
+                players: self.room.player_ids(),
+                scores: Default::default(),
+                played: self.started.map_or(Duration::ZERO, |t| t.elapsed()),
+            };
+        }
         let scores = self.room.end(reason);
         if let Some(mut log) = self.log.take() {
             log.keep(&mut self.room, &mut Vec::new());
-            let complete = !log.cut;
+            let complete = !log.is_cut();
             let recorder = log.recording.recorder.clone();
-            recorder.recorded(&self.match_id, log.into_bytes(), complete);
+            recorder.recorded(&self.match_id, log.to_bytes(), complete);
         }
         Outcome {
             players: self.room.player_ids(),
@@ -185,6 +134,10 @@ impl<G: Game> RoomTask<G> {
                     Some(cmd) => self.apply(cmd),
                     None => return self.requested_end(),
                 },
+            }
+            if let Some(asked) = self.freezing.take() {
+                // Not running: nothing to move.
+                let _ = asked.send(None);
             }
             let deadline = (created + self.empty_grace).max(self.expected_until.unwrap_or(created));
             if grace.deadline() != deadline {
@@ -218,6 +171,19 @@ impl<G: Game> RoomTask<G> {
                     tokio::task::yield_now().await;
                 }
                 self.drain();
+                if let Some(asked) = self.freezing.take() {
+                    match self.freeze(asked).await {
+                        Some(Verdict::Moved) => return EndReason::Moved,
+                        Some(Verdict::Thaw) => {
+                            // Ticks again from now, at its rate: no burst for the time frozen.
+                            clock = TickClock::new(self.room.config().tick_rate, Instant::now());
+                            break;
+                        }
+                        // Ended while frozen, or not frozen at all.
+                        None if self.shared.cancel.is_cancelled() => return self.requested_end(),
+                        None => {}
+                    }
+                }
                 self.flush_presence();
                 // Real time, not the runtime's clock: what a tick costs is CPU, whatever the
                 // scheduler's notion of now.
@@ -321,10 +287,46 @@ impl<G: Game> RoomTask<G> {
             .unwrap_or(EndReason::Shutdown)
     }
 
+    /// Stops between two ticks for a move: hands over the whole log so far and waits for the
+    /// verdict — the match moved (the room stops) or it did not (it ticks on). `None`: the
+    /// room cannot be moved (it keeps no whole log) and goes on at once. Inputs and commands
+    /// that arrive meanwhile wait in their queues: the next tick applies them after a thaw;
+    /// after a move they are dropped (clients resend what was not acknowledged).
+    async fn freeze(&mut self, asked: oneshot::Sender<Option<Frozen>>) -> Option<Verdict> {
+        let Some(log) = &mut self.log else {
+            let _ = asked.send(None);
+            return None;
+        };
+        log.keep(&mut self.room, &mut self.log_scratch);
+        if log.is_cut() {
+            let _ = asked.send(None);
+            return None;
+        }
+        let (verdict, decided) = oneshot::channel();
+        let frozen = Frozen {
+            log: log.to_bytes(),
+            tick: self.room.tick_number(),
+            verdict: Some(verdict),
+        };
+        if asked.send(Some(frozen)).is_err() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            _ = self.shared.cancel.cancelled() => None,
+            // A `Frozen` dropped without a verdict thaws the room.
+            v = decided => Some(v.unwrap_or(Verdict::Thaw)),
+        }
+    }
+
     fn drain(&mut self) {
         // Joins and leaves first, so an input sent right after joining finds its seat.
         while let Ok(cmd) = self.control.try_recv() {
             self.apply(cmd);
+        }
+        if self.freezing.is_some() {
+            // The inputs wait: a move hands over the log of the ticks run so far.
+            return;
         }
         // At most what was queued when the drain began: a flood cannot keep the tick waiting.
         for _ in 0..self.inputs.len() {
@@ -364,6 +366,7 @@ impl<G: Game> RoomTask<G> {
                     self.note(player, status);
                 }
             }
+            Command::Freeze(asked) => self.freezing = Some(asked),
             Command::Input { player, seq, input } => {
                 let outcome = self.room.push_input(&player, seq, input);
                 self.metrics.input(outcome);
