@@ -39,6 +39,16 @@ pub struct Stats {
     pub without_keyframe: AtomicU64,
     /// Connections dropped on purpose to reconnect with the same token (`--reconnect-every`).
     pub reconnects: AtomicU64,
+    /// Connections the server sent to another node (`moved`), followed there.
+    pub moves: AtomicU64,
+    /// Connections lost (the node went away) and made again, at the node or through the
+    /// entry server's `match_elsewhere`.
+    pub rejoins: AtomicU64,
+    /// Inputs a player bot sent that were still not acknowledged when it left.
+    pub inputs_unacked: AtomicU64,
+    /// The longest time a bot waited between two snapshots of its match, moves and
+    /// rejoins included, in microseconds.
+    pub longest_gap_us: AtomicU64,
     /// Socket.IO packet bytes received, all bots (added as each bot finishes).
     pub bytes_in: AtomicU64,
     /// WebSocket frame bytes received (headers and pings included), all bots.
@@ -117,6 +127,10 @@ impl Default for Stats {
             snapshots: AtomicU64::new(0),
             without_keyframe: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            moves: AtomicU64::new(0),
+            rejoins: AtomicU64::new(0),
+            inputs_unacked: AtomicU64::new(0),
+            longest_gap_us: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             wire_bytes_in: AtomicU64::new(0),
             players_seen: AtomicU64::new(0),
@@ -376,6 +390,14 @@ pub struct Totals {
     pub snapshots_without_keyframe: u64,
     /// Connections dropped on purpose and made again with the same token.
     pub reconnects: u64,
+    /// Connections sent to another node (`moved`) and made again there.
+    pub moves: u64,
+    /// Connections lost (their node went away) and made again.
+    pub rejoins: u64,
+    /// Inputs sent that were still not acknowledged when their bot left (0: none lost).
+    pub inputs_unacked: u64,
+    /// The longest wait between two snapshots any bot saw, moves and rejoins included, ms.
+    pub longest_snapshot_gap_ms: f64,
     /// Inputs per second over the wall time of the run.
     pub inputs_per_sec: f64,
     /// Snapshots per second over the wall time of the run.

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tickroom_games::arena::{ArenaInput, ArenaState, BUTTON_BOOST};
-use tickroom_shared::{AuthPayload, InputMsg, PROTOCOL_VERSION, Role, event};
+use tickroom_shared::{AuthPayload, ErrorCode, InputMsg, PROTOCOL_VERSION, Role, event};
 use tokio::time::Instant;
 
 use tickroom_client::admin::{AdminClient, AdminError};
@@ -21,6 +21,53 @@ use crate::report::{
 
 /// Inputs waiting for their acknowledgement, per bot; older ones are forgotten beyond this.
 const MAX_PENDING: usize = 4096;
+/// Inputs kept to send again after a move or a lost connection, per bot; older ones are
+/// forgotten beyond this (counted as unacknowledged when the bot leaves, if still so).
+const MAX_UNACKED: usize = 256;
+/// How long after losing its connection a bot tries to rejoin its match.
+const REJOIN_WINDOW: Duration = Duration::from_secs(30);
+/// The wait between two tries to rejoin.
+const REJOIN_RETRY: Duration = Duration::from_millis(200);
+/// Redirects (`match_elsewhere`) and retries in a row before a bot gives up.
+const MAX_REJOIN_ATTEMPTS: u32 = 200;
+/// How long a bot waits, at the end of its run, for its last inputs' acknowledgement.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// What a bot's seat carries from one connection to the next.
+#[derive(Debug, Default)]
+struct SeatState {
+    /// The last input `seq` the seat used.
+    seq: u64,
+    /// Inputs sent and not yet acknowledged, oldest first.
+    unacked: VecDeque<(u32, ArenaInput)>,
+    /// When the last snapshot of the match arrived, on any connection.
+    last_snapshot: Option<Instant>,
+}
+
+/// Why a bot's connection stopped.
+#[derive(Debug)]
+enum SessionEnd {
+    /// Its time came (the run's end, or `--reconnect-every`).
+    Until,
+    /// The match moved to the node at this URL.
+    Moved(String),
+    /// The connection was lost (its node went away, or the network).
+    Lost,
+    /// The server ended it: the match ended, the seat was taken over.
+    Over,
+}
+
+/// Whether a bot that lost its connection tries again after `e`: the node may be down, or
+/// the match not restored yet.
+fn rejoinable(e: &ConnectError) -> bool {
+    match e {
+        ConnectError::Refused { code } => {
+            code == ErrorCode::ServerBusy.as_str() || code == ErrorCode::MatchNotFound.as_str()
+        }
+        ConnectError::WebSocket(_) | ConnectError::Protocol(_) | ConnectError::Timeout => true,
+        ConnectError::Elsewhere { .. } | ConnectError::BadUrl(_) => false,
+    }
+}
 
 /// How a player bot plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -289,6 +336,10 @@ pub async fn run(cfg: &SwarmConfig, tokens: Vec<Seat>, stats: Arc<Stats>) -> Rep
             snapshots_received: snapshots,
             snapshots_without_keyframe: get(&stats.without_keyframe),
             reconnects: get(&stats.reconnects),
+            moves: get(&stats.moves),
+            rejoins: get(&stats.rejoins),
+            inputs_unacked: get(&stats.inputs_unacked),
+            longest_snapshot_gap_ms: get(&stats.longest_gap_us) as f64 / 1000.0,
             inputs_per_sec: inputs as f64 / wall.max(1e-9),
             snapshots_per_sec: snapshots as f64 / wall.max(1e-9),
             wall_secs: wall,
@@ -367,57 +418,97 @@ impl SwarmBot {
             }
         };
         let mut joined = false;
-        let mut seq = 0;
+        let mut seat = SeatState::default();
+        // Where the match is: the server, or the node it moved to.
+        let mut at = server.clone();
+        // After a lost connection, until when the bot tries to rejoin.
+        let mut rejoin_until: Option<Instant> = None;
+        let mut attempt = 0u32;
         loop {
             let until = self
                 .reconnect_every
                 .map_or(self.end, |every| (Instant::now() + every).min(self.end));
-            match self
-                .session(&server, &token, &stats, until, &mut seq, matchmade.take())
+            let (client, end) = match self
+                .session(&at, &token, &stats, until, &mut seat, matchmade.take())
                 .await
             {
-                Some(client) => {
-                    if !joined {
-                        stats.joined.fetch_add(1, Ordering::Relaxed);
-                        joined = true;
-                    }
-                    if until >= self.end {
-                        client.close().await;
-                        return true;
-                    }
+                Ok(session) => session,
+                // The node that has it now (a move, a restore): go there.
+                Err(ConnectError::Elsewhere { url }) if attempt < MAX_REJOIN_ATTEMPTS => {
+                    attempt += 1;
+                    at = url;
+                    continue;
+                }
+                Err(e)
+                    if joined
+                        && rejoinable(&e)
+                        && rejoin_until.is_some_and(|t| Instant::now() < t) =>
+                {
+                    attempt += 1;
+                    // The node may be gone: the entry server sends the bot where the match
+                    // went once it is there again.
+                    at = if at == server { at } else { server.clone() };
+                    tokio::time::sleep(REJOIN_RETRY).await;
+                    continue;
+                }
+                Err(e) => {
+                    count_connect_error(&stats, &e);
+                    return joined;
+                }
+            };
+            attempt = 0;
+            rejoin_until = None;
+            if !joined {
+                stats.joined.fetch_add(1, Ordering::Relaxed);
+                joined = true;
+            }
+            match end {
+                SessionEnd::Until if until >= self.end => {
+                    client.close().await;
+                    return true;
+                }
+                SessionEnd::Until => {
                     // A network drop: the socket goes without a goodbye; the seat is held.
                     stats.reconnects.fetch_add(1, Ordering::Relaxed);
                     drop(client);
                 }
-                None => return joined,
+                SessionEnd::Moved(url) => {
+                    stats.moves.fetch_add(1, Ordering::Relaxed);
+                    at = url;
+                    rejoin_until = Some(Instant::now() + REJOIN_WINDOW);
+                    drop(client);
+                }
+                SessionEnd::Lost => {
+                    stats.rejoins.fetch_add(1, Ordering::Relaxed);
+                    rejoin_until = Some(Instant::now() + REJOIN_WINDOW);
+                    drop(client);
+                }
+                SessionEnd::Over => {
+                    client.close().await;
+                    return true;
+                }
             }
         }
     }
 
-    /// One connection: connects, plays until `until`, and returns the client still open.
-    /// `seq` is the last input sequence number the seat used; the seat's sequence goes on
-    /// across connections (docs/PROTOCOL.md, "input").
+    /// One connection: connects, plays until `until` or until the connection ends, and
+    /// returns the client still open and why it stopped. `seat` is what the seat's sequence
+    /// needs across connections (docs/PROTOCOL.md, "input").
     async fn session(
         &self,
         server: &str,
         token: &str,
         stats: &Stats,
         until: Instant,
-        seq: &mut u64,
+        seat: &mut SeatState,
         matchmade: Option<Instant>,
-    ) -> Option<Client> {
+    ) -> Result<(Client, SessionEnd), ConnectError> {
         let auth = AuthPayload {
             token: token.to_owned(),
             match_id: None,
             protocol: Some(PROTOCOL_VERSION),
         };
-        let mut client = match Client::connect(server, &auth, Duration::from_secs(10)).await {
-            Ok(c) => c,
-            Err(e) => {
-                count_connect_error(stats, &e);
-                return None;
-            }
-        };
+        let mut client = Client::connect(server, &auth, Duration::from_secs(10)).await?;
         let welcome = match client
             .next_event(Duration::from_secs(10))
             .await
@@ -425,16 +516,13 @@ impl SwarmBot {
             .and_then(|e| e.welcome())
         {
             Some(w) => w,
-            None => {
-                stats.count(Cause::ConnectFailure, "no_welcome");
-                return None;
-            }
+            None => return Err(ConnectError::Protocol("no welcome".into())),
         };
         if let Some(asked) = matchmade {
             stats.record_seated(asked);
         }
         stats.connected.fetch_add(1, Ordering::Relaxed);
-        *seq = self.play(&mut client, &welcome, stats, until, *seq).await;
+        let end = self.play(&mut client, &welcome, stats, until, seat).await;
         stats.connected.fetch_sub(1, Ordering::Relaxed);
         stats
             .bytes_in
@@ -442,7 +530,7 @@ impl SwarmBot {
         stats
             .wire_bytes_in
             .fetch_add(client.wire_bytes_received(), Ordering::Relaxed);
-        Some(client)
+        Ok((client, end))
     }
 
     async fn play(
@@ -451,13 +539,14 @@ impl SwarmBot {
         welcome: &tickroom_shared::Welcome,
         stats: &Stats,
         until: Instant,
-        seq_base: u64,
-    ) -> u64 {
+        seat: &mut SeatState,
+    ) -> SessionEnd {
         let me = welcome.player_id.as_str();
         let acts = welcome.role == Role::Player && self.behaviour != Behaviour::Idle;
         let rate = self.input_rate.unwrap_or(welcome.tick_rate).max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(welcome.tick_rate.max(1)));
         let t0 = Instant::now();
+        let seq_base = seat.seq;
         let mut rng = Rng::new(self.seed);
         let mut k: u64 = 0;
         let mut pending: VecDeque<(u32, Instant)> = VecDeque::new();
@@ -466,22 +555,53 @@ impl SwarmBot {
         let mut state = ArenaState::default();
         let mut last_arrival: Option<Instant> = None;
         let mut dir = [rng.unit(), rng.unit()];
+        // What the last connection sent and never saw acknowledged: sent again (the server
+        // ignores what it already applied).
+        for (seq, input) in &seat.unacked {
+            if client
+                .emit(
+                    event::INPUT,
+                    &InputMsg {
+                        seq: *seq,
+                        input: *input,
+                    },
+                )
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
         // Two timers for the bot's life, moved rather than created per loop turn: a turn per
         // snapshot and per input would otherwise register and cancel two timers each.
         let end = tokio::time::sleep_until(until);
         let mut due = t0 + self.behaviour.schedule(k, rate);
         let next_input = tokio::time::sleep_until(due);
         tokio::pin!(end, next_input);
-        loop {
+        // Set once the run is over: the bot sends nothing more and waits a while for the
+        // acknowledgement of what it sent.
+        let mut settling = false;
+        let why = loop {
             tokio::select! {
-                () = &mut end => break,
-                () = &mut next_input, if acts => {
+                () = &mut end => {
+                    if settling || !acts || until < self.end || seat.unacked.is_empty() {
+                        break SessionEnd::Until;
+                    }
+                    settling = true;
+                    end.as_mut().reset(Instant::now() + SETTLE);
+                }
+                () = &mut next_input, if acts && !settling => {
                     let this_due = due;
                     k += 1;
                     due = t0 + self.behaviour.schedule(k, rate);
                     next_input.as_mut().reset(due);
                     let seq = u32::try_from(seq_base + k).unwrap_or(u32::MAX);
                     let input = self.next_input(&mut rng, &mut dir, k, rate, me, &state);
+                    seat.seq = seq_base + k;
+                    if seat.unacked.len() == MAX_UNACKED {
+                        seat.unacked.pop_front();
+                    }
+                    seat.unacked.push_back((seq, input));
                     if client.emit(event::INPUT, &InputMsg { seq, input }).await.is_err() {
                         continue;
                     }
@@ -500,7 +620,12 @@ impl SwarmBot {
                             let gap = now - prev;
                             stats.record_jitter(gap.abs_diff(period));
                         }
+                        if let Some(prev) = seat.last_snapshot {
+                            let gap = u64::try_from((now - prev).as_micros()).unwrap_or(u64::MAX);
+                            stats.longest_gap_us.fetch_max(gap, Ordering::Relaxed);
+                        }
                         last_arrival = Some(now);
+                        seat.last_snapshot = Some(now);
                         let snap = match client.snapshot::<ArenaState>(&e) {
                             Ok(Some(snap)) => snap,
                             // a delta whose keyframe this connection does not have
@@ -513,7 +638,7 @@ impl SwarmBot {
                                 continue;
                             }
                         };
-                        let sent = u32::try_from(seq_base + k).unwrap_or(u32::MAX);
+                        let sent = u32::try_from(seat.seq).unwrap_or(u32::MAX);
                         checker.check(&snap, me, welcome.role == Role::Player, sent, |kind| {
                             stats.count(Cause::Desync, kind);
                         });
@@ -521,16 +646,25 @@ impl SwarmBot {
                             .players_seen
                             .fetch_add(snap.state.players.len() as u64, Ordering::Relaxed);
                         state = snap.state;
+                        let ack = checker.last_ack();
+                        while seat.unacked.front().is_some_and(|(seq, _)| *seq <= ack) {
+                            seat.unacked.pop_front();
+                        }
                         while let Some(&(seq, due)) = pending.front() {
-                            if seq > checker.last_ack() {
+                            if seq > ack {
                                 break;
                             }
                             stats.record_latency(now - due);
                             pending.pop_front();
                         }
+                        if settling && seat.unacked.is_empty() {
+                            break SessionEnd::Until;
+                        }
                     }
                     Some(Incoming::Event(e)) => {
-                        if let Some(err) = e.error() {
+                        if let Some(moved) = e.moved() {
+                            break SessionEnd::Moved(moved.url);
+                        } else if let Some(err) = e.error() {
                             stats.count(Cause::ErrorEvent, &err.code);
                         } else if let Some(end) = e.match_end() {
                             stats.count(Cause::Disconnect, &format!("match_end_{:?}", end.reason).to_lowercase());
@@ -538,13 +672,21 @@ impl SwarmBot {
                     }
                     Some(Incoming::Closed(r)) => {
                         stats.count(Cause::Disconnect, close_cause(&r));
-                        break;
+                        break match r {
+                            CloseReason::Transport(_) | CloseReason::PingTimeout => SessionEnd::Lost,
+                            CloseReason::ServerDisconnect | CloseReason::ClientClose => SessionEnd::Over,
+                        };
                     }
-                    None => break,
+                    None => break SessionEnd::Over,
                 },
             }
+        };
+        if matches!(why, SessionEnd::Until) && until >= self.end && acts {
+            stats
+                .inputs_unacked
+                .fetch_add(seat.unacked.len() as u64, Ordering::Relaxed);
         }
-        seq_base + k
+        why
     }
 
     fn next_input(

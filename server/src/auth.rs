@@ -47,6 +47,8 @@ pub fn admit(
     }
     let game_match = directory
         .get(&claims.match_id)
+        // A match that moved away is looked for elsewhere, as one never here.
+        .filter(|m| m.moved_to().is_none())
         .ok_or(ErrorCode::MatchNotFound)?;
     if claims
         .instance

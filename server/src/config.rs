@@ -85,6 +85,13 @@ pub struct ClusterConfig {
     /// How long an entry lives without a heartbeat: a node that dies leaves the registry by
     /// itself after this. Default 6 s.
     pub node_ttl: Duration,
+    /// How often each running match's command log is appended to Redis, its checkpoint: a
+    /// match whose node dies is restored from it on another node (docs/SCALING.md). Default
+    /// 1 s; zero: no checkpoints (a killed node's matches are lost).
+    pub checkpoint: Duration,
+    /// Whether a draining node moves its running matches to the other nodes instead of
+    /// ending them (docs/SCALING.md). Default true.
+    pub migrate_on_drain: bool,
 }
 
 impl ClusterConfig {
@@ -96,6 +103,8 @@ impl ClusterConfig {
             node_url: None,
             heartbeat: Duration::from_secs(2),
             node_ttl: Duration::from_secs(6),
+            checkpoint: Duration::from_secs(1),
+            migrate_on_drain: true,
         }
     }
 }

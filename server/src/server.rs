@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::Registry;
 use crate::cluster::bus::{Bus, ClusterAdapter};
+use crate::cluster::checkpoint::Checkpoints;
 use crate::cluster::directory::ClusterDirectory;
 use crate::config::{Config, ConfigError, NetConfig, ShutdownConfig};
 use crate::directory::Directory;
@@ -214,6 +215,7 @@ impl ServerBuilder {
                 config.matchmaking.player_burst,
             ),
             registry,
+            checkpoints: std::sync::OnceLock::new(),
             http: reqwest::Client::new(),
             public_url: config
                 .matchmaking
@@ -359,6 +361,21 @@ impl Server {
                     own_shutdown.clone(),
                     stop_beats.clone(),
                 ));
+                // Checkpoints need the matches' logs: a node that records nothing writes none.
+                if !cluster.checkpoint.is_zero() && state.directory.records() {
+                    let checkpoints = Arc::new(Checkpoints::new(registry.clone()));
+                    let _ = state.checkpoints.set(checkpoints.clone());
+                    tokio::spawn(checkpoints.run(
+                        state.directory.clone(),
+                        cluster.checkpoint,
+                        stop_beats.clone(),
+                    ));
+                    tokio::spawn(net::migration::restore_orphans(
+                        state.clone(),
+                        cluster.heartbeat,
+                        own_shutdown.clone(),
+                    ));
+                }
                 tracing::info!(
                     node = registry.id(),
                     url = registry.url(),
@@ -399,7 +416,15 @@ impl Server {
 
         shutdown.cancelled().await;
         own_shutdown.cancel();
+        if config.cluster.as_ref().is_some_and(|c| c.migrate_on_drain) {
+            net::migration::move_all(&state).await;
+        }
         drain(&state, &config.shutdown).await;
+        if let Some(checkpoints) = state.checkpoints.get()
+            && let Err(e) = checkpoints.save_all(&state.directory).await
+        {
+            tracing::warn!(error = %e, "checkpoint: the ended matches' checkpoints could not be deleted; they expire by themselves");
+        }
 
         let deadline = config.shutdown.timeout;
         let close = async {

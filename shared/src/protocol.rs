@@ -73,6 +73,9 @@ pub mod event {
     pub const PRESENCE: &str = "presence";
     /// server → client: [`Shutdown`](super::Shutdown), when the server starts shutting down.
     pub const SHUTDOWN: &str = "shutdown";
+    /// server → client: [`Moved`](super::Moved), the match moved to another node: the client
+    /// connects there with the same token (the server disconnects it right after).
+    pub const MOVED: &str = "moved";
     /// server → client: [`Announcement`](super::Announcement), a message from the operator
     /// to every connection of every node (also on the lobby namespace).
     pub const ANNOUNCEMENT: &str = "announcement";
@@ -274,6 +277,19 @@ pub struct Announcement {
     pub message: String,
     /// When it was sent, milliseconds since the Unix epoch.
     pub sent_at_ms: u64,
+}
+
+/// Sent to every connection of a match that moved to another node of the cluster (its node
+/// drains, or an operator moved it); the server disconnects the connection right after. The
+/// match goes on there from the tick it reached here, with the same seats and acks: the
+/// client connects to `url` with the same token and resends the inputs not acknowledged.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// The match.
+    pub match_id: String,
+    /// The node that holds it now: connect there with the same token.
+    pub url: String,
 }
 
 /// Sent to every connection when the server starts shutting down.

@@ -20,7 +20,8 @@ use serde::de::DeserializeOwned;
 use tickroom_shared::snapshot::{Applied, FromFrame};
 use tickroom_shared::wire::{self, DecodeError};
 use tickroom_shared::{
-    Announcement, AuthPayload, ErrorMsg, MatchEnd, Mirror, NAMESPACE, Snapshot, Welcome, event,
+    Announcement, AuthPayload, ErrorMsg, MatchEnd, Mirror, Moved, NAMESPACE, Snapshot, Welcome,
+    event,
 };
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -121,6 +122,14 @@ impl EventMsg {
     /// The argument as an [`Announcement`], if this is an operator's announcement.
     pub fn announcement(&self) -> Option<Announcement> {
         (self.name == event::ANNOUNCEMENT)
+            .then(|| self.decode().ok())
+            .flatten()
+    }
+
+    /// The argument as a [`Moved`], if the match moved to another node (connect there with
+    /// the same token).
+    pub fn moved(&self) -> Option<Moved> {
+        (self.name == event::MOVED)
             .then(|| self.decode().ok())
             .flatten()
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tickroom_shared::input::{Input, InputSchema};
 use tokio_util::sync::CancellationToken;
 
-use crate::driver::{self, SnapshotSink, SpawnParams, Spawned};
+use crate::driver::{self, Restored, SnapshotSink, SpawnParams, Spawned};
 use crate::game::{Game, MatchRules};
 use crate::metrics::RoomMetrics;
 use crate::replay::{self, Playback, ReplayError, ReplayReport};
@@ -29,7 +29,7 @@ type Restorer = dyn Fn(
         Arc<dyn SnapshotSink>,
         Arc<dyn RoomMetrics>,
         CancellationToken,
-    ) -> Result<Spawned, ReplayError>
+    ) -> Result<Restored, ReplayError>
     + Send
     + Sync;
 
@@ -132,7 +132,7 @@ impl Catalog {
         sink: Arc<dyn SnapshotSink>,
         metrics: Arc<dyn RoomMetrics>,
         stop: CancellationToken,
-    ) -> Result<Spawned, ReplayError> {
+    ) -> Result<Restored, ReplayError> {
         (self.entry_of(log)?.restorer)(log, params, sink, metrics, stop)
     }
 

@@ -648,6 +648,11 @@ async fn a_frozen_room_moves_to_a_restored_one_or_ticks_on() {
         CancellationToken::new(),
     )
     .expect("restores");
+    assert_eq!(
+        (spawned.players.clone(), spawned.tick),
+        (vec!["a".to_owned()], at)
+    );
+    let spawned = spawned.spawned;
     let moved = spawned.control;
     target.tracker.spawn(spawned.room);
     target.tracker.spawn(spawned.publisher);

@@ -340,6 +340,16 @@ pub struct ServeArgs {
     /// dies leaves the registry by itself after this.
     #[arg(long, env = "TICKROOM_NODE_TTL_MS", default_value_t = millis(CLUSTER_DEFAULTS.node_ttl))]
     pub node_ttl_ms: u64,
+
+    /// How often each running match's command log is appended to Redis, in milliseconds: a
+    /// match whose node dies is restored from it on another node; 0: no checkpoints.
+    #[arg(long, env = "TICKROOM_CHECKPOINT_MS", default_value_t = millis(CLUSTER_DEFAULTS.checkpoint))]
+    pub checkpoint_ms: u64,
+
+    /// A draining node (SIGTERM) ends its running matches after the drain instead of moving
+    /// them to the other nodes.
+    #[arg(long, env = "TICKROOM_NO_MIGRATE_ON_DRAIN")]
+    pub no_migrate_on_drain: bool,
 }
 
 impl ServeArgs {
@@ -442,6 +452,8 @@ impl ServeArgs {
                 node_url: self.node_url.map(|u| u.trim_end_matches('/').to_owned()),
                 heartbeat: Duration::from_millis(self.node_heartbeat_ms),
                 node_ttl: Duration::from_millis(self.node_ttl_ms),
+                checkpoint: Duration::from_millis(self.checkpoint_ms),
+                migrate_on_drain: !self.no_migrate_on_drain,
             }),
             results_db: Some(self.results_db),
         })

@@ -7,9 +7,12 @@
 //!   election of the node that runs the matchmaking queue.
 //! - `placement`: which node a new match goes to.
 //! - `directory`: the matches of every node, for matchmaking.
+//! - `checkpoint`: each running match's command log in Redis, from which another node takes
+//!   the match over when its node drains or dies.
 //! - `bus`: the Socket.IO Redis adapter's driver, which outlives Redis restarts.
 
 pub mod bus;
+pub mod checkpoint;
 pub mod directory;
 pub mod placement;
 pub mod registry;

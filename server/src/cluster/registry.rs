@@ -153,6 +153,8 @@ pub struct Registry {
     /// The node running the queue, `(id, url)`, as of the last heartbeat; `None` while Redis
     /// is away (each node then queues its own).
     queue_leader: std::sync::RwLock<Option<(String, String)>>,
+    /// Wakes the heartbeat before its time ([`Registry::beat_soon`]).
+    beat_now: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Registry {
@@ -182,7 +184,14 @@ impl Registry {
             started_at: unix_now(),
             cpu_percent: std::sync::atomic::AtomicU32::new(0),
             queue_leader: std::sync::RwLock::new(None),
+            beat_now: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Beats now rather than at the next heartbeat: the node took a match over, and the
+    /// others should find it there at once.
+    pub fn beat_soon(&self) {
+        self.beat_now.notify_one();
     }
 
     /// This node's id.
@@ -202,7 +211,7 @@ impl Registry {
     /// Runs `f` on the shared connection, connecting first if there is none; a failure drops
     /// the connection, so the next call connects again. Calls run side by side on one
     /// multiplexed connection: the lock is held only to take it.
-    async fn with_conn<T>(
+    pub(crate) async fn with_conn<T>(
         &self,
         f: impl AsyncFnOnce(&mut MultiplexedConnection) -> redis::RedisResult<T>,
     ) -> Result<T, RegistryError> {
@@ -377,23 +386,7 @@ impl Registry {
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RegistryError> {
         let values: Vec<Option<String>> = self
             .with_conn(async move |c| {
-                let mut keys: Vec<String> = Vec::new();
-                let mut cursor: u64 = 0;
-                loop {
-                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(format!("{NODE_KEY_PREFIX}*"))
-                        .arg("COUNT")
-                        .arg(SCAN_COUNT)
-                        .query_async(c)
-                        .await?;
-                    keys.extend(batch);
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
-                }
+                let keys = scan(c, &format!("{NODE_KEY_PREFIX}*")).await?;
                 if keys.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -444,6 +437,7 @@ impl Registry {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = every.tick() => {}
+                () = self.beat_now.notified() => {}
             }
             let cpu_now = (std::time::Instant::now(), crate::metrics::cpu_seconds());
             if let ((then, Some(used_then)), (now, Some(used_now))) = (cpu_then, cpu_now) {
@@ -479,5 +473,29 @@ impl Registry {
             }
             was_up = Some(up);
         }
+    }
+}
+
+/// Every key matching `pattern`, [`SCAN_COUNT`] a step.
+pub(crate) async fn scan(
+    c: &mut MultiplexedConnection,
+    pattern: &str,
+) -> redis::RedisResult<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(c)
+            .await?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
     }
 }

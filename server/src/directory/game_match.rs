@@ -1,9 +1,9 @@
 //! One match on this node: its room, its seat table, and the rules that connect them.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use tickroom_engine::{InputError, MatchState, RoomControl, RoomStats};
+use tickroom_engine::{Frozen, InputError, MatchState, Recorded, RoomControl, RoomStats};
 use tickroom_shared::token::unix_now;
 use tickroom_shared::{EndReason, Role};
 use tokio_util::sync::CancellationToken;
@@ -72,6 +72,8 @@ pub struct Match {
     /// The server's shutdown: no seat is held once it began, and a match left with no
     /// player during the drain ends at once.
     shutdown: CancellationToken,
+    /// Where the match went, once it moved to another node: its clients connect there.
+    moved_to: OnceLock<String>,
 }
 
 impl std::fmt::Debug for Match {
@@ -97,7 +99,41 @@ impl Match {
             seat_grace,
             runtimes,
             shutdown,
+            moved_to: OnceLock::new(),
         }
+    }
+
+    /// Holds a seat for each of `players`, who played the match on the node it moved from:
+    /// each takes it back as a reconnection within the seat grace period, or leaves.
+    pub(super) fn hold_moved_players(self: &Arc<Self>, players: &[String]) {
+        let mut seats = self.seats();
+        for p in players {
+            let player: Arc<str> = p.as_str().into();
+            let generation = seats.hold(&player);
+            self.expire_after(player, generation, self.seat_grace);
+        }
+    }
+
+    /// Stops the room between two ticks for a move and hands over its log
+    /// ([`RoomControl::freeze`]); `None` if it cannot move.
+    pub async fn freeze(&self) -> Option<Frozen> {
+        self.room.freeze().await
+    }
+
+    /// The room's command log from `offset` on, as kept so far; `None` if not recorded.
+    pub fn recorded_since(&self, offset: usize) -> Option<Recorded> {
+        self.room.recorded_since(offset)
+    }
+
+    /// Notes that the match moved to the node at `url` (its room is stopping): connections
+    /// for it are sent there from now on.
+    pub fn set_moved(&self, url: String) {
+        let _ = self.moved_to.set(url);
+    }
+
+    /// Where the match moved to, if it did.
+    pub fn moved_to(&self) -> Option<&str> {
+        self.moved_to.get().map(String::as_str)
     }
 
     fn seats(&self) -> MutexGuard<'_, SeatTable> {

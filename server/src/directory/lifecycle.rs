@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use tickroom_engine::{MatchRecorder, Recording};
+use tickroom_shared::EndReason;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +92,15 @@ impl Lifecycle {
             m.closed().await;
             let reason = m.end_reason();
             metrics.match_ended(m.info().game, reason);
+            if reason == EndReason::Moved {
+                // It goes on elsewhere, where its result and recording will be saved. Listed
+                // here a while yet — through a drain too — so its late clients are sent there.
+                tracing::info!(match_id = %id, game = m.info().game, to = m.moved_to().unwrap_or_default(), tick = m.tick(), "match moved");
+                open.send_modify(|n| *n -= 1);
+                tokio::time::sleep(retention).await;
+                matches.remove_if(&id, |_, v| Arc::ptr_eq(v, &m));
+                return;
+            }
             tracing::info!(match_id = %id, game = m.info().game, reason = reason.as_str(), tick = m.tick(), "match ended");
             if let Some(store) = results {
                 save(&store, &m).await;

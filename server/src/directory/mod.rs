@@ -102,6 +102,32 @@ impl CreateError {
     }
 }
 
+/// Why a match could not be taken over from another node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdoptError {
+    /// It could not be created here (the same reasons as a new match).
+    #[error(transparent)]
+    Create(#[from] CreateError),
+    /// Its command log does not restore (another game build, a cut or damaged log).
+    #[error("its log does not restore: {0}")]
+    Replay(#[from] tickroom_engine::replay::ReplayError),
+    /// This node keeps no recordings (`--recordings-kept 0` or no results store), so the
+    /// match could not move on from here.
+    #[error("this node does not record matches")]
+    NotRecording,
+}
+
+impl AdoptError {
+    /// The stable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Create(e) => e.code(),
+            Self::Replay(_) => "replay_failed",
+            Self::NotRecording => "not_recording",
+        }
+    }
+}
+
 /// Every match on this node.
 pub struct Directory {
     matches: Arc<DashMap<Arc<str>, Arc<Match>>>,
@@ -175,6 +201,12 @@ impl Directory {
             .rules(game)
             .and_then(|r| r.players)
             .unwrap_or(self.config.default_max_players)
+    }
+
+    /// Whether this node records its matches (a results store and `--recordings-kept` above
+    /// 0): only recorded matches can move or be restored.
+    pub fn records(&self) -> bool {
+        self.lifecycle.recording().is_some()
     }
 
     /// The results store, if this server keeps results.
@@ -272,6 +304,62 @@ impl Directory {
         self.metrics.match_created(game);
         self.lifecycle.follow(self.matches.clone(), id, m.clone());
         tracing::info!(match_id = %m.info().id, game, tick_rate, max_players, "match created");
+        Ok(m)
+    }
+
+    /// Takes over a match from another node: the room its command log `log` leaves (World,
+    /// seats, acks, tick, randomness), under the same id and instance (its tokens stay good),
+    /// ticking from the log's next tick, and still recording (its recording, at the end, is
+    /// the whole match). Its players' seats are held for the seat grace period: each takes
+    /// its seat back by connecting with its token. `info.game` names the game.
+    pub fn adopt(&self, info: MatchInfo, log: &[u8]) -> Result<Arc<Match>, AdoptError> {
+        if self.shutdown.is_cancelled() {
+            return Err(CreateError::ShuttingDown.into());
+        }
+        let game = self
+            .catalog
+            .get(info.game)
+            .ok_or_else(|| CreateError::UnknownGame(info.game.to_owned()))?;
+        let recording = self.lifecycle.recording().ok_or(AdoptError::NotRecording)?;
+        let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if self
+            .matches
+            .get(&info.id)
+            .is_some_and(|m| !m.state().is_over())
+        {
+            return Err(CreateError::Exists.into());
+        }
+        if self.is_full() {
+            return Err(CreateError::TooManyRooms(self.config.max_rooms).into());
+        }
+        let params = SpawnParams {
+            match_id: info.id.clone(),
+            // The log's settings are the match's: these are not used.
+            room: RoomConfig::with_rate(info.tick_rate),
+            inbox: self.config.room_inbox,
+            empty_grace: self.config.empty_room_grace,
+            recording: Some(recording),
+        };
+        let restored = self.catalog.restore(
+            log,
+            params,
+            self.sink.clone(),
+            self.metrics.clone() as Arc<dyn RoomMetrics>,
+            self.stop_rooms.clone(),
+        )?;
+        let id = info.id.clone();
+        let m = Arc::new(Match::new(
+            MatchInfo { game, ..info },
+            self.runtimes.start_room(restored.spawned),
+            self.config.seat_grace,
+            self.runtimes.clone(),
+            self.shutdown.clone(),
+        ));
+        m.hold_moved_players(&restored.players);
+        self.matches.insert(id.clone(), m.clone());
+        self.metrics.match_created(game);
+        self.lifecycle.follow(self.matches.clone(), id, m.clone());
+        tracing::info!(match_id = %m.info().id, game, tick = restored.tick, players = restored.players.len(), "match taken over from another node");
         Ok(m)
     }
 

@@ -147,6 +147,21 @@ impl SeatTable {
         Ok(Some(0))
     }
 
+    /// Seats `player`, who joined the match elsewhere (it moved here), as held: its connection
+    /// takes the seat back as a reconnection. Returns the hold's generation (for
+    /// [`expire`](Self::expire)). Not bounded by the size: the match had these players.
+    pub(crate) fn hold(&mut self, player: &Arc<str>) -> u64 {
+        self.players.insert(
+            player.clone(),
+            PlayerSeat {
+                conn: None,
+                joined: true,
+                generation: 0,
+            },
+        );
+        0
+    }
+
     /// Gives connection `conn` a seat of `role`. A player id that holds a seat (reserved,
     /// connected or held) moves to `conn` and keeps it. With `reserved_only`, a player who
     /// holds no seat is refused with [`SeatError::NotReserved`].

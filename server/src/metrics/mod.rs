@@ -159,6 +159,12 @@ pub struct Metrics {
     pub queue_waiting: Gauge,
     /// 1 while this node's last registry heartbeat reached Redis (cluster mode).
     pub redis_up: Gauge,
+    /// Matches this node moved to another node (drain or admin API).
+    pub matches_moved: Counter,
+    /// Matches this node took over: moved here, or restored from a dead node's checkpoint.
+    pub matches_adopted: Counter,
+    /// How long a move stopped its room: from the freeze to the other node running it.
+    pub move_pause: Histogram,
     /// Groups the queue formed and seated.
     pub queue_groups: Counter,
     /// Errors sent to clients, all codes.
@@ -203,6 +209,9 @@ impl Default for Metrics {
             queue_forward_failed: Counter::default(),
             queue_waiting: Gauge::default(),
             redis_up: Gauge::default(),
+            matches_moved: Counter::default(),
+            matches_adopted: Counter::default(),
+            move_pause: duration_histogram(),
             queue_groups: Counter::default(),
             errors_total: Counter::default(),
             errors: Family::default(),
@@ -236,6 +245,21 @@ impl Default for Metrics {
             "redis_up",
             "1 while this node's last registry heartbeat reached Redis (with --redis-url; 0 otherwise)",
             m.redis_up.clone(),
+        );
+        registry.register(
+            "matches_moved",
+            "Matches this node moved to another node (drain or admin API)",
+            m.matches_moved.clone(),
+        );
+        registry.register(
+            "matches_adopted",
+            "Matches this node took over: moved here, or restored from a dead node's checkpoint",
+            m.matches_adopted.clone(),
+        );
+        registry.register(
+            "move_pause_seconds",
+            "How long a move stopped its room: from the freeze to the other node running it",
+            m.move_pause.clone(),
         );
         registry.register(
             "queue_waiting",

@@ -205,6 +205,14 @@ pub(crate) fn routes(app: Arc<NetState>) -> Router {
         .route("/admin/directory", get(list_directory))
         .route("/admin/internal/create", post(internal_create))
         .route("/admin/internal/reserve", post(internal_reserve))
+        .route(
+            "/admin/internal/adopt",
+            post(super::migration::internal_adopt),
+        )
+        .route(
+            "/admin/matches/{id}/move",
+            post(super::migration::move_route),
+        )
         .route("/admin/results", get(list_results))
         .route("/admin/results/{id}", get(get_result))
         .route("/admin/results/{id}/recording", get(get_recording))

@@ -6,6 +6,7 @@ pub(crate) mod demo;
 mod handshake_watch;
 pub(crate) mod lobby;
 mod matchmaking;
+pub(crate) mod migration;
 mod operator;
 mod origin;
 pub(crate) mod polling;
@@ -93,6 +94,9 @@ pub(crate) struct NetState {
     pub(crate) public_url: Option<String>,
     /// The node registry, with `--redis-url` (set once the node listens).
     pub(crate) registry: Arc<std::sync::OnceLock<Arc<crate::cluster::Registry>>>,
+    /// This node's checkpoints in Redis, with `--redis-url` and checkpoints on (set once the
+    /// node listens).
+    pub(crate) checkpoints: std::sync::OnceLock<Arc<crate::cluster::checkpoint::Checkpoints>>,
     /// Calls other nodes (placement).
     pub(crate) http: reqwest::Client,
     /// The Socket.IO server: its connections on this node and, in a cluster, on every node.

@@ -199,14 +199,37 @@ enum Denied {
 }
 use Denied::{NotHere, Refused};
 
-/// The URL of the other node of the cluster that holds the match of the token in `auth`.
+/// The URL of the other node of the cluster that holds the match of the token in `auth`: the
+/// node it moved to from here, or the one whose match list has it.
 async fn elsewhere(auth: Option<rmpv::Value>, app: &NetState) -> Option<String> {
     let registry = app.registry.get()?;
     let claims = app
         .key
         .verify(&auth::parse_payload(auth).ok()?.token)
         .ok()?;
+    if let Some(url) = app
+        .directory
+        .get(&claims.match_id)
+        .and_then(|m| m.moved_to().map(str::to_owned))
+    {
+        return Some(url);
+    }
     Some(registry.locate(&claims.match_id).await.ok()??.url)
+}
+
+/// Whether the token in `auth` is for a match that moved from here to another node.
+fn moved_away(auth: Option<&rmpv::Value>, app: &NetState) -> bool {
+    let Some(token) = auth
+        .cloned()
+        .and_then(|a| auth::parse_payload(Some(a)).ok())
+    else {
+        return false;
+    };
+    app.key.verify(&token.token).is_ok_and(|c| {
+        app.directory
+            .get(&c.match_id)
+            .is_some_and(|m| m.moved_to().is_some())
+    })
 }
 
 fn authenticate<A: Adapter>(
@@ -215,6 +238,10 @@ fn authenticate<A: Adapter>(
     app: &NetState,
 ) -> Result<(), Denied> {
     if app.shutdown.is_cancelled() {
+        // A draining node sends the clients of a match it moved to its new node.
+        if moved_away(auth.as_ref(), app) {
+            return Err(NotHere);
+        }
         return Err(Refused(refuse(s, ErrorCode::ServerBusy, app)));
     }
     if packet_before_connect_reply(s, app) {

@@ -10,7 +10,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide_core::adapter::{DefinedAdapter, Spawnable};
-use tickroom_shared::{Announcement, ErrorCode, ErrorMsg, Shutdown, event, lobby};
+use tickroom_shared::{Announcement, ErrorCode, ErrorMsg, Moved, Shutdown, event, lobby};
 use tokio_util::sync::CancellationToken;
 
 use super::NetState;
@@ -36,6 +36,8 @@ pub(crate) trait Sockets: Send + Sync + std::fmt::Debug + 'static {
     fn publish_lobby(&self, app: Arc<NetState>, stop: CancellationToken) -> BoxFuture<'static, ()>;
     /// Tells this node's game connections it is shutting down.
     fn notify_shutdown(&self, notice: Shutdown) -> BoxFuture<'static, ()>;
+    /// Sends `moved` to this node's connections of its match, and disconnects them.
+    fn send_moved(&self, moved: Moved) -> BoxFuture<'static, ()>;
     /// Closes every connection of this node.
     fn close(&self) -> BoxFuture<'static, ()>;
     /// How many game connections `player` has, on every node.
@@ -97,6 +99,18 @@ impl<A: Adapter + DefinedAdapter> Sockets for Io<A> {
             if let Some(ns) = io.of(tickroom_shared::NAMESPACE) {
                 let _ = ns.local().emit(event::SHUTDOWN, &notice).await;
             }
+        })
+    }
+
+    fn send_moved(&self, moved: Moved) -> BoxFuture<'static, ()> {
+        let io = self.0.clone();
+        Box::pin(async move {
+            let Some(ns) = io.of(tickroom_shared::NAMESPACE) else {
+                return;
+            };
+            let room = ns.local().within(moved.match_id.clone());
+            let _ = room.clone().emit(event::MOVED, &moved).await;
+            let _ = room.disconnect().await;
         })
     }
 

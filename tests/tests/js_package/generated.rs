@@ -10,7 +10,7 @@ use tickroom_shared::error::ALL as ALL_CODES;
 use tickroom_shared::input::{Input, InputField, InputSchema, InputType, NumberType};
 use tickroom_shared::snapshot::{Applied, Encoder};
 use tickroom_shared::{
-    Announcement, AuthPayload, EndReason, ErrorCode, ErrorMsg, InputMsg, MatchEnd, Mirror,
+    Announcement, AuthPayload, EndReason, ErrorCode, ErrorMsg, InputMsg, MatchEnd, Mirror, Moved,
     NAMESPACE, PROTOCOL_VERSION, Presence, PresenceStatus, Role, Shutdown, Welcome, event,
 };
 use ts_rs::{Config, TS};
@@ -57,6 +57,7 @@ fn protocol_ts() -> String {
         ("match_end", event::MATCH_END),
         ("presence", event::PRESENCE),
         ("shutdown", event::SHUTDOWN),
+        ("moved", event::MOVED),
         ("announcement", event::ANNOUNCEMENT),
     ] {
         out += &format!("  {name}: {value:?},\n");
@@ -79,6 +80,7 @@ fn protocol_ts() -> String {
         PresenceStatus::decl(&cfg),
         Presence::decl(&cfg),
         Shutdown::decl(&cfg),
+        Moved::decl(&cfg),
         Announcement::decl(&cfg),
         NumberType::decl(&cfg),
         InputType::decl(&cfg),

@@ -296,9 +296,10 @@ pub fn spawn_restored<G: Game>(
     sink: Arc<dyn SnapshotSink>,
     metrics: Arc<dyn RoomMetrics>,
     stop: CancellationToken,
-) -> Result<Spawned, crate::replay::ReplayError> {
+) -> Result<Restored, crate::replay::ReplayError> {
     let (mut room, report) = crate::replay::restore(game.clone(), log)?;
     params.room = report.header.config;
+    let (players, tick) = (room.player_ids(), room.tick_number());
     let kept = params
         .recording
         .clone()
@@ -306,7 +307,22 @@ pub fn spawn_restored<G: Game>(
     if kept.is_none() {
         room.stop_recording();
     }
-    Ok(start(game, room, kept, params, sink, metrics, stop))
+    Ok(Restored {
+        spawned: start(game, room, kept, params, sink, metrics, stop),
+        players,
+        tick,
+    })
+}
+
+/// A room restored from a command log ([`spawn_restored`]), ready to run.
+#[derive(Debug)]
+pub struct Restored {
+    /// The room's handle and futures, as [`spawn`] returns them.
+    pub spawned: Spawned,
+    /// The players seated when the log stopped, sorted.
+    pub players: Vec<String>,
+    /// The last tick the log ran: the room goes on from the next.
+    pub tick: u64,
 }
 
 fn start<G: Game>(
