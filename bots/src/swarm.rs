@@ -602,10 +602,12 @@ impl SwarmBot {
                         seat.unacked.pop_front();
                     }
                     seat.unacked.push_back((seq, input));
+                    // Counted as sent: if it cannot go now, it goes with the unacknowledged
+                    // after the next connection.
+                    stats.inputs.fetch_add(1, Ordering::Relaxed);
                     if client.emit(event::INPUT, &InputMsg { seq, input }).await.is_err() {
                         continue;
                     }
-                    stats.inputs.fetch_add(1, Ordering::Relaxed);
                     if pending.len() == MAX_PENDING {
                         pending.pop_front();
                     }
@@ -677,7 +679,8 @@ impl SwarmBot {
                             CloseReason::ServerDisconnect | CloseReason::ClientClose => SessionEnd::Over,
                         };
                     }
-                    None => break SessionEnd::Over,
+                    // Closed already, by a send that failed: the connection was lost.
+                    None => break SessionEnd::Lost,
                 },
             }
         };

@@ -31,7 +31,16 @@ fn start_node(
     id: &str,
     extra: &[(&str, &str)],
 ) -> (tokio::process::Child, String) {
-    let port = free_port();
+    start_node_at(redis, id, free_port(), extra)
+}
+
+/// [`start_node`] on `port` (a node restarted where it was).
+fn start_node_at(
+    redis: &redis_server::RedisServer,
+    id: &str,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickroom-server"));
     cmd.env("TICKROOM_ADDR", format!("127.0.0.1:{port}"))
         .env("TICKROOM_RESULTS_DB", ":memory:")
@@ -162,6 +171,8 @@ async fn a_draining_node_takes_no_new_match_the_others_do_and_its_results_are_sa
         &[
             ("TICKROOM_RESULTS_DB", &results_path),
             ("TICKROOM_DRAIN_SECS", "20"),
+            // Its match drains here (a moving one: the tests below).
+            ("TICKROOM_NO_MIGRATE_ON_DRAIN", "true"),
         ],
     );
     let mut conn = connect(&redis).await;
@@ -333,9 +344,13 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
     let mut redis = redis_server::RedisServer::start().await.unwrap();
     let pg = postgres_server::PostgresServer::start().await.unwrap();
     let pg_url = pg.url();
+    // The matches of the drained and the killed node end with them here (moving and
+    // restoring them: the tests below).
     let shared = [
         ("TICKROOM_RESULTS_DB", pg_url.as_str()),
         ("TICKROOM_DRAIN_SECS", "2"),
+        ("TICKROOM_NO_MIGRATE_ON_DRAIN", "true"),
+        ("TICKROOM_CHECKPOINT_MS", "0"),
     ];
     let mut nodes = std::collections::BTreeMap::new();
     for id in ["node-a", "node-b", "node-c"] {
@@ -475,4 +490,300 @@ async fn three_nodes_carry_a_mixed_load_through_a_kill_a_redis_outage_and_a_drai
         let m = admin_a.get_match(id).await.unwrap();
         assert_eq!(m.state, "running", "{m:?}");
     }
+}
+
+/// Player tokens for `players` bots in a new arena match of 4 seats placed through `via` on
+/// node `node` (`None`: the least loaded): the match's id and the tokens.
+async fn arena_match(via: &str, node: Option<&str>, players: usize) -> (String, Vec<String>) {
+    use tickroom_client::admin::AdminClient;
+    let mut body = serde_json::json!({ "game": "arena", "max_players": 4 });
+    if let Some(node) = node {
+        body["node"] = node.into();
+    }
+    let m: serde_json::Value = reqwest::Client::new()
+        .post(format!("{via}/admin/matches"))
+        .bearer_auth("dev-admin-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, url) = (
+        m["id"].as_str().expect("created").to_owned(),
+        m["url"].as_str().unwrap().to_owned(),
+    );
+    let admin = AdminClient::new(&url, "dev-admin-key");
+    let mut tokens = Vec::new();
+    for p in 0..players {
+        let minted = admin
+            .mint(&id, &format!("bot-{p}"), tickroom_shared::Role::Player)
+            .await
+            .unwrap();
+        tokens.push(minted.token);
+    }
+    (id, tokens)
+}
+
+/// A swarm of walking bots (10 inputs a second each) with `tokens`, entering through `entry`,
+/// for `secs` after a half-second ramp-up: they follow `moved`, rejoin lost connections
+/// through `entry`, and wait for their last inputs' acknowledgement.
+async fn swarm(entry: &str, tokens: Vec<String>, secs: f64) -> tickroom_bots::report::Report {
+    use tickroom_bots::swarm::{self, ArenaGame, Behaviour, Seat, SwarmConfig, Tokens};
+    let cfg = SwarmConfig {
+        server: entry.to_owned(),
+        rooms: 0,
+        players: 3,
+        spectators: 0,
+        game: ArenaGame::Arena,
+        tokens: Tokens::Given(tokens.clone()),
+        input_rate: Some(10),
+        behaviour: Behaviour::RandomWalk,
+        ramp_up: Duration::from_millis(500),
+        duration: Duration::from_secs_f64(secs),
+        seed: 7,
+        reconnect_every: None,
+    };
+    let seats = tokens.into_iter().map(Seat::Token).collect();
+    swarm::run(&cfg, seats, Default::default()).await
+}
+
+/// Where each live match of the cluster is, from `via`'s `/admin/directory`: id → node URL.
+async fn where_matches_are(via: &str) -> std::collections::BTreeMap<String, String> {
+    let dir = admin_get(&format!("{via}/admin/directory")).await;
+    dir["matches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{dir}"))
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                m["url"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Ends match `id` at `url` and replays its recording there (checksums checked): the report.
+async fn end_and_replay(url: &str, id: &str) -> tickroom_engine::replay::ReplayReport {
+    let http = reqwest::Client::new();
+    let ended = http
+        .delete(format!("{url}/admin/matches/{id}"))
+        .bearer_auth("dev-admin-key")
+        .send()
+        .await
+        .unwrap();
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let r = http
+            .get(format!("{url}/admin/results/{id}/recording"))
+            .bearer_auth("dev-admin-key")
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() {
+            break r.bytes().await.unwrap().to_vec();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recording of {id} was never saved"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tickroom_engine::replay::replay(std::sync::Arc::new(tickroom_games::arena::Arena), &log)
+        .expect("the recording of the moved match replays, checksums equal")
+}
+
+/// Issue #27's migration: a node that drains moves its running matches to another node. Its
+/// bots are sent there (`moved`), connect with the same tokens and go on; every input they
+/// sent is applied once (the recording, ended on the other node, replays both halves as one
+/// match, and its inputs are exactly those sent); nothing is refused, nothing ends.
+#[tokio::test]
+async fn a_draining_node_moves_its_matches_and_no_input_is_lost() {
+    let redis = redis_server::RedisServer::start().await.unwrap();
+    let (_a, a_url) = start_node(&redis, "takes", &[]);
+    let (mut b, b_url) = start_node(&redis, "drains", &[]);
+    let conn = connect(&redis).await;
+    registered(&conn, &["takes", "drains"]).await;
+    let mut tokens = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (id, t) = arena_match(&a_url, Some("drains"), 3).await;
+        ids.push(id);
+        tokens.extend(t);
+    }
+    let bots = tokio::spawn({
+        let b_url = b_url.clone();
+        async move { swarm(&b_url, tokens, 5.0).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sigterm(&b);
+    let status = tokio::time::timeout(Duration::from_secs(20), b.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let report = bots.await.unwrap();
+    let t = &report.totals;
+    eprintln!(
+        "drain: {} bots, {} moves, {} inputs, longest snapshot gap {:.0} ms, errors {:?}",
+        report.bots.joined, t.moves, t.inputs_sent, t.longest_snapshot_gap_ms, report.errors
+    );
+    assert_eq!(report.bots.joined, 6, "{report:?}");
+    assert_eq!(t.moves, 6, "each bot was sent to the other node once");
+    assert_eq!((t.rejoins, t.inputs_unacked), (0, 0), "{t:?}");
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    assert!(t.longest_snapshot_gap_ms < 5000.0, "{t:?}");
+    let here = where_matches_are(&a_url).await;
+    let mut applied = 0;
+    for id in &ids {
+        assert_eq!(here.get(id), Some(&a_url), "{id} runs on a: {here:?}");
+        let replayed = end_and_replay(&a_url, id).await;
+        assert!(replayed.ticks > 100, "{replayed:?}");
+        applied += replayed.inputs_by_player.values().sum::<u64>();
+    }
+    assert_eq!(applied, t.inputs_sent, "every input sent was applied once");
+}
+
+/// Issue #27's restore: a node killed with SIGKILL leaves its matches' checkpoints in Redis;
+/// the node running the queue restores them within seconds, the players' connections come
+/// back (through the entry node, which sends them on with `match_elsewhere`), and the match
+/// goes on — losing only the inputs after its last checkpoint.
+#[tokio::test]
+async fn a_killed_nodes_match_comes_back_on_another_node() {
+    let redis = redis_server::RedisServer::start().await.unwrap();
+    let fast = [("TICKROOM_CHECKPOINT_MS", "200")];
+    let (_a, a_url) = start_node(&redis, "survives", &fast);
+    let (mut b, _) = start_node(&redis, "dies", &fast);
+    let conn = connect(&redis).await;
+    registered(&conn, &["survives", "dies"]).await;
+    let (id, tokens) = arena_match(&a_url, Some("dies"), 3).await;
+    eventually("a knows where the match is", || {
+        let (a_url, id) = (a_url.clone(), id.clone());
+        async move { where_matches_are(&a_url).await.contains_key(&id) }
+    })
+    .await;
+    // The bots enter through a: sent to b (match_elsewhere) at first, and back through a.
+    let bots = tokio::spawn({
+        let a_url = a_url.clone();
+        async move { swarm(&a_url, tokens, 8.0).await }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    b.start_kill().unwrap();
+    b.wait().await.unwrap();
+    let killed = Instant::now();
+    eventually("the match runs on a", || {
+        let a_url = a_url.clone();
+        let id = id.clone();
+        async move {
+            let m = admin_get(&format!("{a_url}/admin/matches/{id}")).await;
+            m["state"] == "running"
+        }
+    })
+    .await;
+    let back = killed.elapsed();
+    let report = bots.await.unwrap();
+    let t = &report.totals;
+    eprintln!(
+        "kill: restored on a {back:?} after the kill; {} rejoins, longest snapshot gap {:.0} ms, {} inputs sent, errors {:?}",
+        t.rejoins, t.longest_snapshot_gap_ms, t.inputs_sent, report.errors
+    );
+    // Within the node TTL (1 s) and two heartbeats (0.2 s), and the replay.
+    assert!(back < Duration::from_secs(5), "{back:?}");
+    assert_eq!(report.bots.joined, 3, "{report:?}");
+    assert_eq!(t.rejoins, 3, "{t:?}");
+    assert_eq!(t.inputs_unacked, 0, "{t:?}");
+    let replayed = end_and_replay(&a_url, &id).await;
+    let applied: u64 = replayed.inputs_by_player.values().sum();
+    // What is lost: the inputs b applied after its last checkpoint (every 200 ms), at most a
+    // second of the bots' inputs here.
+    let lost = t.inputs_sent - applied;
+    eprintln!("kill: {lost} of {} inputs lost", t.inputs_sent);
+    assert!(lost <= 30, "{lost} inputs lost");
+}
+
+/// Issue #27's rolling restart: three nodes restarted one after the other (SIGTERM, exit,
+/// start again at the same address) under a bot load lose no match and no input: every
+/// match is running at the end, each bot followed its match from node to node, and the
+/// recordings replay with every input sent.
+#[tokio::test]
+async fn a_rolling_restart_of_three_nodes_loses_no_match() {
+    let redis = redis_server::RedisServer::start().await.unwrap();
+    let ids = ["roll-a", "roll-b", "roll-c"];
+    let mut nodes = Vec::new();
+    for id in ids {
+        let port = free_port();
+        nodes.push((id, port, start_node_at(&redis, id, port, &[]).0));
+    }
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let entry = url(nodes[0].1);
+    let conn = connect(&redis).await;
+    registered(&conn, &ids).await;
+    let mut tokens = Vec::new();
+    let mut matches = Vec::new();
+    for _ in 0..6 {
+        let (id, t) = arena_match(&entry, None, 3).await;
+        matches.push(id);
+        tokens.extend(t);
+        // A heartbeat apart: placement sees each node's load.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let placed = where_matches_are(&entry).await;
+    let mut by_node: Vec<&String> = placed.values().collect();
+    by_node.sort();
+    by_node.dedup();
+    assert_eq!(by_node.len(), 3, "placed on every node: {placed:?}");
+    let bots = tokio::spawn({
+        let entry = entry.clone();
+        async move { swarm(&entry, tokens, 20.0).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Each restart moves every match of the node: three bots each.
+    let mut moves = 0;
+    for (id, port, child) in &mut nodes {
+        let on_it = where_matches_are(&entry)
+            .await
+            .into_values()
+            .filter(|u| *u == url(*port))
+            .count();
+        moves += 3 * on_it as u64;
+        sigterm(child);
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "{id}: {status}");
+        *child = start_node_at(&redis, id, *port, &[]).0;
+        registered(&conn, &[*id]).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(!bots.is_finished(), "the load outlasts the restarts");
+    let report = bots.await.unwrap();
+    let t = &report.totals;
+    eprintln!(
+        "rolling restart: {} bots, {} moves, {} inputs, longest snapshot gap {:.0} ms, errors {:?}",
+        report.bots.joined, t.moves, t.inputs_sent, t.longest_snapshot_gap_ms, report.errors
+    );
+    assert_eq!(report.bots.joined, 18, "{report:?}");
+    assert_eq!(
+        t.moves, moves,
+        "each bot followed its match at each move: {t:?}"
+    );
+    assert_eq!((t.rejoins, t.inputs_unacked), (0, 0), "{t:?}");
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    let here = where_matches_are(&entry).await;
+    let mut applied = 0;
+    for id in &matches {
+        let at = here
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} was lost: {here:?}"));
+        applied += end_and_replay(at, id)
+            .await
+            .inputs_by_player
+            .values()
+            .sum::<u64>();
+    }
+    assert_eq!(applied, t.inputs_sent, "every input sent was applied once");
 }
