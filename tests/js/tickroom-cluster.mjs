@@ -1,7 +1,9 @@
 // Drives @tickroom/client (clients/js, built to dist/) against two nodes of a cluster on one
 // Redis: a lobby on either node hears a match opened on the other; a player sent to the wrong
 // node is told where to go and plays there; an announcement made on one node reaches a player
-// and a lobby on the other; a kick made on one node reaches the player on the other.
+// and a lobby on the other; a kick made on one node reaches the player on the other; a match
+// moved from a to b through the admin API takes its player along (`moved`), with every input
+// applied.
 //
 // Usage: node tickroom-cluster.mjs <node-a-url> <node-b-url> <admin-key>
 // (node a's id is node-a). Prints one JSON line with what it saw; exits 1 on failure.
@@ -78,6 +80,32 @@ const [reason, reconnecting] = await new Promise((resolve) =>
   closed.then(() => resolve([erin.socket.disconnected ? "closed" : "open", erin.socket.active])),
 );
 seen.kick = { connections: kick.body.connections, code: err.code, fatal: err.fatal, reason, reconnecting };
+// A match on a moved to b through the admin API: its player is sent there, welcomed again,
+// and its inputs — those sent around the move too — are all applied: the ack reaches the
+// last one sent.
+const moving = await admin(urlA, "POST", "/admin/matches", { game: "arena", node: "node-a" });
+const fay = connect(urlA, (await admin(urlA, "POST", `/admin/matches/${moving.body.id}/tokens`, { player_id: "fay" })).body.token);
+await once(fay, "welcome");
+const walk = { dir: [1, 0], buttons: 0 };
+for (let i = 0; i < 5; i++) fay.sendInput(walk);
+while ((fay.ackFor() ?? 0) < 5) await once(fay, "snapshot");
+const movedTo = once(fay, "moved");
+const rewelcomed = new Promise((resolve) => fay.on("welcome", resolve));
+const move = await admin(urlA, "POST", `/admin/matches/${moving.body.id}/move`, { node: "node-b" });
+if (move.status !== 200) fail(`move: ${JSON.stringify(move)}`);
+for (let i = 0; i < 5; i++) fay.sendInput(walk);
+const movedMsg = await movedTo;
+await rewelcomed;
+for (let i = 0; i < 5; i++) fay.sendInput(walk);
+while ((fay.ackFor() ?? 0) < 15) await once(fay, "snapshot");
+seen.move = {
+  to: move.body.node,
+  client_url: fay.url === urlB && movedMsg.url === urlB,
+  acked: fay.ackFor(),
+  paused: typeof move.body.paused_ms === "number",
+};
+fay.close();
+
 for (const l of Object.values(lobbies)) l.close();
 console.log(JSON.stringify({ ok: true, ...seen }));
 process.exit(0);

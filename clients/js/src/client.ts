@@ -13,6 +13,7 @@ import {
   type ErrorMsg,
   type InputSchema,
   type MatchEnd,
+  type Moved,
   type Presence,
   type Shutdown,
   type Announcement,
@@ -93,6 +94,12 @@ export interface ClientEvents {
   match_end: (m: MatchEnd) => void;
   /** The server is stopping. */
   shutdown: (s: Shutdown) => void;
+  /**
+   * The match moved to another node (its node drains, or an operator moved it): the client
+   * connects there by itself with the same token, sends again the inputs not yet
+   * acknowledged, and a new `welcome` follows. `client.url` is the new node's.
+   */
+  moved: (m: Moved) => void;
   /** A message from the operator, to every player of every node. */
   announcement: (a: Announcement) => void;
   /** The connection dropped (`reconnecting`: socket.io-client is trying again with the same token). */
@@ -124,9 +131,14 @@ export class TickroomClient<I = unknown> {
   readonly state = new StateStore();
   /** The last welcome, or null before the first. */
   welcome: Welcome | null = null;
-  /** The socket.io-client socket underneath. */
-  readonly socket: Socket;
+  /** The socket.io-client socket underneath (a new one after each `moved`). */
+  socket: Socket;
+  /** The server this client is connected to (the node the match moved to, after `moved`). */
+  url: string;
+  private readonly options: Partial<ManagerOptions & SocketOptions>;
   private seq = 0;
+  /** Inputs sent and not yet acknowledged, by seq: sent again after a move. */
+  private readonly unacked = new Map<number, I>();
   private readonly sentAt = new Map<number, number>();
   private lastLatency: number | null = null;
   private lastSnapshot: Applied | null = null;
@@ -138,6 +150,7 @@ export class TickroomClient<I = unknown> {
     error: new Set(),
     match_end: new Set(),
     shutdown: new Set(),
+    moved: new Set(),
     announcement: new Set(),
     disconnect: new Set(),
   };
@@ -153,30 +166,53 @@ export class TickroomClient<I = unknown> {
       reconnection: opts.reconnection ?? true,
     };
     if (opts.transports) options.transports = opts.transports;
-    this.socket = io(url, options);
-    this.socket.on(EVENT.welcome, (w: Welcome) => {
+    this.options = options;
+    this.url = url;
+    this.socket = this.open(url);
+  }
+
+  /** A socket to `url`, its events wired to this client's. */
+  private open(url: string): Socket {
+    const socket = io(url, { ...this.options, forceNew: true });
+    socket.on(EVENT.welcome, (w: Welcome) => {
       this.welcome = w;
       this.emit("welcome", w);
+      // After a move, what the old node had not acknowledged goes again (the new node ignores
+      // what it already applied).
+      for (const [seq, input] of this.unacked) socket.emit(EVENT.input, { seq, input });
     });
-    this.socket.on(EVENT.snapshot, (s: SnapshotMsg) => this.onSnapshot(s));
-    this.socket.on(EVENT.presence, (p: Presence) => this.emit("presence", p));
-    this.socket.on(EVENT.match_end, (m: MatchEnd) => this.emit("match_end", m));
-    this.socket.on(EVENT.shutdown, (s: Shutdown) => this.emit("shutdown", s));
-    this.socket.on(EVENT.announcement, (a: Announcement) => this.emit("announcement", a));
-    this.socket.on(EVENT.error, (e: ErrorMsg) => {
+    socket.on(EVENT.snapshot, (s: SnapshotMsg) => this.onSnapshot(s));
+    socket.on(EVENT.presence, (p: Presence) => this.emit("presence", p));
+    socket.on(EVENT.match_end, (m: MatchEnd) => this.emit("match_end", m));
+    socket.on(EVENT.shutdown, (s: Shutdown) => this.emit("shutdown", s));
+    socket.on(EVENT.moved, (m: Moved) => this.onMoved(m));
+    socket.on(EVENT.announcement, (a: Announcement) => this.emit("announcement", a));
+    socket.on(EVENT.error, (e: ErrorMsg) => {
       const code = isErrorCode(e.code) ? e.code : "transport_error";
       const fatal = code === "session_replaced" || code === "too_many_dropped" || code === "kicked";
       this.emit("error", new TickroomError(code, e.message, fatal));
     });
-    this.socket.on("connect_error", (err: Error) => {
+    socket.on("connect_error", (err: Error) => {
       const code = connectErrorCode(err);
       // A refusal by the server is final (socket.io-client does not retry it); a transport
       // failure is retried while reconnection is on.
-      this.emit("error", new TickroomError(code, err.message, !this.socket.active));
+      this.emit("error", new TickroomError(code, err.message, !socket.active));
     });
-    this.socket.on("disconnect", (reason: string) => {
-      this.emit("disconnect", reason, this.socket.active);
+    socket.on("disconnect", (reason: string) => {
+      // The old node's goodbye after a move is not this client's disconnect.
+      if (socket === this.socket) this.emit("disconnect", reason, socket.active);
     });
+    return socket;
+  }
+
+  private onMoved(m: Moved): void {
+    const old = this.socket;
+    this.url = m.url;
+    // The state stays: the match goes on there from the tick it reached here, and the new
+    // node's first snapshot to this connection is a keyframe.
+    this.socket = this.open(m.url);
+    old.disconnect();
+    this.emit("moved", m);
   }
 
   private onSnapshot(s: SnapshotMsg): void {
@@ -198,6 +234,7 @@ export class TickroomClient<I = unknown> {
       const sent = this.sentAt.get(acked);
       if (sent !== undefined) this.lastLatency = now() - sent;
       for (const seq of this.sentAt.keys()) if (seq <= acked) this.sentAt.delete(seq);
+      for (const seq of this.unacked.keys()) if (seq <= acked) this.unacked.delete(seq);
     }
     this.emit("snapshot", applied);
   }
@@ -245,6 +282,11 @@ export class TickroomClient<I = unknown> {
     }
     const seq = ++this.seq;
     if (this.sentAt.size < 1024) this.sentAt.set(seq, now());
+    if (this.unacked.size >= MAX_UNACKED) {
+      const oldest = this.unacked.keys().next().value;
+      if (oldest !== undefined) this.unacked.delete(oldest);
+    }
+    this.unacked.set(seq, input);
     this.socket.emit(EVENT.input, { seq, input });
     return seq;
   }
@@ -279,6 +321,9 @@ export class TickroomClient<I = unknown> {
     this.socket.disconnect();
   }
 }
+
+/** Inputs kept to send again after a move; older ones are forgotten beyond this. */
+const MAX_UNACKED = 256;
 
 function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();

@@ -17,6 +17,7 @@ export const EVENT = {
   match_end: "match_end",
   presence: "presence",
   shutdown: "shutdown",
+  moved: "moved",
   announcement: "announcement",
 } as const;
 
@@ -121,7 +122,7 @@ code: string,
  */
 message: string, };
 
-export type EndReason = "admin" | "game_over" | "shutdown" | "error" | "abandoned";
+export type EndReason = "admin" | "game_over" | "shutdown" | "error" | "abandoned" | "moved";
 
 export type MatchEnd = { 
 /**
@@ -171,6 +172,16 @@ deadline_ms: number,
  * this many milliseconds, when the server is expected back).
  */
 reconnect_after_ms: number, };
+
+export type Moved = { 
+/**
+ * The match.
+ */
+match_id: string, 
+/**
+ * The node that holds it now: connect there with the same token.
+ */
+url: string, };
 
 export type Announcement = { 
 /**

@@ -16,6 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::NetState;
 use crate::metrics::Transports;
 
+/// How long the connections of a match that moved have to leave by themselves before the
+/// server disconnects them.
+pub(crate) const MOVED_GRACE: Duration = Duration::from_secs(2);
+
 /// How long [`Sockets::register`] waits for the namespaces to be in service.
 const INIT_WAIT: Duration = Duration::from_secs(10);
 
@@ -36,7 +40,8 @@ pub(crate) trait Sockets: Send + Sync + std::fmt::Debug + 'static {
     fn publish_lobby(&self, app: Arc<NetState>, stop: CancellationToken) -> BoxFuture<'static, ()>;
     /// Tells this node's game connections it is shutting down.
     fn notify_shutdown(&self, notice: Shutdown) -> BoxFuture<'static, ()>;
-    /// Sends `moved` to this node's connections of its match, and disconnects them.
+    /// Sends `moved` to this node's connections of its match; those still connected
+    /// [`MOVED_GRACE`] later are disconnected.
     fn send_moved(&self, moved: Moved) -> BoxFuture<'static, ()>;
     /// Closes every connection of this node.
     fn close(&self) -> BoxFuture<'static, ()>;
@@ -110,7 +115,13 @@ impl<A: Adapter + DefinedAdapter> Sockets for Io<A> {
             };
             let room = ns.local().within(moved.match_id.clone());
             let _ = room.clone().emit(event::MOVED, &moved).await;
-            let _ = room.disconnect().await;
+            // The clients leave by themselves as they go to the other node. Disconnecting them
+            // at once could overtake `moved` on a session that is upgrading from long-polling
+            // (the close arriving, the event lost): those still here after a while go.
+            tokio::spawn(async move {
+                tokio::time::sleep(MOVED_GRACE).await;
+                let _ = room.disconnect().await;
+            });
         })
     }
 

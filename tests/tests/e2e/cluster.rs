@@ -638,6 +638,10 @@ async fn the_typescript_client_works_against_any_node() {
         seen["kick"],
         serde_json::json!({ "connections": 1, "code": "kicked", "fatal": true, "reason": "closed", "reconnecting": false })
     );
+    assert_eq!(
+        seen["move"],
+        serde_json::json!({ "to": "node-b", "client_url": true, "acked": 15, "paused": true })
+    );
 }
 
 /// With `--results-db postgres://…`, every node saves its matches' results in one PostgreSQL
