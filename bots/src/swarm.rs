@@ -156,6 +156,8 @@ pub enum Tokens {
 pub enum Seat {
     /// With this match token.
     Token(String),
+    /// With this match token, at the node of this URL (the match's, in a cluster).
+    TokenAt(String, String),
     /// Through matchmaking, as the player of this player token (anonymous when `None`).
     Matchmake(Option<String>),
 }
@@ -244,21 +246,20 @@ pub async fn prepare_seats(cfg: &SwarmConfig) -> Result<Vec<Seat>, AdminError> {
         let m = admin
             .create_match(cfg.game.name(), *tick_rate, Some(seats))
             .await?;
+        // In a cluster the match may be on another node: its tokens are minted, and its bots
+        // connect, there.
+        let at = m.url.clone().unwrap_or_else(|| cfg.server.clone());
+        let owner = AdminClient::new(&at, admin_key);
+        let seat = |token: String| Seat::TokenAt(token, at.clone());
         for p in 0..cfg.players {
-            tokens.push(Seat::Token(
-                admin
-                    .mint(&m.id, &format!("bot-{p}"), Role::Player)
-                    .await?
-                    .token,
-            ));
+            let minted = owner.mint(&m.id, &format!("bot-{p}"), Role::Player).await?;
+            tokens.push(seat(minted.token));
         }
         for s in 0..cfg.spectators {
-            tokens.push(Seat::Token(
-                admin
-                    .mint(&m.id, &format!("watch-{s}"), Role::Spectator)
-                    .await?
-                    .token,
-            ));
+            let minted = owner
+                .mint(&m.id, &format!("watch-{s}"), Role::Spectator)
+                .await?;
+            tokens.push(seat(minted.token));
         }
     }
     Ok(tokens)
@@ -390,9 +391,10 @@ impl SwarmBot {
         let asked = Instant::now();
         // Set while the bot's first welcome, the end of its matchmaking, is still to come.
         let mut matchmade = None;
-        // Where to connect: the server, or the node a reservation names.
-        let (token, server) = match &self.seat {
+        // Where to connect: the server, or the node a creation or a reservation names.
+        let (token, first) = match &self.seat {
             Seat::Token(t) => (t.clone(), self.server.clone()),
+            Seat::TokenAt(t, url) => (t.clone(), url.clone()),
             Seat::Matchmake(player) => {
                 let options = Options {
                     max_players: Some(self.room_size),
@@ -419,8 +421,10 @@ impl SwarmBot {
         };
         let mut joined = false;
         let mut seat = SeatState::default();
-        // Where the match is: the server, or the node it moved to.
-        let mut at = server.clone();
+        // Where the match is: where it was first, or the node it moved to; the server (the
+        // entry) sends the bot on when that node is gone.
+        let entry = &self.server;
+        let mut at = first;
         // After a lost connection, until when the bot tries to rejoin.
         let mut rejoin_until: Option<Instant> = None;
         let mut attempt = 0u32;
@@ -447,7 +451,7 @@ impl SwarmBot {
                     attempt += 1;
                     // The node may be gone: the entry server sends the bot where the match
                     // went once it is there again.
-                    at = if at == server { at } else { server.clone() };
+                    at.clone_from(entry);
                     tokio::time::sleep(REJOIN_RETRY).await;
                     continue;
                 }

@@ -64,6 +64,10 @@ pub struct MatchInfo {
     /// For a match matchmaking created: how it is offered.
     #[serde(default)]
     pub matchmaking: Option<Listing>,
+    /// In a cluster: the URL of the node that holds it (where players connect, and where its
+    /// tokens are minted at once — the other nodes learn of it at its next heartbeat).
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// How matchmaking offers a match.

@@ -328,11 +328,16 @@ pub(crate) async fn restore_orphans(app: Arc<NetState>, every: Duration, stop: C
                 continue;
             }
         };
+        if orphans.is_empty() {
+            continue;
+        }
+        // The loads as of the last heartbeats, counted up here as matches are placed, so a
+        // dead node's matches spread over the others.
+        let mut nodes = placement::candidates(registry, &app.directory, false).await;
         for orphan in orphans {
             if !checkpoints.claim(&orphan.match_id).await.unwrap_or(false) {
                 continue;
             }
-            let nodes = placement::candidates(registry, &app.directory, false).await;
             let id = orphan.match_id.as_str();
             let restored = match nodes.first() {
                 Some(n) if n.id == registry.id() => {
@@ -343,6 +348,10 @@ pub(crate) async fn restore_orphans(app: Arc<NetState>, every: Duration, stop: C
             };
             match restored {
                 Ok(a) => {
+                    if let Some(n) = nodes.iter_mut().find(|n| n.id == a.node) {
+                        n.rooms += 1;
+                    }
+                    placement::sort(&mut nodes);
                     tracing::info!(match_id = id, dead_node = %orphan.node, node = %a.node, tick = a.tick, checkpoint_age_ms = crate::cluster::checkpoint::age_ms(&orphan), "restore: a dead node's match goes on from its checkpoint");
                 }
                 Err(e) => {
