@@ -549,6 +549,30 @@ async fn swarm(entry: &str, tokens: Vec<String>, secs: f64) -> tickroom_bots::re
     swarm::run(&cfg, seats, Default::default()).await
 }
 
+/// Checks that the `joined` bots of `report` followed their matches through `moves` moves in
+/// all — no connection lost, no input left unacknowledged, no error or refusal — and returns
+/// its totals.
+fn followed(
+    what: &str,
+    report: &tickroom_bots::report::Report,
+    joined: u64,
+    moves: u64,
+) -> tickroom_bots::report::Totals {
+    let t = report.totals;
+    eprintln!(
+        "{what}: {} bots, {} moves, {} inputs, longest snapshot gap {:.0} ms, errors {:?}",
+        report.bots.joined, t.moves, t.inputs_sent, t.longest_snapshot_gap_ms, report.errors
+    );
+    assert_eq!(report.bots.joined, joined, "{report:?}");
+    assert_eq!(
+        t.moves, moves,
+        "each bot followed its match at each move: {t:?}"
+    );
+    assert_eq!((t.rejoins, t.inputs_unacked), (0, 0), "{t:?}");
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    t
+}
+
 /// Where each live match of the cluster is, from `via`'s `/admin/directory`: id → node URL.
 async fn where_matches_are(via: &str) -> std::collections::BTreeMap<String, String> {
     let dir = admin_get(&format!("{via}/admin/directory")).await;
@@ -626,15 +650,7 @@ async fn a_draining_node_moves_its_matches_and_no_input_is_lost() {
         .unwrap();
     assert!(status.success(), "{status}");
     let report = bots.await.unwrap();
-    let t = &report.totals;
-    eprintln!(
-        "drain: {} bots, {} moves, {} inputs, longest snapshot gap {:.0} ms, errors {:?}",
-        report.bots.joined, t.moves, t.inputs_sent, t.longest_snapshot_gap_ms, report.errors
-    );
-    assert_eq!(report.bots.joined, 6, "{report:?}");
-    assert_eq!(t.moves, 6, "each bot was sent to the other node once");
-    assert_eq!((t.rejoins, t.inputs_unacked), (0, 0), "{t:?}");
-    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    let t = followed("drain", &report, 6, 6);
     assert!(t.longest_snapshot_gap_ms < 5000.0, "{t:?}");
     let here = where_matches_are(&a_url).await;
     let mut applied = 0;
@@ -761,18 +777,7 @@ async fn a_rolling_restart_of_three_nodes_loses_no_match() {
     }
     assert!(!bots.is_finished(), "the load outlasts the restarts");
     let report = bots.await.unwrap();
-    let t = &report.totals;
-    eprintln!(
-        "rolling restart: {} bots, {} moves, {} inputs, longest snapshot gap {:.0} ms, errors {:?}",
-        report.bots.joined, t.moves, t.inputs_sent, t.longest_snapshot_gap_ms, report.errors
-    );
-    assert_eq!(report.bots.joined, 18, "{report:?}");
-    assert_eq!(
-        t.moves, moves,
-        "each bot followed its match at each move: {t:?}"
-    );
-    assert_eq!((t.rejoins, t.inputs_unacked), (0, 0), "{t:?}");
-    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    let t = followed("rolling restart", &report, 18, moves);
     let here = where_matches_are(&entry).await;
     let mut applied = 0;
     for id in &matches {

@@ -348,7 +348,7 @@ pub struct ServeArgs {
 
     /// A draining node (SIGTERM) ends its running matches after the drain instead of moving
     /// them to the other nodes.
-    #[arg(long, env = "TICKROOM_NO_MIGRATE_ON_DRAIN")]
+    #[arg(long, env = "TICKROOM_NO_MIGRATE_ON_DRAIN", default_value_t = !CLUSTER_DEFAULTS.migrate_on_drain)]
     pub no_migrate_on_drain: bool,
 }
 

@@ -138,6 +138,14 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Match `id`'s two keys: its log's and its checkpoint's.
+fn keys(id: &str) -> (String, String) {
+    (
+        format!("{LOG_KEY_PREFIX}{id}"),
+        format!("{CHECKPOINT_KEY_PREFIX}{id}"),
+    )
+}
+
 /// How old a checkpoint is: what of its match a restore loses, in time.
 pub fn age_ms(c: &Checkpoint) -> u64 {
     now_ms().saturating_sub(c.saved_at_ms)
@@ -192,11 +200,12 @@ impl Checkpoints {
                 continue;
             }
             let checkpoint = Checkpoint::of(&m, self.registry.id(), tail.len, m.tick());
+            let (log_key, key) = keys(&info.id);
             pipe.cmd("EVAL")
                 .arg(APPEND)
                 .arg(2)
-                .arg(format!("{LOG_KEY_PREFIX}{}", info.id))
-                .arg(format!("{CHECKPOINT_KEY_PREFIX}{}", info.id))
+                .arg(log_key)
+                .arg(key)
                 .arg(offset)
                 .arg(tail.bytes)
                 .arg(serde_json::to_string(&checkpoint).unwrap_or_default())
@@ -214,10 +223,8 @@ impl Checkpoints {
         for id in &gone {
             let moved = directory.get(id).is_some_and(|m| m.moved_to().is_some());
             if !moved {
-                pipe.cmd("DEL")
-                    .arg(format!("{LOG_KEY_PREFIX}{id}"))
-                    .arg(format!("{CHECKPOINT_KEY_PREFIX}{id}"))
-                    .ignore();
+                let (log_key, key) = keys(id);
+                pipe.cmd("DEL").arg(log_key).arg(key).ignore();
             }
         }
         if pending.is_empty() && gone.is_empty() {
@@ -256,10 +263,7 @@ impl Checkpoints {
         let info = m.info();
         let len = log.len();
         let checkpoint = Checkpoint::of(m, self.registry.id(), len, tick);
-        let (log_key, key) = (
-            format!("{LOG_KEY_PREFIX}{}", info.id),
-            format!("{CHECKPOINT_KEY_PREFIX}{}", info.id),
-        );
+        let (log_key, key) = keys(&info.id);
         let ttl = millis(CHECKPOINT_TTL);
         self.registry
             .with_conn(async move |c| {
@@ -288,10 +292,7 @@ impl Checkpoints {
 
     /// The checkpoint of match `id` and its log, if Redis has both and they agree.
     pub async fn load(&self, id: &str) -> Result<Option<(Checkpoint, Vec<u8>)>, RegistryError> {
-        let (log_key, key) = (
-            format!("{LOG_KEY_PREFIX}{id}"),
-            format!("{CHECKPOINT_KEY_PREFIX}{id}"),
-        );
+        let (log_key, key) = keys(id);
         let (checkpoint, log): (Option<String>, Option<Vec<u8>>) = self
             .registry
             .with_conn(async move |c| {
@@ -320,10 +321,7 @@ impl Checkpoints {
         self.written
             .insert(info.id.clone(), (info.instance.clone(), log_len));
         let checkpoint = Checkpoint::of(m, self.registry.id(), log_len, m.tick());
-        let (key, log_key) = (
-            format!("{CHECKPOINT_KEY_PREFIX}{}", info.id),
-            format!("{LOG_KEY_PREFIX}{}", info.id),
-        );
+        let (log_key, key) = keys(&info.id);
         let ttl = millis(CHECKPOINT_TTL);
         self.registry
             .with_conn(async move |c| {
@@ -395,13 +393,16 @@ impl Checkpoints {
 
     /// Deletes match `id`'s checkpoint (it cannot be restored).
     pub async fn forget(&self, id: &str) -> Result<(), RegistryError> {
-        let keys = [
-            format!("{LOG_KEY_PREFIX}{id}"),
-            format!("{CHECKPOINT_KEY_PREFIX}{id}"),
-        ];
+        let (log_key, key) = keys(id);
         self.written.remove(id);
         self.registry
-            .with_conn(async move |c| redis::cmd("DEL").arg(&keys).query_async::<()>(c).await)
+            .with_conn(async move |c| {
+                redis::cmd("DEL")
+                    .arg(&log_key)
+                    .arg(&key)
+                    .query_async::<()>(c)
+                    .await
+            })
             .await
     }
 

@@ -321,6 +321,22 @@ impl Directory {
             .get(info.game)
             .ok_or_else(|| CreateError::UnknownGame(info.game.to_owned()))?;
         let recording = self.lifecycle.recording().ok_or(AdoptError::NotRecording)?;
+        let params = SpawnParams {
+            match_id: info.id.clone(),
+            // The log's settings are the match's: these are not used.
+            room: RoomConfig::with_rate(info.tick_rate),
+            inbox: self.config.room_inbox,
+            empty_grace: self.config.empty_room_grace,
+            recording: Some(recording),
+        };
+        // The replay runs before the lock: creations do not wait for it.
+        let restored = self.catalog.restore(
+            log,
+            params,
+            self.sink.clone(),
+            self.metrics.clone() as Arc<dyn RoomMetrics>,
+            self.stop_rooms.clone(),
+        )?;
         let _guard = self.create_lock.lock().unwrap_or_else(|e| e.into_inner());
         if self
             .matches
@@ -332,21 +348,6 @@ impl Directory {
         if self.is_full() {
             return Err(CreateError::TooManyRooms(self.config.max_rooms).into());
         }
-        let params = SpawnParams {
-            match_id: info.id.clone(),
-            // The log's settings are the match's: these are not used.
-            room: RoomConfig::with_rate(info.tick_rate),
-            inbox: self.config.room_inbox,
-            empty_grace: self.config.empty_room_grace,
-            recording: Some(recording),
-        };
-        let restored = self.catalog.restore(
-            log,
-            params,
-            self.sink.clone(),
-            self.metrics.clone() as Arc<dyn RoomMetrics>,
-            self.stop_rooms.clone(),
-        )?;
         let id = info.id.clone();
         let m = Arc::new(Match::new(
             MatchInfo { game, ..info },
