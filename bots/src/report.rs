@@ -41,8 +41,8 @@ pub struct Stats {
     pub reconnects: AtomicU64,
     /// Connections the server sent to another node (`moved`), followed there.
     pub moves: AtomicU64,
-    /// Connections lost (the node went away) and made again, at the node or through the
-    /// entry server's `match_elsewhere`.
+    /// Connections lost (the node went away) and made again within the rejoin window, at
+    /// the node or through the entry server's `match_elsewhere`.
     pub rejoins: AtomicU64,
     /// Inputs a player bot sent that were still not acknowledged when it left.
     pub inputs_unacked: AtomicU64,

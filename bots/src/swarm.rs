@@ -427,6 +427,8 @@ impl SwarmBot {
         let mut at = first;
         // After a lost connection, until when the bot tries to rejoin.
         let mut rejoin_until: Option<Instant> = None;
+        // The last connection was lost: the next one made is a rejoin.
+        let mut lost = false;
         let mut attempt = 0u32;
         loop {
             let until = self
@@ -446,7 +448,7 @@ impl SwarmBot {
                 Err(e)
                     if joined
                         && rejoinable(&e)
-                        && rejoin_until.is_some_and(|t| Instant::now() < t) =>
+                        && rejoin_until.is_some_and(|t| Instant::now() < t.min(self.end)) =>
                 {
                     attempt += 1;
                     // The node may be gone: the entry server sends the bot where the match
@@ -461,6 +463,10 @@ impl SwarmBot {
                 }
             };
             attempt = 0;
+            if lost {
+                stats.rejoins.fetch_add(1, Ordering::Relaxed);
+                lost = false;
+            }
             rejoin_until = None;
             if !joined {
                 stats.joined.fetch_add(1, Ordering::Relaxed);
@@ -483,7 +489,7 @@ impl SwarmBot {
                     drop(client);
                 }
                 SessionEnd::Lost => {
-                    stats.rejoins.fetch_add(1, Ordering::Relaxed);
+                    lost = true;
                     rejoin_until = Some(Instant::now() + REJOIN_WINDOW);
                     drop(client);
                 }

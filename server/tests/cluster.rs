@@ -792,3 +792,42 @@ async fn a_rolling_restart_of_three_nodes_loses_no_match() {
     }
     assert_eq!(applied, t.inputs_sent, "every input sent was applied once");
 }
+
+/// A node killed and started again at once under the same id (a process manager restarting
+/// it) is another process: the matches of the one killed are restored all the same, on
+/// either node, from their checkpoints.
+#[tokio::test]
+async fn a_node_restarted_under_its_id_after_a_kill_gets_its_matches_restored() {
+    let redis = redis_server::RedisServer::start().await.unwrap();
+    let fast = [("TICKROOM_CHECKPOINT_MS", "200")];
+    let (_a, a_url) = start_node(&redis, "stays", &fast);
+    let port = free_port();
+    let (mut b, _) = start_node_at(&redis, "restarts", port, &fast);
+    let conn = connect(&redis).await;
+    registered(&conn, &["stays", "restarts"]).await;
+    let (id, tokens) = arena_match(&a_url, Some("restarts"), 1).await;
+    let player = tokio::spawn({
+        let b_url = format!("http://127.0.0.1:{port}");
+        async move { swarm(&b_url, tokens, 6.0).await }
+    });
+    // Its entry's start time, in seconds, tells the two processes apart.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    b.start_kill().unwrap();
+    b.wait().await.unwrap();
+    let (_b, _) = start_node_at(&redis, "restarts", port, &fast);
+    // The player rejoined it (at the new process, or sent on to a) and played on.
+    let report = player.await.unwrap();
+    assert_eq!(report.totals.rejoins, 1, "{:?}", report.totals);
+    assert_eq!(report.totals.inputs_unacked, 0, "{:?}", report.totals);
+    assert_eq!(
+        report.errors.total(),
+        1,
+        "the lost connection: {:?}",
+        report.errors
+    );
+    // By now every node has beaten since the restart: the directory is current.
+    assert!(
+        where_matches_are(&a_url).await.contains_key(&id),
+        "the match runs"
+    );
+}

@@ -50,6 +50,10 @@ return len + string.len(ARGV[2])
 pub struct Checkpoint {
     /// The node holding the match.
     pub node: String,
+    /// When that node started (its registry entry's `started_at`): a node restarted under the
+    /// same id is another process, which does not hold the match.
+    #[serde(default)]
+    pub node_started_at: u64,
     /// The match id.
     pub match_id: String,
     /// Its instance: tokens bound to it stay good on the node that takes it over.
@@ -87,10 +91,11 @@ pub struct ListingWire {
 
 impl Checkpoint {
     /// `m`'s description, held by `node`, with its log `log_len` bytes long up to `tick`.
-    pub fn of(m: &Match, node: &str, log_len: usize, tick: u64) -> Self {
+    pub fn of(m: &Match, node: &Registry, log_len: usize, tick: u64) -> Self {
         let info = m.info();
         Self {
-            node: node.to_owned(),
+            node: node.id().to_owned(),
+            node_started_at: node.started_at(),
             match_id: info.id.to_string(),
             instance: info.instance.to_string(),
             game: info.game.to_owned(),
@@ -199,7 +204,7 @@ impl Checkpoints {
                 // A cut log cannot restore the match; nothing new to append otherwise.
                 continue;
             }
-            let checkpoint = Checkpoint::of(&m, self.registry.id(), tail.len, m.tick());
+            let checkpoint = Checkpoint::of(&m, &self.registry, tail.len, m.tick());
             let (log_key, key) = keys(&info.id);
             pipe.cmd("EVAL")
                 .arg(APPEND)
@@ -262,7 +267,7 @@ impl Checkpoints {
     ) -> Result<(), RegistryError> {
         let info = m.info();
         let len = log.len();
-        let checkpoint = Checkpoint::of(m, self.registry.id(), len, tick);
+        let checkpoint = Checkpoint::of(m, &self.registry, len, tick);
         let (log_key, key) = keys(&info.id);
         let ttl = millis(CHECKPOINT_TTL);
         self.registry
@@ -320,7 +325,7 @@ impl Checkpoints {
         let info = m.info();
         self.written
             .insert(info.id.clone(), (info.instance.clone(), log_len));
-        let checkpoint = Checkpoint::of(m, self.registry.id(), log_len, m.tick());
+        let checkpoint = Checkpoint::of(m, &self.registry, log_len, m.tick());
         let (log_key, key) = keys(&info.id);
         let ttl = millis(CHECKPOINT_TTL);
         self.registry
@@ -342,15 +347,15 @@ impl Checkpoints {
             .await
     }
 
-    /// Checkpoints of matches whose node is not in the registry any more (it died), and that
-    /// no node is restoring.
+    /// Checkpoints of matches whose node is not in the registry any more (it died, or it
+    /// was restarted under the same id: another process).
     pub async fn orphans(&self) -> Result<Vec<Checkpoint>, RegistryError> {
-        let live: HashSet<String> = self
+        let live: HashSet<(String, u64)> = self
             .registry
             .nodes()
             .await?
             .into_iter()
-            .map(|n| n.id)
+            .map(|n| (n.id, n.started_at))
             .collect();
         let values: Vec<Option<String>> = self
             .registry
@@ -366,7 +371,7 @@ impl Checkpoints {
             .into_iter()
             .flatten()
             .filter_map(|v| serde_json::from_str::<Checkpoint>(&v).ok())
-            .filter(|c| !live.contains(&c.node))
+            .filter(|c| !live.contains(&(c.node.clone(), c.node_started_at)))
             .collect())
     }
 

@@ -199,6 +199,11 @@ impl Registry {
         &self.id
     }
 
+    /// When this node started, seconds since the Unix epoch (its entry's `started_at`).
+    pub fn started_at(&self) -> u64 {
+        self.started_at
+    }
+
     /// This node's URL.
     pub fn url(&self) -> &str {
         &self.url
