@@ -956,3 +956,116 @@ async fn a_queue_leader_that_does_not_answer_leaves_each_node_its_own_queue() {
         .unwrap_err();
     assert!(lost.to_string().contains("queue_unavailable"), "{lost}");
 }
+
+/// A running match's checkpoint follows its log in Redis: appended as it grows, written whole
+/// again after Redis lost it (flushed), deleted when the match ends. A move is refused with a
+/// code for a match that cannot move (waiting for its first player), for none, and on a node
+/// without Redis.
+#[tokio::test]
+async fn checkpoints_follow_the_match_and_moves_are_refused_with_a_code() {
+    let redis = RedisServer::start().await.unwrap();
+    let mut config = node_config(&redis, "node-a");
+    if let Some(c) = &mut config.cluster {
+        c.checkpoint = Duration::from_millis(200);
+    }
+    let a = TestServer::start_with(config).await;
+    let (id, mut alice) = joined(&a, "node-a", "alice").await;
+    next_snapshot::<ArenaState>(&mut alice).await.unwrap();
+    let strlen = |key: String| {
+        let redis = &redis;
+        async move {
+            let reply = redis.command(&["STRLEN", &key]).await.unwrap();
+            reply.trim_start_matches(':').parse::<u64>().unwrap()
+        }
+    };
+    let log_key = format!("tickroom:log:{id}");
+    let mut grown = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let len = strlen(log_key.clone()).await;
+        if grown > 0 && len > grown {
+            break;
+        }
+        if grown == 0 {
+            grown = len;
+        }
+    }
+    let len = strlen(log_key.clone()).await;
+    assert!(
+        len > grown && grown > 0,
+        "appended as the match goes: {grown} then {len}"
+    );
+    assert_eq!(
+        redis
+            .command(&["EXISTS", &format!("tickroom:checkpoint:{id}")])
+            .await
+            .unwrap(),
+        ":1"
+    );
+    // Redis loses everything: the next checkpoint writes the whole log again.
+    assert_eq!(redis.command(&["FLUSHALL"]).await.unwrap(), "+OK");
+    let mut again = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        again = strlen(log_key.clone()).await;
+        if again > 0 {
+            break;
+        }
+    }
+    assert!(again >= len, "the whole log again: {again} after {len}");
+
+    // Moves that cannot be: to no other node, a match waiting for its first player, no
+    // match, no Redis.
+    let path = format!("/admin/matches/{id}/move");
+    let (status, refused) = admin_post(&a, &path, serde_json::json!({})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (503, Some("node_unavailable")),
+        "{refused}"
+    );
+    let _b = node(&redis, "node-b").await;
+    nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
+    let (status, waiting) =
+        create(&a, serde_json::json!({ "game": "arena", "node": "node-a" })).await;
+    assert_eq!(status, 201);
+    let path = format!("/admin/matches/{}/move", waiting["id"].as_str().unwrap());
+    let (status, refused) = admin_post(&a, &path, serde_json::json!({})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("cannot_move")),
+        "{refused}"
+    );
+    let (status, _) = admin_post(&a, "/admin/matches/nope/move", serde_json::json!({})).await;
+    assert_eq!(status, 404);
+    let alone = TestServer::start().await;
+    let (_, m) = create(&alone, serde_json::json!({ "game": "arena" })).await;
+    let alone_id = m["id"].as_str().unwrap();
+    let mut bob = alone.join(alone_id, "bob", Role::Player).await;
+    next_snapshot::<ArenaState>(&mut bob).await.unwrap();
+    let path = format!("/admin/matches/{alone_id}/move");
+    let (status, refused) = admin_post(&alone, &path, serde_json::json!({})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("not_clustered")),
+        "{refused}"
+    );
+
+    // The match ends: its checkpoint goes.
+    a.admin.end_match(&id).await.unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if redis.command(&["EXISTS", &log_key]).await.unwrap() == ":0" {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the ended match's checkpoint was deleted");
+    assert_eq!(
+        redis
+            .command(&["EXISTS", &format!("tickroom:checkpoint:{id}")])
+            .await
+            .unwrap(),
+        ":0"
+    );
+}
