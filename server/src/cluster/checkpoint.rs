@@ -396,21 +396,6 @@ impl Checkpoints {
         Ok(set.is_some())
     }
 
-    /// Deletes match `id`'s checkpoint (it cannot be restored).
-    pub async fn forget(&self, id: &str) -> Result<(), RegistryError> {
-        let (log_key, key) = keys(id);
-        self.written.remove(id);
-        self.registry
-            .with_conn(async move |c| {
-                redis::cmd("DEL")
-                    .arg(&log_key)
-                    .arg(&key)
-                    .query_async::<()>(c)
-                    .await
-            })
-            .await
-    }
-
     /// Checkpoints `directory`'s matches every `every` until `stop`.
     pub async fn run(
         self: Arc<Self>,

@@ -116,7 +116,14 @@ pub(crate) async fn move_match(
         .write_whole(m, frozen.log.clone(), frozen.tick)
         .await
         .map_err(|e| MoveError::Redis(e.to_string()))?;
-    let adopted = adopt_on(app, &nodes, &m.info().id).await?;
+    let adopted = match adopt_on(app, &nodes, &m.info().id).await {
+        Ok(adopted) => adopted,
+        // An answer lost (a timeout) does not mean the match was not taken: the node that took
+        // it says so in its checkpoint, and the match must not run on both.
+        Err(e) => taken_anyway(registry, checkpoints, &m.info().id)
+            .await
+            .ok_or(e)?,
+    };
     m.set_moved(adopted.url.clone());
     frozen.moved();
     let paused = started.elapsed();
@@ -130,6 +137,28 @@ pub(crate) async fn move_match(
     app.metrics.move_pause.observe(paused.as_secs_f64());
     tracing::info!(match_id = %m.info().id, to = %adopted.node, url = %adopted.url, tick = adopted.tick, paused_ms = paused.as_millis() as u64, "match moved to another node");
     Ok((adopted, paused))
+}
+
+/// The node that took match `id` over although its answer did not arrive: the one its
+/// checkpoint names, if that is another node of the registry.
+async fn taken_anyway(registry: &Registry, checkpoints: &Checkpoints, id: &str) -> Option<Adopted> {
+    let (checkpoint, _) = checkpoints.load(id).await.ok()??;
+    if checkpoint.node == registry.id() {
+        return None;
+    }
+    let node = registry
+        .nodes()
+        .await
+        .ok()?
+        .into_iter()
+        .find(|n| n.id == checkpoint.node)?;
+    tracing::warn!(match_id = id, node = %node.id, "move: the other node's answer was lost, but it took the match");
+    Some(Adopted {
+        match_id: id.to_owned(),
+        node: node.id,
+        url: node.url,
+        tick: checkpoint.tick,
+    })
 }
 
 /// Asks each of `nodes` in turn to take match `id` over from its checkpoint: the first answer.
@@ -355,8 +384,8 @@ pub(crate) async fn restore_orphans(app: Arc<NetState>, every: Duration, stop: C
                     tracing::info!(match_id = id, dead_node = %orphan.node, node = %a.node, tick = a.tick, checkpoint_age_ms = crate::cluster::checkpoint::age_ms(&orphan), "restore: a dead node's match goes on from its checkpoint");
                 }
                 Err(e) => {
-                    tracing::error!(match_id = id, dead_node = %orphan.node, error = %e, "restore: a dead node's match could not be restored; it is lost");
-                    let _ = checkpoints.forget(id).await;
+                    // Tried again once the claim lapses, until the checkpoint expires.
+                    tracing::error!(match_id = id, dead_node = %orphan.node, error = %e, "restore: a dead node's match could not be restored yet");
                 }
             }
         }
