@@ -14,7 +14,9 @@
 //! - [`auth`]: handshake checks: the `auth` payload, the token, the seat.
 //! - `ratelimit`: per-player, per-address and per-connection budgets (governor).
 //! - `net`: Socket.IO handlers, the snapshot sink, the admin API (and the operator's kicks and
-//!   announcements), TLS, the accept loop.
+//!   announcements), moving matches between nodes, TLS, the accept loop.
+//! - [`cluster`]: several nodes on one Redis — the registry, placement, the cross-node bus,
+//!   and each running match's checkpoint.
 //! - [`metrics`]: counters rendered at `/metrics`; the engine reports into them.
 //! - [`results`]: ended matches' results in SQLite, or in a PostgreSQL shared by every node.
 //!
