@@ -80,6 +80,13 @@ back=$(python3 -c "print(round($(date +%s.%N) - $killed, 2))")
 echo "node 1 killed with $on_one matches: every match running again $back s later"
 kill -0 $swarm 2>/dev/null || echo "the swarm ended before the kill's restore: lengthen its duration" >&2
 wait $swarm || true
+# What the checkpoints asked of Redis over the whole run (the registry's own traffic too).
+redis-cli -p $redis_port info commandstats | grep -E "cmdstat_(eval|set|get|del|scan|mget):" | tr -d '\r' |
+  sed 's/^cmdstat_/redis /; s/,usec_per_call.*//'
+redis-cli -p $redis_port info cpu | grep -E "used_cpu_(sys|user):" | tr -d '\r' | sed 's/^/redis /'
+redis-cli -p $redis_port info memory | grep -E "^used_memory:" | tr -d '\r' | sed 's/^/redis /'
+redis-cli -p $redis_port --scan --pattern 'tickroom:log:*' | while read -r k; do redis-cli -p $redis_port strlen "$k"; done |
+  awk '{n++; s+=$1} END {printf "redis logs held: %d, %.0f bytes each on average\n", n, n ? s/n : 0}'
 python3 - "$dir" "$live" "$((players / 10))" <<'PY'
 import glob, json, re, sys
 dir, live, rooms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
