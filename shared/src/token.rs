@@ -163,6 +163,14 @@ impl TokenKey {
     }
 }
 
+/// Milliseconds since the Unix epoch, by the system clock.
+pub fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// Seconds since the Unix epoch, by the system clock (tokens are checked against it).
 pub fn unix_now() -> u64 {
     SystemTime::now()

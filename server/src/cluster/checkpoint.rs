@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
+use tickroom_shared::token::unix_now_ms;
 use tokio_util::sync::CancellationToken;
 
 use super::{Registry, RegistryError};
@@ -111,7 +112,7 @@ impl Checkpoint {
             }),
             log_len,
             tick,
-            saved_at_ms: now_ms(),
+            saved_at_ms: unix_now_ms(),
         }
     }
 
@@ -137,12 +138,6 @@ impl Checkpoint {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Match `id`'s two keys: its log's and its checkpoint's.
 fn keys(id: &str) -> (String, String) {
     (
@@ -151,9 +146,24 @@ fn keys(id: &str) -> (String, String) {
     )
 }
 
+/// Adds to `pipe` the write of `checkpoint` at `key`, alive `ttl` ms.
+fn set_checkpoint<'a>(
+    pipe: &'a mut redis::Pipeline,
+    key: &str,
+    checkpoint: &Checkpoint,
+    ttl: u64,
+) -> &'a mut redis::Pipeline {
+    pipe.cmd("SET")
+        .arg(key)
+        .arg(serde_json::to_string(checkpoint).unwrap_or_default())
+        .arg("PX")
+        .arg(ttl)
+        .ignore()
+}
+
 /// How old a checkpoint is: what of its match a restore loses, in time.
 pub fn age_ms(c: &Checkpoint) -> u64 {
-    now_ms().saturating_sub(c.saved_at_ms)
+    unix_now_ms().saturating_sub(c.saved_at_ms)
 }
 
 fn millis(d: Duration) -> u64 {
@@ -272,20 +282,15 @@ impl Checkpoints {
         let ttl = millis(CHECKPOINT_TTL);
         self.registry
             .with_conn(async move |c| {
-                redis::pipe()
-                    .atomic()
+                let mut pipe = redis::pipe();
+                pipe.atomic()
                     .cmd("SET")
                     .arg(&log_key)
                     .arg(log)
                     .arg("PX")
                     .arg(ttl)
-                    .ignore()
-                    .cmd("SET")
-                    .arg(&key)
-                    .arg(serde_json::to_string(&checkpoint).unwrap_or_default())
-                    .arg("PX")
-                    .arg(ttl)
-                    .ignore()
+                    .ignore();
+                set_checkpoint(&mut pipe, &key, &checkpoint, ttl)
                     .query_async::<()>(c)
                     .await
             })
@@ -330,13 +335,8 @@ impl Checkpoints {
         let ttl = millis(CHECKPOINT_TTL);
         self.registry
             .with_conn(async move |c| {
-                redis::pipe()
-                    .cmd("SET")
-                    .arg(&key)
-                    .arg(serde_json::to_string(&checkpoint).unwrap_or_default())
-                    .arg("PX")
-                    .arg(ttl)
-                    .ignore()
+                let mut pipe = redis::pipe();
+                set_checkpoint(&mut pipe, &key, &checkpoint, ttl)
                     .cmd("PEXPIRE")
                     .arg(&log_key)
                     .arg(ttl)

@@ -110,10 +110,11 @@ pub(crate) async fn move_match(
         ));
     }
     let started = Instant::now();
-    let frozen = m.freeze().await.ok_or(MoveError::CannotMove)?;
+    let mut frozen = m.freeze().await.ok_or(MoveError::CannotMove)?;
     // Dropping `frozen` on any early return thaws the room: it ticks on here.
+    let log = std::mem::take(&mut frozen.log);
     checkpoints
-        .write_whole(m, frozen.log.clone(), frozen.tick)
+        .write_whole(m, log, frozen.tick)
         .await
         .map_err(|e| MoveError::Redis(e.to_string()))?;
     let adopted = match adopt_on(app, &nodes, &m.info().id).await {

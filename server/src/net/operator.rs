@@ -103,9 +103,7 @@ async fn announce(
     }
     let announcement = Announcement {
         message,
-        sent_at_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
+        sent_at_ms: tickroom_shared::token::unix_now_ms(),
     };
     app.sockets
         .announce(announcement.clone())

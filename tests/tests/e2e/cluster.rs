@@ -959,8 +959,10 @@ async fn a_queue_leader_that_does_not_answer_leaves_each_node_its_own_queue() {
 
 /// A running match's checkpoint follows its log in Redis: appended as it grows, written whole
 /// again after Redis lost it (flushed), deleted when the match ends. A move is refused with a
-/// code for a match that cannot move (waiting for its first player), for none, and on a node
-/// without Redis.
+/// code to no other node, for a match that cannot move (waiting for its first player), for
+/// none, and on a node without Redis. A client that does not follow `moved` is disconnected by
+/// the server after the grace period, and the node the match left sends it on with
+/// `match_elsewhere`.
 #[tokio::test]
 async fn checkpoints_follow_the_match_and_moves_are_refused_with_a_code() {
     let redis = RedisServer::start().await.unwrap();
@@ -1023,7 +1025,7 @@ async fn checkpoints_follow_the_match_and_moves_are_refused_with_a_code() {
         (503, Some("node_unavailable")),
         "{refused}"
     );
-    let _b = node(&redis, "node-b").await;
+    let b = node(&redis, "node-b").await;
     nodes_until(&a, |v| ids(v) == ["node-a", "node-b"]).await;
     let (status, waiting) =
         create(&a, serde_json::json!({ "game": "arena", "node": "node-a" })).await;
@@ -1050,8 +1052,51 @@ async fn checkpoints_follow_the_match_and_moves_are_refused_with_a_code() {
         "{refused}"
     );
 
+    // Moved to b: alice's client, which does not follow, hears `moved` and is disconnected
+    // by the server a grace period later; connecting to a again sends her to b.
+    let path = format!("/admin/matches/{id}/move");
+    let (status, moved) = admin_post(&a, &path, serde_json::json!({ "node": "node-b" })).await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["url"], b.url.as_str());
+    let heard = tokio::time::Instant::now();
+    let mut told = None;
+    let closed = loop {
+        match tokio::time::timeout(WAIT, alice.recv()).await.unwrap() {
+            Some(tickroom_client::Incoming::Event(e)) => {
+                if let Some(m) = e.moved() {
+                    told = Some(m.url);
+                }
+            }
+            Some(tickroom_client::Incoming::Closed(r)) => break r,
+            None => panic!("no close"),
+        }
+    };
+    assert_eq!(told.as_deref(), Some(b.url.as_str()));
+    assert_eq!(closed, tickroom_client::CloseReason::ServerDisconnect);
+    assert!(
+        heard.elapsed() >= Duration::from_millis(1500),
+        "left the grace period to go by itself: {:?}",
+        heard.elapsed()
+    );
+    let token = b
+        .admin
+        .mint(&id, "alice", Role::Player)
+        .await
+        .unwrap()
+        .token;
+    let auth = tickroom_shared::AuthPayload {
+        token,
+        match_id: None,
+        protocol: Some(tickroom_shared::PROTOCOL_VERSION),
+    };
+    let again = tickroom_client::Client::connect(&a.url, &auth, Duration::from_secs(5)).await;
+    assert!(
+        matches!(&again, Err(ConnectError::Elsewhere { url }) if *url == b.url),
+        "{again:?}"
+    );
+
     // The match ends: its checkpoint goes.
-    a.admin.end_match(&id).await.unwrap();
+    b.admin.end_match(&id).await.unwrap();
     let mut gone = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
