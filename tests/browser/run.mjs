@@ -215,6 +215,28 @@ async function demoLarge() {
     const a = await open(args.walker);
     const b = await open(args.watcher);
     const own = (page) => page.evaluate(() => window.tickroom.state.find("id", window.tickroom.playerId)[1]);
+    // Walks the page's own disc to within 3 of column `x`: boosted while far, and back when it
+    // went past (a loaded machine may look too late to stop it in time).
+    const steerX = async (page, x) => {
+      const deadline = Date.now() + poll.timeout;
+      let held = [];
+      const hold = async (keys) => {
+        for (const k of held) if (!keys.includes(k)) await page.keyboard.up(k);
+        for (const k of keys) if (!held.includes(k)) await page.keyboard.down(k);
+        held = keys;
+      };
+      try {
+        for (;;) {
+          const d = x - (await own(page)).x;
+          if (Math.abs(d) < 3) return;
+          if (Date.now() > deadline) throw new Error(`the walker is still ${d.toFixed(1)} from x=${x}`);
+          await hold([d > 0 ? "d" : "a", ...(Math.abs(d) > 12 ? ["Shift"] : [])]);
+          await page.waitForTimeout(20);
+        }
+      } finally {
+        await hold([]);
+      }
+    };
     const aId = await a.evaluate(() => window.tickroom.playerId);
     const [a0, b0] = [await own(a), await own(b)];
     const rowsBefore = await b.evaluate(() => window.tickroom.state.rows.size);
@@ -224,11 +246,8 @@ async function demoLarge() {
     // The walker boosts across to the watcher's column, then up or down it until the watcher
     // is sent its disc...
     await a.bringToFront();
+    await steerX(a, b0.x);
     await a.keyboard.down("Shift");
-    const across = b0.x > a0.x ? "d" : "a";
-    await a.keyboard.down(across);
-    await a.waitForFunction((x) => Math.abs(window.tickroom.state.find("id", window.tickroom.playerId)[1].x - x) < 4, b0.x, poll);
-    await a.keyboard.up(across);
     const toward = b0.y > a0.y ? "s" : "w";
     const away = toward === "s" ? "w" : "s";
     await a.keyboard.down(toward);
