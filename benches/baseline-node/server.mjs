@@ -1,7 +1,7 @@
 // The arena on a hand-rolled Node.js socket.io server: the baseline Tickroom is measured
 // against (docs/BENCHMARKS.md). It speaks Tickroom's wire protocol (docs/PROTOCOL.md) for what
 // the load benchmark uses — admin API (create match, mint token), HS256 match tokens in the
-// handshake, welcome, input with seq, protocol-4 snapshots: keyframes and deltas against the
+// handshake, welcome, input with seq, protocol-5 snapshots: keyframes and deltas against the
 // previous snapshot, positions in hundredths, acks by seat — so the same
 // bots drive both servers. It plays the same game with the same rules: 30 Hz fixed tick, one
 // input per player per tick with the same catch-up (lag 1), discs of radius 2 in a 100×100
@@ -121,8 +121,9 @@ function step(m) {
 
 // x and y travel as integers of hundredths; deltas carry the difference.
 const STEP = 0.01;
-// One kind of row, the arena's "player".
-const SCHEMA = [["player", [["id", null, null], ["x", STEP, null], ["y", STEP, null]]]];
+// One kind of row, the arena's "player": id raw, x and y quantized (a step of 1/100 travels as
+// -100).
+const SCHEMA = [["player", ["id", ["x", -1 / STEP], ["y", -1 / STEP]]]];
 
 // One snapshot against `prev` (the last one this stream sent, or null): a keyframe when asked,
 // when the seats changed or every KEYFRAME_EVERY ticks, else a delta. `rows`: key -> [id, qx, qy];
@@ -269,7 +270,7 @@ const io = new Server(httpServer, { parser: msgpackParser, maxHttpBufferSize: 16
 
 io.use((socket, next) => {
   const protocol = socket.handshake.auth?.protocol;
-  if (protocol !== undefined && protocol !== 4) return next(new Error("protocol_unsupported"));
+  if (protocol !== undefined && protocol !== 5) return next(new Error("protocol_unsupported"));
   const [claims, code] = verify(socket.handshake.auth?.token);
   if (!claims) return next(new Error(code));
   const m = matches.get(claims.mid);
@@ -284,7 +285,7 @@ io.use((socket, next) => {
 io.on("connection", (socket) => {
   const { claims, m } = socket.data;
   const player = claims.sub;
-  socket.emit("welcome", { protocol: 4, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, snapshot_rate: m.tickRate, tick: m.tick });
+  socket.emit("welcome", { protocol: 5, match_id: m.id, player_id: player, role: claims.role, game: m.game, tick_rate: m.tickRate, snapshot_rate: m.tickRate, tick: m.tick });
   socket.join(m.id);
   if (claims.role === "player" && !m.players.has(player)) {
     const [x, y] = spawnPoint(player, m.size);

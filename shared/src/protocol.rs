@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 
-/// The protocol version this crate speaks: 4, where snapshots travel as the event `"s"` and a
-/// delta names its base by how many ticks back it is (version 3 said `"snapshot"` and the
-/// base's tick; older versions are no longer served). A client may send it in the handshake
+/// The protocol version this crate speaks: 5, where a keyframe writes a field's step of
+/// `1 / n` as the int `-n` (version 4 wrote every step as a float64; version 3 named the
+/// snapshot event `"snapshot"` and a delta's base by its tick; older versions are no longer
+/// served). A client may send it in the handshake
 /// `auth` payload; the server refuses any other with [`ErrorCode::ProtocolUnsupported`].
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Socket.IO namespace every Tickroom client connects to.
 pub const NAMESPACE: &str = "/";

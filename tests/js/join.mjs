@@ -26,7 +26,7 @@ const socket = io(url, {
   transports: [transport],
   upgrade: false,
   reconnection: false,
-  auth: { token, protocol: 4 },
+  auth: { token, protocol: 5 },
 });
 
 // Rebuilds full state from keyframes and deltas (docs/PROTOCOL.md, "snapshot"), written from
@@ -34,10 +34,14 @@ const socket = io(url, {
 // `schema` and one list of `rows` per kind, a delta [tick, back, acks, changes, removed,
 // globals?] against the snapshot of tick `tick - back`.
 let state = null; // { tick, schema: [[kind, [[name, step, modulo]]]], seats: Map<seat, [player, seq]>, rows: Map<key, {kind, values}> }
+// A keyframe's field: a raw field's name, or [name, step] / [name, step, modulo] where a step
+// of 1/n travels as -n; held as [name, step, modulo] with nulls.
+const fieldOf = (f) => (typeof f === "string" ? [f, null, null] : [f[0], f[1] < 0 ? 1 / -f[1] : f[1], f[2] ?? null]);
 function rebuild(s) {
   const [tick, back] = s;
   if (back === 0) {
-    const [, , schema, seats, perKind] = s;
+    const [, , sent, seats, perKind] = s;
+    const schema = sent.map(([kind, fields]) => [kind, fields.map(fieldOf)]);
     const rows = new Map();
     schema.forEach(([, fields], kind) => {
       const n = fields.length;
@@ -115,7 +119,7 @@ socket.on("welcome", (w) => {
   if (welcome) fail("second welcome");
   if (snapshots > 0) fail("snapshot before welcome");
   welcome = w;
-  if (w.protocol !== 4 || w.role !== "player" || typeof w.tick_rate !== "number") {
+  if (w.protocol !== 5 || w.role !== "player" || typeof w.tick_rate !== "number") {
     fail(`bad welcome ${JSON.stringify(w)}`);
   }
 });

@@ -3,7 +3,7 @@
 // Do not edit: tests/tests/js_package fails when this file and the Rust source differ.
 
 /** The protocol version this client speaks. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The Socket.IO namespace. */
 export const NAMESPACE = "/";

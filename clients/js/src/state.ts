@@ -2,7 +2,7 @@
 // (shared/src/snapshot/mirror.rs) does, with change callbacks in the shape Colyseus users
 // know: onAdd / onRemove / onChange per row, listen(field), onGlobals.
 //
-// The wire format (protocol 4, docs/PROTOCOL.md, "snapshot"): arrays, no string keys.
+// The wire format (protocol 5, docs/PROTOCOL.md, "snapshot"): arrays, no string keys.
 // A keyframe `[tick, 0, schema, seats, rows, globals]` carries everything, with each kind of
 // row's name and each field's name and quantization; a delta
 // `[tick, back, acks, changes, removed, globals?]` carries only what changed since the
@@ -101,14 +101,22 @@ function fitsMask(mask: Value, n: number): boolean {
   return typeof mask === "number" && Number.isInteger(mask) && mask > 0 && mask < 2 ** n;
 }
 
-/** A field of a keyframe's schema: `[name, step, modulo]`. */
+/**
+ * A field of a keyframe's schema: a raw field's name, or a quantized field's `[name, step]` or
+ * `[name, step, modulo]`, where a step of `1 / n` travels as `-n`.
+ */
 function fieldSpec(f: Value): FieldSpec {
-  const [name, step, modulo] = list(f, "a field");
+  if (typeof f === "string") return { name: f, step: null, modulo: null };
+  const entry = list(f, "a field");
+  if (entry.length !== 2 && entry.length !== 3) throw new TypeError("a quantized field is [name, step] or [name, step, modulo]");
+  const [name, step, modulo] = entry;
   if (typeof name !== "string") throw new TypeError("a field name is not a string");
-  const st = step === null ? null : Number(step);
-  if (st !== null && !(st > 0 && Number.isFinite(st))) throw new TypeError("a step is not a positive number");
-  const m = modulo === null ? null : int(modulo, "modulo");
-  if (m !== null && (st === null || m < 1)) throw new TypeError("a modulo needs a step and is at least 1");
+  if (typeof step !== "number" && typeof step !== "bigint") throw new TypeError("a step is not a number");
+  const wire = Number(step);
+  const st = Number.isInteger(wire) && wire < 0 ? 1 / -wire : wire;
+  if (!(st > 0 && Number.isFinite(st))) throw new TypeError("a step is not a positive number");
+  const m = modulo === undefined ? null : int(modulo, "modulo");
+  if (m !== null && m < 1) throw new TypeError("a modulo is at least 1");
   return { name, step: st, modulo: m };
 }
 

@@ -5,12 +5,9 @@ import assert from "node:assert/strict";
 
 import { StateStore } from "../src/state.js";
 
-// One kind, "player": id raw; x and y in hundredths.
-const fields = [
-  ["id", null, null],
-  ["x", 0.01, null],
-  ["y", 0.01, null],
-];
+// One kind, "player": id raw; x and y in hundredths — x's step as the server writes it, -100
+// (a step of 1/100), y's as a number.
+const fields = ["id", ["x", -100], ["y", 0.01]];
 const schema = [["player", fields]];
 
 test("callbacks fire for what changed", () => {
@@ -63,8 +60,21 @@ test("callbacks fire for what changed", () => {
   assert.equal(s.tick, 3);
 });
 
+test("a schema's fields: names, [name, step], [name, step, modulo]; anything else is refused", () => {
+  const s = new StateStore();
+  s.apply([1, 0, [["p", ["id", ["x", -100], ["a", 0.3, 4]]]], [], [[1, "a", 35, 1]], null]);
+  // 35 hundredths: the decimal 0.35 (a step of 1/100 from -100, then a division)
+  assert.deepEqual(s.rows.get(1), { id: "a", x: 0.35, a: 0.3 });
+  const bad = [["x"], ["x", null], ["x", "5"], ["x", 0], ["x", -1.5], ["x", 0.5, 0], ["x", 0.5, 1, 2], [5, 0.5], 7, null];
+  for (const field of bad) {
+    assert.throws(() => s.apply([2, 0, [["p", [field]]], [], [[1, 0]], null]), TypeError, JSON.stringify(field));
+  }
+  assert.equal(s.tick, 1);
+  assert.equal(s.rows.get(1)?.x, 0.35);
+});
+
 test("masks beyond 32 bits, bigints, and numbers that wrap", () => {
-  const wide: (string | number | null)[][] = Array.from({ length: 40 }, (_, i) => [`f${i}`, null, null]);
+  const wide: (string | (string | number)[])[] = Array.from({ length: 40 }, (_, i) => `f${i}`);
   wide[39] = ["f39", 0.5, 720];
   const s = new StateStore();
   s.apply([1, 0, [["wide", wide]], [], [[1, ...wide.map(() => 0)]], null]);
@@ -85,9 +95,9 @@ test("several kinds: each row keeps its kind, a key taken over is a new row", ()
   s.onRemove((k, _r, kind) => log.push(`remove ${kind} ${k}`));
   s.onChange((k, _r, changed, kind) => log.push(`change ${kind} ${k} ${changed.join(",")}`));
   const kinds = [
-    ["player", [["id", null, null], ["x", 0.5, null]]],
-    ["bullet", [["x", 0.5, null]]],
-    ["pickup", [["ready", null, null]]],
+    ["player", ["id", ["x", -2]]],
+    ["bullet", [["x", -2]]],
+    ["pickup", ["ready"]],
   ];
   // player 1 at x 1; bullet 2 at x 3; pickup 3 ready
   s.apply([1, 0, kinds, [], [[1, "a", 2], [2, 6], [3, true]], null]);

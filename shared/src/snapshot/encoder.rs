@@ -522,24 +522,23 @@ impl Parts<'_> {
             let _ = rmp::encode::write_str(out, kind.name);
             let _ = rmp::encode::write_array_len(out, kind.fields.len() as u32);
             for f in &kind.fields {
-                let _ = rmp::encode::write_array_len(out, 3);
+                // A raw field is its name; a quantized one [name, step] or [name, step, modulo].
+                let Some(q) = f.quant else {
+                    let _ = rmp::encode::write_str(out, f.name);
+                    continue;
+                };
+                let _ = rmp::encode::write_array_len(out, 2 + u32::from(q.modulo.is_some()));
                 let _ = rmp::encode::write_str(out, f.name);
-                match f.quant {
-                    Some(q) => {
-                        let _ = rmp::encode::write_f64(out, q.step);
-                        match q.modulo {
-                            Some(m) => {
-                                let _ = rmp::encode::write_uint(out, m);
-                            }
-                            None => {
-                                let _ = rmp::encode::write_nil(out);
-                            }
-                        }
+                match q.reciprocal() {
+                    Some(n) => {
+                        let _ = rmp::encode::write_sint(out, -i64::from(n));
                     }
                     None => {
-                        let _ = rmp::encode::write_nil(out);
-                        let _ = rmp::encode::write_nil(out);
+                        let _ = rmp::encode::write_f64(out, q.step);
                     }
+                }
+                if let Some(m) = q.modulo {
+                    let _ = rmp::encode::write_uint(out, m);
                 }
             }
         }

@@ -366,7 +366,8 @@ impl Mirror {
     }
 }
 
-/// A kind's fields in a keyframe: `[[name, step, modulo]...]`.
+/// A kind's fields in a keyframe: each a raw field's name, or a quantized field's
+/// `[name, step]` or `[name, step, modulo]`.
 fn read_fields(rd: &mut &[u8]) -> Result<Vec<FrameField>, DecodeError> {
     let n = array_len(rd)?;
     if n > MAX_FIELDS {
@@ -374,24 +375,31 @@ fn read_fields(rd: &mut &[u8]) -> Result<Vec<FrameField>, DecodeError> {
     }
     let mut fields = Vec::with_capacity(n);
     for _ in 0..n {
-        if array_len(rd)? != 3 {
+        if let Ok(name) = read_str(rd) {
+            fields.push(FrameField {
+                name: name.to_owned(),
+                quant: None,
+            });
+            continue;
+        }
+        let len = array_len(rd)?;
+        if !(2..=3).contains(&len) {
             return Err(DecodeError::Shape);
         }
         let name = read_str(rd)?.to_owned();
-        let step = read_opt_f64(rd)?;
-        let modulo = if read_nil(rd) {
-            None
-        } else {
+        let step = read_step(rd)?;
+        let modulo = if len == 3 {
             Some(read_uint::<u64>(rd)?)
+        } else {
+            None
         };
-        let quant = match (step, modulo) {
-            (None, None) => None,
-            (Some(step), _) if step.is_finite() && step > 0.0 && modulo != Some(0) => {
-                Some(Quant { step, modulo })
-            }
-            _ => return Err(DecodeError::Shape),
-        };
-        fields.push(FrameField { name, quant });
+        if !(step.is_finite() && step > 0.0) || modulo == Some(0) {
+            return Err(DecodeError::Shape);
+        }
+        fields.push(FrameField {
+            name,
+            quant: Some(Quant { step, modulo }),
+        });
     }
     Ok(fields)
 }
@@ -440,25 +448,12 @@ fn read_str<'a>(rd: &mut &'a [u8]) -> Result<&'a str, DecodeError> {
     Ok(s)
 }
 
-/// Consumes a nil if one is next.
-fn read_nil(rd: &mut &[u8]) -> bool {
-    if rd.first() == Some(&0xc0) {
-        *rd = &rd[1..];
-        true
-    } else {
-        false
-    }
-}
-
-/// nil, or a number (any msgpack float or integer) as an `f64`.
-fn read_opt_f64(rd: &mut &[u8]) -> Result<Option<f64>, DecodeError> {
-    if read_nil(rd) {
-        return Ok(None);
-    }
+/// A quantized field's step: a number, or the int `-n` for a step of `1 / n`.
+fn read_step(rd: &mut &[u8]) -> Result<f64, DecodeError> {
     match rd.first() {
-        Some(0xca) => rmp::decode::read_f32(rd).map(|v| Some(f64::from(v))),
-        Some(0xcb) => rmp::decode::read_f64(rd).map(Some),
-        _ => return read_sint(rd).map(|v| Some(v as f64)),
+        Some(0xca) => rmp::decode::read_f32(rd).map(f64::from),
+        Some(0xcb) => rmp::decode::read_f64(rd),
+        _ => return read_sint(rd).map(|v| if v < 0 { 1.0 / -(v as f64) } else { v as f64 }),
     }
     .map_err(|_| DecodeError::Shape)
 }

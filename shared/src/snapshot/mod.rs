@@ -1,4 +1,4 @@
-//! Snapshots on the wire (protocol 4): keyframes and deltas of replicated rows, compact.
+//! Snapshots on the wire (protocol 5): keyframes and deltas of replicated rows, compact.
 //!
 //! A game's state is a set of **rows** (one per replicated entity, keyed by a `u32` unique in
 //! the snapshot) of one or more **kinds** (each a [`Kind`]: a name and fields, the rows of a
@@ -13,7 +13,8 @@
 //! reads it back (clients).
 //!
 //! Keyframe: `[tick, 0, schema, seats, rows, globals]`, where `schema` is
-//! `[[kind, [[name, step, modulo]...]]...]`, `seats` is `[seat, player, seq, ...]` and `rows`
+//! `[[kind, [field...]]...]` — a raw field's name, or a quantized one's `[name, step]` or
+//! `[name, step, modulo]`, a `step` of `1 / n` written as the int `-n` —, `seats` is `[seat, player, seq, ...]` and `rows`
 //! has one list per kind, `[key, v0, v1, ..., key, ...]`.
 //! Delta: `[tick, back, acks, changes, removed]` (and `globals` sixth when they changed), where
 //! `back` ≥ 1 says its base is the snapshot of tick `tick - back`,
@@ -59,6 +60,13 @@ pub struct Quant {
 }
 
 impl Quant {
+    /// `n` where the step is exactly `1 / n` (hundredths: 100). A keyframe writes such a
+    /// step as the int `-n` — two bytes for hundredths, where a float64 takes nine.
+    pub fn reciprocal(&self) -> Option<u32> {
+        let d = (1.0 / self.step).round();
+        (d >= 1.0 && d <= f64::from(u32::MAX) && 1.0 / d == self.step).then_some(d as u32)
+    }
+
     /// The integer `value` travels as.
     pub fn quantize(&self, value: f64) -> i64 {
         self.quantize_scaled(value * (1.0 / self.step))
@@ -735,6 +743,84 @@ mod tests {
         assert!(Missing::read_rows(m.frame()).is_err(), "no such field");
     }
 
+    /// A step of `1 / n` travels as the int `-n` (hundredths in two bytes, not a float64's
+    /// nine), any other step as a float64; the client reads back the very steps declared.
+    #[test]
+    fn steps_of_one_over_n_travel_as_negative_ints() {
+        let reciprocal = |step: f64| Quant { step, modulo: None }.reciprocal();
+        assert_eq!(reciprocal(0.01), Some(100));
+        assert_eq!(reciprocal(0.1), Some(10));
+        assert_eq!(reciprocal(0.5), Some(2));
+        assert_eq!(reciprocal(1.0), Some(1));
+        for other in [0.3, 2.0, 0.015, std::f64::consts::TAU / 256.0, 1e-12] {
+            assert_eq!(reciprocal(other), None, "{other}");
+        }
+        #[derive(Replicate)]
+        struct Spot {
+            #[replicate(step = 0.01)]
+            x: f32,
+            #[replicate(step = 0.3)]
+            y: f32,
+            #[replicate(angle_bits = 8)]
+            heading: f32,
+        }
+        let mut enc = Encoder::for_row::<Spot>(4);
+        enc.begin();
+        let spot = Spot {
+            x: 1.25,
+            y: 0.9,
+            heading: 0.0,
+        };
+        enc.push_row(1, &spot).unwrap();
+        let bytes = Bytes::copy_from_slice(enc.finish(1, std::iter::empty(), &()));
+        let hundredths = [0x92, 0xa1, b'x', 0xd0, 0x9c]; // ["x", -100]
+        assert!(bytes.windows(5).any(|w| w == hundredths), "{bytes:x?}");
+        let mut m = Mirror::new();
+        m.apply(&bytes).unwrap();
+        let read: Vec<_> = m.frame().kinds[0].fields.iter().map(|f| f.quant).collect();
+        let declared: Vec<_> = Spot::FIELDS.iter().map(|f| f.quant).collect();
+        assert_eq!(read, declared);
+        let row = &m.frame().rows[&1].values;
+        assert_eq!(row[0], Value::Int(125));
+        assert_eq!(row[1], Value::Int(3));
+        // A field is a name, [name, step] or [name, step, modulo]; nothing else.
+        use rmpv::Value as V;
+        let keyframe = |field: V| {
+            let kind = V::Array(vec!["p".into(), V::Array(vec![field])]);
+            let frame = V::Array(vec![
+                2.into(),
+                0.into(),
+                V::Array(vec![kind]),
+                V::Array(vec![]),
+                V::Array(vec![V::Array(vec![])]),
+                V::Nil,
+            ]);
+            let mut bytes = Vec::new();
+            rmpv::encode::write_value(&mut bytes, &frame).unwrap();
+            Bytes::from(bytes)
+        };
+        let arr = |items: &[V]| V::Array(items.to_vec());
+        for bad in [
+            arr(&["x".into()]),
+            arr(&["x".into(), V::Nil]),
+            arr(&["x".into(), "5".into()]),
+            arr(&["x".into(), 0.into()]),
+            arr(&["x".into(), V::F64(-1.5)]),
+            arr(&["x".into(), V::F64(0.5), 0.into()]),
+            arr(&["x".into(), V::F64(0.5), 1.into(), 2.into()]),
+            arr(&[5.into(), V::F64(0.5)]),
+            7.into(),
+            V::Nil,
+        ] {
+            assert_eq!(
+                m.clone().apply(&keyframe(bad.clone())),
+                Err(DecodeError::Shape),
+                "{bad}"
+            );
+        }
+        assert!(m.apply(&keyframe("x".into())).is_ok());
+    }
+
     /// A mask with bit 63 (a 64-field kind's last field) travels as a uint64 above i64::MAX
     /// and is read as a mask, not refused.
     #[test]
@@ -748,10 +834,7 @@ mod tests {
         rmp::encode::write_str(&mut k, "wide").unwrap();
         rmp::encode::write_array_len(&mut k, 64).unwrap();
         for i in 0..64 {
-            rmp::encode::write_array_len(&mut k, 3).unwrap();
             rmp::encode::write_str(&mut k, &format!("f{i}")).unwrap();
-            rmp::encode::write_nil(&mut k).unwrap();
-            rmp::encode::write_nil(&mut k).unwrap();
         }
         rmp::encode::write_array_len(&mut k, 0).unwrap();
         rmp::encode::write_array_len(&mut k, 1).unwrap();
@@ -942,10 +1025,11 @@ mod tests {
             [(3, Pickup { ready: true })]
         );
         assert!(Bullet::read_rows(m.frame()).unwrap().is_empty());
-        // [tick, 0, [["bullet", [["x", 0.1, nil], ["owner", nil, nil]]], ["pickup", ...]], ...
+        // [tick, 0, [["bullet", [["x", -10], "owner"]], ["pickup", ["ready"]]], ...
         let v: rmpv::Value = rmp_serde::from_slice(&k).unwrap();
         assert_eq!(v[2][0][0].as_str(), Some("bullet"));
-        assert_eq!(v[2][1][1][0][0].as_str(), Some("ready"));
+        assert_eq!(v[2][0][1][0][1].as_i64(), Some(-10));
+        assert_eq!(v[2][1][1][0].as_str(), Some("ready"));
         assert_eq!(
             v[4][1].as_array().map(Vec::len),
             Some(2),

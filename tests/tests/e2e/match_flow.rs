@@ -15,7 +15,7 @@ async fn welcome_then_a_snapshot_every_tick() {
 
     let first = c.next_event(WAIT).await.unwrap();
     let welcome = first.welcome().expect("the first event is the welcome");
-    assert_eq!(welcome.protocol, 4);
+    assert_eq!(welcome.protocol, 5);
     assert_eq!(welcome.match_id, m);
     assert_eq!(welcome.player_id, "alice");
     assert_eq!(welcome.role, Role::Player);

@@ -168,12 +168,20 @@ fn phase(round: u32) -> &'static str {
 }
 
 /// The vectors' second kind: short-lived rows whose keys are soon taken by new ones (a new
-/// tag: a new row, not a change).
+/// tag: a new row, not a change). Its `speed`'s step, 1.5, is not `1 / n`: keyframes carry it
+/// as a float64, where the other steps travel as `-n`.
 #[derive(tickroom_shared::snapshot::Replicate)]
 struct Shot {
     #[replicate(step = 0.5)]
     x: f32,
     owner: String,
+    #[replicate(step = 1.5)]
+    speed: f32,
+}
+
+/// A shot's speed: a multiple of its step, 1.5, by its tag.
+fn shot_speed(tag: u32) -> f32 {
+    1.5 * (tag % 4) as f32
 }
 
 /// `clients/js/test/vectors/snapshots.json`: what the Rust encoder sends for a world of two
@@ -260,6 +268,7 @@ fn snapshot_vectors() -> String {
             let shot = Shot {
                 x: *x,
                 owner: format!("p{owner}"),
+                speed: shot_speed(*tag),
             };
             enc.push(1, *key, *tag, &shot).expect("a shot");
         }
@@ -283,8 +292,8 @@ fn snapshot_vectors() -> String {
                 // [key, kind, values...] by key: units' keys are below the shots'.
                 let mut rows: Vec<serde_json::Value> =
                     world.iter().map(|(k, unit)| unit_json(*k, unit)).collect();
-                rows.extend(shots.iter().map(|(k, (_, x, owner))| {
-                    serde_json::json!([k, "shot", x, format!("p{owner}")])
+                rows.extend(shots.iter().map(|(k, (tag, x, owner))| {
+                    serde_json::json!([k, "shot", x, format!("p{owner}"), shot_speed(*tag)])
                 }));
                 // Rows a client must report as added: keys it did not hold, and after a delta
                 // also keys a new shot took over (a keyframe cannot tell those apart).
@@ -353,7 +362,8 @@ fn kind_json(name: &str, fields: &[tickroom_shared::snapshot::Field]) -> serde_j
 }
 
 /// docs/PROTOCOL.md §1: every float the server sends is a float32, except a keyframe
-/// schema's steps, which are float64 (a step such as 0.1 is not exact in float32).
+/// schema's steps, which are the int `-n` for a step of `1 / n` or else a float64 (a step such
+/// as 0.3 is not exact in float32).
 fn check_float_widths(snapshot: &[u8]) {
     use rmpv::Value;
     fn no_float64(v: &Value) {
@@ -377,16 +387,19 @@ fn check_float_widths(snapshot: &[u8]) {
             no_float64(part);
             continue;
         };
-        // The schema: [[kind, [[name, step, modulo], ...]], ...].
+        // The schema: [[kind, [field, ...]], ...], a field a raw one's name or a quantized
+        // one's [name, step] or [name, step, modulo].
         for kind in kinds {
             let fields = kind[1].as_array().expect("a kind's fields");
-            for field in fields {
+            for field in fields.iter().filter(|f| !f.is_str()) {
                 let step = &field[1];
                 assert!(
-                    step.is_nil() || matches!(step, Value::F64(_)),
-                    "a schema step is nil or a float64, not {step:?}"
+                    step.as_i64().is_some_and(|n| n < 0) || matches!(step, Value::F64(_)),
+                    "a schema step is a negative int or a float64, not {step:?}"
                 );
-                no_float64(&field[2]);
+                if let Some(modulo) = field.as_array().and_then(|f| f.get(2)) {
+                    no_float64(modulo);
+                }
             }
         }
     }

@@ -496,7 +496,10 @@ mod tests {
                 let p = if i % 50 == 0 {
                     Position { x: 20.0, y: 20.0 }
                 } else {
-                    Position { x: next(), y: next() }
+                    Position {
+                        x: next(),
+                        y: next(),
+                    }
                 };
                 world.spawn(p);
             }
