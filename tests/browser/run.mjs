@@ -158,16 +158,16 @@ async function demo() {
       b.evaluate((id) => window.tickroom.state.find("id", id)?.[1].x ?? null, aId);
     const x0 = await whereBSeesA();
     const pixels0 = await b.evaluate(() => document.getElementById("board").toDataURL());
-    // A holds "d" (move right) for a second.
+    // A holds "d" (move right) until B sees it more than 5 to the right (a timed hold of a
+    // second could end before a loaded machine sent A's inputs).
     await a.bringToFront();
     await a.keyboard.down("d");
-    await a.waitForTimeout(1000);
-    await a.keyboard.up("d");
     await b.waitForFunction(
       ([id, x]) => (window.tickroom.state.find("id", id)?.[1].x ?? x) > x + 5,
       [aId, x0],
       poll,
     );
+    await a.keyboard.up("d");
     const x1 = await whereBSeesA();
     const pixels1 = await b.evaluate(() => document.getElementById("board").toDataURL());
     const statusA = await text(a, "#status");
